@@ -1,0 +1,74 @@
+// Command resreap supervises the children declared in a TOML file, restarts
+// them when they leak CLOSE_WAIT sockets or run out of file descriptors,
+// and keeps a durable history of every start, exit and restart.
+//
+//	resreap run -c resreap.toml     supervise (the default command)
+//	resreap check -c FILE           validate a configuration
+//	resreap status|start|stop|restart|reload|signal   control a running resreap
+//	resreap history                 read the restart history
+//	resreap watch [flags]           the standalone watchdog, for processes resreap does not own
+//	resreap version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/resreap/resreap/supervisor"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: resreap <command> [flags]
+
+commands:
+  run      supervise the children of a config file (default: -c /etc/resreap/resreap.toml)
+  check    validate a config file: resreap check -c FILE
+  status   show the children of a running resreap
+  start, stop, restart NAME   control one child of a running resreap
+  reload   re-read the config of a running resreap
+  signal NAME SIG             send a signal to a child's process group
+  history  show the restart history
+  watch    watch processes resreap does not own (the old watchdog's flags)
+  demo     demo children used by the bundled demo config
+  version  print the version
+
+"resreap <command> -h" shows the flags of a command.
+`
+
+func main() {
+	supervisor.RunExecShim()
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return runRun(rest, stdout, stderr)
+	case "check":
+		return runCheck(rest, stdout, stderr)
+	case "status", "start", "stop", "restart", "reload", "signal":
+		return runCtl(cmd, rest, stdout, stderr)
+	case "history":
+		return runHistory(rest, stdout, stderr)
+	case "watch":
+		return runWatch(rest, stdout, stderr)
+	case "demo":
+		return runDemo(rest, stdout, stderr)
+	case "version", "-v", "--version":
+		fmt.Fprintln(stdout, "resreap", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "resreap: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/supervisor/control"
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+const defaultConfig = "/etc/resreap/resreap.toml"
+
+// runRun supervises the children of a config file until SIGTERM or SIGINT.
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.StringP("config", "c", defaultConfig, "config file")
+	dryRun := fs.Bool("dry-run", false, "log every signal and restart it would do; do none")
+	debug := fs.Bool("debug", false, "debug logging")
+	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, *logFormat, *debug)
+	if err != nil {
+		fmt.Fprintln(stderr, "resreap run:", err)
+		return 2
+	}
+	cfg, err := supervisor.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	reaper, err := supervisor.NewReaper(log)
+	if err != nil {
+		log.Error().Err(err).Msg("start")
+		return 1
+	}
+	return serve(cfg, reaper, log, *dryRun, stdout, stderr)
+}
+
+func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
+	opts := supervisor.Options{Log: log, Reaper: reaper, DryRun: dryRun, Stdout: stdout, Stderr: stderr}
+	sc := cfg.Supervisor
+	if hist, err := history.Open(sc.HistoryFile, history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}); err != nil {
+		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: events will only be logged")
+	} else {
+		defer hist.Close()
+		opts.History = hist
+		log.Info().Str("file", sc.HistoryFile).Msg("restart history")
+	}
+	sup := supervisor.New(cfg, opts)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var ctlDone chan struct{}
+	if sc.ControlSocket != "" {
+		srv, err := control.Listen(sc.ControlSocket, control.Options{Group: sc.ControlGroup}, log)
+		if err != nil {
+			log.Error().Err(err).Msg("control socket")
+			if errors.Is(err, control.ErrInUse) {
+				return 1
+			}
+		} else {
+			ctlDone = make(chan struct{})
+			go func() {
+				defer close(ctlDone)
+				if err := srv.Serve(ctx, sup.ControlHandler()); err != nil {
+					log.Error().Err(err).Msg("control socket stopped")
+				}
+			}()
+			log.Info().Str("socket", sc.ControlSocket).Msg("control socket")
+		}
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(sigs)
+	runDone := make(chan error, 1)
+	go func() { runDone <- sup.Run(ctx) }()
+	log.Info().Str("config", cfg.Path).Int("children", len(cfg.Children)).Bool("dry_run", dryRun).Msg("resreap started")
+
+	interrupts := 0
+	for {
+		select {
+		case err := <-runDone:
+			stop()
+			if ctlDone != nil {
+				<-ctlDone
+			}
+			if err != nil {
+				log.Error().Err(err).Msg("supervisor")
+				return 1
+			}
+			log.Info().Msg("all children stopped; exiting")
+			return 0
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGHUP:
+				go sup.ReloadFile(ctx) //nolint:errcheck // logged by the supervisor
+			case unix.SIGINT:
+				interrupts++
+				if interrupts > 1 {
+					sup.ForceKill()
+					continue
+				}
+				log.Info().Msg("interrupt: stopping children (interrupt again to kill them now)")
+				stop()
+			default:
+				log.Info().Str("signal", sig.String()).Msg("stopping children")
+				stop()
+			}
+		}
+	}
+}

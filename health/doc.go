@@ -1,0 +1,11 @@
+// Package health judges the processes resreap watches: TCP sockets that stay
+// in CLOSE_WAIT across consecutive scans, and file-descriptor usage close to
+// the process's RLIMIT_NOFILE.
+//
+// One Scanner serves every target of a tick. It asks the kernel for the
+// CLOSE_WAIT sockets only (NETLINK_SOCK_DIAG, falling back to
+// /proc/<pid>/net/tcp{,6}), keeps the sockets seen in consecutive scans, and
+// maps socket inodes to owning PIDs by reading fd tables only when some
+// socket has persisted long enough to matter. A verdict carries its Evidence
+// to the restart and to the restart history.
+package health

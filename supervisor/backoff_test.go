@@ -1,0 +1,157 @@
+package supervisor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+func TestBackoffDelay(t *testing.T) {
+	b := BackoffSpec{Initial: time.Second, Max: 10 * time.Second, Multiplier: 2, Jitter: 0.2}
+	tests := []struct {
+		k    int
+		u    float64
+		want time.Duration
+	}{
+		{0, 0, time.Second},
+		{1, 0, 2 * time.Second},
+		{3, 0, 8 * time.Second},
+		{4, 0, 10 * time.Second},
+		{100, 0, 10 * time.Second},
+		{5000, 0, 10 * time.Second}, // overflow to +Inf stays at Max
+		{0, 1, 1200 * time.Millisecond},
+		{0, -1, 800 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if have := b.Delay(tt.k, tt.u); have != tt.want {
+			t.Errorf("Delay(%d, %v) = %s, want %s", tt.k, tt.u, have, tt.want)
+		}
+	}
+	if d := (BackoffSpec{Max: time.Second, Multiplier: 2}).Delay(3, 0); d != 0 {
+		t.Errorf("zero initial: %s", d)
+	}
+}
+
+func TestStartLimitWindow(t *testing.T) {
+	var tr restartTracker
+	l := StartLimit{Burst: 2, Interval: time.Minute}
+	t0 := time.Now()
+	if tr.failedStart(l, t0) || tr.failedStart(l, t0.Add(time.Second)) {
+		t.Fatal("limit hit within burst")
+	}
+	if !tr.failedStart(l, t0.Add(2*time.Second)) {
+		t.Fatal("third failure within the interval did not hit the limit")
+	}
+	tr.reset()
+	if tr.failedStart(l, t0.Add(2*time.Hour)) {
+		t.Fatal("limit hit after reset")
+	}
+}
+
+// The delays between an exit and the next start grow by the multiplier up
+// to max. Measured from the history timestamps with generous upper bounds:
+// only the lower bounds are exact (a timer never fires early).
+func TestBackoffScheduleGrows(t *testing.T) {
+	spec := helperSpec("crasher", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=3")
+	spec.StartSeconds = time.Second
+	spec.Backoff = BackoffSpec{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+	h := startSupervisor(t, spec)
+	recs := h.hist.waitFor(t, 60*time.Second, "6 starts", func(r []history.Record) bool { return count(r, "crasher", history.EventStart) >= 6 })
+	h.stop()
+	want := []time.Duration{100, 200, 400, 400, 400}
+	var lastExit time.Time
+	i := 0
+	for _, r := range recs {
+		switch {
+		case r.Child != "crasher":
+		case r.Event == history.EventExit:
+			lastExit = r.Time
+			if code := r.ExitCode; code == nil || *code != 3 {
+				t.Errorf("exit record without exit_code 3: %+v", r)
+			}
+			if time.Duration(r.Backoff) != want[min(i, len(want)-1)]*time.Millisecond {
+				t.Errorf("exit %d: backoff %s, want %dms", i, time.Duration(r.Backoff), want[min(i, len(want)-1)])
+			}
+		case r.Event == history.EventStart && !lastExit.IsZero() && i < len(want):
+			gap := r.Time.Sub(lastExit)
+			if gap < want[i]*time.Millisecond || gap > want[i]*time.Millisecond+5*time.Second {
+				t.Errorf("restart %d came %s after the exit, want about %dms", i, gap, want[i])
+			}
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Fatalf("saw %d restarts, want %d", i, len(want))
+	}
+}
+
+// A child that ran for reset_after starts over at the initial delay.
+func TestBackoffResetsAfterHealthyRun(t *testing.T) {
+	spec := helperSpec("flaky", "exit", "RESREAP_TEST_AFTER=300ms", "RESREAP_TEST_CODE=1")
+	spec.StartSeconds = 50 * time.Millisecond
+	spec.Backoff = BackoffSpec{Initial: 20 * time.Millisecond, Max: 10 * time.Second, Multiplier: 4, ResetAfter: 200 * time.Millisecond}
+	h := startSupervisor(t, spec)
+	recs := h.hist.waitFor(t, 60*time.Second, "4 exits", func(r []history.Record) bool { return count(r, "flaky", history.EventExit) >= 4 })
+	for _, r := range recs {
+		if r.Event == history.EventExit && time.Duration(r.Backoff) != 20*time.Millisecond {
+			t.Errorf("backoff %s after a %s run, want the initial 20ms", time.Duration(r.Backoff), time.Duration(r.Uptime))
+		}
+	}
+}
+
+func TestStartLimitMakesChildFatal(t *testing.T) {
+	spec := helperSpec("doomed", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=1")
+	spec.StartSeconds = time.Second
+	spec.Backoff.Initial, spec.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
+	spec.StartLimit = StartLimit{Burst: 2, Interval: time.Minute}
+	h := startSupervisor(t, spec)
+	h.waitState(t, "doomed", Fatal, 60*time.Second)
+	recs := h.hist.waitFor(t, 10*time.Second, "fatal record", func(r []history.Record) bool { return count(r, "doomed", history.EventFatal) == 1 })
+	if n := count(recs, "doomed", history.EventStart); n != 3 {
+		t.Errorf("%d starts before Fatal, want 3 (burst 2 + the one that broke it)", n)
+	}
+	// Fatal is final until an operator acts.
+	if err := h.sup.StartChild(context.Background(), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	h.hist.waitFor(t, 30*time.Second, "a start after the manual start", func(r []history.Record) bool { return count(r, "doomed", history.EventStart) >= 4 })
+}
+
+func TestMissingBinaryBacksOff(t *testing.T) {
+	spec := helperSpec("ghost", "sleep")
+	spec.Command = []string{"/nonexistent/bin/ghost", "--serve"}
+	spec.Backoff = BackoffSpec{Initial: 20 * time.Millisecond, Max: 80 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+	spec.StartLimit = StartLimit{Burst: 3, Interval: time.Minute}
+	h := startSupervisor(t, spec)
+	recs := h.hist.waitFor(t, 30*time.Second, "fatal", func(r []history.Record) bool { return count(r, "ghost", history.EventFatal) == 1 })
+	fails := h.hist.matching("ghost", history.EventStart)
+	if len(fails) != 4 {
+		t.Fatalf("%d failed starts, want 4:\n%s", len(fails), dumpRecords(recs))
+	}
+	for _, r := range fails[:3] {
+		if r.Reason != history.ReasonStartFailed || !strings.Contains(r.Message, "/nonexistent/bin/ghost") ||
+			!strings.Contains(r.Message, "no such file") || r.Backoff == 0 || r.PID != 0 {
+			t.Errorf("failed start record %+v", r)
+		}
+	}
+}
+
+func TestBadDirAndUserAreFailedStarts(t *testing.T) {
+	dir := helperSpec("nodir", "sleep")
+	dir.Dir = "/nonexistent/dir"
+	usr := helperSpec("nouser", "sleep")
+	usr.User = "no-such-user-resreap"
+	h := startSupervisor(t, dir, usr)
+	h.hist.waitFor(t, 30*time.Second, "both failed", func(r []history.Record) bool {
+		return len(h.hist.matching("nodir", history.EventStart)) > 0 && len(h.hist.matching("nouser", history.EventStart)) > 0
+	})
+	if m := h.hist.matching("nodir", history.EventStart)[0].Message; !strings.Contains(m, "dir /nonexistent/dir: no such file") {
+		t.Errorf("bad dir message %q", m)
+	}
+	if m := h.hist.matching("nouser", history.EventStart)[0].Message; !strings.Contains(m, "user no-such-user-resreap") {
+		t.Errorf("bad user message %q", m)
+	}
+}

@@ -1,0 +1,263 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/supervisor/control"
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// Errors returned by the control methods.
+var (
+	ErrUnknownChild = control.ErrUnknownChild
+	ErrNotRunning   = errors.New("child is not running")
+)
+
+// child owns one configured program. Exactly one goroutine (run) changes
+// its state and owns its process: it starts it, receives its exit from the
+// Reaper, stops it and restarts it. Everyone else talks to it through
+// requests; Status reads a snapshot and never waits for the goroutine.
+type child struct {
+	sup  *Supervisor
+	name string // never changes; a reload that renames is a remove and an add
+	log  zerolog.Logger
+	reqs chan request
+	done chan struct{} // closed when run returns
+
+	// Owned by the run goroutine.
+	spec    ChildSpec
+	proc    *process
+	tracker restartTracker
+	starts  int
+	timer   *time.Timer
+	timerOn timerKind
+
+	mu     sync.Mutex // guards snap and shared
+	snap   ChildStatus
+	shared ChildSpec // copy of spec for other goroutines
+}
+
+type timerKind int
+
+const (
+	timerNone    timerKind = iota
+	timerRunning           // start_seconds passed: Starting -> Running
+	timerBackoff           // backoff passed: start again
+)
+
+type reqKind int
+
+const (
+	reqStart reqKind = iota
+	reqStop
+	reqRestart
+	reqSignal
+	reqUnhealthy
+	reqUpdate
+)
+
+type request struct {
+	kind     reqKind
+	reason   history.Reason
+	evidence *health.Evidence
+	signal   unix.Signal
+	spec     *ChildSpec
+	reply    chan reply // buffered 1; nil when nobody waits
+}
+
+type reply struct {
+	stop *StopReport
+	err  error
+}
+
+// ChildStatus is a snapshot of one child for status displays.
+type ChildStatus struct {
+	Name       string
+	State      State
+	PID        int
+	Since      time.Time // when the current state began (start time while alive)
+	Restarts   int
+	LastReason history.Reason
+	LastExit   string
+	Health     health.Result // the latest scan; zero before the first
+}
+
+func newChild(s *Supervisor, spec ChildSpec) *child {
+	c := &child{
+		sup:    s,
+		name:   spec.Name,
+		spec:   spec,
+		shared: spec,
+		log:    s.log.With().Str("child", spec.Name).Logger(),
+		reqs:   make(chan request),
+		done:   make(chan struct{}),
+	}
+	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now()}
+	return c
+}
+
+// specCopy returns the child's current spec, safe from any goroutine.
+func (c *child) specCopy() ChildSpec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shared
+}
+
+// status returns the current snapshot.
+func (c *child) status() ChildStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+func (c *child) update(f func(*ChildStatus)) {
+	c.mu.Lock()
+	f(&c.snap)
+	c.mu.Unlock()
+}
+
+func (c *child) setState(st State) {
+	c.update(func(s *ChildStatus) {
+		if s.State != st {
+			s.State, s.Since = st, time.Now()
+		}
+	})
+}
+
+// call sends a request to the run goroutine and waits for its answer.
+func (c *child) call(ctx context.Context, req request) (reply, error) {
+	req.reply = make(chan reply, 1)
+	select {
+	case c.reqs <- req:
+	case <-c.done:
+		return reply{}, fmt.Errorf("child %q: %w", c.spec.Name, ErrNotRunning)
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r, r.err
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
+}
+
+// run is the child's owner loop. It returns when ctx is done, after
+// stopping the process if one is still alive.
+func (c *child) run(ctx context.Context) {
+	defer close(c.done)
+	for {
+		var exitCh <-chan ExitStatus
+		if c.proc != nil {
+			exitCh = c.proc.exit
+		}
+		var timerCh <-chan time.Time
+		if c.timerOn != timerNone {
+			timerCh = c.timer.C
+		}
+		select {
+		case <-ctx.Done():
+			if c.proc != nil {
+				c.stop(history.ReasonShutdown, nil)
+			}
+			c.cancelTimer()
+			return
+		case req := <-c.reqs:
+			r := c.handle(req)
+			if req.reply != nil {
+				req.reply <- r
+			}
+		case ex := <-exitCh:
+			c.exited(ex)
+		case <-timerCh:
+			kind := c.timerOn
+			c.timerOn = timerNone
+			switch kind {
+			case timerRunning:
+				c.setState(Running)
+				c.log.Info().Int("pid", c.proc.pid).Msg("running")
+			case timerBackoff:
+				c.start()
+			}
+		}
+	}
+}
+
+func (c *child) handle(req request) reply {
+	switch req.kind {
+	case reqStart:
+		if c.proc != nil {
+			return reply{}
+		}
+		c.cancelTimer()
+		c.tracker.reset()
+		c.start()
+	case reqStop:
+		c.cancelTimer()
+		if c.proc == nil {
+			c.setState(Stopped)
+			return reply{}
+		}
+		rep := c.stop(req.reason, nil)
+		return reply{stop: &rep}
+	case reqRestart:
+		if c.proc == nil {
+			c.cancelTimer()
+			c.start()
+			return reply{}
+		}
+		rep := c.restart(req.reason, nil, false)
+		return reply{stop: &rep}
+	case reqSignal:
+		if c.proc == nil {
+			return reply{err: fmt.Errorf("child %q: %w", c.spec.Name, ErrNotRunning)}
+		}
+		if c.sup.opts.DryRun {
+			c.log.Info().Str("signal", SignalName(req.signal)).Msg("dry run: would signal process group")
+			return reply{}
+		}
+		if err := unix.Kill(-c.proc.pid, req.signal); err != nil {
+			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, SignalName(req.signal), err)}
+		}
+	case reqUnhealthy:
+		c.unhealthy(req.evidence)
+	case reqUpdate:
+		c.spec = *req.spec
+		c.mu.Lock()
+		c.shared = c.spec
+		c.mu.Unlock()
+		c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
+		if c.proc != nil {
+			rep := c.restart(history.ReasonReload, nil, false)
+			return reply{stop: &rep}
+		}
+		c.cancelTimer()
+		c.tracker.reset()
+		c.start()
+	}
+	return reply{}
+}
+
+func (c *child) cancelTimer() {
+	if c.timerOn != timerNone {
+		c.timer.Stop()
+		c.timerOn = timerNone
+	}
+}
+
+func (c *child) arm(kind timerKind, d time.Duration) {
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d)
+	}
+	c.timerOn = kind
+}

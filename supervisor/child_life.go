@@ -1,0 +1,170 @@
+package supervisor
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// start runs a new instance. A start that fails before the program runs
+// (missing binary, bad dir, unknown user) is a failed start like an early
+// exit: it is logged with what to fix and followed by the backoff.
+func (c *child) start() {
+	p, err := c.sup.reaper.spawn(&c.spec)
+	if err != nil {
+		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
+		c.update(func(s *ChildStatus) { s.LastReason, s.LastExit = history.ReasonStartFailed, err.Error() })
+		c.failed(history.Record{Event: history.EventStart, Reason: history.ReasonStartFailed, Message: err.Error()}, 0, false)
+		return
+	}
+	c.proc = p
+	c.starts++
+	prefix := c.spec.Name + " | "
+	for i, f := range p.outputs {
+		c.sup.copyOutput(f, prefix, i == 1)
+	}
+	restarts := max(0, c.starts-1)
+	c.update(func(s *ChildStatus) { s.PID, s.Restarts = p.pid, restarts })
+	c.setState(Starting)
+	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventStart, Restarts: restarts})
+	if c.spec.StartSeconds > 0 {
+		c.arm(timerRunning, c.spec.StartSeconds)
+	} else {
+		c.setState(Running)
+	}
+}
+
+// exited handles an exit resreap did not cause.
+func (c *child) exited(ex ExitStatus) {
+	p := c.proc
+	c.proc = nil
+	c.cancelTimer()
+	killGroupRemains(p.pid, c.log)
+	uptime := ex.At.Sub(p.started)
+	earlyExit := uptime < c.spec.StartSeconds
+	rec := history.Record{PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
+	setExit(&rec, ex)
+	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, history.ReasonExited, ex.String() })
+	switch {
+	case c.spec.Restart == RestartNever, c.spec.Restart == RestartOnFailure && !ex.Failed():
+		c.setState(Exited)
+		c.sup.record(c.log.Info(), withChild(rec, c.spec.Name))
+	default:
+		c.failed(rec, uptime, earlyExit || rec.Event == history.EventStart)
+	}
+}
+
+// failed records a failure (an exit or a failed start) and schedules the
+// next start after the backoff, or gives up with Fatal when the start limit
+// is exceeded.
+func (c *child) failed(rec history.Record, uptime time.Duration, failedStart bool) {
+	rec.Child = c.spec.Name
+	if rec.Event == history.EventStart {
+		failedStart = true
+	}
+	if failedStart && c.tracker.failedStart(c.spec.StartLimit, time.Now()) {
+		c.sup.record(c.log.Warn(), rec)
+		c.setState(Fatal)
+		msg := "more than " + strconv.Itoa(c.spec.StartLimit.Burst) + " failed starts within " + c.spec.StartLimit.Interval.String() + "; not restarting until started by hand or changed by a reload"
+		c.sup.record(c.log.Error(), history.Record{Child: c.spec.Name, Event: history.EventFatal, Reason: rec.Reason, Message: msg})
+		return
+	}
+	delay := c.tracker.nextDelay(c.spec.Backoff, uptime)
+	rec.Backoff = history.Duration(delay)
+	c.sup.record(c.log.Warn(), rec)
+	c.backoff(delay)
+}
+
+func (c *child) backoff(delay time.Duration) {
+	if delay <= 0 {
+		c.start()
+		return
+	}
+	c.setState(Backoff)
+	c.arm(timerBackoff, delay)
+}
+
+// stop ends the current process through the escalation chain and records
+// how it went. The caller decides what happens next.
+func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
+	p := c.proc
+	c.cancelTimer()
+	c.setState(Stopping)
+	rep := stopProcess(p, c.spec.Stop.Steps, c.sup.opts.DryRun, c.log)
+	if rep.DryRun {
+		c.setState(Running)
+		return rep
+	}
+	c.proc = nil
+	rec := history.Record{
+		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
+		Uptime: history.Duration(rep.Exit.At.Sub(p.started)), SignalsSent: rep.SignalsSent,
+		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev,
+	}
+	setExit(&rec, rep.Exit)
+	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, reason, rep.Exit.String() })
+	c.setState(Stopped)
+	c.sup.record(c.log.Info().Str("ended_by", rep.EndedBy()), rec)
+	return rep
+}
+
+// restart stops the process and starts it again: at once when an operator
+// or a reload asked, after the backoff when a health verdict did (a child
+// that keeps leaking should not be restarted in a tight loop).
+func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff bool) StopReport {
+	uptime := time.Since(c.proc.started)
+	rep := c.stop(reason, ev)
+	if rep.DryRun {
+		return rep
+	}
+	var delay time.Duration
+	if useBackoff {
+		delay = c.tracker.nextDelay(c.spec.Backoff, uptime)
+	}
+	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: reason, Backoff: history.Duration(delay), Restarts: c.starts, Evidence: ev})
+	c.backoff(delay)
+	return rep
+}
+
+// unhealthy acts on a health verdict: record it, ask the before-restart
+// hook, and restart through the stop path unless the hook vetoes.
+func (c *child) unhealthy(ev *health.Evidence) {
+	if c.proc == nil || c.status().State != Running {
+		return // not judged while starting, stopping or in backoff
+	}
+	reason := history.Reason(ev.Reason)
+	log := c.log.Warn().Str("reason", string(ev.Reason)).Str("evidence", ev.Summary())
+	c.update(func(s *ChildStatus) { s.LastReason = reason })
+	rec := history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
+	if c.sup.opts.DryRun {
+		rec.Message = "dry run: would restart"
+		c.sup.record(log, rec)
+		return
+	}
+	c.sup.record(log, rec)
+	if err := c.sup.runHook(c, ev); err != nil {
+		var veto *hookVeto
+		if errors.As(err, &veto) {
+			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason, Message: err.Error()})
+			return
+		}
+		c.log.Error().Err(err).Msg("before_restart hook failed to run; restarting anyway")
+	}
+	c.restart(reason, ev, true)
+}
+
+func setExit(rec *history.Record, ex ExitStatus) {
+	if sig, ok := ex.Signal(); ok {
+		rec.Signal = SignalName(sig)
+	} else if code, ok := ex.Code(); ok {
+		rec.ExitCode = &code
+	}
+}
+
+func withChild(rec history.Record, name string) history.Record {
+	rec.Child = name
+	return rec
+}

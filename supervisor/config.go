@@ -1,0 +1,118 @@
+package supervisor
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is a validated configuration: defaults applied, durations and
+// signals parsed, children in file order. Build it with LoadConfig.
+type Config struct {
+	Path       string
+	Supervisor SupervisorConfig
+	Children   []ChildSpec
+}
+
+// SupervisorConfig is the [supervisor] table.
+type SupervisorConfig struct {
+	StateDir       string // default /var/lib/resreap
+	HistoryFile    string // default <state_dir>/history.jsonl
+	HistoryMaxSize int64  // bytes before rotation; 0 = never rotate
+	HistoryKeep    int    // rotated files kept
+	ControlSocket  string // default /run/resreap/control.sock; "" never
+	ControlGroup   string // group allowed to use the control socket
+	HealthReader   string // "auto" | "netlink" | "proc"
+}
+
+// RestartPolicy says when an exited child is started again.
+type RestartPolicy string
+
+// Restart policies.
+const (
+	RestartAlways    RestartPolicy = "always"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartNever     RestartPolicy = "never"
+)
+
+// ChildSpec is one [[child]] with [defaults] applied.
+type ChildSpec struct {
+	Name         string
+	Command      []string // argv; Command[0] is looked up in PATH
+	Dir          string
+	Env          map[string]string // merged over the supervisor's environment
+	ClearEnv     bool              // start from an empty environment instead
+	User         string
+	Group        string
+	RlimitNofile uint64 // soft and hard RLIMIT_NOFILE; 0 = inherit
+	Restart      RestartPolicy
+	StartSeconds time.Duration
+	Backoff      BackoffSpec
+	StartLimit   StartLimit
+	Stop         StopSpec
+	DependsOn    []string
+	Health       HealthSpec
+}
+
+// BackoffSpec shapes the delay before a restart: after k consecutive
+// failures the delay is min(Max, Initial*Multiplier^k), ±Jitter (a
+// fraction), and k resets once the child has run for ResetAfter.
+type BackoffSpec struct {
+	Initial    time.Duration
+	Max        time.Duration
+	Multiplier float64
+	Jitter     float64
+	ResetAfter time.Duration
+}
+
+// StartLimit moves a child to Fatal after more than Burst failed starts
+// within Interval.
+type StartLimit struct {
+	Burst    int
+	Interval time.Duration
+}
+
+// StopSpec is the escalation chain: each step's signal goes to the process
+// group, then resreap waits the step's Wait; SIGKILL follows the last step.
+type StopSpec struct {
+	Steps []StopStep
+}
+
+// StopStep is one signal of the escalation and how long to wait after it.
+type StopStep struct {
+	Signal unix.Signal
+	Wait   time.Duration
+}
+
+// HealthSpec is the per-child health check.
+type HealthSpec struct {
+	Interval      time.Duration
+	CloseWait     CloseWaitSpec
+	FDs           FDSpec
+	BeforeRestart HookSpec
+}
+
+// CloseWaitSpec: unhealthy with >= Threshold sockets seen in CLOSE_WAIT in
+// Persist consecutive scans, ignoring foreign endpoints in IgnoreForeign.
+type CloseWaitSpec struct {
+	Enabled       bool
+	Threshold     int
+	Persist       int
+	IgnoreForeign []string
+}
+
+// FDSpec: unhealthy when a process holds >= MaxRatio of its soft
+// RLIMIT_NOFILE, or >= MaxOpen fds, in Persist consecutive scans.
+type FDSpec struct {
+	Enabled  bool
+	MaxRatio float64 // 0 = not checked
+	MaxOpen  int     // 0 = not checked
+	Persist  int
+}
+
+// HookSpec is a command run before a health restart; a non-zero exit or a
+// timeout vetoes the restart. An empty Command means no hook.
+type HookSpec struct {
+	Command []string
+	Timeout time.Duration
+}

@@ -1,0 +1,130 @@
+package supervisor
+
+import "reflect"
+
+// The file* types mirror the TOML file. Every field is optional (a nil
+// pointer means "not set"), so [defaults] and a [[child]] can be merged key
+// by key before the result is validated and converted into a ChildSpec.
+type fileConfig struct {
+	Supervisor fileSupervisor `toml:"supervisor"`
+	Defaults   fileChild      `toml:"defaults"`
+	Child      []fileChild    `toml:"child"`
+}
+
+type fileSupervisor struct {
+	StateDir       *string `toml:"state_dir"`
+	HistoryFile    *string `toml:"history_file"`
+	HistoryMaxSize any     `toml:"history_max_size"` // bytes, or "100MB"
+	HistoryKeep    *int    `toml:"history_keep"`
+	ControlSocket  *string `toml:"control_socket"`
+	ControlGroup   *string `toml:"control_group"`
+	Health         struct {
+		Reader *string `toml:"reader"`
+	} `toml:"health"`
+}
+
+type fileChild struct {
+	Name         *string           `toml:"name"`
+	Command      []string          `toml:"command"`
+	Dir          *string           `toml:"dir"`
+	Env          map[string]string `toml:"env"`
+	ClearEnv     *bool             `toml:"clear_env"`
+	User         *string           `toml:"user"`
+	Group        *string           `toml:"group"`
+	RlimitNofile *int64            `toml:"rlimit_nofile"`
+	Restart      *string           `toml:"restart"`
+	StartSeconds *string           `toml:"start_seconds"`
+	Backoff      *fileBackoff      `toml:"backoff"`
+	StartLimit   *fileStartLimit   `toml:"start_limit"`
+	Stop         *fileStop         `toml:"stop"`
+	DependsOn    []string          `toml:"depends_on"`
+	Health       *fileHealth       `toml:"health"`
+}
+
+type fileBackoff struct {
+	Initial    *string  `toml:"initial"`
+	Max        *string  `toml:"max"`
+	Multiplier *float64 `toml:"multiplier"`
+	Jitter     *float64 `toml:"jitter"`
+	ResetAfter *string  `toml:"reset_after"`
+}
+
+type fileStartLimit struct {
+	Burst    *int    `toml:"burst"`
+	Interval *string `toml:"interval"`
+}
+
+type fileStop struct {
+	Signals []string `toml:"signals"`
+	Wait    any      `toml:"wait"` // "2s", or one duration per signal
+}
+
+type fileHealth struct {
+	Interval      *string        `toml:"interval"`
+	CloseWait     *fileCloseWait `toml:"close_wait"`
+	FDs           *fileFDs       `toml:"fds"`
+	BeforeRestart *fileHook      `toml:"before_restart"`
+}
+
+type fileCloseWait struct {
+	Enabled       *bool    `toml:"enabled"`
+	Threshold     *int     `toml:"threshold"`
+	Persist       *int     `toml:"persist"`
+	IgnoreForeign []string `toml:"ignore_foreign"`
+}
+
+type fileFDs struct {
+	Enabled  *bool    `toml:"enabled"`
+	MaxRatio *float64 `toml:"max_ratio"`
+	MaxOpen  *int     `toml:"max_open"`
+	Persist  *int     `toml:"persist"`
+}
+
+type fileHook struct {
+	Command []string `toml:"command"`
+	Timeout *string  `toml:"timeout"`
+}
+
+// mergeInto fills every field of dst that is unset with the value from src,
+// descending into nested tables and merging maps key by key (dst wins).
+// Both must be pointers to the same struct type.
+func mergeInto(dst, src any) {
+	mergeValue(reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem())
+}
+
+func mergeValue(dst, src reflect.Value) {
+	for i := 0; i < dst.NumField(); i++ {
+		d, s := dst.Field(i), src.Field(i)
+		switch d.Kind() {
+		case reflect.Pointer:
+			switch {
+			case s.IsNil():
+			case d.IsNil():
+				d.Set(s)
+			case d.Elem().Kind() == reflect.Struct:
+				merged := reflect.New(d.Elem().Type())
+				merged.Elem().Set(d.Elem())
+				mergeValue(merged.Elem(), s.Elem())
+				d.Set(merged)
+			}
+		case reflect.Map:
+			if s.Len() == 0 {
+				continue
+			}
+			merged := reflect.MakeMap(d.Type())
+			for _, k := range s.MapKeys() {
+				merged.SetMapIndex(k, s.MapIndex(k))
+			}
+			for _, k := range d.MapKeys() {
+				merged.SetMapIndex(k, d.MapIndex(k))
+			}
+			d.Set(merged)
+		case reflect.Slice, reflect.Interface:
+			if d.IsNil() && !s.IsNil() {
+				d.Set(s)
+			}
+		case reflect.Struct:
+			mergeValue(d, s)
+		}
+	}
+}

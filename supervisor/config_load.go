@@ -1,0 +1,218 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+// Problem is one thing wrong in a configuration file.
+type Problem struct {
+	Line int    // 1-based; 0 when unknown
+	Key  string // e.g. "child[1].stop.signals"
+	Msg  string
+}
+
+// ConfigError lists every problem found in one file.
+type ConfigError struct {
+	Path     string
+	Problems []Problem
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s:%d: %s: %s", e.Path, p.Line, p.Key, p.Msg)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrConfig) true for a *ConfigError.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// LoadConfig reads, decodes and validates the TOML file at path. On any
+// problem it returns a *ConfigError naming every problem with its line;
+// nothing in the file is used then.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on bytes already read; path is used in messages.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	var fc fileConfig
+	md, err := toml.Decode(string(data), &fc)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{Path: path, Problems: []Problem{{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}}}
+		}
+		return nil, &ConfigError{Path: path, Problems: []Problem{{Key: "-", Msg: err.Error()}}}
+	}
+	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
+	for _, k := range md.Undecoded() {
+		v.unknownKey(k)
+	}
+	cfg := v.config(path, &fc)
+	if len(v.problems) > 0 {
+		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
+		return nil, &ConfigError{Path: path, Problems: v.problems}
+	}
+	return cfg, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// unknownKey reports a key the decoder did not use. The decoder's key has
+// no array index, so every element of an array of tables that holds the
+// key gets its own problem.
+func (v *validator) unknownKey(k toml.Key) {
+	path := strings.Join(k, ".")
+	found := false
+	for loc, line := range v.lines {
+		if stripIndexes(loc) == path {
+			v.problems = append(v.problems, Problem{Line: line, Key: displayKey(loc), Msg: "unknown key"})
+			found = true
+		}
+	}
+	if !found {
+		v.problems = append(v.problems, Problem{Key: path, Msg: "unknown key"})
+	}
+}
+
+func stripIndexes(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// displayKey turns "child.1.stop" into "child[1].stop".
+func displayKey(path string) string {
+	parts := strings.Split(path, ".")
+	var b strings.Builder
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Default locations used when the [supervisor] table does not set them.
+const (
+	DefaultStateDir      = "/var/lib/resreap"
+	DefaultControlSocket = "/run/resreap/control.sock"
+	defaultHistoryName   = "history.jsonl"
+)
+
+func (v *validator) supervisorConfig(path string, fs *fileSupervisor) SupervisorConfig {
+	sc := SupervisorConfig{
+		StateDir:       strOr(fs.StateDir, DefaultStateDir),
+		HistoryMaxSize: 64 << 20,
+		HistoryKeep:    5,
+		ControlSocket:  strOr(fs.ControlSocket, DefaultControlSocket),
+		ControlGroup:   strOr(fs.ControlGroup, ""),
+		HealthReader:   strOr(fs.Health.Reader, "auto"),
+	}
+	base := filepath.Dir(path)
+	sc.StateDir = relTo(base, sc.StateDir)
+	sc.HistoryFile = relTo(base, strOr(fs.HistoryFile, filepath.Join(sc.StateDir, defaultHistoryName)))
+	if sc.ControlSocket != "" {
+		sc.ControlSocket = relTo(base, sc.ControlSocket)
+	}
+	if fs.HistoryMaxSize != nil {
+		n, err := parseSize(fs.HistoryMaxSize)
+		if err != nil {
+			v.add("supervisor.history_max_size", "%v", err)
+		}
+		sc.HistoryMaxSize = n
+	}
+	if fs.HistoryKeep != nil {
+		if *fs.HistoryKeep < 0 {
+			v.add("supervisor.history_keep", "must be >= 0")
+		}
+		sc.HistoryKeep = *fs.HistoryKeep
+	}
+	switch sc.HealthReader {
+	case "auto", "netlink", "proc":
+	default:
+		v.add("supervisor.health.reader", "must be auto, netlink or proc, not %q", sc.HealthReader)
+	}
+	return sc
+}
+
+// relTo resolves a relative path against the config file's directory, so
+// a config works the same from any working directory.
+func relTo(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+func strOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// parseSize reads a byte count: an integer, or a string like "100MB",
+// "512KiB", "1G" (binary multiples).
+func parseSize(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return 0, fmt.Errorf("must be >= 0")
+		}
+		return x, nil
+	case string:
+		s := strings.ToUpper(strings.TrimSpace(x))
+		mult := int64(1)
+		for _, u := range []struct {
+			suffix string
+			mult   int64
+		}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+			if strings.HasSuffix(s, u.suffix) {
+				s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+				break
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad size %q (want e.g. 100MB)", x)
+		}
+		return n * mult, nil
+	}
+	return 0, fmt.Errorf("bad size %v (want bytes or a string like \"100MB\")", v)
+}

@@ -1,0 +1,149 @@
+package supervisor
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// keyLines maps key paths of a TOML file to the line that defines them, so
+// that validation errors found after decoding can name file:line. Paths
+// are dotted, with the index of an array of tables: "child.1.stop.signals".
+// Keys of an inline table get the line of the inline table.
+type keyLines map[string]int
+
+var (
+	reHeader    = regexp.MustCompile(`^\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
+	reKey       = regexp.MustCompile(`^([A-Za-z0-9_\-."]+)\s*=`)
+	reInlineKey = regexp.MustCompile(`[{,]\s*([A-Za-z0-9_\-]+)\s*=`)
+)
+
+// locateKeys does a light scan of a TOML document: table headers, keys at
+// the start of a line and keys of inline tables. It does not validate; the
+// TOML decoder has done that by the time it runs.
+func locateKeys(src string) keyLines {
+	lines := keyLines{}
+	arrays := map[string]int{} // array-of-tables name -> current index
+	prefix := ""
+	depth := 0 // open brackets of a multi-line value
+	for i, raw := range strings.Split(src, "\n") {
+		n := i + 1
+		line := strings.TrimSpace(stripComment(raw))
+		if line == "" {
+			continue
+		}
+		if depth > 0 {
+			depth += bracketDelta(line)
+			continue
+		}
+		if m := reHeader.FindStringSubmatch(line); m != nil && strings.HasPrefix(line, "[") {
+			name := strings.ReplaceAll(m[1], " ", "")
+			if strings.HasPrefix(line, "[[") {
+				arrays[name]++
+				prefix = name + "." + strconv.Itoa(arrays[name]-1)
+			} else {
+				prefix = resolveArrays(name, arrays)
+			}
+			setLine(lines, prefix, n)
+			continue
+		}
+		m := reKey.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		key := join(prefix, strings.ReplaceAll(m[1], `"`, ""))
+		setLine(lines, key, n)
+		rest := line[len(m[0]):]
+		for _, im := range reInlineKey.FindAllStringSubmatch(rest, -1) {
+			setLine(lines, key+"."+im[1], n)
+		}
+		depth = bracketDelta(rest)
+		if depth < 0 {
+			depth = 0
+		}
+	}
+	return lines
+}
+
+// lineOf returns the line of the longest known prefix of path, or 0.
+func (kl keyLines) lineOf(path string) int {
+	for p := path; p != ""; {
+		if n, ok := kl[p]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+func setLine(kl keyLines, key string, n int) {
+	if _, ok := kl[key]; !ok {
+		kl[key] = n
+	}
+}
+
+// resolveArrays turns "child.health" into "child.3.health" when child is an
+// array of tables whose current element is 3.
+func resolveArrays(name string, arrays map[string]int) string {
+	parts := strings.Split(name, ".")
+	var out []string
+	for i, p := range parts {
+		out = append(out, p)
+		if idx, ok := arrays[strings.Join(parts[:i+1], ".")]; ok {
+			out = append(out, strconv.Itoa(idx-1))
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// stripComment drops a trailing # comment that is not inside a string.
+func stripComment(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == '\\' && quote == '"':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote == 0 && c == '#':
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// bracketDelta counts opening minus closing brackets outside strings.
+func bracketDelta(s string) int {
+	d := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == '\\' && quote == '"':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote == 0 && (c == '[' || c == '{'):
+			d++
+		case quote == 0 && (c == ']' || c == '}'):
+			d--
+		}
+	}
+	return d
+}

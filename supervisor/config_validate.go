@@ -1,0 +1,280 @@
+package supervisor
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// validator converts the decoded file into a Config and collects every
+// problem on the way, each with the line of the key it is about.
+type validator struct {
+	base     string // directory of the config file; relative paths start there
+	lines    keyLines
+	problems []Problem
+}
+
+// add records a problem about path, a dotted key path with array indexes
+// ("child.1.stop.signals").
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Line: v.lines.lineOf(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+// Built-in defaults, used where neither [defaults] nor the child sets a key.
+var builtinChild = ChildSpec{
+	Restart:      RestartAlways,
+	StartSeconds: time.Second,
+	Backoff:      BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
+	StartLimit:   StartLimit{Burst: 5, Interval: time.Minute},
+	Stop:         StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}},
+	Health: HealthSpec{
+		Interval:      2 * time.Second,
+		CloseWait:     CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2},
+		FDs:           FDSpec{Enabled: true, MaxRatio: 0.9, Persist: 2},
+		BeforeRestart: HookSpec{Timeout: 10 * time.Second},
+	},
+}
+
+func (v *validator) config(path string, fc *fileConfig) *Config {
+	cfg := &Config{Path: path, Supervisor: v.supervisorConfig(path, &fc.Supervisor)}
+	if fc.Defaults.Name != nil {
+		v.add("defaults.name", "a name cannot be a default")
+	}
+	if len(fc.Child) == 0 {
+		v.add("child", "no [[child]] defined")
+	}
+	seen := map[string]int{}
+	for i := range fc.Child {
+		fch := fc.Child[i]
+		mergeInto(&fch, &fc.Defaults)
+		key := "child." + strconv.Itoa(i)
+		spec := v.child(key, &fch)
+		if spec.Name != "" {
+			if j, dup := seen[spec.Name]; dup {
+				v.add(key+".name", "duplicate name %q (also child[%d])", spec.Name, j)
+			}
+			seen[spec.Name] = i
+		}
+		cfg.Children = append(cfg.Children, spec)
+	}
+	v.dependencies(cfg.Children, seen)
+	return cfg
+}
+
+func (v *validator) child(key string, f *fileChild) ChildSpec {
+	c := builtinChild
+	c.Name = strOr(f.Name, "")
+	switch {
+	case c.Name == "":
+		v.add(key+".name", "missing or empty name")
+	case strings.ContainsAny(c.Name, " \t\n/"):
+		v.add(key+".name", "name %q must not contain spaces or '/'", c.Name)
+	}
+	c.Command = f.Command
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		v.add(key+".command", "missing or empty command (an argv array, e.g. [\"/usr/bin/app\", \"--flag\"])")
+	}
+	c.Dir = relTo(v.base, strOr(f.Dir, ""))
+	c.Env = f.Env
+	c.ClearEnv = f.ClearEnv != nil && *f.ClearEnv
+	c.User, c.Group = strOr(f.User, ""), strOr(f.Group, "")
+	if f.RlimitNofile != nil {
+		if *f.RlimitNofile <= 0 {
+			v.add(key+".rlimit_nofile", "must be > 0")
+		} else {
+			c.RlimitNofile = uint64(*f.RlimitNofile)
+		}
+	}
+	if f.Restart != nil {
+		c.Restart = RestartPolicy(*f.Restart)
+		switch c.Restart {
+		case RestartAlways, RestartOnFailure, RestartNever:
+		default:
+			v.add(key+".restart", "must be always, on-failure or never, not %q", *f.Restart)
+		}
+	}
+	v.duration(key+".start_seconds", f.StartSeconds, &c.StartSeconds, true)
+	if b := f.Backoff; b != nil {
+		k := key + ".backoff"
+		v.duration(k+".initial", b.Initial, &c.Backoff.Initial, true)
+		v.duration(k+".max", b.Max, &c.Backoff.Max, true)
+		v.duration(k+".reset_after", b.ResetAfter, &c.Backoff.ResetAfter, false)
+		if b.Multiplier != nil {
+			if c.Backoff.Multiplier = *b.Multiplier; c.Backoff.Multiplier < 1 {
+				v.add(k+".multiplier", "must be >= 1")
+			}
+		}
+		if b.Jitter != nil {
+			if c.Backoff.Jitter = *b.Jitter; c.Backoff.Jitter < 0 || c.Backoff.Jitter >= 1 {
+				v.add(k+".jitter", "must be in [0, 1)")
+			}
+		}
+		if c.Backoff.Max < c.Backoff.Initial {
+			v.add(k+".max", "must be >= initial (%s)", c.Backoff.Initial)
+		}
+	}
+	if sl := f.StartLimit; sl != nil {
+		k := key + ".start_limit"
+		if sl.Burst != nil {
+			if c.StartLimit.Burst = *sl.Burst; c.StartLimit.Burst < 1 {
+				v.add(k+".burst", "must be >= 1")
+			}
+		}
+		v.duration(k+".interval", sl.Interval, &c.StartLimit.Interval, false)
+	}
+	if f.Stop != nil {
+		c.Stop = v.stop(key+".stop", f.Stop)
+	}
+	for i, d := range f.DependsOn {
+		if d == "" {
+			v.add(key+".depends_on", "entry %d is empty", i)
+		}
+	}
+	c.DependsOn = f.DependsOn
+	if f.Health != nil {
+		v.health(key+".health", f.Health, &c.Health)
+	}
+	return c
+}
+
+// duration parses a duration key into *dst. zeroOK allows "0s".
+func (v *validator) duration(key string, s *string, dst *time.Duration, zeroOK bool) {
+	if s == nil {
+		return
+	}
+	d, err := time.ParseDuration(*s)
+	switch {
+	case err != nil:
+		v.add(key, "bad duration %q (want e.g. \"2s\", \"500ms\", \"1m\")", *s)
+	case d < 0:
+		v.add(key, "must not be negative")
+	case d == 0 && !zeroOK:
+		v.add(key, "must be > 0")
+	default:
+		*dst = d
+		return
+	}
+}
+
+func (v *validator) stop(key string, f *fileStop) StopSpec {
+	signals := f.Signals
+	if signals == nil {
+		signals = []string{"TERM"}
+	}
+	var waits []time.Duration
+	switch w := f.Wait.(type) {
+	case nil:
+		waits = []time.Duration{builtinChild.Stop.Steps[0].Wait}
+	case string:
+		var d time.Duration
+		v.duration(key+".wait", &w, &d, false)
+		waits = []time.Duration{d}
+	case []any:
+		if len(w) != len(signals) {
+			v.add(key+".wait", "has %d durations for %d signals (give one, or one per signal)", len(w), len(signals))
+		}
+		for _, x := range w {
+			s, ok := x.(string)
+			if !ok {
+				v.add(key+".wait", "entries must be duration strings like \"2s\"")
+				continue
+			}
+			var d time.Duration
+			v.duration(key+".wait", &s, &d, false)
+			waits = append(waits, d)
+		}
+	default:
+		v.add(key+".wait", "must be a duration string or an array of them")
+	}
+	var spec StopSpec
+	for i, name := range signals {
+		sig, err := ParseSignal(name)
+		if err != nil {
+			v.add(key+".signals", "%v", err)
+			continue
+		}
+		if sig == unix.SIGKILL {
+			v.add(key+".signals", "KILL is always sent last; do not list it")
+			continue
+		}
+		wait := time.Second
+		if len(waits) > 0 {
+			wait = waits[min(i, len(waits)-1)]
+		}
+		spec.Steps = append(spec.Steps, StopStep{Signal: sig, Wait: wait})
+	}
+	return spec
+}
+
+func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
+	v.duration(key+".interval", f.Interval, &h.Interval, false)
+	if cw := f.CloseWait; cw != nil {
+		k := key + ".close_wait"
+		if cw.Enabled != nil {
+			h.CloseWait.Enabled = *cw.Enabled
+		}
+		v.positive(k+".threshold", cw.Threshold, &h.CloseWait.Threshold)
+		v.positive(k+".persist", cw.Persist, &h.CloseWait.Persist)
+		h.CloseWait.IgnoreForeign = cw.IgnoreForeign
+		if err := checkIgnore(cw.IgnoreForeign); err != nil {
+			v.add(k+".ignore_foreign", "%v", err)
+		}
+	}
+	if fd := f.FDs; fd != nil {
+		k := key + ".fds"
+		if fd.Enabled != nil {
+			h.FDs.Enabled = *fd.Enabled
+		}
+		if fd.MaxRatio != nil {
+			if h.FDs.MaxRatio = *fd.MaxRatio; h.FDs.MaxRatio < 0 || h.FDs.MaxRatio > 1 {
+				v.add(k+".max_ratio", "must be in [0, 1] (0 = off)")
+			}
+		}
+		if fd.MaxOpen != nil {
+			if h.FDs.MaxOpen = *fd.MaxOpen; h.FDs.MaxOpen < 0 {
+				v.add(k+".max_open", "must be >= 0 (0 = off)")
+			}
+		}
+		v.positive(k+".persist", fd.Persist, &h.FDs.Persist)
+	}
+	if hk := f.BeforeRestart; hk != nil {
+		k := key + ".before_restart"
+		h.BeforeRestart.Command = hk.Command
+		if hk.Command != nil && (len(hk.Command) == 0 || hk.Command[0] == "") {
+			v.add(k+".command", "empty command")
+		}
+		v.duration(k+".timeout", hk.Timeout, &h.BeforeRestart.Timeout, false)
+	}
+}
+
+func (v *validator) positive(key string, p *int, dst *int) {
+	if p == nil {
+		return
+	}
+	if *p < 1 {
+		v.add(key, "must be >= 1")
+		return
+	}
+	*dst = *p
+}
+
+// dependencies reports unknown dependencies and cycles.
+func (v *validator) dependencies(children []ChildSpec, index map[string]int) {
+	for i, c := range children {
+		for _, d := range c.DependsOn {
+			if _, ok := index[d]; !ok && d != "" {
+				v.add("child."+strconv.Itoa(i)+".depends_on", "unknown child %q", d)
+			}
+			if d == c.Name && d != "" {
+				v.add("child."+strconv.Itoa(i)+".depends_on", "%q depends on itself", d)
+			}
+		}
+	}
+	if _, cycle := startLevels(children); cycle != nil {
+		i := index[cycle[0]]
+		v.add("child."+strconv.Itoa(i)+".depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
+	}
+}

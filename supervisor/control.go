@@ -1,0 +1,171 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// Status returns a snapshot of every child, sorted by name. It never waits
+// for a child's goroutine, so it answers while a child is stopping.
+func (s *Supervisor) Status() []ChildStatus {
+	var out []ChildStatus
+	for _, c := range s.childList() {
+		out = append(out, c.status())
+	}
+	return out
+}
+
+func (s *Supervisor) lookup(name string) (*child, error) {
+	if c := s.child(name); c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownChild, name)
+}
+
+// StartChild starts a stopped, exited or fatal child (clearing its failure
+// count), or one waiting in backoff. A running child is left alone.
+func (s *Supervisor) StartChild(ctx context.Context, name string) error {
+	c, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	_, err = c.call(ctx, request{kind: reqStart, reason: history.ReasonManual})
+	return err
+}
+
+// StopChild stops a child through its escalation chain and returns when it
+// has been reaped; it is not restarted until started again. The report is
+// nil when the child was not running.
+func (s *Supervisor) StopChild(ctx context.Context, name string) (*StopReport, error) {
+	c, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.call(ctx, request{kind: reqStop, reason: history.ReasonManual})
+	return r.stop, err
+}
+
+// RestartChild stops a child through its escalation chain and starts it
+// again at once. The report is nil when the child was not running.
+func (s *Supervisor) RestartChild(ctx context.Context, name string) (*StopReport, error) {
+	c, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.call(ctx, request{kind: reqRestart, reason: history.ReasonManual})
+	return r.stop, err
+}
+
+// SignalChild sends sig to the child's process group.
+func (s *Supervisor) SignalChild(ctx context.Context, name string, sig unix.Signal) error {
+	c, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	_, err = c.call(ctx, request{kind: reqSignal, signal: sig})
+	return err
+}
+
+// ForceKill sends SIGKILL to the process group of every live child at once
+// (a second interrupt during shutdown). The children's goroutines then see
+// the exits as usual.
+func (s *Supervisor) ForceKill() {
+	for _, c := range s.childList() {
+		if st := c.status(); st.PID != 0 && st.State.alive() {
+			s.log.Warn().Str("child", c.name).Int("pid", st.PID).Msg("forced kill")
+			unix.Kill(-st.PID, unix.SIGKILL) //nolint:errcheck // ESRCH: already gone
+		}
+	}
+}
+
+// ReloadReport lists what a reload did.
+type ReloadReport struct {
+	Started, Stopped, Restarted, Unchanged []string
+}
+
+// Reload applies a new, already validated configuration: children that are
+// new start, children that are gone stop, children whose spec changed
+// restart with the new spec, and the rest are not touched. Changes to the
+// [supervisor] table take effect at the next start of resreap.
+func (s *Supervisor) Reload(ctx context.Context, cfg *Config) (ReloadReport, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.mu.Lock()
+	if s.closing || s.ctx == nil {
+		s.mu.Unlock()
+		return ReloadReport{}, ErrNotRunning
+	}
+	old := s.cfg
+	s.cfg = cfg
+	s.mu.Unlock()
+	if !reflect.DeepEqual(old.Supervisor, cfg.Supervisor) {
+		s.log.Warn().Msg("reload: changes to [supervisor] take effect when resreap restarts")
+	}
+	var rep ReloadReport
+	oldSpecs := map[string]ChildSpec{}
+	for _, c := range old.Children {
+		oldSpecs[c.Name] = c
+	}
+	var added []ChildSpec
+	newNames := map[string]bool{}
+	for _, spec := range cfg.Children {
+		newNames[spec.Name] = true
+		prev, ok := oldSpecs[spec.Name]
+		switch {
+		case !ok || s.child(spec.Name) == nil:
+			added = append(added, spec)
+			rep.Started = append(rep.Started, spec.Name)
+		case !specEqual(&prev, &spec):
+			rep.Restarted = append(rep.Restarted, spec.Name)
+		default:
+			rep.Unchanged = append(rep.Unchanged, spec.Name)
+		}
+	}
+	// Removed children stop first, in reverse dependency order.
+	levels, _ := startLevels(old.Children)
+	for i := len(levels) - 1; i >= 0; i-- {
+		var wg sync.WaitGroup
+		for _, name := range levels[i] {
+			if newNames[name] {
+				continue
+			}
+			c := s.child(name)
+			if c == nil {
+				continue
+			}
+			rep.Stopped = append(rep.Stopped, name)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.call(ctx, request{kind: reqStop, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
+				s.removeChild(name)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, name := range rep.Restarted {
+		spec := specByName(cfg, name)
+		s.child(name).call(ctx, request{kind: reqUpdate, spec: &spec, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
+	}
+	s.startAll(ctx, added)
+	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload,
+		Message: fmt.Sprintf("started %v, stopped %v, restarted %v", rep.Started, rep.Stopped, rep.Restarted)})
+	return rep, nil
+}
+
+func specByName(cfg *Config, name string) ChildSpec {
+	for _, c := range cfg.Children {
+		if c.Name == name {
+			return c
+		}
+	}
+	return ChildSpec{}
+}
+
+func specEqual(a, b *ChildSpec) bool { return reflect.DeepEqual(a, b) }

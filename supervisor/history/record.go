@@ -1,0 +1,69 @@
+package history
+
+import (
+	"time"
+
+	"github.com/resreap/resreap/health"
+)
+
+// Event names what happened to a child.
+type Event string
+
+// Events written to the history.
+const (
+	EventStart     Event = "start"     // a child was started (pid set)
+	EventExit      Event = "exit"      // a child exited on its own
+	EventUnhealthy Event = "unhealthy" // a health verdict (evidence set)
+	EventVeto      Event = "veto"      // the before-restart hook vetoed a restart
+	EventStop      Event = "stop"      // a child was stopped by resreap (signals_sent set)
+	EventRestart   Event = "restart"   // a stop followed by a new start was decided
+	EventFatal     Event = "fatal"     // the start limit was hit; no more restarts
+	EventReload    Event = "reload"    // the configuration was reloaded
+)
+
+// Reason says why the event happened.
+type Reason string
+
+// Reasons an event can carry.
+const (
+	ReasonExited       Reason = "exited"
+	ReasonCloseWait    Reason = Reason(health.ReasonCloseWait)
+	ReasonFDExhaustion Reason = Reason(health.ReasonFDExhaustion)
+	ReasonManual       Reason = "manual"
+	ReasonReload       Reason = "reload"
+	ReasonShutdown     Reason = "shutdown"
+	ReasonStartFailed  Reason = "start_failed"
+)
+
+// SignalSent is one step of a stop escalation.
+type SignalSent struct {
+	Signal string    `json:"signal"` // "TERM", "KILL", ...
+	Time   time.Time `json:"time"`
+}
+
+// Record is one line of the history file. Fields that do not apply to an
+// event are left at their zero value and omitted from the JSON.
+type Record struct {
+	Time    time.Time `json:"time"` // UTC, written with millisecond precision
+	Child   string    `json:"child"`
+	PID     int       `json:"pid,omitempty"`
+	Event   Event     `json:"event"`
+	Reason  Reason    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"` // e.g. the start error, the hook's verdict
+
+	// How the process ended (exit, stop): exactly one of ExitCode and Signal.
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Signal   string `json:"signal,omitempty"` // the signal that killed it ("KILL")
+
+	Uptime       Duration     `json:"uptime,omitempty"`
+	SignalsSent  []SignalSent `json:"signals_sent,omitempty"`
+	Killed       bool         `json:"killed,omitempty"` // the stop escalated to SIGKILL
+	StopDuration Duration     `json:"stop_duration,omitempty"`
+	Backoff      Duration     `json:"backoff,omitempty"`  // delay before the next start
+	Restarts     int          `json:"restarts,omitempty"` // restarts of this child so far
+
+	Evidence *health.Evidence `json:"evidence,omitempty"`
+}
+
+// Duration is a time.Duration written as Go duration text ("1.503s").
+type Duration time.Duration

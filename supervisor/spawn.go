@@ -1,0 +1,218 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// process is one running instance of a child.
+type process struct {
+	pid     int // also the process group id
+	started time.Time
+	exit    <-chan ExitStatus
+	outputs []*os.File // read ends of the stdout/stderr pipes
+}
+
+// spawnError is a start that failed before the program ran, with the path
+// it was about (binary, dir) so the log line says what to fix.
+type spawnError struct {
+	What string // "exec", "dir", "user", "group", "pipe"
+	Path string
+	Err  error
+}
+
+func (e *spawnError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.What, e.Path, e.Err)
+}
+
+func (e *spawnError) Unwrap() error { return e.Err }
+
+// resolveCommand finds the binary to exec: a name without '/' is looked up
+// in PATH, a relative path is taken relative to the child's dir.
+func resolveCommand(spec *ChildSpec) (string, error) {
+	name := spec.Command[0]
+	if !strings.Contains(name, "/") {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			var ee *exec.Error
+			if errors.As(err, &ee) {
+				err = ee.Err
+			}
+			return "", &spawnError{What: "exec", Path: name, Err: err}
+		}
+		name = p
+	} else if !filepath.IsAbs(name) && spec.Dir != "" {
+		name = filepath.Join(spec.Dir, name)
+	}
+	st, err := os.Stat(name)
+	switch {
+	case err != nil:
+		return "", &spawnError{What: "exec", Path: name, Err: unwrapPathError(err)}
+	case st.IsDir():
+		return "", &spawnError{What: "exec", Path: name, Err: unix.EISDIR}
+	case st.Mode().Perm()&0o111 == 0:
+		return "", &spawnError{What: "exec", Path: name, Err: unix.EACCES}
+	}
+	return name, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// childEnv is the supervisor's environment (unless clear_env) with the
+// child's env on top, sorted for a stable result.
+func childEnv(spec *ChildSpec, extra ...string) []string {
+	m := map[string]string{}
+	if !spec.ClearEnv {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k] = v
+			}
+		}
+	}
+	for k, v := range spec.Env {
+		m[k] = v
+	}
+	for _, kv := range extra {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	env := make([]string, 0, len(m))
+	for k, v := range m {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// credential resolves user and group to ids. Switching user needs root;
+// when resreap is not root, the user must be resreap's own.
+func credential(spec *ChildSpec) (*syscall.Credential, error) {
+	if spec.User == "" && spec.Group == "" {
+		return nil, nil
+	}
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+	if spec.User != "" {
+		u, err := lookupUser(spec.User)
+		if err != nil {
+			return nil, &spawnError{What: "user", Path: spec.User, Err: err}
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		cred.Uid, cred.Gid = uint32(uid), uint32(gid)
+		if ids, err := u.GroupIds(); err == nil {
+			for _, g := range ids {
+				if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+					cred.Groups = append(cred.Groups, uint32(n))
+				}
+			}
+		}
+	}
+	if spec.Group != "" {
+		g, err := lookupGroup(spec.Group)
+		if err != nil {
+			return nil, &spawnError{What: "group", Path: spec.Group, Err: err}
+		}
+		gid, _ := strconv.ParseUint(g.Gid, 10, 32)
+		cred.Gid = uint32(gid)
+	}
+	if os.Getuid() != 0 && cred.Uid != uint32(os.Getuid()) {
+		return nil, &spawnError{What: "user", Path: spec.User, Err: unix.EPERM}
+	}
+	return cred, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	if _, err := strconv.Atoi(name); err == nil {
+		return user.LookupId(name)
+	}
+	return user.Lookup(name)
+}
+
+func lookupGroup(name string) (*user.Group, error) {
+	if _, err := strconv.Atoi(name); err == nil {
+		return user.LookupGroupId(name)
+	}
+	return user.LookupGroup(name)
+}
+
+// spawn starts one instance of spec: its own process group, SIGKILL if
+// resreap dies, stdin from /dev/null, stdout and stderr into pipes whose
+// lines the caller prefixes with the child's name.
+func (r *Reaper) spawn(spec *ChildSpec, extraEnv ...string) (*process, error) {
+	path, err := resolveCommand(spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Dir != "" {
+		if st, err := os.Stat(spec.Dir); err != nil {
+			return nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
+		} else if !st.IsDir() {
+			return nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
+		}
+	}
+	cred, err := credential(spec)
+	if err != nil {
+		return nil, err
+	}
+	argv := spec.Command
+	env := childEnv(spec, extraEnv...)
+	if spec.RlimitNofile > 0 {
+		path, env, err = shimCommand(path, spec.RlimitNofile, env)
+		if err != nil {
+			return nil, &spawnError{What: "exec", Path: path, Err: err}
+		}
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, &spawnError{What: "open", Path: os.DevNull, Err: err}
+	}
+	defer devnull.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, &spawnError{What: "pipe", Path: "stdout", Err: err}
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, &spawnError{What: "pipe", Path: "stderr", Err: err}
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   env,
+		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
+		Sys: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+			Credential: cred,
+		},
+	}
+	pid, exit, err := r.startProcess(path, argv, attr)
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, &spawnError{What: "exec", Path: path, Err: err}
+	}
+	return &process{pid: pid, started: time.Now(), exit: exit, outputs: []*os.File{outR, errR}}, nil
+}

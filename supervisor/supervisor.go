@@ -1,0 +1,273 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// HistorySink receives every event before it is logged. Append must make
+// the record durable before it returns (the history file fsyncs).
+type HistorySink interface {
+	Append(history.Record) error
+}
+
+// Options configure a Supervisor.
+type Options struct {
+	Log     zerolog.Logger
+	Reaper  *Reaper     // required: the process's one Reaper
+	History HistorySink // nil: events are only logged
+	DryRun  bool        // log the signals and restarts it would do; do none
+	Stdout  io.Writer   // where children's stdout lines go (default os.Stdout)
+	Stderr  io.Writer   // where children's stderr lines go (default os.Stderr)
+}
+
+// Supervisor starts, watches and stops the children of one configuration.
+type Supervisor struct {
+	opts   Options
+	log    zerolog.Logger
+	reaper *Reaper
+	stdout *lineWriter
+	stderr *lineWriter
+
+	reloadMu sync.Mutex // one reload at a time
+	closing  bool       // guarded by mu: shutdown began, no more reloads
+	mu       sync.Mutex // guards cfg, children, cancel and outputs
+	cfg      *Config
+	children map[string]*child
+	cancel   map[string]context.CancelFunc
+	outputs  map[*os.File]struct{}
+
+	ctx     context.Context // the children's context, set by Run
+	loops   sync.WaitGroup  // child run loops
+	copiers sync.WaitGroup  // output copy goroutines
+	health  *healthLoop
+}
+
+// New makes a Supervisor for cfg. Nothing starts until Run.
+func New(cfg *Config, opts Options) *Supervisor {
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	return &Supervisor{
+		opts:     opts,
+		log:      opts.Log,
+		reaper:   opts.Reaper,
+		stdout:   &lineWriter{w: opts.Stdout},
+		stderr:   &lineWriter{w: opts.Stderr},
+		cfg:      cfg,
+		children: map[string]*child{},
+		cancel:   map[string]context.CancelFunc{},
+		outputs:  map[*os.File]struct{}{},
+	}
+}
+
+// Run starts every child in dependency order, supervises them until ctx is
+// done, then stops them in reverse order and returns. Every goroutine it
+// started has ended when it returns.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if s.reaper == nil {
+		return fmt.Errorf("supervisor: Options.Reaper is required")
+	}
+	childCtx, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	s.mu.Lock()
+	s.ctx = childCtx
+	cfg := s.cfg
+	s.mu.Unlock()
+
+	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
+	if err != nil {
+		return err
+	}
+	s.health = hl
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	healthDone := make(chan struct{})
+	go func() { defer close(healthDone); hl.run(healthCtx) }()
+
+	s.startAll(ctx, cfg.Children)
+	<-ctx.Done()
+
+	stopHealth()
+	<-healthDone
+	s.shutdown()
+	cancelAll()
+	s.loops.Wait()
+	s.closeOutputs()
+	return nil
+}
+
+// startAll starts children level by level: a child starts once the
+// children it depends on have left Starting (or after their start_seconds
+// plus a second at most, so a slow dependency delays but never blocks).
+func (s *Supervisor) startAll(ctx context.Context, specs []ChildSpec) {
+	levels, _ := startLevels(specs)
+	byName := map[string]ChildSpec{}
+	for _, sp := range specs {
+		byName[sp.Name] = sp
+	}
+	for _, level := range levels {
+		var started []*child
+		for _, name := range level {
+			c := s.addChild(byName[name])
+			c.call(ctx, request{kind: reqStart}) //nolint:errcheck // failures are logged and retried by the child
+			started = append(started, c)
+		}
+		for _, c := range started {
+			deadline := time.Now().Add(c.specCopy().StartSeconds + time.Second)
+			for c.status().State == Starting && time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}
+	}
+}
+
+// addChild creates a child and its owner goroutine.
+func (s *Supervisor) addChild(spec ChildSpec) *child {
+	c := newChild(s, spec)
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.mu.Lock()
+	s.children[spec.Name] = c
+	s.cancel[spec.Name] = cancel
+	s.mu.Unlock()
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		c.run(ctx)
+	}()
+	return c
+}
+
+// removeChild stops a child's goroutine after it has been stopped.
+func (s *Supervisor) removeChild(name string) {
+	s.mu.Lock()
+	cancel := s.cancel[name]
+	c := s.children[name]
+	delete(s.children, name)
+	delete(s.cancel, name)
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-c.done
+	}
+}
+
+// shutdown stops every child: reverse dependency order, concurrently within
+// a level.
+func (s *Supervisor) shutdown() {
+	s.reloadMu.Lock() // wait for a reload in progress; refuse later ones
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.reloadMu.Unlock()
+	s.mu.Lock()
+	specs := s.cfg.Children
+	s.mu.Unlock()
+	levels, _ := startLevels(specs)
+	for i := len(levels) - 1; i >= 0; i-- {
+		var wg sync.WaitGroup
+		for _, name := range levels[i] {
+			c := s.child(name)
+			if c == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.call(context.Background(), request{kind: reqStop, reason: history.ReasonShutdown}) //nolint:errcheck // logged by the child
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func (s *Supervisor) child(name string) *child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.children[name]
+}
+
+func (s *Supervisor) copyOutput(f *os.File, prefix string, stderr bool) {
+	lw := s.stdout
+	if stderr {
+		lw = s.stderr
+	}
+	s.mu.Lock()
+	s.outputs[f] = struct{}{}
+	s.mu.Unlock()
+	s.copiers.Add(1)
+	go func() {
+		defer s.copiers.Done()
+		copyLines(f, prefix, lw)
+		s.mu.Lock()
+		delete(s.outputs, f)
+		s.mu.Unlock()
+		f.Close()
+	}()
+}
+
+// closeOutputs ends the output copiers. A pipe stays open while any
+// process holds its write end (a grandchild that left the process group,
+// say), so after a grace period the read ends are closed.
+func (s *Supervisor) closeOutputs() {
+	done := make(chan struct{})
+	go func() { s.copiers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(2 * time.Second):
+	}
+	s.mu.Lock()
+	for f := range s.outputs {
+		f.Close()
+	}
+	s.mu.Unlock()
+	<-done
+}
+
+// record writes an event to the history first, then logs it with ev. A
+// history that cannot be written is reported loudly, never fatal.
+func (s *Supervisor) record(ev *zerolog.Event, rec history.Record) {
+	rec.Time = time.Now().UTC()
+	written := false
+	if s.opts.History != nil {
+		if err := s.opts.History.Append(rec); err != nil {
+			s.log.Error().Err(err).Str("child", rec.Child).Str("event", string(rec.Event)).Msg("HISTORY WRITE FAILED: event not recorded")
+		} else {
+			written = true
+		}
+	}
+	if rec.PID != 0 {
+		ev = ev.Int("pid", rec.PID)
+	}
+	if rec.Reason != "" {
+		ev = ev.Str("reason", string(rec.Reason))
+	}
+	if rec.ExitCode != nil {
+		ev = ev.Int("exit_code", *rec.ExitCode)
+	}
+	if rec.Signal != "" {
+		ev = ev.Str("signal", rec.Signal)
+	}
+	if rec.Backoff > 0 {
+		ev = ev.Dur("backoff", time.Duration(rec.Backoff))
+	}
+	if rec.Message != "" {
+		ev = ev.Str("detail", rec.Message)
+	}
+	ev.Str("event", string(rec.Event)).Bool("recorded", written).Msg(string(rec.Event))
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,7 +63,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, &ConfigError{Path: path, Problems: []Problem{{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}}}
 		}
-		return nil, &ConfigError{Path: path, Problems: []Problem{{Key: "-", Msg: err.Error()}}}
+		// Type mismatches come as plain errors: "toml: line 3 (last key "x"): ..."
+		p := Problem{Key: "-", Msg: err.Error()}
+		if m := reDecodeErr.FindStringSubmatch(err.Error()); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Key, p.Msg = m[2], m[3]
+		}
+		return nil, &ConfigError{Path: path, Problems: []Problem{p}}
 	}
 	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
 	for _, k := range md.Undecoded() {
@@ -75,6 +82,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	return cfg, nil
 }
+
+var reDecodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 func orDash(s string) string {
 	if s == "" {

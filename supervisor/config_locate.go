@@ -65,6 +65,19 @@ func locateKeys(src string) keyLines {
 	return lines
 }
 
+// exact returns the line of path or of an ancestor key below the top-level
+// table: "child.0.backoff.initial" matches "child.0.backoff" (an inline
+// table) but not the "child.0" header.
+func (kl keyLines) exact(path string) (int, bool) {
+	min := strings.Count(path, ".") - strings.Count(stripIndexes(path), ".") + 1
+	for p := path; strings.Count(p, ".") >= min; p = p[:strings.LastIndexByte(p, '.')] {
+		if n, ok := kl[p]; ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
 // lineOf returns the line of the longest known prefix of path, or 0.
 func (kl keyLines) lineOf(path string) int {
 	for p := path; p != ""; {

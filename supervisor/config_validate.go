@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,22 @@ type validator struct {
 
 // add records a problem about path, a dotted key path with array indexes
 // ("child.1.stop.signals").
+//
+// A child's value may come from [defaults]: when the child's table does
+// not set the key itself but [defaults] does, the problem is reported at
+// the defaults key, once, however many children inherit it.
 func (v *validator) add(path, format string, args ...any) {
-	v.problems = append(v.problems, Problem{Line: v.lines.lineOf(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...)})
+	if parts := strings.SplitN(path, ".", 3); len(parts) == 3 && parts[0] == "child" {
+		if _, own := v.lines.exact(path); !own {
+			if _, inherited := v.lines.exact("defaults." + parts[2]); inherited {
+				path = "defaults." + parts[2]
+			}
+		}
+	}
+	p := Problem{Line: v.lines.lineOf(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...)}
+	if !slices.Contains(v.problems, p) {
+		v.problems = append(v.problems, p)
+	}
 }
 
 // Built-in defaults, used where neither [defaults] nor the child sets a key.

@@ -1,0 +1,147 @@
+package supervisor
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseConfigGood(t *testing.T) {
+	src := `
+[supervisor]
+history_file = "state/history.jsonl"
+history_max_size = "10MB"
+control_socket = "/run/x/control.sock"
+
+[defaults]
+restart = "on-failure"
+backoff = { initial = "2s", max = "1m" }
+stop = { signals = ["QUIT", "SIGTERM"], wait = ["5s", "2s"] }
+env = { A = "1", B = "1" }
+
+[defaults.health]
+interval = "3s"
+close_wait = { threshold = 3, ignore_foreign = ["10.0.0.5:8080", ":6379", "[::1]:9000", "192.168.0.0/16"] }
+
+[[child]]
+name = "db"
+command = ["/usr/bin/db"]
+
+[[child]]
+name = "fe"
+command = ["/opt/fe", "--port", "8010"]
+dir = "fe"
+env = { B = "2" }
+backoff = { max = "10s" }
+depends_on = ["db"]
+rlimit_nofile = 4096
+stop = { signals = ["TERM"], wait = "1s" }
+health.fds = { max_open = 1000, enabled = true }
+`
+	cfg, err := ParseConfig("/etc/resreap/r.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Supervisor.HistoryFile != "/etc/resreap/state/history.jsonl" || cfg.Supervisor.HistoryMaxSize != 10<<20 {
+		t.Errorf("supervisor %+v", cfg.Supervisor)
+	}
+	db, fe := cfg.Children[0], cfg.Children[1]
+	if db.Restart != RestartOnFailure || db.Backoff.Initial != 2*time.Second || db.Backoff.Multiplier != 2 {
+		t.Errorf("db inherits defaults: %+v", db)
+	}
+	if len(db.Stop.Steps) != 2 || db.Stop.Steps[0] != (StopStep{unix.SIGQUIT, 5 * time.Second}) || db.Stop.Steps[1] != (StopStep{unix.SIGTERM, 2 * time.Second}) {
+		t.Errorf("db stop %+v", db.Stop)
+	}
+	if fe.Backoff.Initial != 2*time.Second || fe.Backoff.Max != 10*time.Second {
+		t.Errorf("fe backoff merges key by key: %+v", fe.Backoff)
+	}
+	if fe.Env["A"] != "1" || fe.Env["B"] != "2" || fe.Dir != "/etc/resreap/fe" || fe.RlimitNofile != 4096 {
+		t.Errorf("fe %+v", fe)
+	}
+	if fe.Health.Interval != 3*time.Second || fe.Health.CloseWait.Threshold != 3 || fe.Health.FDs.MaxOpen != 1000 || fe.Health.FDs.MaxRatio != 0.9 {
+		t.Errorf("fe health %+v", fe.Health)
+	}
+	if len(fe.Stop.Steps) != 1 || fe.Stop.Steps[0].Wait != time.Second {
+		t.Errorf("fe stop %+v", fe.Stop)
+	}
+}
+
+// Every problem in a file is reported, each with its line and key.
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // each must appear in the error
+	}{
+		{"unknown key", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ncomand = [\"y\"]\n", []string{"x.toml:4: child[0].comand: unknown key"}},
+		{"unknown table key", "[supervisor]\nhistory = \"x\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n", []string{"x.toml:2: supervisor.history: unknown key"}},
+		{"duplicate and empty names", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\ncommand = [\"x\"]\n",
+			[]string{"x.toml:5: child[1].name: duplicate name \"a\"", "x.toml:7: child[2].name: missing or empty name"}},
+		{"empty command", "[[child]]\nname = \"a\"\ncommand = []\n", []string{"x.toml:3: child[0].command: missing or empty command"}},
+		{"unknown signal", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TREM\"] }\n", []string{"x.toml:4: child[0].stop.signals: unknown signal \"TREM\""}},
+		{"bad durations", "[defaults]\nstart_seconds = \"-1s\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\nbackoff = { initial = \"soon\" }\nhealth.interval = \"0s\"\n",
+			[]string{"x.toml:2: defaults.start_seconds: must not be negative", "x.toml:6: child[0].backoff.initial: bad duration \"soon\"", "x.toml:7: child[0].health.interval: must be > 0"}},
+		{"cycle", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"b\"]\n[[child]]\nname = \"b\"\ncommand = [\"x\"]\ndepends_on = [\"a\"]\n", []string{"dependency cycle: a -> b -> a"}},
+		{"unknown dependency", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"zz\"]\n", []string{"x.toml:4: child[0].depends_on: unknown child \"zz\""}},
+		{"bad restart", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nrestart = \"sometimes\"\n", []string{"x.toml:4: child[0].restart: must be always, on-failure or never"}},
+		{"bad ignore entry", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[child.health]\nclose_wait = { ignore_foreign = [\"10.0.0.1:http\"] }\n", []string{"x.toml:5: child[0].health.close_wait.ignore_foreign"}},
+		{"kill listed", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TERM\", \"KILL\"], wait = [\"1s\"] }\n",
+			[]string{"child[0].stop.signals: KILL is always sent last", "child[0].stop.wait: has 1 durations for 2 signals"}},
+		{"syntax error", "[[child]]\nname = \"a\ncommand = [\"x\"]\n", []string{"x.toml:2:"}},
+		{"type error", "[[child]]\nname = \"a\"\ncommand = \"x\"\n", []string{"x.toml:3:"}},
+		{"no children", "[supervisor]\n", []string{"no [[child]] defined"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("x.toml", []byte(tt.src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("error does not wrap ErrConfig: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBundledConfigsAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../configs/*.toml")
+	if len(files) == 0 {
+		t.Fatal("no configs found")
+	}
+	for _, f := range files {
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"TERM": unix.SIGTERM, "sigquit": unix.SIGQUIT, "SIGKILL": unix.SIGKILL, "9": unix.SIGKILL, " hup ": unix.SIGHUP} {
+		if got, err := ParseSignal(in); err != nil || got != want {
+			t.Errorf("ParseSignal(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "TREM", "SIG", "999", "-1"} {
+		if _, err := ParseSignal(bad); err == nil {
+			t.Errorf("ParseSignal(%q): no error", bad)
+		}
+	}
+}

@@ -136,7 +136,7 @@ func (c *child) unhealthy(ev *health.Evidence) {
 		return // not judged while starting, stopping or in backoff
 	}
 	reason := history.Reason(ev.Reason)
-	log := c.log.Warn().Str("reason", string(ev.Reason)).Str("evidence", ev.Summary())
+	log := c.log.Warn().Str("evidence", ev.Summary())
 	c.update(func(s *ChildStatus) { s.LastReason = reason })
 	rec := history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
 	if c.sup.opts.DryRun {

@@ -264,7 +264,7 @@ func (s *Supervisor) record(ev *zerolog.Event, rec history.Record) {
 		ev = ev.Str("signal", rec.Signal)
 	}
 	if rec.Backoff > 0 {
-		ev = ev.Dur("backoff", time.Duration(rec.Backoff))
+		ev = ev.Str("backoff", time.Duration(rec.Backoff).Round(time.Millisecond).String())
 	}
 	if rec.Message != "" {
 		ev = ev.Str("detail", rec.Message)

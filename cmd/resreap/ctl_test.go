@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/supervisor/control"
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// ctlHandler knows the children "fe" and "broken" (whose start fails).
+type ctlHandler struct{}
+
+func (ctlHandler) known(c string) error {
+	if c != "fe" && c != "broken" {
+		return fmt.Errorf("%w %q", control.ErrUnknownChild, c)
+	}
+	return nil
+}
+
+func (ctlHandler) Status() []control.ChildStatus {
+	return []control.ChildStatus{{Name: "fe", State: "running", PID: 1234, Uptime: history.Duration(time.Minute), FDs: 9, FDLimit: 1024}}
+}
+
+func (h ctlHandler) Start(_ context.Context, c string) (control.ChildStatus, error) {
+	if err := h.known(c); err != nil {
+		return control.ChildStatus{}, err
+	}
+	if c == "broken" {
+		return control.ChildStatus{}, fmt.Errorf("child %q: start: exec: permission denied", c)
+	}
+	return control.ChildStatus{Name: c, State: "starting", PID: 1300}, nil
+}
+
+func (h ctlHandler) Stop(_ context.Context, c string) (control.StopReport, error) {
+	if err := h.known(c); err != nil {
+		return control.StopReport{}, err
+	}
+	return control.StopReport{Child: c, PID: 1234, Signal: "TERM", Duration: history.Duration(1200 * time.Millisecond),
+		SignalsSent: []history.SignalSent{{Signal: "TERM"}}}, nil
+}
+
+func (h ctlHandler) Restart(ctx context.Context, c string) (control.StopReport, error) { return h.Stop(ctx, c) }
+
+func (ctlHandler) Reload(context.Context) (control.ReloadReport, error) {
+	return control.ReloadReport{Restarted: []string{"fe"}}, nil
+}
+
+func (h ctlHandler) Signal(c string, _ syscall.Signal) error { return h.known(c) }
+
+func serveCtl(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "control.sock")
+	srv, err := control.Listen(path, control.Options{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ctlHandler{}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return path
+}
+
+func TestRunCtl(t *testing.T) {
+	path := serveCtl(t)
+	dir := t.TempDir()
+	goodConfig := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(goodConfig, []byte(fmt.Sprintf(
+		"[supervisor]\ncontrol_socket = %q\n\n[[child]]\nname = \"fe\"\ncommand = [\"true\"]\n", path)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badConfig := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(badConfig, []byte("[supervisor]\ncontrol_sockett = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.sock")
+
+	tests := []struct {
+		cmd        string
+		args       []string
+		code       int
+		out, errOut string // substrings of stdout and stderr
+	}{
+		{"status", []string{"-s", path}, 0, "fe     running  1234", ""},
+		{"status", []string{"--socket", path, "--json"}, 0, `"name": "fe"`, ""},
+		{"status", []string{"-c", goodConfig}, 0, "fe     running  1234", ""},
+		{"status", []string{"-c", badConfig}, 2, "", "control_sockett"},
+		{"status", []string{"-s", missing}, 1, "", "resreap is not running (no control socket at " + missing + ")"},
+		{"status", []string{"-s", path, "extra"}, 2, "", "usage: resreap status"},
+		{"status", []string{"--bogus"}, 2, "", "unknown flag"},
+		{"start", []string{"-s", path, "fe"}, 0, "fe starting (pid 1300)", ""},
+		{"start", []string{"-s", path, "broken"}, 1, "", `resreap start: child "broken": start: exec: permission denied`},
+		{"start", []string{"-s", path, "nope"}, 2, "", `resreap start: unknown child "nope"`},
+		{"start", []string{"-s", path}, 2, "", "usage: resreap start [-c CONFIG | -s SOCKET] NAME"},
+		{"stop", []string{"-s", path, "fe"}, 0, "fe pid 1234 stopped by TERM after 1.2s (sent TERM)", ""},
+		{"stop", []string{"-s", missing, "fe"}, 1, "", "resreap is not running"},
+		{"restart", []string{"-s", path, "fe"}, 0, "stopped by TERM after 1.2s (sent TERM); started again", ""},
+		{"restart", []string{"-s", path, "nope"}, 2, "", `unknown child "nope"`},
+		{"reload", []string{"-s", path}, 0, "reloaded: restarted fe", ""},
+		{"signal", []string{"-s", path, "fe", "sighup"}, 0, "sent HUP to fe", ""},
+		{"signal", []string{"-s", path, "nope", "HUP"}, 2, "", `unknown child "nope"`},
+		{"signal", []string{"-s", missing, "fe", "FOO"}, 2, "", `unknown signal "FOO"`},
+		{"signal", []string{"-s", path, "fe"}, 2, "", "usage: resreap signal"},
+		{"explode", nil, 2, "", "unknown control command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut strings.Builder
+			code := runCtl(tt.cmd, tt.args, &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errOut.String(), tt.errOut) {
+				t.Errorf("runCtl(%s %q) = %d, want %d\nstdout: %q (want %q)\nstderr: %q (want %q)",
+					tt.cmd, tt.args, code, tt.code, out.String(), tt.out, errOut.String(), tt.errOut)
+			}
+		})
+	}
+}
+
+func TestRunCtlStatusJSON(t *testing.T) {
+	path := serveCtl(t)
+	var out, errOut strings.Builder
+	if code := runCtl("status", []string{"-s", path, "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var st []control.ChildStatus
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
+		t.Fatalf("status --json is not a JSON list: %v\n%s", err, out.String())
+	}
+	if len(st) != 1 || st[0].Name != "fe" || st[0].PID != 1234 {
+		t.Errorf("status --json = %+v", st)
+	}
+}

@@ -1,0 +1,84 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// dispatch runs one request against h and turns the outcome into a
+// Response.
+func dispatch(ctx context.Context, h Handler, req Request) Response {
+	needChild := func() (Response, bool) {
+		if req.Child == "" {
+			return usage("%s: missing child name", req.Cmd), false
+		}
+		return Response{}, true
+	}
+	switch req.Cmd {
+	case CmdStatus:
+		st := h.Status()
+		if st == nil {
+			st = []ChildStatus{}
+		}
+		return Response{OK: true, Status: st}
+	case CmdStart:
+		if r, ok := needChild(); !ok {
+			return r
+		}
+		st, err := h.Start(ctx, req.Child)
+		if err != nil {
+			return failure(err)
+		}
+		return Response{OK: true, Status: []ChildStatus{st}}
+	case CmdStop, CmdRestart:
+		if r, ok := needChild(); !ok {
+			return r
+		}
+		stop := h.Stop
+		if req.Cmd == CmdRestart {
+			stop = h.Restart
+		}
+		rep, err := stop(ctx, req.Child)
+		if err != nil {
+			return failure(err)
+		}
+		return Response{OK: true, Stop: &rep}
+	case CmdReload:
+		rep, err := h.Reload(ctx)
+		if err != nil {
+			return failure(err)
+		}
+		return Response{OK: true, Reload: &rep}
+	case CmdSignal:
+		if r, ok := needChild(); !ok {
+			return r
+		}
+		sig, err := ParseSignal(req.Signal)
+		if err != nil {
+			return usage("%v", err)
+		}
+		if err := h.Signal(req.Child, sig); err != nil {
+			return failure(err)
+		}
+		return Response{OK: true}
+	case "":
+		return usage("missing command")
+	default:
+		return usage("unknown command %q", req.Cmd)
+	}
+}
+
+func usage(format string, args ...any) Response {
+	return Response{Error: fmt.Sprintf(format, args...), Code: CodeUsage}
+}
+
+// failure maps a handler error to its code: asking about a child that does
+// not exist is the caller's mistake, anything else a runtime failure.
+func failure(err error) Response {
+	code := CodeFailure
+	if errors.Is(err, ErrUnknownChild) {
+		code = CodeUsage
+	}
+	return Response{Error: err.Error(), Code: code}
+}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -245,7 +246,10 @@ func (s *Supervisor) record(ev *zerolog.Event, rec history.Record) {
 	rec.Time = time.Now().UTC()
 	written := false
 	if s.opts.History != nil {
-		if err := s.opts.History.Append(rec); err != nil {
+		if err := s.opts.History.Append(rec); errors.Is(err, history.ErrRotate) {
+			s.log.Error().Err(err).Msg("history rotation failed; the record was written")
+			written = true
+		} else if err != nil {
 			s.log.Error().Err(err).Str("child", rec.Child).Str("event", string(rec.Event)).Msg("HISTORY WRITE FAILED: event not recorded")
 		} else {
 			written = true

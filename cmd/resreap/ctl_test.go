@@ -49,7 +49,9 @@ func (h ctlHandler) Stop(_ context.Context, c string) (control.StopReport, error
 		SignalsSent: []history.SignalSent{{Signal: "TERM"}}}, nil
 }
 
-func (h ctlHandler) Restart(ctx context.Context, c string) (control.StopReport, error) { return h.Stop(ctx, c) }
+func (h ctlHandler) Restart(ctx context.Context, c string) (control.StopReport, error) {
+	return h.Stop(ctx, c)
+}
 
 func (ctlHandler) Reload(context.Context) (control.ReloadReport, error) {
 	return control.ReloadReport{Restarted: []string{"fe"}}, nil
@@ -86,9 +88,9 @@ func TestRunCtl(t *testing.T) {
 	missing := filepath.Join(dir, "missing.sock")
 
 	tests := []struct {
-		cmd        string
-		args       []string
-		code       int
+		cmd         string
+		args        []string
+		code        int
 		out, errOut string // substrings of stdout and stderr
 	}{
 		{"status", []string{"-s", path}, 0, "fe     running  1234", ""},

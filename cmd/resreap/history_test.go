@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// historyFixture writes a small history: two children, a restart with
+// evidence, ending with a torn line in a second file when torn is set.
+func historyFixture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := history.Open(path, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	now := time.Now()
+	for _, r := range []history.Record{
+		{Time: now.Add(-3 * time.Hour), Child: "old", PID: 10, Event: history.EventStart},
+		{Time: now.Add(-10 * time.Minute), Child: "fe-server", PID: 11, Event: history.EventStart},
+		{Time: now.Add(-5 * time.Minute), Child: "fe-server", PID: 11, Event: history.EventStop,
+			Reason: history.ReasonCloseWait, Killed: true,
+			SignalsSent: []history.SignalSent{{Signal: "TERM"}, {Signal: "KILL"}}},
+		{Time: now.Add(-5 * time.Minute), Child: "fe-server", PID: 11, Event: history.EventRestart,
+			Reason: history.ReasonCloseWait},
+		{Time: now.Add(-time.Minute), Child: "worker", PID: 12, Event: history.EventExit,
+			Reason: history.ReasonExited},
+	} {
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+func TestRunHistory(t *testing.T) {
+	path := historyFixture(t)
+	torn := filepath.Join(t.TempDir(), "torn.jsonl")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(torn, data[:len(data)-10], 0o640)
+	config := filepath.Join(t.TempDir(), "resreap.toml")
+	os.WriteFile(config, []byte("[supervisor]\nhistory_file = \""+path+"\"\n\n"+
+		"[[child]]\nname = \"fe-server\"\ncommand = [\"/bin/true\"]\n"), 0o640)
+
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     []string // each must appear
+		notStdout  []string // none may appear
+		stderr     string   // must appear; "" = stderr empty
+		stdoutRows int      // lines on stdout, header included; 0 = unchecked
+	}{
+		{name: "table", args: []string{"-f", path}, stdout: []string{"CHILD", "fe-server", "worker", "old", "TERM→KILL (killed)"}, stdoutRows: 6},
+		{name: "long file flag", args: []string{"--file=" + path}, stdoutRows: 6},
+		{name: "child", args: []string{"-f", path, "--child", "fe-server"}, stdout: []string{"fe-server"}, notStdout: []string{"worker"}, stdoutRows: 4},
+		{name: "since age", args: []string{"-f", path, "--since", "1h"}, notStdout: []string{"old"}, stdoutRows: 5},
+		{name: "since time", args: []string{"-f", path, "--since", time.Now().Add(-2 * time.Minute).Format(time.RFC3339)}, stdout: []string{"worker"}, stdoutRows: 2},
+		{name: "events", args: []string{"-f", path, "--event", "restart,exit"}, notStdout: []string{" stop "}, stdoutRows: 3},
+		{name: "last", args: []string{"-f", path, "-n", "2"}, stdout: []string{"worker", "restart"}, stdoutRows: 3},
+		{name: "json", args: []string{"-f", path, "--json", "-n", "1"}, stdout: []string{`"child":"worker"`}, stdoutRows: 1},
+		{name: "summary", args: []string{"-f", path, "--summary"}, stdout: []string{"RESTARTS", "close_wait×1"}, stdoutRows: 4},
+		{name: "config", args: []string{"-c", config, "--child", "worker"}, stdout: []string{"worker"}, stdoutRows: 2},
+		{name: "help", args: []string{"--help"}, stdout: []string{"usage: resreap history", "--since"}},
+		{name: "torn line warns", args: []string{"-f", torn}, stderr: "torn.jsonl:5: skipped", stdoutRows: 5},
+
+		{name: "missing file", args: []string{"-f", filepath.Join(t.TempDir(), "none")}, code: 1, stderr: "no such file"},
+		{name: "directory", args: []string{"-f", t.TempDir()}, code: 1, stderr: "is a directory"},
+
+		{name: "unknown flag", args: []string{"--bogus"}, code: 2, stderr: "--bogus"},
+		{name: "bad since", args: []string{"-f", path, "--since", "yesterday"}, code: 2, stderr: "--since"},
+		{name: "empty since", args: []string{"-f", path, "--since="}, code: 2, stderr: "--since"},
+		{name: "bad event", args: []string{"-f", path, "--event", "restart,sotp"}, code: 2, stderr: `--event: unknown event "sotp"`},
+		{name: "bad count", args: []string{"-n", "many"}, code: 2, stderr: "-n, --last"},
+		{name: "negative count", args: []string{"-n", "-1"}, code: 2, stderr: "-n/--last"},
+		{name: "file and config", args: []string{"-f", path, "-c", config}, code: 2, stderr: "cannot be combined"},
+		{name: "json and summary", args: []string{"-f", path, "--json", "--summary"}, code: 2, stderr: "cannot be combined"},
+		{name: "argument", args: []string{"-f", path, "fe-server"}, code: 2, stderr: `unexpected argument "fe-server"`},
+		{name: "missing config", args: []string{"-c", filepath.Join(t.TempDir(), "none.toml")}, code: 2, stderr: "-c/--config"},
+		{name: "flag without value", args: []string{"--child"}, code: 2, stderr: "--child"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runHistory(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, tc.code, stderr.String())
+			}
+			out := stdout.String()
+			for _, want := range tc.stdout {
+				if !strings.Contains(out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out)
+				}
+			}
+			for _, bad := range tc.notStdout {
+				if strings.Contains(out, bad) {
+					t.Errorf("stdout has %q:\n%s", bad, out)
+				}
+			}
+			if rows := strings.Count(out, "\n"); tc.stdoutRows != 0 && rows != tc.stdoutRows {
+				t.Errorf("stdout has %d lines, want %d:\n%s", rows, tc.stdoutRows, out)
+			}
+			errOut := stderr.String()
+			switch {
+			case tc.stderr == "" && errOut != "":
+				t.Errorf("unexpected stderr: %s", errOut)
+			case !strings.Contains(errOut, tc.stderr):
+				t.Errorf("stderr lacks %q: %s", tc.stderr, errOut)
+			}
+			if tc.code == 2 && strings.Count(errOut, "\n") != 1 {
+				t.Errorf("usage error should be one line: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestRunHistoryJSONLines(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := runHistory([]string{"-f", historyFixture(t), "--json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("have %d lines, want 5", len(lines))
+	}
+	for _, l := range lines {
+		var r history.Record
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Child == "" {
+			t.Errorf("line %q: %v", l, err)
+		}
+	}
+}
+
+func TestHistoryDefaultFile(t *testing.T) {
+	a, err := parseHistoryArgs(nil, &bytes.Buffer{}, time.Now())
+	if err != nil || a.file != history.DefaultPath {
+		t.Errorf("have %q, %v; want %s", a.file, err, history.DefaultPath)
+	}
+}

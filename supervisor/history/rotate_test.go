@@ -1,0 +1,152 @@
+package history
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+func TestRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	line, _ := encodeLine(rec("a", EventRestart, 100))
+	maxSize := int64(4*len(line) + 10) // four records per file
+	const keep, total = 3, 40
+	w := openT(t, path, Options{MaxSize: maxSize, Keep: keep})
+	for i := range total {
+		if err := w.Append(rec("a", EventRestart, 100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nums, _ := rotatedNumbers(path); !slices.Equal(nums, []int{1, 2, 3}) {
+		t.Errorf("rotated files %v, want [1 2 3]", nums)
+	}
+	for _, name := range []string{path, path + ".1", path + ".2", path + ".3"} {
+		st, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > maxSize {
+			t.Errorf("%s has %d bytes, over MaxSize %d", name, st.Size(), maxSize)
+		}
+	}
+
+	recs, warns := readAll(t, path)
+	if len(warns) != 0 {
+		t.Errorf("warnings: %v", warns)
+	}
+	// All lines have the same length: three full rotated files and a full
+	// live one survive, in order, ending with the newest record.
+	if len(recs) != 4*4 {
+		t.Errorf("have %d records, want %d", len(recs), 4*4)
+	}
+	for i, r := range recs {
+		if want := 1100 + total - len(recs) + i; r.PID != want {
+			t.Fatalf("record %d has pid %d, want %d (order across files)", i, r.PID, want)
+		}
+	}
+}
+
+func TestRotationKeepZeroAndStaleFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	// Left over from a configuration that kept more files.
+	stale, _ := encodeLine(rec("old", EventStart, 0))
+	for _, n := range []string{".4", ".7"} {
+		if err := os.WriteFile(path+n, stale, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line, _ := encodeLine(rec("a", EventStart, 1))
+	w := openT(t, path, Options{MaxSize: int64(2 * len(line)), Keep: 0})
+	for i := range 5 {
+		if err := w.Append(rec("a", EventStart, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nums, _ := rotatedNumbers(path); len(nums) != 0 {
+		t.Errorf("rotated files %v remain with Keep 0", nums)
+	}
+	recs, _ := readAll(t, path)
+	if len(recs) != 1 || recs[0].PID != 1005 {
+		t.Errorf("have %+v, want only the last record", recs)
+	}
+}
+
+func TestRotationOversizedRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w := openT(t, path, Options{MaxSize: 10, Keep: 5})
+	for i := range 3 {
+		if err := w.Append(rec("a", EventStart, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nums, _ := rotatedNumbers(path); !slices.Equal(nums, []int{1, 2}) {
+		t.Errorf("rotated files %v, want one record in each of [1 2] and the live file", nums)
+	}
+	if recs, _ := readAll(t, path); len(recs) != 3 {
+		t.Errorf("have %d records, want 3", len(recs))
+	}
+}
+
+func TestRotatedNumbers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "history.jsonl")
+	for _, n := range []string{"history.jsonl", "history.jsonl.1", "history.jsonl.10",
+		"history.jsonl.2", "history.jsonl.01", "history.jsonl.0", "history.jsonl.x",
+		"history.jsonl.1.gz", "other.jsonl.3"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nums, err := rotatedNumbers(path)
+	if err != nil || !slices.Equal(nums, []int{1, 2, 10}) {
+		t.Errorf("have %v, %v; want [1 2 10]", nums, err)
+	}
+	if nums, err := rotatedNumbers(filepath.Join(dir, "missing", "h")); err != nil || nums != nil {
+		t.Errorf("missing dir: %v, %v", nums, err)
+	}
+}
+
+// Queued appends written together must still split at MaxSize.
+func TestConcurrentAppendWithRotation(t *testing.T) {
+	const writers, each = 20, 50
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	line, _ := encodeLine(rec("child-00", EventRestart, 10))
+	maxSize := int64(10 * len(line))
+	w := openT(t, path, Options{MaxSize: maxSize, Keep: 200})
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := w.Append(rec(fmt.Sprintf("child-%02d", g), EventRestart, 10+i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	nums, _ := rotatedNumbers(path)
+	for _, n := range append(nums, 0) {
+		name := path
+		if n > 0 {
+			name = rotatedName(path, n)
+		}
+		if st, err := os.Stat(name); err != nil || st.Size() > maxSize {
+			t.Errorf("%s: %v, size over %d", name, err, maxSize)
+		}
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != writers*each || len(warns) != 0 {
+		t.Fatalf("have %d records, %v; want %d, no warnings", len(recs), warns, writers*each)
+	}
+	next := map[string]int{}
+	for _, r := range recs {
+		if want := 1010 + next[r.Child]; r.PID != want {
+			t.Fatalf("%s: pid %d, want %d (order across files)", r.Child, r.PID, want)
+		}
+		next[r.Child]++
+	}
+}

@@ -1,0 +1,120 @@
+package history
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// tableTime is the layout of times in tables: local time, to the second,
+// which is what an operator compares with the host's logs.
+const tableTime = "2006-01-02 15:04:05"
+
+// WriteTable writes recs as aligned columns, one row per record in the
+// given order: time (local, to the second), child, event, reason, pid, how
+// the process ended, uptime, stop duration, backoff, and the evidence summary
+// (or, without evidence, the record's message). Absent values print as "-".
+func WriteTable(w io.Writer, recs []Record) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tCHILD\tEVENT\tREASON\tPID\tENDED\tUPTIME\tSTOP\tBACKOFF\tDETAIL")
+	for _, r := range recs {
+		pid := "-"
+		if r.PID != 0 {
+			pid = strconv.Itoa(r.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Time.Local().Format(tableTime),
+			cell(r.Child), cell(string(r.Event)), cell(string(r.Reason)), pid,
+			cell(Ended(r)), shortDuration(r.Uptime), shortDuration(r.StopDuration),
+			shortDuration(r.Backoff), cell(detail(r)))
+	}
+	return tw.Flush()
+}
+
+// WriteJSON writes recs as JSON Lines, exactly as they appear in the file.
+func WriteJSON(w io.Writer, recs []Record) error {
+	for _, r := range recs {
+		line, err := encodeLine(r)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ended says how the process of rec ended, on one line: "exit 3",
+// "signal KILL", or for a stop the escalation with its outcome:
+// "TERM (exit 0)", "QUIT→TERM (signal TERM)", "TERM→KILL (killed)".
+// It is "" when the record says nothing about an end.
+func Ended(r Record) string {
+	var outcome string
+	switch {
+	case r.Killed:
+		outcome = "killed"
+	case r.ExitCode != nil:
+		outcome = "exit " + strconv.Itoa(*r.ExitCode)
+	case r.Signal != "":
+		outcome = "signal " + r.Signal
+	}
+	if len(r.SignalsSent) == 0 {
+		if r.Killed {
+			return "KILL (killed)"
+		}
+		return outcome
+	}
+	names := make([]string, 0, len(r.SignalsSent)+1)
+	for _, s := range r.SignalsSent {
+		names = append(names, s.Signal)
+	}
+	if r.Killed && names[len(names)-1] != "KILL" {
+		names = append(names, "KILL")
+	}
+	chain := strings.Join(names, "→")
+	if outcome == "" {
+		return chain
+	}
+	return chain + " (" + outcome + ")"
+}
+
+// detail is the last column: the evidence in one line, else the message.
+func detail(r Record) string {
+	if s := r.Evidence.Summary(); s != "" {
+		return s
+	}
+	return r.Message
+}
+
+// cell makes s safe for one tabwriter cell: no tabs or newlines, which would
+// break the alignment or the row, and "-" for nothing.
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// shortDuration rounds d for a table: milliseconds under a minute ("1.503s"),
+// seconds under an hour ("3m20s"), minutes above ("26h5m"); "-" for zero.
+func shortDuration(d Duration) string {
+	v := time.Duration(d)
+	switch {
+	case v == 0:
+		return "-"
+	case v < time.Minute && v > -time.Minute:
+		return v.Round(time.Millisecond).String()
+	case v < time.Hour && v > -time.Hour:
+		return v.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(v.Round(time.Minute).String(), "0s")
+}

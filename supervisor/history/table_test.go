@@ -1,0 +1,151 @@
+package history
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resreap/resreap/health"
+)
+
+func intp(i int) *int { return &i }
+
+func TestWriteTable(t *testing.T) {
+	crash := rec("worker", EventExit, 5)
+	crash.Reason, crash.ExitCode, crash.Uptime = ReasonExited, intp(3), Duration(42*time.Second)
+	failed := rec("worker", EventStart, 6)
+	failed.Reason, failed.Message = ReasonStartFailed, "exec: no such file\tor dir"
+	recs := []Record{fullRecord(), crash, failed}
+
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("have %d lines, want header and 3 rows:\n%s", len(lines), out)
+	}
+	for _, want := range []string{"TIME", "CHILD", "ENDED", "fe-server", "restart", "close_wait",
+		"4242", "TERM→KILL (killed)", "3h0m ", "1.503s", "12 CLOSE_WAIT", "10.0.0.5:8080×12",
+		"fds 900/1024", "exit 3", "42s", "exec: no such file or dir"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Aligned: every row starts its CHILD column where the header does.
+	col := strings.Index(lines[0], "CHILD")
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l[col:], "fe-server") && !strings.HasPrefix(l[col:], "worker") {
+			t.Errorf("row not aligned with header:\n%s\n%s", lines[0], l)
+		}
+	}
+}
+
+func TestEnded(t *testing.T) {
+	sig := func(names ...string) []SignalSent {
+		var out []SignalSent
+		for _, n := range names {
+			out = append(out, SignalSent{Signal: n})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		r    Record
+		want string
+	}{
+		{Record{}, ""},
+		{Record{ExitCode: intp(0)}, "exit 0"},
+		{Record{Signal: "SEGV"}, "signal SEGV"},
+		{Record{SignalsSent: sig("TERM"), ExitCode: intp(0)}, "TERM (exit 0)"},
+		{Record{SignalsSent: sig("QUIT", "TERM"), Signal: "TERM"}, "QUIT→TERM (signal TERM)"},
+		{Record{SignalsSent: sig("TERM", "KILL"), Signal: "KILL", Killed: true}, "TERM→KILL (killed)"},
+		{Record{SignalsSent: sig("TERM"), Killed: true}, "TERM→KILL (killed)"},
+		{Record{Killed: true}, "KILL (killed)"},
+		{Record{SignalsSent: sig("TERM")}, "TERM"},
+	} {
+		if have := Ended(tc.r); have != tc.want {
+			t.Errorf("Ended(%+v) = %q, want %q", tc.r, have, tc.want)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "-"},
+		{1503 * time.Millisecond, "1.503s"},
+		{25*time.Minute + 3400*time.Millisecond, "25m3s"},
+		{26*time.Hour + 5*time.Minute + 7*time.Second, "26h5m"},
+		{3 * time.Hour, "3h0m"},
+	} {
+		if have := shortDuration(Duration(tc.d)); have != tc.want {
+			t.Errorf("shortDuration(%v) = %q, want %q", tc.d, have, tc.want)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	recs := []Record{fullRecord(), rec("b", EventStart, 1)}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("have %d lines, want 2", len(lines))
+	}
+	for i, l := range lines {
+		r, err := decodeLine([]byte(l))
+		if err != nil || r.Child != recs[i].Child {
+			t.Errorf("line %d: %v, %+v", i+1, err, r)
+		}
+	}
+}
+
+func TestWriteSummary(t *testing.T) {
+	var recs []Record
+	add := func(child string, ev Event, reason Reason, n int) {
+		r := rec(child, ev, n)
+		r.Reason = reason
+		if reason == ReasonCloseWait {
+			r.Evidence = &health.Evidence{Reason: health.ReasonCloseWait, CloseWait: 3}
+		}
+		recs = append(recs, r)
+	}
+	add("fe-server", EventRestart, ReasonCloseWait, 1)
+	add("fe-server", EventRestart, ReasonExited, 2)
+	add("fe-server", EventRestart, ReasonCloseWait, 3)
+	add("batch", EventStart, "", 4)
+	add("fe-server", EventStop, ReasonShutdown, 5)
+	add("api", EventRestart, ReasonFDExhaustion, 6)
+
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("have %d lines, want header and 3 children:\n%s", len(lines), buf.String())
+	}
+	for i, want := range [][]string{
+		{"CHILD", "RESTARTS", "BY REASON", "LAST RESTART", "LAST REASON"},
+		{"api", "1", "fd_exhaustion×1", "fd_exhaustion"},
+		{"batch", "0", "-"},
+		{"fe-server", "3", "close_wait×2, exited×1", "close_wait"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("line %d lacks %q: %s", i+1, w, lines[i])
+			}
+		}
+	}
+	// The last restart of fe-server is at +3s, not the later stop.
+	last := time.Date(2026, 11, 25, 10, 0, 3, 0, time.UTC).Local().Format(tableTime)
+	if !strings.Contains(lines[3], last) {
+		t.Errorf("fe-server row lacks last restart time %s: %s", last, lines[3])
+	}
+}

@@ -1,0 +1,315 @@
+package history
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readAll reads the history at path, failing the test on an error.
+func readAll(t *testing.T, path string) ([]Record, []Warning) {
+	t.Helper()
+	recs, warns, err := Read(path, Filter{})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return recs, warns
+}
+
+func openT(t *testing.T, path string, opts Options) *Writer {
+	t.Helper()
+	w, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func TestAppendCreatesDirAndFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "var", "lib", "resreap")
+	path := filepath.Join(dir, "history.jsonl")
+	w := openT(t, path, Options{})
+	for i := range 3 {
+		if err := w.Append(rec("a", EventStart, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := time.Now()
+	if err := w.Append(Record{Child: "b", Event: EventStop}); err != nil {
+		t.Fatal(err)
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != 4 || len(warns) != 0 {
+		t.Fatalf("have %d records, %v warnings; want 4, none", len(recs), warns)
+	}
+	if last := recs[3].Time; last.Before(before.Truncate(time.Millisecond)) || last.After(time.Now()) {
+		t.Errorf("zero Time became %v, want now", last)
+	}
+	// The umask may take bits away, never add them.
+	for _, c := range []struct {
+		name string
+		max  fs.FileMode
+	}{{dir, 0o750}, {path, 0o640}} {
+		st, err := os.Stat(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm&^c.max != 0 {
+			t.Errorf("%s has mode %v, want at most %v", c.name, perm, c.max)
+		}
+	}
+}
+
+// A crash mid-write leaves a line without a newline; the next Writer must
+// not glue its first record to it.
+func TestOpenAfterTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	line, _ := encodeLine(rec("a", EventStart, 1))
+	if err := os.WriteFile(path, append(line, line[:20]...), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	w := openT(t, path, Options{})
+	if err := w.Append(rec("a", EventExit, 2)); err != nil {
+		t.Fatal(err)
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != 2 || recs[1].Event != EventExit {
+		t.Errorf("have %+v, want the start and the exit", recs)
+	}
+	if len(warns) != 1 || warns[0].Line != 2 {
+		t.Errorf("have warnings %v, want one for line 2", warns)
+	}
+}
+
+func TestDropPartialWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w := openT(t, path, Options{})
+	if err := w.Append(rec("a", EventStart, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// What a short write leaves behind, undone the way write does it.
+	n, err := w.f.Write([]byte(`{"time":"2026-`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.dropPartial(n)
+	if err := w.Append(rec("a", EventExit, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if recs, warns := readAll(t, path); len(recs) != 2 || len(warns) != 0 {
+		t.Errorf("have %d records, warnings %v; want 2, none", len(recs), warns)
+	}
+}
+
+func TestConcurrentAppend(t *testing.T) {
+	const writers, each = 50, 200
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w := openT(t, path, Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				r := rec(fmt.Sprintf("child-%02d", g), EventRestart, i)
+				r.Message = strings.Repeat("x", 100+g) // lines of unequal length
+				if err := w.Append(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != writers*each {
+		t.Fatalf("have %d lines, want %d", len(lines), writers*each)
+	}
+	seen := map[string]bool{}
+	next := map[string]int{} // per writer, records must keep their order
+	for i, l := range lines {
+		r, err := decodeLine([]byte(l))
+		if err != nil {
+			t.Fatalf("line %d does not parse (interleaved?): %v\n%s", i+1, err, l)
+		}
+		key := fmt.Sprintf("%s/%d", r.Child, r.PID)
+		if seen[key] {
+			t.Fatalf("line %d: %s twice", i+1, key)
+		}
+		seen[key] = true
+		if want := 1000 + next[r.Child]; r.PID != want {
+			t.Fatalf("line %d: %s has pid %d, want %d (out of order)", i+1, r.Child, r.PID, want)
+		}
+		next[r.Child]++
+	}
+}
+
+// Writing to /dev/full fails with ENOSPC even for root: a real full disk.
+// Once the path is a regular file again, the same Writer succeeds.
+func TestAppendFailureThenRecovery(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	dir := filepath.Join(t.TempDir(), "hist")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "history.jsonl")
+	if err := os.Symlink("/dev/full", path); err != nil {
+		t.Fatal(err)
+	}
+	w := openT(t, path, Options{MaxSize: 1 << 20, Keep: 2})
+
+	err := w.Append(rec("a", EventStart, 1))
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append to a full device: %v; want ENOSPC naming %s", err, path)
+	}
+
+	// Worse: the directory is replaced by a regular file, which no
+	// permission can get past.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Append(rec("a", EventStart, 2))
+	if !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append under a regular file: %v; want ENOTDIR naming %s", err, path)
+	}
+
+	// Fixed: the next Append goes through.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(rec("a", EventStart, 3)); err != nil {
+		t.Fatalf("Append after the fix: %v", err)
+	}
+	recs, _ := readAll(t, path)
+	if len(recs) != 1 || recs[0].PID != 1003 {
+		t.Errorf("have %+v, want only the record written after the fix", recs)
+	}
+}
+
+func TestOpenFails(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		want error
+		opts Options
+	}{
+		{"parent is a file", filepath.Join(file, "history.jsonl"), syscall.ENOTDIR, Options{}},
+		{"path is a directory", tmp, syscall.EISDIR, Options{}},
+		{"negative keep", filepath.Join(tmp, "h"), nil, Options{Keep: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := Open(tc.path, tc.opts)
+			if err == nil {
+				w.Close()
+				t.Fatal("Open succeeded")
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("have %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("error %q does not name %s", err, tc.path)
+			}
+		})
+	}
+}
+
+func TestAppendAfterClose(t *testing.T) {
+	w, err := Open(filepath.Join(t.TempDir(), "history.jsonl"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := w.Append(rec("a", EventStart, 1)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Close while appends are queued: each Append either lands in the file or
+// returns ErrClosed, and none hangs.
+func TestCloseDuringAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 50
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		written = map[int]bool{}
+		started = make(chan struct{}, writers)
+	)
+	for g := range writers {
+		wg.Go(func() {
+			started <- struct{}{}
+			for i := range each {
+				pid := g*each + i
+				err := w.Append(rec("a", EventStart, pid))
+				switch {
+				case errors.Is(err, ErrClosed):
+					return
+				case err != nil:
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				written[1000+pid] = true
+				mu.Unlock()
+			}
+		})
+	}
+	for range writers {
+		<-started
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	recs, warns := readAll(t, path)
+	if len(warns) != 0 {
+		t.Errorf("warnings: %v", warns)
+	}
+	inFile := map[int]bool{}
+	for _, r := range recs {
+		inFile[r.PID] = true
+	}
+	for pid := range written {
+		if !inFile[pid] {
+			t.Errorf("pid %d acknowledged but not in the file", pid)
+		}
+	}
+}

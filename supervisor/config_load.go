@@ -225,3 +225,33 @@ func parseSize(v any) (int64, error) {
 	}
 	return 0, fmt.Errorf("bad size %v (want bytes or a string like \"100MB\")", v)
 }
+
+// LoadSupervisorTable reads only the [supervisor] table of a config file:
+// where the history and the control socket are. The command-line clients
+// use it so that a file whose children are being edited (and may be
+// invalid) still leads them to the running resreap, which then reports the
+// problems itself. Only a file that is not TOML at all is an error.
+func LoadSupervisorTable(path string) (SupervisorConfig, error) {
+	var fc struct {
+		Supervisor fileSupervisor `toml:"supervisor"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return SupervisorConfig{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	md, err := toml.Decode(string(data), &fc)
+	if err != nil {
+		return SupervisorConfig{}, &ConfigError{Path: path, Problems: []Problem{{Key: "supervisor", Msg: err.Error()}}}
+	}
+	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
+	for _, k := range md.Undecoded() {
+		if len(k) > 1 && k[0] == "supervisor" {
+			v.unknownKey(k) // a misspelt control_socket must not silently mean the default
+		}
+	}
+	sc := v.supervisorConfig(path, &fc.Supervisor)
+	if len(v.problems) > 0 {
+		return sc, &ConfigError{Path: path, Problems: v.problems}
+	}
+	return sc, nil
+}

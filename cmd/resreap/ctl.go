@@ -79,12 +79,12 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	path := *socket
 	if *config != "" && !fs.Changed("socket") {
-		cfg, err := supervisor.LoadConfig(*config)
+		sc, err := supervisor.LoadSupervisorTable(*config)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		path = cfg.Supervisor.ControlSocket
+		path = sc.ControlSocket
 	}
 	return ctlCall(path, req, asJSON != nil && *asJSON, stdout, stderr)
 }

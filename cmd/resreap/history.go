@@ -111,11 +111,11 @@ func parseHistoryArgs(args []string, stdout io.Writer, now time.Time) (historyAr
 		a.filter.Events = evs
 	}
 	if config != "" {
-		cfg, err := supervisor.LoadConfig(config)
+		sc, err := supervisor.LoadSupervisorTable(config)
 		if err != nil {
 			return a, fmt.Errorf("-c/--config: %w", err)
 		}
-		a.file = cfg.Supervisor.HistoryFile
+		a.file = sc.HistoryFile
 	}
 	if a.file == "" {
 		a.file = history.DefaultPath

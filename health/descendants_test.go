@@ -1,0 +1,42 @@
+package health
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestDescendantsFixture(t *testing.T) {
+	tests := []struct {
+		root string
+		pid  int
+		want []int
+	}{
+		{"testdata/proc", 100, []int{100, 101, 102, 104, 105}}, // 104 is a child of thread 103
+		{"testdata/proc", 101, []int{101, 105}},
+		{"testdata/proc", 999, []int{999}},
+		{"testdata/procstat", 10, []int{10, 11, 13}}, // no children files: stat fallback
+		{"testdata/procstat", 1, []int{1, 10, 12, 11, 13}},
+	}
+	for _, tt := range tests {
+		have := Descendants(tt.root, tt.pid)
+		if !slices.Equal(have, tt.want) {
+			t.Errorf("Descendants(%s, %d) = %v, want %v", tt.root, tt.pid, have, tt.want)
+		}
+	}
+}
+
+func TestParseStatPPID(t *testing.T) {
+	for in, want := range map[string]int{
+		"10 (a b) c)) S 1 10":      1,
+		"11 (worker) R 10 10 10 0": 10,
+	} {
+		if have, ok := parseStatPPID([]byte(in)); !ok || have != want {
+			t.Errorf("parseStatPPID(%q) = %d %v, want %d", in, have, ok, want)
+		}
+	}
+	for _, in := range []string{"", "1 (x", "1 (x) S"} {
+		if _, ok := parseStatPPID([]byte(in)); ok {
+			t.Errorf("parseStatPPID(%q) ok", in)
+		}
+	}
+}

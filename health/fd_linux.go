@@ -1,0 +1,104 @@
+package health
+
+import (
+	"bytes"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdCount returns the number of open fds of pid. Since Linux 6.2 the size
+// of /proc/<pid>/fd is that number, one stat instead of reading a
+// directory of up to a million entries; older kernels report 0 and the
+// entries are counted.
+func fdCount(procRoot string, pid int, buf []byte) (int, error) {
+	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, err
+	}
+	if st.Size > 0 {
+		return int(st.Size), nil
+	}
+	n := 0
+	err := readDirNames(dir, buf, func([]byte) bool { n++; return true })
+	return n, err
+}
+
+// readDirNames calls fn with each entry name of dir except "." and "..",
+// using buf for getdents so a large fd table costs no allocation per
+// entry. The name slice is only valid during the call. fn returns false to
+// stop early.
+func readDirNames(dir string, buf []byte, fn func(name []byte) bool) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		for b := buf[:n]; len(b) > 0; {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			d := (*unix.Dirent)(unsafe.Pointer(&b[0]))
+			rec := int(d.Reclen)
+			if rec == 0 || rec > len(b) {
+				break
+			}
+			name := b[19:rec]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			b = b[rec:]
+			if string(name) == "." || string(name) == ".." {
+				continue
+			}
+			if !fn(name) {
+				return nil
+			}
+		}
+	}
+}
+
+// socketInodes calls fn with the inode of every socket pid holds, read from
+// the links "socket:[N]" of /proc/<pid>/fd. This is the expensive part of
+// the CLOSE_WAIT check (one readlink per fd) and only runs when a
+// persistent CLOSE_WAIT socket has no known owner.
+func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64)) error {
+	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	var link [64]byte
+	return readDirNames(dir, buf, func(name []byte) bool {
+		n, err := unix.Readlinkat(dfd, string(name), link[:])
+		if err != nil {
+			return true // fd closed meanwhile
+		}
+		if ino, ok := parseSocketLink(link[:n]); ok {
+			fn(ino)
+		}
+		return true
+	})
+}
+
+// parseSocketLink decodes "socket:[12345]".
+func parseSocketLink(b []byte) (uint64, bool) {
+	const pre = "socket:["
+	if len(b) < len(pre)+2 || string(b[:len(pre)]) != pre || b[len(b)-1] != ']' {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(string(b[len(pre):len(b)-1]), 10, 64)
+	return ino, err == nil
+}

@@ -1,0 +1,96 @@
+package health
+
+import "time"
+
+// fdHistoryLen is how many recent counts feed the slope; at a 10s tick
+// that is the last ~2.5 minutes, long enough to smooth bursts and short
+// enough to follow a change of pace.
+const fdHistoryLen = 16
+
+// fdHistory holds the recent fd counts of one process, oldest first.
+type fdHistory struct {
+	at []time.Time
+	n  []int
+}
+
+func (h *fdHistory) add(t time.Time, n int) {
+	if len(h.n) == fdHistoryLen {
+		copy(h.at, h.at[1:])
+		copy(h.n, h.n[1:])
+		h.at, h.n = h.at[:fdHistoryLen-1], h.n[:fdHistoryLen-1]
+	}
+	h.at = append(h.at, t)
+	h.n = append(h.n, n)
+}
+
+// slopePerMin is the least-squares growth of the count in fds per minute;
+// 0 with fewer than two points or no elapsed time.
+func (h *fdHistory) slopePerMin() float64 {
+	if len(h.n) < 2 {
+		return 0
+	}
+	t0 := h.at[0]
+	var sx, sy, sxx, sxy float64
+	for i, n := range h.n {
+		x := h.at[i].Sub(t0).Minutes()
+		y := float64(n)
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	k := float64(len(h.n))
+	d := k*sxx - sx*sx
+	if d == 0 {
+		return 0
+	}
+	return (k*sxy - sx*sy) / d
+}
+
+// checkFDs reads the fd count and limit of every process of a target,
+// updates the target's streak of scans over the policy, and returns the
+// usage of the process closest to its limit.
+func (s *Scanner) checkFDs(name string, p FDPolicy, pids []int) FDUsage {
+	ts := s.state(name)
+	now := s.now()
+	var worst FDUsage
+	worstRatio := -1.0
+	over := false
+	live := make(map[int]bool, len(pids))
+	for _, pid := range pids {
+		n, err := fdCount(s.procRoot, pid, s.dirBuf)
+		if err != nil {
+			s.logOnce(name, "count fds", pid, err)
+			continue
+		}
+		limit, err := fdLimit(s.fs, pid)
+		if err != nil {
+			s.logOnce(name, "read limits", pid, err)
+		}
+		live[pid] = true
+		h := ts.history[pid]
+		if h == nil {
+			h = &fdHistory{}
+			ts.history[pid] = h
+		}
+		h.add(now, n)
+		if overFDLimit(p, n, limit) {
+			over = true
+		}
+		if r := fdRatio(n, limit); r > worstRatio {
+			worstRatio = r
+			worst = FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: h.slopePerMin()}
+		}
+	}
+	for pid := range ts.history {
+		if !live[pid] {
+			delete(ts.history, pid)
+		}
+	}
+	if over {
+		ts.fdStreak++
+	} else {
+		ts.fdStreak = 0
+	}
+	return worst
+}

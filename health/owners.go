@@ -1,0 +1,78 @@
+package health
+
+import "slices"
+
+// negativeTTL is how many scans an inode stays "known not ours". The
+// negative cache is what keeps a host where some other process holds
+// persistent CLOSE_WAIT sockets from walking fd tables every tick; the TTL
+// bounds the one blind spot: a socket that entered CLOSE_WAIT while still
+// in a listener's accept queue has no fd yet, and is only accepted (and
+// owned) later.
+const negativeTTL = 60
+
+// ownerCache maps socket inodes to the owned PID holding them, between
+// scans.
+type ownerCache struct {
+	pos   map[uint64]int    // inode -> owning pid
+	neg   map[uint64]uint64 // inode -> scan at which it was found not ours
+	owned []int             // sorted owned pids the negative entries hold for
+}
+
+func newOwnerCache() ownerCache {
+	return ownerCache{pos: map[uint64]int{}, neg: map[uint64]uint64{}}
+}
+
+// setOwned records the owned PIDs of this scan. When they change (a child
+// restarted or forked and inherited fds) inodes that were not ours may now
+// be, so the negative entries are void; positive entries of PIDs no longer
+// owned are dropped.
+func (c *ownerCache) setOwned(pids []int) {
+	sorted := slices.Clone(pids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	if slices.Equal(sorted, c.owned) {
+		return
+	}
+	c.owned = sorted
+	clear(c.neg)
+	for ino, pid := range c.pos {
+		if _, ok := slices.BinarySearch(sorted, pid); !ok {
+			delete(c.pos, ino)
+		}
+	}
+}
+
+// known reports whether the owner of inode is decided as of scan.
+func (c *ownerCache) known(inode, scan uint64) bool {
+	if _, ok := c.pos[inode]; ok {
+		return true
+	}
+	at, ok := c.neg[inode]
+	return ok && scan-at < negativeTTL
+}
+
+// prune drops the inodes that are no longer in CLOSE_WAIT.
+func (c *ownerCache) prune(seen map[uint64]struct{}) {
+	for ino := range c.pos {
+		if _, ok := seen[ino]; !ok {
+			delete(c.pos, ino)
+		}
+	}
+	for ino := range c.neg {
+		if _, ok := seen[ino]; !ok {
+			delete(c.neg, ino)
+		}
+	}
+}
+
+// dropPIDs forgets the sockets owned by pids and returns their inodes.
+func (c *ownerCache) dropPIDs(pids []int) []uint64 {
+	var out []uint64
+	for ino, pid := range c.pos {
+		if slices.Contains(pids, pid) {
+			out = append(out, ino)
+			delete(c.pos, ino)
+		}
+	}
+	return out
+}

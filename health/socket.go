@@ -1,0 +1,67 @@
+package health
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+)
+
+// Socket is one TCP socket in CLOSE_WAIT as the kernel reports it.
+type Socket struct {
+	Inode uint64 // sockfs inode; the link target of the owner's fd is "socket:[Inode]"
+	Tuple Tuple  // local and foreign endpoint, IPv4-mapped addresses unmapped
+	UID   uint32 // owner UID of the socket
+}
+
+// SocketReader lists the TCP sockets in CLOSE_WAIT of one network namespace.
+type SocketReader interface {
+	// CloseWait returns the CLOSE_WAIT sockets of the network namespace of
+	// pid. The slice is owned by the reader and valid until the next call.
+	CloseWait(pid int) ([]Socket, error)
+	// Name names the implementation ("netlink" or "proc") for the log.
+	Name() string
+	// Close releases the kernel resources held between scans.
+	Close() error
+}
+
+// Reader kinds accepted by NewReader.
+const (
+	ReaderAuto    = "auto"
+	ReaderNetlink = "netlink"
+	ReaderProc    = "proc"
+)
+
+// ErrReader is returned (wrapped) when no socket reader of the requested
+// kind can be used.
+var ErrReader = errors.New("socket reader unavailable")
+
+// NewReader returns the socket reader of the given kind. "auto" (or "")
+// probes NETLINK_SOCK_DIAG, which asks the kernel for the CLOSE_WAIT sockets
+// only, and falls back to parsing /proc/<pid>/net/tcp{,6} when sock_diag is
+// not available (old kernel, seccomp, missing module). The caller logs
+// Name() once so an operator knows which cost to expect.
+func NewReader(kind, procRoot string, log zerolog.Logger) (SocketReader, error) {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	switch kind {
+	case ReaderProc:
+		return newProcReader(procRoot), nil
+	case ReaderNetlink:
+		r, err := newDiagReader(procRoot)
+		if err != nil {
+			return nil, fmt.Errorf("%w: netlink: %w", ErrReader, err)
+		}
+		return r, nil
+	case ReaderAuto, "":
+		r, err := newDiagReader(procRoot)
+		if err == nil {
+			return r, nil
+		}
+		log.Warn().Err(err).Msg("sock_diag unavailable, reading /proc/<pid>/net/tcp instead")
+		return newProcReader(procRoot), nil
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %q (want auto, netlink or proc)", ErrReader, kind)
+	}
+}

@@ -1,0 +1,84 @@
+package watch
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// Appender takes the events of the watch; *history.Writer is one.
+type Appender interface {
+	Append(history.Record) error
+}
+
+// emitter sends each event to the output (a text line or a JSON line) and
+// to the history, from any goroutine.
+type emitter struct {
+	mu   sync.Mutex
+	out  io.Writer
+	json bool
+	hist Appender // nil = none
+	log  zerolog.Logger
+}
+
+func (e *emitter) emit(rec history.Record) {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out != nil {
+		var line []byte
+		if e.json {
+			b, err := json.Marshal(rec)
+			if err != nil {
+				e.log.Error().Err(err).Msg("encode event")
+				return
+			}
+			line = append(b, '\n')
+		} else {
+			line = []byte(textLine(rec))
+		}
+		if _, err := e.out.Write(line); err != nil {
+			e.log.Warn().Err(err).Msg("write event")
+		}
+	}
+	if e.hist != nil {
+		if err := e.hist.Append(rec); err != nil {
+			e.log.Error().Err(err).Str("event", string(rec.Event)).Int("pid", rec.PID).Msg("history append failed")
+		}
+	}
+}
+
+// textLine renders an event for a terminal or a log file:
+//
+//	2024-05-01T12:00:01.250+02:00 unhealthy pid=4242 java close_wait: 3 CLOSE_WAIT, 10.0.0.5:8080×3
+func textLine(r history.Record) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s pid=%d %s", r.Time.Format("2006-01-02T15:04:05.000Z07:00"), r.Event, r.PID, r.Child)
+	if r.Reason != "" {
+		fmt.Fprintf(&b, " %s:", r.Reason)
+	}
+	if s := r.Evidence.Summary(); s != "" {
+		b.WriteString(" " + s)
+	}
+	if len(r.SignalsSent) > 0 {
+		names := make([]string, len(r.SignalsSent))
+		for i, s := range r.SignalsSent {
+			names[i] = s.Signal
+		}
+		fmt.Fprintf(&b, " sent %s in %s", strings.Join(names, ","), r.StopDuration)
+	}
+	if r.Message != "" {
+		b.WriteString(" (" + r.Message + ")")
+	}
+	b.WriteByte('\n')
+	return b.String()
+}

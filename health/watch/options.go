@@ -1,0 +1,269 @@
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/supervisor"
+)
+
+// Usage is the help text of "resreap watch". The flags are those of the
+// old watchdog, so that its users keep their command lines.
+const Usage = `usage: resreap watch [flags]
+
+Kill processes that have enough CLOSE_WAIT socket(s)
+  -f, --pattern PAT        only processes whose full command line matches the regexp PAT
+  -F, --foreign HOST:PORT  ignore CLOSE_WAIT sockets whose foreign endpoint matches (repeatable;
+                           also the CIDR / [v6]:port / :port forms of the config)
+  -l, --limit N            act when a process has >= N persistent CLOSE_WAIT sockets (default 2)
+  -i, --interval N         seconds between checks (default 2; fractions allowed)
+  -c, --command CMD        run CMD with /bin/sh before signalling; non-zero exit = skip this time.
+                           The environment carries pid=PID (as the old tool did) and RESREAP_PID,
+                           RESREAP_REASON, RESREAP_EVIDENCE; its output goes to the log
+  -s, --signal SIG         first signal (default TERM)
+  -S, --pre-signal SIG     extra signal sent before -s (e.g. QUIT for a JVM thread dump)
+  -w, --wait SEC           seconds between each signal and the next / SIGKILL (default 2)
+  -o, --openmax N|N%       also act when a process has >= N open files, or >= N% of its
+                           RLIMIT_NOFILE (off by default)
+  -p, --psfilter ARGS      select the -o candidates as ` + "`ps ARGS`" + ` would (e.g. "-C java");
+                           without it -o applies to the -f candidates
+  -d, --dry-run            log what would be done, signal nothing
+  -D, --debug              debug output (every scan, every candidate and why it was skipped)
+      --once               one scan (two snapshots, interval apart), print verdicts, exit 0
+                           (1 if any process would be acted on)
+      --json               verdicts and events as JSON lines
+      --history FILE       append events to a restart-history file (same format as resreap run)
+      --reader KIND        socket reader: auto (netlink, else /proc), netlink or proc (default auto)
+  -h, --help               this help
+  -v, --version            print the version
+
+A process is acted on when the same sockets (inode and 4-tuple) stay in
+CLOSE_WAIT for two consecutive checks. resreap itself and its ancestors are
+never candidates. Signals go through a pidfd opened when the process was
+judged, after checking its start time, so a reused PID is never signalled.
+`
+
+// Defaults of the flags.
+const (
+	DefaultInterval = 2 * time.Second
+	DefaultWait     = 2 * time.Second
+	DefaultLimit    = health.DefaultThreshold
+)
+
+// ErrUsage is wrapped by every error of Parse: the command line is wrong,
+// and the message names the flag at fault.
+var ErrUsage = errors.New("usage")
+
+// OpenMax is the -o threshold: an absolute count of open files, or a
+// fraction of the process's soft RLIMIT_NOFILE. The zero value is off.
+type OpenMax struct {
+	Count int     // act at >= Count open files; 0 = not by count
+	Ratio float64 // act at >= Ratio * RLIMIT_NOFILE (0.9 for "90%"); 0 = not by ratio
+}
+
+// Enabled reports whether -o was given.
+func (o OpenMax) Enabled() bool { return o.Count > 0 || o.Ratio > 0 }
+
+// String renders the threshold as it is written on the command line.
+func (o OpenMax) String() string {
+	switch {
+	case o.Count > 0:
+		return strconv.Itoa(o.Count)
+	case o.Ratio > 0:
+		return strconv.FormatFloat(o.Ratio*100, 'f', -1, 64) + "%"
+	}
+	return ""
+}
+
+// Options is a parsed "resreap watch" command line. The zero value is not
+// usable: start from Parse, or from DefaultOptions in tests.
+type Options struct {
+	Pattern   *regexp.Regexp     // -f; nil selects every process
+	Ignore    health.IgnoreList  // -F
+	Limit     int                // -l
+	Interval  time.Duration      // -i
+	Command   string             // -c; "" runs no hook
+	Signal    unix.Signal        // -s
+	PreSignal unix.Signal        // -S; 0 sends none
+	Wait      time.Duration      // -w
+	OpenMax   OpenMax            // -o
+	PSFilter  []string           // -p, split into ps arguments; nil = -o applies to the -f candidates
+	DryRun    bool               // -d
+	Debug     bool               // -D
+	Once      bool               // --once
+	JSON      bool               // --json
+	History   string             // --history; "" writes no history
+	Reader    string             // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
+	Help      bool               // -h: the caller prints Usage
+	Version   bool               // -v: the caller prints its version
+}
+
+// DefaultOptions returns the options of an empty command line.
+func DefaultOptions() Options {
+	return Options{
+		Limit:    DefaultLimit,
+		Interval: DefaultInterval,
+		Signal:   unix.SIGTERM,
+		Wait:     DefaultWait,
+		Reader:   health.ReaderAuto,
+	}
+}
+
+// rawFlags holds the flag values as typed, before validation, so that every
+// error can say which flag and which value are wrong.
+type rawFlags struct {
+	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader string
+	foreign                                                                      []string
+}
+
+// Parse reads the command line of "resreap watch" (without the command
+// name). It does no I/O. Every error wraps ErrUsage and is one line that
+// names the flag, e.g. `-l/--limit: want a whole number >= 1, not "x"`.
+func Parse(args []string) (Options, error) {
+	o := DefaultOptions()
+	var r rawFlags
+	fs := pflag.NewFlagSet("watch", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	fs.StringVarP(&r.pattern, "pattern", "f", "", "")
+	fs.StringArrayVarP(&r.foreign, "foreign", "F", nil, "")
+	fs.StringVarP(&r.limit, "limit", "l", "", "")
+	fs.StringVarP(&r.interval, "interval", "i", "", "")
+	fs.StringVarP(&o.Command, "command", "c", "", "")
+	fs.StringVarP(&r.signal, "signal", "s", "", "")
+	fs.StringVarP(&r.preSignal, "pre-signal", "S", "", "")
+	fs.StringVarP(&r.wait, "wait", "w", "", "")
+	fs.StringVarP(&r.openMax, "openmax", "o", "", "")
+	fs.StringVarP(&r.psFilter, "psfilter", "p", "", "")
+	fs.BoolVarP(&o.DryRun, "dry-run", "d", false, "")
+	fs.BoolVarP(&o.Debug, "debug", "D", false, "")
+	fs.BoolVar(&o.Once, "once", false, "")
+	fs.BoolVar(&o.JSON, "json", false, "")
+	fs.StringVar(&o.History, "history", "", "")
+	fs.StringVar(&r.reader, "reader", "", "")
+	fs.BoolVarP(&o.Help, "help", "h", false, "")
+	fs.BoolVarP(&o.Version, "version", "v", false, "")
+	if err := fs.Parse(args); err != nil {
+		return Options{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if o.Help || o.Version {
+		return o, nil
+	}
+	if fs.NArg() > 0 {
+		return Options{}, fmt.Errorf("%w: unexpected argument %q (flags only)", ErrUsage, fs.Arg(0))
+	}
+	if err := r.apply(fs, &o); err != nil {
+		return Options{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return o, nil
+}
+
+// apply validates the flags that were given and stores them in o.
+func (r *rawFlags) apply(fs *pflag.FlagSet, o *Options) error {
+	var err error
+	set := fs.Changed
+	if set("pattern") {
+		if o.Pattern, err = regexp.Compile(r.pattern); err != nil {
+			return fmt.Errorf("-f/--pattern: bad regexp: %w", err)
+		}
+	}
+	if set("foreign") {
+		if o.Ignore, err = health.ParseIgnore(r.foreign); err != nil {
+			return fmt.Errorf("-F/--foreign: %w", err)
+		}
+	}
+	if set("limit") {
+		if o.Limit, err = strconv.Atoi(strings.TrimSpace(r.limit)); err != nil || o.Limit < 1 {
+			return fmt.Errorf("-l/--limit: want a whole number >= 1, not %q", r.limit)
+		}
+	}
+	if set("interval") {
+		if o.Interval, err = parseSeconds(r.interval); err != nil || o.Interval <= 0 {
+			return fmt.Errorf("-i/--interval: want seconds > 0 (e.g. 2 or 0.5), not %q", r.interval)
+		}
+	}
+	if set("command") && strings.TrimSpace(o.Command) == "" {
+		return errors.New("-c/--command: empty command")
+	}
+	if set("signal") {
+		if o.Signal, err = supervisor.ParseSignal(r.signal); err != nil {
+			return fmt.Errorf("-s/--signal: %w", err)
+		}
+	}
+	if set("pre-signal") {
+		if o.PreSignal, err = supervisor.ParseSignal(r.preSignal); err != nil {
+			return fmt.Errorf("-S/--pre-signal: %w", err)
+		}
+	}
+	if set("wait") {
+		if o.Wait, err = parseSeconds(r.wait); err != nil || o.Wait < 0 {
+			return fmt.Errorf("-w/--wait: want seconds >= 0 (e.g. 2 or 0.5), not %q", r.wait)
+		}
+	}
+	if set("openmax") {
+		if o.OpenMax, err = parseOpenMax(r.openMax); err != nil {
+			return fmt.Errorf("-o/--openmax: %w", err)
+		}
+	}
+	if set("psfilter") {
+		if o.PSFilter = strings.Fields(r.psFilter); len(o.PSFilter) == 0 {
+			return errors.New("-p/--psfilter: empty ps arguments")
+		}
+		if !o.OpenMax.Enabled() {
+			return errors.New("-p/--psfilter: selects the -o/--openmax candidates, so it needs -o")
+		}
+	}
+	if set("history") && o.History == "" {
+		return errors.New("--history: empty file name")
+	}
+	if set("reader") {
+		switch r.reader {
+		case health.ReaderAuto, health.ReaderNetlink, health.ReaderProc:
+			o.Reader = r.reader
+		default:
+			return fmt.Errorf("--reader: want auto, netlink or proc, not %q", r.reader)
+		}
+	}
+	return nil
+}
+
+// parseSeconds reads "2", "0.5" (the old tool's seconds) or a Go duration
+// such as "500ms".
+func parseSeconds(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f > float64(math.MaxInt64)/float64(time.Second) {
+			return 0, fmt.Errorf("out of range")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+// parseOpenMax reads "N" (open files) or "N%" (of RLIMIT_NOFILE).
+func parseOpenMax(s string) (OpenMax, error) {
+	t := strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(t, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || !(f > 0 && f <= 100) {
+			return OpenMax{}, fmt.Errorf("want a percentage in (0, 100], not %q", s)
+		}
+		return OpenMax{Ratio: f / 100}, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 1 {
+		return OpenMax{}, fmt.Errorf("want N (open files >= 1) or N%% (of RLIMIT_NOFILE), not %q", s)
+	}
+	return OpenMax{Count: n}, nil
+}

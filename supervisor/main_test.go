@@ -260,7 +260,10 @@ func startConfig(t *testing.T, cfg *Config, opts Options) *harness {
 	t.Helper()
 	h := &harness{hist: newMemHistory(), out: newLineRecorder()}
 	opts.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Str("test", t.Name()).Logger()
-	opts.Reaper, opts.History, opts.Stdout, opts.Stderr = testReaper, h.hist, h.out, h.out
+	opts.Reaper, opts.Stdout, opts.Stderr = testReaper, h.out, h.out
+	if opts.History == nil {
+		opts.History = h.hist
+	}
 	h.sup = New(cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

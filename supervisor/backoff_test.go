@@ -56,7 +56,7 @@ func TestStartLimitWindow(t *testing.T) {
 // only the lower bounds are exact (a timer never fires early).
 func TestBackoffScheduleGrows(t *testing.T) {
 	spec := helperSpec("crasher", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=3")
-	spec.StartSeconds = time.Second
+	spec.StartGrace = time.Second
 	spec.Backoff = BackoffSpec{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
 	h := startSupervisor(t, spec)
 	recs := h.hist.waitFor(t, 60*time.Second, "6 starts", func(r []history.Record) bool { return count(r, "crasher", history.EventStart) >= 6 })
@@ -91,7 +91,7 @@ func TestBackoffScheduleGrows(t *testing.T) {
 // A child that ran for reset_after starts over at the initial delay.
 func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 	spec := helperSpec("flaky", "exit", "RESREAP_TEST_AFTER=300ms", "RESREAP_TEST_CODE=1")
-	spec.StartSeconds = 50 * time.Millisecond
+	spec.StartGrace = 50 * time.Millisecond
 	spec.Backoff = BackoffSpec{Initial: 20 * time.Millisecond, Max: 10 * time.Second, Multiplier: 4, ResetAfter: 200 * time.Millisecond}
 	h := startSupervisor(t, spec)
 	recs := h.hist.waitFor(t, 60*time.Second, "4 exits", func(r []history.Record) bool { return count(r, "flaky", history.EventExit) >= 4 })
@@ -104,7 +104,7 @@ func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 
 func TestStartLimitMakesChildFatal(t *testing.T) {
 	spec := helperSpec("doomed", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=1")
-	spec.StartSeconds = time.Second
+	spec.StartGrace = time.Second
 	spec.Backoff.Initial, spec.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
 	spec.StartLimit = StartLimit{Burst: 2, Interval: time.Minute}
 	h := startSupervisor(t, spec)

@@ -19,7 +19,7 @@ import (
 func BenchmarkRestartLatency(b *testing.B) {
 	spec := builtinChild
 	spec.Name, spec.Command = "true", []string{"true"}
-	spec.StartSeconds = time.Hour // every exit is an early one; the limit below never trips
+	spec.StartGrace = time.Hour // every exit is an early one; the limit below never trips
 	spec.Backoff = BackoffSpec{Multiplier: 1}
 	spec.StartLimit = StartLimit{Burst: 1 << 30, Interval: time.Second}
 	spec.Health.CloseWait.Enabled, spec.Health.FDs.Enabled = false, false

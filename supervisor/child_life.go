@@ -30,8 +30,8 @@ func (c *child) start() {
 	c.update(func(s *ChildStatus) { s.PID, s.Restarts = p.pid, restarts })
 	c.setState(Starting)
 	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventStart, Restarts: restarts})
-	if c.spec.StartSeconds > 0 {
-		c.arm(timerRunning, c.spec.StartSeconds)
+	if c.spec.StartGrace > 0 {
+		c.arm(timerRunning, c.spec.StartGrace)
 	} else {
 		c.setState(Running)
 	}
@@ -44,7 +44,7 @@ func (c *child) exited(ex ExitStatus) {
 	c.cancelTimer()
 	killGroupRemains(p.pid, c.log)
 	uptime := ex.At.Sub(p.started)
-	earlyExit := uptime < c.spec.StartSeconds
+	earlyExit := uptime < c.spec.StartGrace
 	rec := history.Record{PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
 	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, history.ReasonExited, ex.String() })

@@ -46,7 +46,7 @@ type ChildSpec struct {
 	Group        string
 	RlimitNofile uint64 // soft and hard RLIMIT_NOFILE; 0 = inherit
 	Restart      RestartPolicy
-	StartSeconds time.Duration
+	StartGrace   time.Duration // start_seconds: an exit sooner is a failed start
 	Backoff      BackoffSpec
 	StartLimit   StartLimit
 	Stop         StopSpec

@@ -33,7 +33,7 @@ type fileChild struct {
 	Group        *string           `toml:"group"`
 	RlimitNofile *int64            `toml:"rlimit_nofile"`
 	Restart      *string           `toml:"restart"`
-	StartSeconds *string           `toml:"start_seconds"`
+	StartGrace   *string           `toml:"start_seconds"`
 	Backoff      *fileBackoff      `toml:"backoff"`
 	StartLimit   *fileStartLimit   `toml:"start_limit"`
 	Stop         *fileStop         `toml:"stop"`

@@ -40,11 +40,11 @@ func (v *validator) add(path, format string, args ...any) {
 
 // Built-in defaults, used where neither [defaults] nor the child sets a key.
 var builtinChild = ChildSpec{
-	Restart:      RestartAlways,
-	StartSeconds: time.Second,
-	Backoff:      BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
-	StartLimit:   StartLimit{Burst: 5, Interval: time.Minute},
-	Stop:         StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}},
+	Restart:    RestartAlways,
+	StartGrace: time.Second,
+	Backoff:    BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
+	StartLimit: StartLimit{Burst: 5, Interval: time.Minute},
+	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}},
 	Health: HealthSpec{
 		Interval:      2 * time.Second,
 		CloseWait:     CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2},
@@ -111,7 +111,7 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 			v.add(key+".restart", "must be always, on-failure or never, not %q", *f.Restart)
 		}
 	}
-	v.duration(key+".start_seconds", f.StartSeconds, &c.StartSeconds, true)
+	v.duration(key+".start_seconds", f.StartGrace, &c.StartGrace, true)
 	if b := f.Backoff; b != nil {
 		k := key + ".backoff"
 		v.duration(k+".initial", b.Initial, &c.Backoff.Initial, true)

@@ -38,7 +38,7 @@ func closingListener(t *testing.T) string {
 
 func leakerSpec(name, addr string, n int) ChildSpec {
 	spec := helperSpec(name, "leak", "RESREAP_TEST_ADDR="+addr, "RESREAP_TEST_N="+strconv.Itoa(n))
-	spec.StartSeconds = 50 * time.Millisecond
+	spec.StartGrace = 50 * time.Millisecond
 	spec.Health.Interval = 100 * time.Millisecond
 	spec.Health.CloseWait = CloseWaitSpec{Enabled: true, Threshold: 3, Persist: 2}
 	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 2 * time.Second}}}

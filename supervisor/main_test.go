@@ -26,6 +26,11 @@ var testReaper *Reaper
 
 const helperEnv = "RESREAP_TEST_HELPER"
 
+// held keeps a leaking helper's connections reachable: a net.Conn that the
+// garbage collector finds unreachable is closed by its finalizer, which
+// would end the CLOSE_WAIT the helper is meant to hold.
+var held []net.Conn
+
 func TestMain(m *testing.M) {
 	RunExecShim()
 	if mode := os.Getenv(helperEnv); mode != "" {
@@ -83,14 +88,13 @@ func helperMain(mode string, args []string) int {
 		select {}
 	case "leak": // leaks RESREAP_TEST_N connections to RESREAP_TEST_ADDR
 		n, _ := strconv.Atoi(os.Getenv("RESREAP_TEST_N"))
-		var conns []net.Conn
 		for i := 0; i < n; i++ {
 			c, err := net.Dial("tcp", os.Getenv("RESREAP_TEST_ADDR"))
 			if err != nil {
 				fmt.Println("dial:", err)
 				return 1
 			}
-			conns = append(conns, c)
+			held = append(held, c)
 		}
 		ready()
 		select {}
@@ -110,7 +114,7 @@ func helperSpec(name, mode string, env ...string) ChildSpec {
 		k, v, _ := strings.Cut(kv, "=")
 		spec.Env[k] = v
 	}
-	spec.StartSeconds = 100 * time.Millisecond
+	spec.StartGrace = 100 * time.Millisecond
 	spec.Backoff = BackoffSpec{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, ResetAfter: time.Minute}
 	spec.StartLimit = StartLimit{Burst: 100, Interval: time.Minute}
 	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}}

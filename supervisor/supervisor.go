@@ -125,7 +125,7 @@ func (s *Supervisor) startAll(ctx context.Context, specs []ChildSpec) {
 			started = append(started, c)
 		}
 		for _, c := range started {
-			deadline := time.Now().Add(c.specCopy().StartSeconds + time.Second)
+			deadline := time.Now().Add(c.specCopy().StartGrace + time.Second)
 			for c.status().State == Starting && time.Now().Before(deadline) {
 				select {
 				case <-ctx.Done():

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -26,8 +27,9 @@ func BenchmarkRestartLatency(b *testing.B) {
 	var gaps []time.Duration
 	for i := 0; i < b.N; i++ {
 		hist := newMemHistory()
+		out := newLineRecorder()
 		sup := New(&Config{Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{spec}},
-			Options{Log: zerolog.Nop(), Reaper: testReaper, History: hist, Stdout: discard{}, Stderr: discard{}})
+			Options{Log: zerolog.Nop(), Reaper: testReaper, History: hist, Stdout: out, Stderr: discard{}})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { sup.Run(ctx); close(done) }()
@@ -58,3 +60,61 @@ func BenchmarkRestartLatency(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkDetectionLatency measures, for interval = "1s" and persist = 2,
+// the time from the leak (the helper prints "ready" once its sockets are in
+// CLOSE_WAIT) to the verdict and to the reap after the stop. Expect between
+// one and two intervals: the leak lands at a random phase of the scan tick.
+//
+//	go test -run '^$' -bench DetectionLatency -benchtime 3x ./supervisor/
+func BenchmarkDetectionLatency(b *testing.B) {
+	addr := closingListenerB(b)
+	var verdicts, reaps []time.Duration
+	for i := 0; i < b.N; i++ {
+		spec := leakerSpec("leaker", addr, 3)
+		spec.Health.Interval = time.Second
+		spec.Health.CloseWait = CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2}
+		hist := newMemHistory()
+		out := newLineRecorder()
+		sup := New(&Config{Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{spec}},
+			Options{Log: zerolog.Nop(), Reaper: testReaper, History: hist, Stdout: out, Stderr: discard{}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sup.Run(ctx); close(done) }()
+		out.waitLine(b, time.Minute, "ready")
+		leakAt := time.Now()
+		recs := hist.waitFor(b, time.Minute, "stop", func(r []history.Record) bool { return count(r, "leaker", history.EventStop) >= 1 })
+		cancel()
+		<-done
+		for _, r := range recs {
+			switch {
+			case r.Event == history.EventUnhealthy && len(verdicts) == i:
+				verdicts = append(verdicts, r.Time.Sub(leakAt))
+			case r.Event == history.EventStop && len(reaps) == i:
+				reaps = append(reaps, r.Time.Sub(leakAt))
+			}
+		}
+	}
+	slices.Sort(verdicts)
+	slices.Sort(reaps)
+	b.ReportMetric(float64(verdicts[len(verdicts)/2].Milliseconds()), "verdict-ms")
+	b.ReportMetric(float64(reaps[len(reaps)/2].Milliseconds()), "reaped-ms")
+}
+
+func closingListenerB(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}

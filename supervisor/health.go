@@ -92,6 +92,11 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 			h.scanner.Forget(spec.Name)
 			delete(h.pids, spec.Name)
 			h.due[spec.Name] = now
+			if st.State == Starting {
+				// Look again soon: the first scan should follow the
+				// start grace closely, not a whole interval later.
+				next = min(next, 100*time.Millisecond)
+			}
 			continue
 		}
 		if due := h.due[spec.Name]; now.Before(due) {

@@ -164,7 +164,7 @@ func (h *memHistory) matching(child string, events ...history.Event) []history.R
 }
 
 // waitFor waits until cond holds for the records, or fails the test.
-func (h *memHistory) waitFor(t *testing.T, timeout time.Duration, what string, cond func([]history.Record) bool) []history.Record {
+func (h *memHistory) waitFor(t testing.TB, timeout time.Duration, what string, cond func([]history.Record) bool) []history.Record {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -221,7 +221,7 @@ func (l *lineRecorder) Write(p []byte) (int, error) {
 }
 
 // waitLine waits for a line containing all parts and returns it.
-func (l *lineRecorder) waitLine(t *testing.T, timeout time.Duration, parts ...string) string {
+func (l *lineRecorder) waitLine(t testing.TB, timeout time.Duration, parts ...string) string {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()

@@ -45,6 +45,7 @@ func TestStopEscalatesToKillAndTakesTheGroup(t *testing.T) {
 	if gap := rep.SignalsSent[1].Time.Sub(rep.SignalsSent[0].Time); gap < time.Second || gap > 10*time.Second {
 		t.Errorf("TERM to KILL took %s, want about 1s", gap)
 	}
+	t.Logf("TERM to KILL %s, stop (first signal to reap) %s", rep.SignalsSent[1].Time.Sub(rep.SignalsSent[0].Time), rep.Duration)
 	waitGone(t, gpid, 30*time.Second)
 	if alive(st.PID) {
 		t.Errorf("child %d still alive after StopChild returned", st.PID)

@@ -12,8 +12,8 @@ import (
 	"strings"
 )
 
-// Candidate is a process the watch judges.
-type Candidate struct {
+// candidate is a process the watch judges.
+type candidate struct {
 	PID     int
 	Start   uint64 // start time (clock ticks since boot): with PID, names one process for good
 	Comm    string // command name from /proc/<pid>/stat
@@ -26,7 +26,7 @@ type Candidate struct {
 
 // key names the candidate for the Scanner. The start time is part of it so
 // that a new process on a reused PID starts with no history.
-func (c Candidate) key() string {
+func (c candidate) key() string {
 	return strconv.Itoa(c.PID) + "@" + strconv.FormatUint(c.Start, 10)
 }
 
@@ -44,45 +44,44 @@ type selector struct {
 
 // list returns the candidates, in /proc order. A process that exits while
 // it is read is left out. The -p selection failing (ps missing, bad
-// arguments) is returned as an error next to the -f candidates, so that
-// the CLOSE_WAIT check keeps working.
-func (s *selector) list(ctx context.Context) ([]Candidate, error) {
+// arguments) is reported in psErr, apart from the candidates, so that the
+// CLOSE_WAIT check keeps working; err means /proc cannot be listed.
+func (s *selector) list(ctx context.Context) (_ []candidate, psErr, err error) {
 	excluded := ancestors(s.procRoot, s.self)
 	var psPIDs map[int]bool
-	var psErr error
 	if s.psFilter != nil {
 		psPIDs, psErr = s.psSelect(ctx)
 	}
 	ents, err := os.ReadDir(s.procRoot)
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return nil, nil, fmt.Errorf("list processes: %w", err)
 	}
-	var out []Candidate
+	var out []candidate
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || excluded[pid] {
 			continue
 		}
-		if c, ok := s.candidate(pid, psPIDs); ok {
+		if c, ok := s.read(pid, psPIDs); ok {
 			out = append(out, c)
 		}
 	}
-	return out, psErr
+	return out, psErr, nil
 }
 
-// candidate reads one process. The start time is read before the command
+// read reads one process. The start time is read before the command
 // line: if the PID is reused in between, the candidate carries the old
 // start time, and the check made before any signal refuses the newcomer.
-func (s *selector) candidate(pid int, psPIDs map[int]bool) (Candidate, bool) {
+func (s *selector) read(pid int, psPIDs map[int]bool) (candidate, bool) {
 	st, err := readStat(s.procRoot, pid)
 	if err != nil {
-		return Candidate{}, false
+		return candidate{}, false
 	}
 	cmd, err := readCmdline(s.procRoot, pid)
 	if err != nil || cmd == "" {
-		return Candidate{}, false // gone, a zombie, or a kernel thread (no fds of its own)
+		return candidate{}, false // gone, a zombie, or a kernel thread (no fds of its own)
 	}
-	c := Candidate{PID: pid, Start: st.Start, Comm: st.Comm, Cmdline: cmd}
+	c := candidate{PID: pid, Start: st.Start, Comm: st.Comm, Cmdline: cmd}
 	c.CloseWait = s.pattern == nil || s.pattern.MatchString(cmd)
 	if s.fds {
 		if s.psFilter != nil {

@@ -11,7 +11,7 @@
 //
 //	opts, err := watch.Parse([]string{"-f", "java", "-l", "5", "-S", "QUIT"})
 //	if err != nil {
-//		return err // wraps watch.ErrUsage; the message names the flag
+//		return err // errors.Is(err, watch.ErrUsage); the message names the flag
 //	}
 //	sum, err := watch.Run(ctx, opts, watch.Env{Stdout: os.Stdout, Log: log})
 package watch

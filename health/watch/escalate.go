@@ -42,8 +42,7 @@ type StopReport struct {
 // then SIGKILL. Every signal is preceded by the start-time check of
 // (*Process).Signal and goes through p's pidfd. It returns when p has
 // exited, when it gives up (see StopReport.Err) or when ctx is done.
-func Escalate(ctx context.Context, p *Process, plan Plan) StopReport {
-	var rep StopReport
+func Escalate(ctx context.Context, p *Process, plan Plan) (rep StopReport) {
 	t0 := time.Now()
 	defer func() { rep.Duration = time.Since(t0) }()
 	steps := append([]unix.Signal(nil), plan.Signals...)

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -37,7 +36,9 @@ func (e *emitter) emit(rec history.Record) {
 	if e.out != nil {
 		var line []byte
 		if e.json {
-			b, err := json.Marshal(rec)
+			// Record's own encoder, not json.Marshal, which would escape
+			// the "<" and ">" of the messages again.
+			b, err := rec.MarshalJSON()
 			if err != nil {
 				e.log.Error().Err(err).Msg("encode event")
 				return

@@ -16,8 +16,8 @@ import (
 	"github.com/resreap/resreap/health"
 )
 
-// ErrVeto is wrapped by runHook when the -c command said no.
-var ErrVeto = errors.New("-c command vetoed the signal")
+// errVeto is wrapped by runHook when the -c command said no.
+var errVeto = errors.New("-c command vetoed the signal")
 
 // hookWaitDelay bounds the wait for the hook's output after it exited: a
 // background process it left behind may hold the pipe open forever.
@@ -28,8 +28,8 @@ const hookWaitDelay = time.Second
 // it, and health.HookEnv's RESREAP_*), never spliced into the command
 // string, so a peer address cannot inject shell syntax. Its output goes to
 // the log line by line. A nil error means go ahead; an error wrapping
-// ErrVeto means skip the process this time.
-func runHook(ctx context.Context, command string, c Candidate, ev *health.Evidence, log zerolog.Logger) error {
+// errVeto means skip the process this time.
+func runHook(ctx context.Context, command string, c candidate, ev *health.Evidence, log zerolog.Logger) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Env = append(os.Environ(), "pid="+strconv.Itoa(c.PID))
 	cmd.Env = append(cmd.Env, health.HookEnv(c.Comm, c.PID, ev)...)
@@ -41,9 +41,9 @@ func runHook(ctx context.Context, command string, c Candidate, ev *health.Eviden
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
-		return fmt.Errorf("%w (%s)", ErrVeto, ee.ProcessState)
+		return fmt.Errorf("%w (%s)", errVeto, ee.ProcessState)
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrVeto, err)
+		return fmt.Errorf("%w: %w", errVeto, err)
 	}
 	return nil
 }

@@ -60,9 +60,17 @@ const (
 	DefaultLimit    = health.DefaultThreshold
 )
 
-// ErrUsage is wrapped by every error of Parse: the command line is wrong,
-// and the message names the flag at fault.
-var ErrUsage = errors.New("usage")
+// ErrUsage matches (errors.Is) every error of Parse: the command line is
+// wrong, and the message names the flag at fault.
+var ErrUsage = errors.New("usage error")
+
+// usageError is an error of Parse: it reads as the flag's message alone
+// and is ErrUsage to errors.Is.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string        { return e.err.Error() }
+func (e *usageError) Unwrap() error        { return e.err }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
 
 // OpenMax is the -o threshold: an absolute count of open files, or a
 // fraction of the process's soft RLIMIT_NOFILE. The zero value is off.
@@ -85,27 +93,29 @@ func (o OpenMax) String() string {
 	return ""
 }
 
-// Options is a parsed "resreap watch" command line. The zero value is not
-// usable: start from Parse, or from DefaultOptions in tests.
+// Options is a parsed "resreap watch" command line. Start from Parse or
+// DefaultOptions; in the zero value, Run falls back to the defaults for
+// Interval, Limit, Signal and Reader, but Wait 0 means no grace period
+// before SIGKILL.
 type Options struct {
-	Pattern   *regexp.Regexp     // -f; nil selects every process
-	Ignore    health.IgnoreList  // -F
-	Limit     int                // -l
-	Interval  time.Duration      // -i
-	Command   string             // -c; "" runs no hook
-	Signal    unix.Signal        // -s
-	PreSignal unix.Signal        // -S; 0 sends none
-	Wait      time.Duration      // -w
-	OpenMax   OpenMax            // -o
-	PSFilter  []string           // -p, split into ps arguments; nil = -o applies to the -f candidates
-	DryRun    bool               // -d
-	Debug     bool               // -D
-	Once      bool               // --once
-	JSON      bool               // --json
-	History   string             // --history; "" writes no history
-	Reader    string             // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
-	Help      bool               // -h: the caller prints Usage
-	Version   bool               // -v: the caller prints its version
+	Pattern   *regexp.Regexp    // -f; nil selects every process
+	Ignore    health.IgnoreList // -F
+	Limit     int               // -l
+	Interval  time.Duration     // -i
+	Command   string            // -c; "" runs no hook
+	Signal    unix.Signal       // -s
+	PreSignal unix.Signal       // -S; 0 sends none
+	Wait      time.Duration     // -w
+	OpenMax   OpenMax           // -o
+	PSFilter  []string          // -p, split into ps arguments; nil = -o applies to the -f candidates
+	DryRun    bool              // -d
+	Debug     bool              // -D
+	Once      bool              // --once
+	JSON      bool              // --json
+	History   string            // --history; "" writes no history
+	Reader    string            // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
+	Help      bool              // -h: the caller prints Usage
+	Version   bool              // -v: the caller prints its version
 }
 
 // DefaultOptions returns the options of an empty command line.
@@ -127,7 +137,7 @@ type rawFlags struct {
 }
 
 // Parse reads the command line of "resreap watch" (without the command
-// name). It does no I/O. Every error wraps ErrUsage and is one line that
+// name). It does no I/O. Every error matches ErrUsage and is one line that
 // names the flag, e.g. `-l/--limit: want a whole number >= 1, not "x"`.
 func Parse(args []string) (Options, error) {
 	o := DefaultOptions()
@@ -155,16 +165,16 @@ func Parse(args []string) (Options, error) {
 	fs.BoolVarP(&o.Help, "help", "h", false, "")
 	fs.BoolVarP(&o.Version, "version", "v", false, "")
 	if err := fs.Parse(args); err != nil {
-		return Options{}, fmt.Errorf("%w: %w", ErrUsage, err)
+		return Options{}, &usageError{err}
 	}
 	if o.Help || o.Version {
 		return o, nil
 	}
 	if fs.NArg() > 0 {
-		return Options{}, fmt.Errorf("%w: unexpected argument %q (flags only)", ErrUsage, fs.Arg(0))
+		return Options{}, &usageError{fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))}
 	}
 	if err := r.apply(fs, &o); err != nil {
-		return Options{}, fmt.Errorf("%w: %w", ErrUsage, err)
+		return Options{}, &usageError{err}
 	}
 	return o, nil
 }

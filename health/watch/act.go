@@ -1,0 +1,111 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/supervisor/history"
+)
+
+// act handles one unhealthy verdict: report it, pin the process, ask the
+// -c command, then escalate. It returns nil when the process was stopped,
+// errDryRun in a dry run, or why it was left alone (ErrGone, ErrPIDReused,
+// errVeto, a failed escalation).
+func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) error {
+	log := w.log.With().Int("pid", c.PID).Str("comm", c.Comm).Logger()
+	plan := w.plan()
+	rec := history.Record{
+		Child:    c.Comm,
+		PID:      c.PID,
+		Event:    history.EventUnhealthy,
+		Reason:   history.Reason(ev.Reason),
+		Evidence: ev,
+		Uptime:   history.Duration(w.uptime(c)),
+	}
+	if w.opts.DryRun {
+		rec.Message = "dry run: would send " + planText(plan)
+		w.ev.emit(rec)
+		return errDryRun
+	}
+	w.ev.emit(rec)
+	// Pin the process now, at judgement: whatever happens to the PID while
+	// the -c command runs, the signals can only reach this process.
+	p, err := openProcess(w.procRoot, c.PID, c.Start)
+	if err != nil {
+		w.leftAlone(log, c, err)
+		return err
+	}
+	defer p.Close()
+	if w.opts.Command != "" {
+		if err := runHook(ctx, w.opts.Command, c, ev, log); err != nil {
+			log.Info().Err(err).Msg("not signalled this time")
+			w.ev.emit(history.Record{Child: c.Comm, PID: c.PID, Event: history.EventVeto,
+				Reason: rec.Reason, Message: err.Error()})
+			return err
+		}
+	}
+	rep := Escalate(ctx, p, plan)
+	stop := history.Record{
+		Child:        c.Comm,
+		PID:          c.PID,
+		Event:        history.EventStop,
+		Reason:       rec.Reason,
+		SignalsSent:  rep.Sent,
+		Killed:       rep.Killed,
+		StopDuration: history.Duration(rep.Duration),
+		Uptime:       history.Duration(w.uptime(c)),
+		Message:      stopMessage(rep),
+	}
+	if len(rep.Sent) > 0 || rep.Err != nil {
+		w.ev.emit(stop)
+	}
+	w.scan.Forget(c.key())
+	if rep.Err != nil {
+		w.leftAlone(log, c, rep.Err)
+		return rep.Err
+	}
+	if !rep.Exited {
+		return ErrGone // unreachable: Escalate ends with an exit or an error
+	}
+	return nil
+}
+
+// leftAlone logs why a judged process was not (fully) signalled.
+func (w *watcher) leftAlone(log zerolog.Logger, c candidate, err error) {
+	switch {
+	case errors.Is(err, ErrGone):
+		log.Info().Err(err).Msg("exited before it was signalled")
+	case errors.Is(err, ErrPIDReused):
+		log.Warn().Err(err).Uint64("judged_start", c.Start).Msg("PID reused: the new process is left alone")
+	default:
+		log.Error().Err(err).Msg("stop failed")
+	}
+}
+
+func stopMessage(rep StopReport) string {
+	switch {
+	case rep.Err != nil:
+		return rep.Err.Error()
+	case len(rep.Sent) == 0:
+		return "exited before the first signal"
+	}
+	return "exited after " + rep.Sent[len(rep.Sent)-1].Signal
+}
+
+// uptime is how long the process has run, from its start time in clock
+// ticks since boot. USER_HZ is 100 on every Linux architecture in use
+// (procfs assumes the same); 0 when the boot time is unknown.
+func (w *watcher) uptime(c candidate) time.Duration {
+	if w.boot.IsZero() {
+		return 0
+	}
+	started := w.boot.Add(time.Duration(c.Start) * time.Second / 100)
+	return time.Since(started).Round(10 * time.Millisecond)
+}
+
+// errDryRun is act's answer in a dry run.
+var errDryRun = errors.New("dry run")

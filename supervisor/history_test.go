@@ -96,5 +96,4 @@ func TestHistoryFileFieldsFromRealRuns(t *testing.T) {
 	if lstop.Signal != "TERM" || lstop.Killed || restart.Restarts < 1 {
 		t.Errorf("leaker stop %+v restart %+v", lstop, restart)
 	}
-	find("leaker", history.EventStop, history.ReasonShutdown)
 }

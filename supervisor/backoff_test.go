@@ -104,7 +104,7 @@ func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 
 func TestStartLimitMakesChildFatal(t *testing.T) {
 	spec := helperSpec("doomed", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=1")
-	spec.StartGrace = time.Second
+	spec.StartGrace = time.Minute // every exit is a failed start, however slow the machine
 	spec.Backoff.Initial, spec.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
 	spec.StartLimit = StartLimit{Burst: 2, Interval: time.Minute}
 	h := startSupervisor(t, spec)

@@ -27,9 +27,18 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-## bench: Go benchmarks of the health scan
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./health/...
+## bench: scan cost against ss, netstat and /proc, supervisor RSS/CPU and
+## latencies; writes bench/results.md and bench/scan-cost.svg (~5 minutes)
+bench: build bench-deps
+	$(GO) build -o bin/sockload ./cmd/sockload
+	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
+	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
+
+## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
+.PHONY: bench-deps
+bench-deps:
+	@command -v ss >/dev/null && command -v netstat >/dev/null || \
+		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools; }
 
 clean:
 	rm -rf bin

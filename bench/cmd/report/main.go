@@ -1,0 +1,76 @@
+// Command report runs resreap's performance comparison and writes
+// bench/results.md and bench/scan-cost.svg. `make bench` builds its inputs
+// and runs it; see package bench/harness for what is measured and how.
+//
+//	go run ./bench/cmd/report -resreap bin/resreap -sockload bin/sockload -child bin/benchchild
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/resreap/resreap/bench/harness"
+)
+
+func main() {
+	cfg := harness.Config{}
+	var sizes string
+	flag.StringVar(&cfg.Resreap, "resreap", "bin/resreap", "resreap `binary`")
+	flag.StringVar(&cfg.Sockload, "sockload", "bin/sockload", "sockload `binary` (cmd/sockload)")
+	flag.StringVar(&cfg.Child, "child", "bin/benchchild", "benchchild `binary` (bench/cmd/benchchild)")
+	flag.StringVar(&cfg.OutDir, "out", "bench", "write results.md and the chart to this `directory`")
+	flag.StringVar(&cfg.Chart, "chart", "scan-cost.svg", "chart file `name` (.svg or .png)")
+	flag.StringVar(&sizes, "sizes", "1000,10000,50000,100000", "socket table `sizes`, comma-separated")
+	flag.IntVar(&cfg.CloseWait, "close-wait", 100, "CLOSE_WAIT `sockets` held at every size")
+	flag.IntVar(&cfg.Rounds, "rounds", 7, "measured `rounds` per size, after one warm-up round")
+	flag.IntVar(&cfg.QuietAt, "quiet-at", 50000, "also measure a load of this `size` without CLOSE_WAIT sockets (0: skip)")
+	flag.IntVar(&cfg.QuietRounds, "quiet-rounds", 3, "measured `rounds` of the load without CLOSE_WAIT")
+	flag.IntVar(&cfg.SupervisorAt, "supervisor-at", 50000, "measure the supervisor while the load of this `size` is up (0: skip)")
+	flag.IntVar(&cfg.IdleChildren, "idle-children", 50, "idle `children` supervised for the RSS/CPU figure")
+	flag.DurationVar(&cfg.IdleFor, "idle-for", 60*time.Second, "`duration` of the RSS/CPU measurement")
+	flag.IntVar(&cfg.Restarts, "restarts", 200, "`restarts` timed for the restart latency")
+	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency")
+	flag.Parse()
+
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "report: bad size %q\n", s)
+			os.Exit(2)
+		}
+		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	for _, p := range []*string{&cfg.Resreap, &cfg.Sockload, &cfg.Child} {
+		if _, err := os.Stat(*p); err != nil {
+			fmt.Fprintf(os.Stderr, "report: %v (run `make bench`, which builds it)\n", err)
+			os.Exit(2)
+		}
+		// Commands run with a working directory of their own.
+		if abs, err := filepath.Abs(*p); err == nil {
+			*p = abs
+		}
+	}
+	start := time.Now()
+	cfg.Logf = func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := harness.Run(ctx, cfg)
+	if rep != nil {
+		cfg.Logf("wrote %s/results.md and %s/%s", cfg.OutDir, cfg.OutDir, cfg.Chart)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,185 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config says what to measure.
+type Config struct {
+	Resreap  string // resreap binary
+	Sockload string // cmd/sockload binary
+	Child    string // bench/cmd/benchchild binary
+	OutDir   string // results.md and the chart go here
+
+	Sizes     []int  // socket table sizes, ascending
+	CloseWait int    // CLOSE_WAIT sockets held at every size
+	Rounds    int    // measured rounds per size, after one warm-up round
+	Tools     []Tool // nil: DefaultTools(Resreap)
+
+	// QuietAt, when > 0, adds one more load of that size holding no
+	// CLOSE_WAIT socket, measured for QuietRounds rounds: what the scan
+	// costs when nothing needs mapping to an owner.
+	QuietAt     int
+	QuietRounds int
+
+	// The supervisor is measured while the load of this size is up; 0
+	// measures nothing of the supervisor.
+	SupervisorAt int
+	IdleChildren int
+	IdleFor      time.Duration
+	Restarts     int
+	Detections   int
+
+	Chart string // file name of the chart inside OutDir ("scan-cost.svg")
+
+	Logf func(format string, args ...any) // progress; nil is silent
+}
+
+// Report is everything measured, as written to results.md.
+type Report struct {
+	Config   Config
+	Started  time.Time
+	Elapsed  time.Duration
+	Machine  Machine
+	Scans    []ScanResult
+	Quiet    *ScanResult // the QuietAt load, without CLOSE_WAIT
+	Idle     *IdleResult
+	Restart  *RestartResult
+	Detect   *DetectResult
+	Failures []string // measurements that could not be made, and why
+}
+
+// Run measures, writes OutDir/results.md and the chart, and returns the
+// report. A measurement that fails is noted in the report and in the
+// returned error; the rest still runs.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Tools == nil {
+		cfg.Tools = DefaultTools(cfg.Resreap)
+	}
+	if cfg.Chart == "" {
+		cfg.Chart = "scan-cost.svg"
+	}
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	rep := &Report{Config: cfg, Started: time.Now(), Machine: DescribeMachine()}
+	fail := func(what string, err error) {
+		logf("%s: %v", what, err)
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", what, err))
+	}
+
+	// scanAt puts a load of size sockets, closeWait of them in CLOSE_WAIT,
+	// measures every tool and then runs also (the supervisor measurements)
+	// while the load is still up.
+	scanAt := func(size, closeWait, rounds int, also func()) *ScanResult {
+		logf("load: %d sockets (%d in CLOSE_WAIT)", size, closeWait)
+		load, err := StartLoad(ctx, cfg.Sockload, size, closeWait)
+		if err != nil {
+			fail(fmt.Sprintf("load of %d sockets", size), err)
+			return nil
+		}
+		defer load.Stop()
+		res := &ScanResult{Target: size, Rounds: rounds}
+		if res.Sockets, res.CloseWait, err = CountSockets(); err != nil {
+			fail("socket count", err)
+			return nil
+		}
+		logf("  %s; table holds %d sockets, %d in CLOSE_WAIT", load.Ready, res.Sockets, res.CloseWait)
+		res.Tools, err = MeasureScans(ctx, cfg.Tools, rounds, logf)
+		if err != nil {
+			fail(fmt.Sprintf("scans at %d sockets", size), err)
+			res = nil
+		}
+		if also != nil {
+			also()
+		}
+		return res
+	}
+	for _, size := range cfg.Sizes {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		var also func()
+		if size == cfg.SupervisorAt {
+			also = func() { measureSupervisor(ctx, cfg, rep, logf, fail) }
+		}
+		if res := scanAt(size, cfg.CloseWait, cfg.Rounds, also); res != nil {
+			rep.Scans = append(rep.Scans, *res)
+		}
+	}
+	if cfg.QuietAt > 0 && ctx.Err() == nil {
+		rep.Quiet = scanAt(cfg.QuietAt, 0, max(cfg.QuietRounds, 1), nil)
+	}
+
+	rep.Elapsed = time.Since(rep.Started)
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return rep, err
+	}
+	if len(rep.Scans) > 0 {
+		if err := WriteChart(filepath.Join(cfg.OutDir, cfg.Chart), rep.Scans); err != nil {
+			fail("chart", err)
+		}
+	}
+	f, err := os.Create(filepath.Join(cfg.OutDir, "results.md"))
+	if err != nil {
+		return rep, err
+	}
+	werr := rep.WriteMarkdown(f)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return rep, err
+	}
+	if len(rep.Failures) > 0 {
+		return rep, fmt.Errorf("%d measurement(s) failed: %s", len(rep.Failures), rep.Failures[0])
+	}
+	return rep, nil
+}
+
+func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(string, ...any), fail func(string, error)) {
+	tmp, err := os.MkdirTemp("", "resreap-bench-")
+	if err != nil {
+		fail("supervisor", err)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	sub := func(name string) string {
+		d := filepath.Join(tmp, name)
+		_ = os.MkdirAll(d, 0o755)
+		return d
+	}
+	if cfg.IdleChildren > 0 && cfg.IdleFor > 0 {
+		logf("supervisor at rest: %d idle children for %s", cfg.IdleChildren, cfg.IdleFor)
+		if r, err := MeasureIdle(ctx, cfg.Resreap, sub("idle"), cfg.IdleChildren, cfg.IdleFor); err != nil {
+			fail("supervisor at rest", err)
+		} else {
+			rep.Idle = &r
+			logf("  RSS median %d kB, max %d kB; CPU %.2f%% (%.2f s in %s); reader %q",
+				r.RSSMedian, r.RSSMax, r.CPUPercent, r.CPUSeconds, r.Duration.Round(time.Second), r.Reader)
+		}
+	}
+	if cfg.Restarts > 0 {
+		logf("restart latency: %d restarts", cfg.Restarts)
+		if r, err := MeasureRestarts(ctx, cfg.Resreap, cfg.Child, sub("restart"), cfg.Restarts); err != nil {
+			fail("restart latency", err)
+		} else {
+			rep.Restart = &r
+			logf("  median %s, p99 %s (history: median %s; exec alone: median %s)",
+				r.Child.Median, r.Child.P99, r.History.Median, r.Exec.Median)
+		}
+	}
+	if cfg.Detections > 0 {
+		logf("detection latency: %d leaks", cfg.Detections)
+		if r, err := MeasureDetection(ctx, cfg.Resreap, cfg.Child, sub("detect"), cfg.Detections); err != nil {
+			fail("detection latency", err)
+		} else {
+			rep.Detect = &r
+			logf("  leak → TERM median %s, leak → restarted median %s (max %s)",
+				r.LeakToTerm.Median, r.LeakToStart.Median, r.LeakToStart.Max)
+		}
+	}
+}

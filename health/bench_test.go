@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health/healthtest"
 )
 
 // BenchmarkScan measures one Scan tick under socket load: ~20k established
@@ -34,7 +36,7 @@ func BenchmarkScan(b *testing.B) {
 	for left := conns; left > 0; left -= perHelper {
 		startHelper(b, "pairs", strconv.Itoa(min(left, perHelper)), 0)
 	}
-	addr := closingListener(b, "127.0.0.1:0")
+	addr := healthtest.ClosingListener(b, "127.0.0.1:0")
 	leaker := startHelper(b, "leak", "50 "+addr, 0)
 	targets := []Target{target("leaker", leaker.pid)}
 	for i := 1; i < 50; i++ {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/health/healthtest"
 )
 
 // TestReadersAgree reads the same live sockets with both readers.
@@ -27,7 +29,7 @@ func TestReadersAgree(t *testing.T) {
 	defer pr.Close()
 	for _, lnAddr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(lnAddr, func(t *testing.T) {
-			addr := closingListener(t, lnAddr)
+			addr := healthtest.ClosingListener(t, lnAddr)
 			startHelper(t, "leak", "5 "+addr, 0)
 			waitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, nl, 0, addr)) == 5 })
 			a, b := closeWaitTo(t, nl, 0, addr), closeWaitTo(t, pr, 0, addr)
@@ -47,7 +49,7 @@ func TestScanMatchesSS(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestScanner(t, kind)
-			addr := closingListener(t, "127.0.0.1:0")
+			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 			h := leak(t, s, "leak", 6, addr)
 			tg := []Target{target("web", h.pid)}
 			s.Scan(tg)

@@ -3,8 +3,9 @@ package health_test
 import (
 	"os"
 
-	"github.com/resreap/resreap/health"
 	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/health"
 )
 
 func ExampleScanner() {

@@ -273,29 +273,6 @@ func (h *helper) send(tb testing.TB, cmd string) {
 	}
 }
 
-// closingListener accepts connections and closes them at once, so that the
-// peer's end sits in CLOSE_WAIT until the peer closes it.
-func closingListener(tb testing.TB, addr string) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		tb.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	tb.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
-}
-
 // waitFor polls cond until it holds; the deadline is generous because a
 // loaded 2-core machine may be slow to deliver a FIN.
 func waitFor(tb testing.TB, what string, cond func() bool) {

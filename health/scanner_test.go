@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/health/healthtest"
 )
 
 var readerKinds = []string{ReaderNetlink, ReaderProc}
@@ -98,7 +100,7 @@ func target(name string, pid int) Target {
 func TestScanCloseWaitLeak(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := closingListener(t, "127.0.0.1:0")
+			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 3, addr)
 			tg := []Target{target("web", h.pid)}
@@ -154,7 +156,7 @@ func TestScanCloseWaitLeak(t *testing.T) {
 func TestScanLeakClosedBeforeSecondScan(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := closingListener(t, "127.0.0.1:0")
+			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 4, addr)
 			tg := []Target{target("web", h.pid)}
@@ -176,7 +178,7 @@ func TestScanLeakClosedBeforeSecondScan(t *testing.T) {
 func TestScanIgnoredEndpoint(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := closingListener(t, "127.0.0.1:0")
+			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 3, addr)
 			ign, err := ParseIgnore([]string{addr})
@@ -201,7 +203,7 @@ func TestScanIPv6(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestScanner(t, kind)
-			addr := closingListener(t, "[::1]:0")
+			addr := healthtest.ClosingListener(t, "[::1]:0")
 			h := leak(t, s, "leak", 2, addr)
 			tg := []Target{target("v6", h.pid)}
 			s.Scan(tg)
@@ -215,7 +217,7 @@ func TestScanIPv6(t *testing.T) {
 
 func TestScanDescendants(t *testing.T) {
 	s := newTestScanner(t, ReaderNetlink)
-	addr := closingListener(t, "127.0.0.1:0")
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	h := leak(t, s, "parent", 3, addr) // h.pid is the grandchild's
 	parent := h.cmd.Process.Pid
 	only := target("wrapper", parent)
@@ -266,7 +268,7 @@ func TestScanFDExhaustion(t *testing.T) {
 func TestNoWalkForForeignLeak(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := closingListener(t, "127.0.0.1:0")
+			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			leak(t, s, "leak", 3, addr)
 			idle := startHelper(t, "idle", "", 0)

@@ -2,12 +2,13 @@ package supervisor
 
 import (
 	"context"
-	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/health/healthtest"
 
 	"github.com/resreap/resreap/supervisor/history"
 )
@@ -68,7 +69,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 //
 //	go test -run '^$' -bench DetectionLatency -benchtime 3x ./supervisor/
 func BenchmarkDetectionLatency(b *testing.B) {
-	addr := closingListenerB(b)
+	addr := healthtest.ClosingListener(b, "127.0.0.1:0")
 	var verdicts, reaps []time.Duration
 	for i := 0; i < b.N; i++ {
 		spec := leakerSpec("leaker", addr, 3)
@@ -99,22 +100,4 @@ func BenchmarkDetectionLatency(b *testing.B) {
 	slices.Sort(reaps)
 	b.ReportMetric(float64(verdicts[len(verdicts)/2].Milliseconds()), "verdict-ms")
 	b.ReportMetric(float64(reaps[len(reaps)/2].Milliseconds()), "reaped-ms")
-}
-
-func closingListenerB(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
 }

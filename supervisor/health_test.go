@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,29 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/supervisor/history"
 )
-
-// closingListener accepts loopback connections and closes them at once, so
-// a client that never closes its end holds a socket in CLOSE_WAIT.
-func closingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 func leakerSpec(name, addr string, n int) ChildSpec {
 	spec := helperSpec(name, "leak", "RESREAP_TEST_ADDR="+addr, "RESREAP_TEST_N="+strconv.Itoa(n))
@@ -47,7 +26,7 @@ func leakerSpec(name, addr string, n int) ChildSpec {
 }
 
 func TestLeakingChildIsRestartedWithEvidence(t *testing.T) {
-	addr := closingListener(t)
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	h := startSupervisor(t, leakerSpec("fe", addr, 5), leakerSpec("quiet", addr, 1))
 	recs := h.hist.waitFor(t, 60*time.Second, "a close_wait restart", func(r []history.Record) bool {
 		return count(r, "fe", history.EventRestart) >= 1
@@ -87,7 +66,7 @@ func TestLeakingChildIsRestartedWithEvidence(t *testing.T) {
 }
 
 func TestHookVetoesThenAllows(t *testing.T) {
-	addr := closingListener(t)
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	dir := t.TempDir()
 	allow := filepath.Join(dir, "allow")
 	seen := filepath.Join(dir, "seen")
@@ -116,7 +95,7 @@ func TestHookVetoesThenAllows(t *testing.T) {
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
-	addr := closingListener(t)
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{leakerSpec("fe", addr, 3)}}
 	h := startConfig(t, cfg, Options{DryRun: true})
 	pid := h.waitState(t, "fe", Running, 30*time.Second).PID

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/supervisor/history"
 )
 
@@ -34,7 +35,7 @@ func TestHistoryFileFieldsFromRealRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	addr := closingListener(t)
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	exiter := helperSpec("exiter", "exit", "RESREAP_TEST_AFTER=200ms", "RESREAP_TEST_CODE=7")
 	exiter.Restart = RestartOnFailure
 	stubborn := helperSpec("stubborn", "ignore-term")

@@ -11,10 +11,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/health/watch"
 	"github.com/resreap/resreap/supervisor/history"
 )
@@ -50,27 +50,11 @@ func TestWatchHelperProcess(t *testing.T) {
 // it with a token unique to its command line, for -f.
 func startWatchLeaker(t *testing.T) (*exec.Cmd, string, <-chan struct{}) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 
 	token := fmt.Sprintf("watch-e2e-%d-%s", os.Getpid(), t.Name())
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "--", token)
-	cmd.Env = append(os.Environ(), "RESREAP_WATCH_E2E_ADDR="+ln.Addr().String(),
+	cmd.Env = append(os.Environ(), "RESREAP_WATCH_E2E_ADDR="+addr,
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -12,11 +12,11 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -224,37 +224,10 @@ func (h *helper) signals(t *testing.T) []string {
 	return strings.Fields(string(data))
 }
 
-// closingListener listens on loopback and closes every connection it
-// accepts: the peer's end then sits in CLOSE_WAIT until the peer closes.
-func closingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // leaker starts a helper holding n CLOSE_WAIT sockets.
 func leaker(t *testing.T, n int, env ...string) (*helper, string) {
 	t.Helper()
-	addr := closingListener(t)
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	env = append(env, addrEnv+"="+addr, countEnv+"="+strconv.Itoa(n))
 	return startHelper(t, "leak", env...), addr
 }

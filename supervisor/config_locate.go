@@ -122,41 +122,49 @@ func join(prefix, key string) string {
 
 // stripComment drops a trailing # comment that is not inside a string.
 func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\' && quote == '"':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote = c
-		case quote == 0 && c == '#':
-			return s[:i]
+	end := len(s)
+	outsideStrings(s, func(i int, c byte) bool {
+		if c == '#' {
+			end = i
+			return false
 		}
-	}
-	return s
+		return true
+	})
+	return s[:end]
 }
 
 // bracketDelta counts opening minus closing brackets outside strings.
 func bracketDelta(s string) int {
 	d := 0
+	outsideStrings(s, func(_ int, c byte) bool {
+		switch c {
+		case '[', '{':
+			d++
+		case ']', '}':
+			d--
+		}
+		return true
+	})
+	return d
+}
+
+// outsideStrings calls fn with every byte of s that is not inside a quoted
+// TOML string (basic "..." with escapes, or literal '...'), until fn
+// returns false.
+func outsideStrings(s string, fn func(i int, c byte) bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case quote != 0 && c == '\\' && quote == '"':
+		case quote == '"' && c == '\\':
 			i++
 		case quote != 0 && c == quote:
 			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
+		case quote != 0:
+		case c == '"' || c == '\'':
 			quote = c
-		case quote == 0 && (c == '[' || c == '{'):
-			d++
-		case quote == 0 && (c == ']' || c == '}'):
-			d--
+		case !fn(i, c):
+			return
 		}
 	}
-	return d
 }

@@ -27,9 +27,9 @@ func ParseSignal(name string) (syscall.Signal, error) {
 	return sig, nil
 }
 
-// signalName is the short name of sig as the history and the reports write
+// SignalName is the short name of sig as the history and the reports write
 // it: "TERM" for SIGTERM. An unnamed number is written as "SIG35".
-func signalName(sig syscall.Signal) string {
+func SignalName(sig syscall.Signal) string {
 	if n := unix.SignalName(sig); n != "" {
 		return strings.TrimPrefix(n, "SIG")
 	}

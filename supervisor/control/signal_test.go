@@ -33,8 +33,8 @@ func TestParseSignal(t *testing.T) {
 
 func TestSignalName(t *testing.T) {
 	for sig, want := range map[syscall.Signal]string{syscall.SIGTERM: "TERM", syscall.SIGKILL: "KILL", 77: "SIG77"} {
-		if have := signalName(sig); have != want {
-			t.Errorf("signalName(%d) = %q, want %q", sig, have, want)
+		if have := SignalName(sig); have != want {
+			t.Errorf("SignalName(%d) = %q, want %q", sig, have, want)
 		}
 	}
 }

@@ -30,7 +30,10 @@ type child struct {
 	name string // never changes; a reload that renames is a remove and an add
 	log  zerolog.Logger
 	reqs chan request
-	done chan struct{} // closed when run returns
+	// verdicts holds at most one health verdict; the health loop never
+	// waits for a busy child (see tell).
+	verdicts chan verdict
+	done     chan struct{} // closed when run returns
 
 	// Owned by the run goroutine.
 	spec    ChildSpec
@@ -40,9 +43,10 @@ type child struct {
 	timer   *time.Timer
 	timerOn timerKind
 
-	mu     sync.Mutex // guards snap and shared
+	mu     sync.Mutex // guards snap, shared and policy
 	snap   ChildStatus
-	shared ChildSpec // copy of spec for other goroutines
+	shared ChildSpec     // copy of spec for other goroutines
+	policy health.Policy // spec.Health as the scanner takes it
 }
 
 type timerKind int
@@ -60,17 +64,15 @@ const (
 	reqStop
 	reqRestart
 	reqSignal
-	reqUnhealthy
 	reqUpdate
 )
 
 type request struct {
-	kind     reqKind
-	reason   history.Reason
-	evidence *health.Evidence
-	signal   unix.Signal
-	spec     *ChildSpec
-	reply    chan reply // buffered 1; nil when nobody waits
+	kind   reqKind
+	reason history.Reason
+	signal unix.Signal
+	spec   *ChildSpec
+	reply  chan reply // buffered 1; nil when nobody waits
 }
 
 type reply struct {
@@ -92,13 +94,15 @@ type ChildStatus struct {
 
 func newChild(s *Supervisor, spec ChildSpec) *child {
 	c := &child{
-		sup:    s,
-		name:   spec.Name,
-		spec:   spec,
-		shared: spec,
-		log:    s.log.With().Str("child", spec.Name).Logger(),
-		reqs:   make(chan request),
-		done:   make(chan struct{}),
+		sup:      s,
+		name:     spec.Name,
+		spec:     spec,
+		shared:   spec,
+		policy:   healthPolicy(&spec, s.log),
+		log:      s.log.With().Str("child", spec.Name).Logger(),
+		reqs:     make(chan request),
+		verdicts: make(chan verdict, 1),
+		done:     make(chan struct{}),
 	}
 	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now()}
 	return c
@@ -109,6 +113,13 @@ func (c *child) specCopy() ChildSpec {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.shared
+}
+
+// healthView returns the child's health spec and policy.
+func (c *child) healthView() (HealthSpec, health.Policy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.shared.Health, c.policy
 }
 
 // status returns the current snapshot.
@@ -170,6 +181,8 @@ func (c *child) run(ctx context.Context) {
 			}
 			c.cancelTimer()
 			return
+		case v := <-c.verdicts:
+			c.unhealthy(v)
 		case req := <-c.reqs:
 			r := c.handle(req)
 			if req.reply != nil {
@@ -227,12 +240,11 @@ func (c *child) handle(req request) reply {
 		if err := unix.Kill(-c.proc.pid, req.signal); err != nil {
 			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, SignalName(req.signal), err)}
 		}
-	case reqUnhealthy:
-		c.unhealthy(req.evidence)
 	case reqUpdate:
 		c.spec = *req.spec
+		pol := healthPolicy(&c.spec, c.sup.log)
 		c.mu.Lock()
-		c.shared = c.spec
+		c.shared, c.policy = c.spec, pol
 		c.mu.Unlock()
 		c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
 		if c.proc != nil {

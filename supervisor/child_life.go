@@ -131,10 +131,11 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 
 // unhealthy acts on a health verdict: record it, ask the before-restart
 // hook, and restart through the stop path unless the hook vetoes.
-func (c *child) unhealthy(ev *health.Evidence) {
-	if c.proc == nil || c.status().State != Running {
-		return // not judged while starting, stopping or in backoff
+func (c *child) unhealthy(v verdict) {
+	if c.proc == nil || c.proc.pid != v.pid || c.status().State != Running {
+		return // a stale verdict, or not judged while starting, stopping or in backoff
 	}
+	ev := v.evidence
 	reason := history.Reason(ev.Reason)
 	log := c.log.Warn().Str("evidence", ev.Summary())
 	c.update(func(s *ChildStatus) { s.LastReason = reason })

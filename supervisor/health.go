@@ -5,8 +5,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 // healthLoop runs the health scan for every Running child. Each child is
@@ -17,13 +18,7 @@ type healthLoop struct {
 	sup     *Supervisor
 	scanner *health.Scanner
 	due     map[string]time.Time
-	pids    map[string]int    // pid judged last time, to forget state on restart
-	policy  map[string]policy // parsed once per spec
-}
-
-type policy struct {
-	spec ChildSpec
-	pol  health.Policy
+	pids    map[string]int // pid judged last time, to forget state on restart
 }
 
 func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
@@ -32,21 +27,18 @@ func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
 		return nil, err
 	}
 	s.log.Info().Str("reader", sc.Reader()).Msg("health scan ready")
-	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{}, policy: map[string]policy{}}, nil
+	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{}}, nil
 }
 
-// healthPolicy converts a child's health spec. The ignore list was
-// validated with the config, so a parse error cannot happen here; if it
-// did, the list would be empty and the error logged.
-func (h *healthLoop) healthPolicy(spec *ChildSpec) health.Policy {
-	if p, ok := h.policy[spec.Name]; ok && specEqual(&p.spec, spec) {
-		return p.pol
-	}
+// healthPolicy converts a child's health spec for the scanner. The ignore
+// list was validated with the config, so a parse error cannot happen here;
+// if it did, the list would be empty and the error logged.
+func healthPolicy(spec *ChildSpec, log zerolog.Logger) health.Policy {
 	ign, err := health.ParseIgnore(spec.Health.CloseWait.IgnoreForeign)
 	if err != nil {
-		h.sup.log.Error().Err(err).Str("child", spec.Name).Msg("ignore_foreign")
+		log.Error().Err(err).Str("child", spec.Name).Msg("ignore_foreign")
 	}
-	pol := health.Policy{
+	return health.Policy{
 		CloseWait: health.CloseWaitPolicy{
 			Threshold: spec.Health.CloseWait.Threshold, Persist: spec.Health.CloseWait.Persist,
 			Ignore: ign, Disabled: !spec.Health.CloseWait.Enabled,
@@ -56,8 +48,6 @@ func (h *healthLoop) healthPolicy(spec *ChildSpec) health.Policy {
 			Persist: spec.Health.FDs.Persist, Disabled: !spec.Health.FDs.Enabled,
 		},
 	}
-	h.policy[spec.Name] = policy{spec: *spec, pol: pol}
-	return pol
 }
 
 func (h *healthLoop) run(ctx context.Context) {
@@ -83,15 +73,14 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	next := time.Second
 	for _, c := range children {
 		st := c.status()
-		spec := c.specCopy()
-		interval := spec.Health.Interval
-		if !spec.Health.CloseWait.Enabled && !spec.Health.FDs.Enabled {
+		hs, pol := c.healthView()
+		if !hs.CloseWait.Enabled && !hs.FDs.Enabled {
 			continue
 		}
 		if st.State != Running || st.PID == 0 {
-			h.scanner.Forget(spec.Name)
-			delete(h.pids, spec.Name)
-			h.due[spec.Name] = now
+			h.scanner.Forget(c.name)
+			delete(h.pids, c.name)
+			h.due[c.name] = now
 			if st.State == Starting {
 				// Look again soon: the first scan should follow the
 				// start grace closely, not a whole interval later.
@@ -99,18 +88,18 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 			}
 			continue
 		}
-		if due := h.due[spec.Name]; now.Before(due) {
+		if due := h.due[c.name]; now.Before(due) {
 			next = min(next, due.Sub(now))
 			continue
 		}
-		if h.pids[spec.Name] != st.PID {
-			h.scanner.Forget(spec.Name)
-			h.pids[spec.Name] = st.PID
+		if h.pids[c.name] != st.PID {
+			h.scanner.Forget(c.name)
+			h.pids[c.name] = st.PID
 		}
-		h.due[spec.Name] = now.Add(interval)
-		next = min(next, interval)
-		targets = append(targets, health.Target{Name: spec.Name, PID: st.PID, Descendants: true, Policy: h.healthPolicy(&spec)})
-		byName[spec.Name] = c
+		h.due[c.name] = now.Add(hs.Interval)
+		next = min(next, hs.Interval)
+		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: pol})
+		byName[c.name] = c
 	}
 	if len(targets) == 0 {
 		return next
@@ -119,23 +108,27 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 		c := byName[r.Name]
 		c.update(func(s *ChildStatus) { s.Health = r })
 		if r.Verdict != nil {
-			c.tell(request{kind: reqUnhealthy, evidence: r.Verdict, reason: history.Reason(r.Verdict.Reason)})
+			c.tell(verdict{pid: h.pids[r.Name], evidence: r.Verdict})
 		}
 	}
 	return next
 }
 
-// tell hands a request to the child without waiting for an answer. A child
-// busy with a stop does not take it within the grace time; the verdict is
-// then dropped and the next scan judges again.
-func (c *child) tell(req request) {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
+// verdict is a health verdict about one process of a child.
+type verdict struct {
+	pid      int
+	evidence *health.Evidence
+}
+
+// tell hands a verdict to the child without waiting. A child busy with a
+// hook or a stop keeps at most one pending verdict (the newest is dropped
+// while one waits); unhealthy ignores a verdict about a process that is no
+// longer the child's, and the next scan judges again anyway.
+func (c *child) tell(v verdict) {
 	select {
-	case c.reqs <- req:
-	case <-c.done:
-	case <-t.C:
-		c.log.Debug().Msg("health verdict not delivered: child busy")
+	case c.verdicts <- v:
+	default:
+		c.log.Debug().Msg("health verdict not queued: one is pending")
 	}
 }
 

@@ -14,6 +14,7 @@ type nsGroup struct {
 	pid     int   // pid whose namespace is read; 0 = the supervisor's own
 	members []int // indexes into the targets of the scan
 	cands   []sockKey
+	uids    map[uint64]uint32 // socket uid of each candidate, by inode
 }
 
 // groupByNetns groups targets by the inode of /proc/<pid>/ns/net. A target
@@ -113,6 +114,10 @@ func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, next ma
 		seen[so.Inode] = struct{}{}
 		if n >= minPersist {
 			g.cands = append(g.cands, k)
+			if g.uids == nil {
+				g.uids = map[uint64]uint32{}
+			}
+			g.uids[so.Inode] = so.UID
 		}
 	}
 }
@@ -127,48 +132,75 @@ func ignoredByAll(lists []IgnoreList, remote netip.AddrPort) bool {
 }
 
 // resolveOwners walks the fd tables of g's owned PIDs, once, when some
-// candidate socket has no decided owner yet.
+// candidate socket has no decided owner yet. The walk (one readlink per
+// fd) is the one expensive part of a scan, so it stops as soon as every
+// such socket is found, and it starts with the processes whose uid is the
+// uid of one of those sockets: the kernel records the creator's uid in the
+// socket, so the owner is almost always among them.
 func (s *Scanner) resolveOwners(g *nsGroup, pols []Policy, res []Result, seen map[uint64]struct{}) {
 	scan := uint64(s.stats.Scans)
-	need := false
+	want := map[uint64]struct{}{}
+	uids := map[uint32]bool{}
 	for _, k := range g.cands {
 		if !s.owners.known(k.inode, scan) {
-			need = true
-			break
+			want[k.inode] = struct{}{}
+			uids[g.uids[k.inode]] = true
 		}
 	}
-	if !need {
+	if len(want) == 0 {
 		return
 	}
 	s.stats.FDWalks++
-	found := map[uint64]struct{}{}
-	walked := map[int]bool{}
+	for _, w := range s.walkOrder(g, pols, res, uids) {
+		if len(want) == 0 {
+			break
+		}
+		s.stats.FDTables++
+		err := socketInodes(s.procRoot, w.pid, s.dirBuf, func(ino uint64) bool {
+			if _, ok := seen[ino]; ok {
+				// Any CLOSE_WAIT socket met on the way is cached, not only
+				// the wanted ones: it may persist by the next scan.
+				s.owners.pos[ino] = w.pid
+				delete(want, ino)
+			}
+			return len(want) > 0
+		})
+		if err != nil {
+			s.logOnce(res[w.target].Name, "read fd table", w.pid, err)
+		}
+	}
+	for ino := range want {
+		s.owners.neg[ino] = scan
+	}
+}
+
+type walkItem struct {
+	pid    int
+	target int // index into res, for error messages
+}
+
+// walkOrder lists g's owned PIDs once each, those running as one of uids
+// first.
+func (s *Scanner) walkOrder(g *nsGroup, pols []Policy, res []Result, uids map[uint32]bool) []walkItem {
+	var first, rest []walkItem
+	listed := map[int]bool{}
 	for _, i := range g.members {
 		if pols[i].CloseWait.Disabled {
 			continue
 		}
 		for _, pid := range res[i].PIDs {
-			if walked[pid] {
+			if listed[pid] {
 				continue
 			}
-			walked[pid] = true
-			s.stats.FDTables++
-			err := socketInodes(s.procRoot, pid, s.dirBuf, func(ino uint64) {
-				if _, ok := seen[ino]; ok {
-					s.owners.pos[ino] = pid
-					found[ino] = struct{}{}
-				}
-			})
-			if err != nil {
-				s.logOnce(res[i].Name, "read fd table", pid, err)
+			listed[pid] = true
+			if uid, err := procUID(s.procRoot, pid); err == nil && uids[uid] {
+				first = append(first, walkItem{pid, i})
+			} else {
+				rest = append(rest, walkItem{pid, i})
 			}
 		}
 	}
-	for _, k := range g.cands {
-		if _, ok := found[k.inode]; !ok && !s.owners.known(k.inode, scan) {
-			s.owners.neg[k.inode] = scan
-		}
-	}
+	return append(first, rest...)
 }
 
 // persistentOf returns the persistent sockets of g owned by pids.

@@ -36,6 +36,11 @@ func readDirNames(dir string, buf []byte, fn func(name []byte) bool) error {
 		return err
 	}
 	defer unix.Close(fd)
+	return readDirFD(fd, buf, fn)
+}
+
+// readDirFD is readDirNames on an open directory.
+func readDirFD(fd int, buf []byte, fn func(name []byte) bool) error {
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -73,7 +78,9 @@ func readDirNames(dir string, buf []byte, fn func(name []byte) bool) error {
 // the links "socket:[N]" of /proc/<pid>/fd. This is the expensive part of
 // the CLOSE_WAIT check (one readlink per fd) and only runs when a
 // persistent CLOSE_WAIT socket has no known owner.
-func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64)) error {
+//
+// fn returns false to stop the walk.
+func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) error {
 	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
 	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -81,16 +88,25 @@ func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64)) e
 	}
 	defer unix.Close(dfd)
 	var link [64]byte
-	return readDirNames(dir, buf, func(name []byte) bool {
+	return readDirFD(dfd, buf, func(name []byte) bool {
 		n, err := unix.Readlinkat(dfd, string(name), link[:])
 		if err != nil {
 			return true // fd closed meanwhile
 		}
 		if ino, ok := parseSocketLink(link[:n]); ok {
-			fn(ino)
+			return fn(ino)
 		}
 		return true
 	})
+}
+
+// procUID returns the effective uid of pid: the owner of /proc/<pid>.
+func procUID(procRoot string, pid int) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(procRoot+"/"+strconv.Itoa(pid), &st); err != nil {
+		return 0, err
+	}
+	return st.Uid, nil
 }
 
 // parseSocketLink decodes "socket:[12345]".

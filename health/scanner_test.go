@@ -5,8 +5,10 @@ package health
 import (
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,5 +340,30 @@ func TestScanFDSlope(t *testing.T) {
 	// Other goroutines of the test binary may hold a few fds in passing.
 	if r.FDs.SlopePerMin < 17 || r.FDs.SlopePerMin > 23 {
 		t.Errorf("slope %.1f fds/min, want about 20", r.FDs.SlopePerMin)
+	}
+}
+
+// The owner lookup reads fd tables only until every wanted socket is found,
+// starting with the processes of the sockets' uid: here the leaker (root)
+// is found first even though a process of another uid is listed before it.
+func TestOwnerWalkStopsWhenFound(t *testing.T) {
+	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+	s := newTestScanner(t, ReaderNetlink, addr)
+	h := leak(t, s, "leak", 3, addr)
+	other := exec.Command("sleep", "600")
+	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := other.Start(); err != nil {
+		t.Skipf("cannot start a process as nobody: %v", err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+
+	tg := []Target{target("other", other.Process.Pid), target("web", h.pid)}
+	s.Scan(tg)
+	res := s.Scan(tg)
+	if res[1].Verdict == nil || res[1].Verdict.CloseWait != 3 {
+		t.Fatalf("verdict %+v, want 3 sockets", res[1].Verdict)
+	}
+	if st := s.Stats(); st.FDWalks != 1 || st.FDTables != 1 {
+		t.Errorf("walks %d reading %d fd tables, want 1 walk of 1 table (the owner's)", st.FDWalks, st.FDTables)
 	}
 }

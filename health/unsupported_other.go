@@ -14,4 +14,6 @@ func netnsInode(string, string) (uint64, error) { return 0, errors.ErrUnsupporte
 
 func fdCount(string, int, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
-func socketInodes(string, int, []byte, func(uint64)) error { return errors.ErrUnsupported }
+func socketInodes(string, int, []byte, func(uint64) bool) error { return errors.ErrUnsupported }
+
+func procUID(string, int) (uint32, error) { return 0, errors.ErrUnsupported }

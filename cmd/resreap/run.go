@@ -51,8 +51,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
 	opts := supervisor.Options{Log: log, Reaper: reaper, DryRun: dryRun, Stdout: stdout, Stderr: stderr}
 	sc := cfg.Supervisor
-	if hist, err := history.Open(sc.HistoryFile, history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}); err != nil {
-		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: events will only be logged")
+	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
+	hist, err := history.Open(sc.HistoryFile, hopts)
+	if err != nil {
+		// Keep trying at every event: each failure is logged loudly by the
+		// supervisor, and recording starts once the file can be written.
+		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: will retry at every event")
+		hist, err = history.OpenLater(sc.HistoryFile, hopts)
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("history")
 	} else {
 		defer hist.Close()
 		opts.History = hist

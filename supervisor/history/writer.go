@@ -78,14 +78,25 @@ type pending struct {
 // path for appending. The directory is made 0750 and the file 0640: the
 // history names commands and peers that not every local user should read.
 func Open(path string, opts Options) (*Writer, error) {
-	if opts.MaxSize < 0 || opts.Keep < 0 {
-		return nil, fmt.Errorf("history: open %s: negative MaxSize or Keep", path)
+	w, err := OpenLater(path, opts)
+	if err != nil {
+		return nil, err
 	}
-	w := &Writer{path: path, opts: opts}
 	if err := w.open(); err != nil {
 		return nil, pathError("open", path, err)
 	}
 	return w, nil
+}
+
+// OpenLater returns a Writer that opens path at its first Append, and
+// again at every Append after a failure: for a supervisor whose history
+// is not writable when it starts (a full disk at boot), so recording
+// begins as soon as it can. Only bad options are an error.
+func OpenLater(path string, opts Options) (*Writer, error) {
+	if opts.MaxSize < 0 || opts.Keep < 0 {
+		return nil, fmt.Errorf("history: open %s: negative MaxSize or Keep", path)
+	}
+	return &Writer{path: path, opts: opts}, nil
 }
 
 // Path returns the path of the live file.

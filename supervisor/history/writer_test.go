@@ -313,3 +313,35 @@ func TestCloseDuringAppends(t *testing.T) {
 		}
 	}
 }
+
+// A history that cannot be opened at start is opened by the first Append
+// that can, and every Append before that reports the failure.
+func TestOpenLaterRetries(t *testing.T) {
+	dir := t.TempDir()
+	parent := filepath.Join(dir, "state")
+	if err := os.WriteFile(parent, nil, 0o600); err != nil { // a file where a directory should be
+		t.Fatal(err)
+	}
+	path := filepath.Join(parent, "history.jsonl")
+	if _, err := Open(path, Options{}); err == nil {
+		t.Fatal("Open under a regular file succeeded")
+	}
+	w, err := OpenLater(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Append(Record{Child: "a", Event: EventStart}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append before the fix: %v, want an error naming %s", err, path)
+	}
+	if err := os.Remove(parent); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(Record{Child: "b", Event: EventStart}); err != nil {
+		t.Fatalf("Append after the fix: %v", err)
+	}
+	recs, _, err := Read(path, Filter{})
+	if err != nil || len(recs) != 1 || recs[0].Child != "b" {
+		t.Fatalf("read back %+v, %v; want the one record written after the fix", recs, err)
+	}
+}

@@ -25,11 +25,16 @@ const (
 	tcpCloseWait = 8 // TCP_CLOSE_WAIT in the kernel's tcp_states.h
 )
 
+// stateCloseWait selects the CLOSE_WAIT sockets in a request; states 0
+// selects none, and the kernel then skips its socket tables altogether.
+const stateCloseWait = 1 << tcpCloseWait
+
 // diagRequest fills b with the NLM_F_DUMP request for the TCP sockets of
-// family (AF_INET or AF_INET6) in CLOSE_WAIT. The state filter runs in the
-// kernel, so the reply carries only CLOSE_WAIT sockets however many
-// connections the host has: that is what makes this reader cheap.
-func diagRequest(b *[nlmsgHdrLen + inetDiagReqV2Len]byte, family uint8, seq uint32) []byte {
+// family (AF_INET or AF_INET6) in the given states (a bit mask, usually
+// stateCloseWait). The state filter runs in the kernel, so the reply carries
+// only CLOSE_WAIT sockets however many connections the host has: that is
+// what makes this reader cheap.
+func diagRequest(b *[nlmsgHdrLen + inetDiagReqV2Len]byte, family uint8, states, seq uint32) []byte {
 	*b = [nlmsgHdrLen + inetDiagReqV2Len]byte{}
 	ne := binary.NativeEndian
 	ne.PutUint32(b[0:], uint32(len(b)))
@@ -39,7 +44,7 @@ func diagRequest(b *[nlmsgHdrLen + inetDiagReqV2Len]byte, family uint8, seq uint
 	r := b[nlmsgHdrLen:]
 	r[0] = family
 	r[1] = syscall.IPPROTO_TCP
-	ne.PutUint32(r[4:], 1<<tcpCloseWait)
+	ne.PutUint32(r[4:], states)
 	return b[:]
 }
 

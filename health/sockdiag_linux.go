@@ -33,9 +33,11 @@ func newDiagReader(procRoot string) (*diagReader, error) {
 	}
 	r := &diagReader{procRoot: procRoot, fd: fd, buf: make([]byte, 64<<10)}
 	r.ownNS, _ = netnsInode(procRoot, "self")
-	// Probe with a real dump: sock_diag may exist but have no inet handler
-	// (inet_diag not loaded), which only shows on the first request.
-	if _, err := r.dump(fd); err != nil {
+	// Probe with a real request: sock_diag may exist but have no inet
+	// handler (inet_diag not loaded), which only shows on the first request.
+	// Asking for no state makes the kernel skip its socket tables, so the
+	// probe costs nothing on a host with 100k connections.
+	if _, err := r.dump(fd, 0); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -137,14 +139,14 @@ func (r *diagReader) CloseWait(pid int) ([]Socket, error) {
 			defer unix.Close(fd)
 		}
 	}
-	return r.dump(fd)
+	return r.dump(fd, stateCloseWait)
 }
 
-func (r *diagReader) dump(fd int) ([]Socket, error) {
+func (r *diagReader) dump(fd int, states uint32) ([]Socket, error) {
 	r.out = r.out[:0]
 	for _, fam := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
 		r.seq++
-		req := diagRequest(&r.req, fam, r.seq)
+		req := diagRequest(&r.req, fam, states, r.seq)
 		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return nil, fmt.Errorf("sock_diag send: %w", err)
 		}

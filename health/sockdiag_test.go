@@ -106,7 +106,7 @@ func TestParseDiagDumpPartialAndErrors(t *testing.T) {
 
 func TestDiagRequest(t *testing.T) {
 	var b [nlmsgHdrLen + inetDiagReqV2Len]byte
-	req := diagRequest(&b, syscall.AF_INET6, 42)
+	req := diagRequest(&b, syscall.AF_INET6, stateCloseWait, 42)
 	ne := binary.NativeEndian
 	if ne.Uint32(req) != 72 || ne.Uint16(req[4:]) != sockDiagByFamily || ne.Uint32(req[8:]) != 42 {
 		t.Errorf("header %x", req[:16])

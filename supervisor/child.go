@@ -43,10 +43,11 @@ type child struct {
 	timer   *time.Timer
 	timerOn timerKind
 
-	mu     sync.Mutex // guards snap, shared and policy
-	snap   ChildStatus
-	shared ChildSpec     // copy of spec for other goroutines
-	policy health.Policy // spec.Health as the scanner takes it
+	mu      sync.Mutex // guards snap, changed, shared and policy
+	snap    ChildStatus
+	changed chan struct{} // closed and replaced at every state change
+	shared  ChildSpec     // copy of spec for other goroutines
+	policy  health.Policy // spec.Health as the scanner takes it
 }
 
 type timerKind int
@@ -102,17 +103,11 @@ func newChild(s *Supervisor, spec ChildSpec) *child {
 		log:      s.log.With().Str("child", spec.Name).Logger(),
 		reqs:     make(chan request),
 		verdicts: make(chan verdict, 1),
+		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now()}
 	return c
-}
-
-// specCopy returns the child's current spec, safe from any goroutine.
-func (c *child) specCopy() ChildSpec {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.shared
 }
 
 // healthView returns the child's health spec and policy.
@@ -136,11 +131,35 @@ func (c *child) update(f func(*ChildStatus)) {
 }
 
 func (c *child) setState(st State) {
-	c.update(func(s *ChildStatus) {
-		if s.State != st {
-			s.State, s.Since = st, time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap.State != st {
+		c.snap.State, c.snap.Since = st, time.Now()
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+}
+
+// waitWhile waits until the child's state is no longer st, ctx is done,
+// or d has passed.
+func (c *child) waitWhile(ctx context.Context, st State, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		cur, changed := c.snap.State, c.changed
+		c.mu.Unlock()
+		if cur != st {
+			return
 		}
-	})
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // call sends a request to the run goroutine and waits for its answer.

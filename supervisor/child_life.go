@@ -17,7 +17,7 @@ func (c *child) start() {
 	if err != nil {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
 		c.update(func(s *ChildStatus) { s.LastReason, s.LastExit = history.ReasonStartFailed, err.Error() })
-		c.failed(history.Record{Event: history.EventStart, Reason: history.ReasonStartFailed, Message: err.Error()}, 0, false)
+		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed, Message: err.Error()}, 0, true)
 		return
 	}
 	c.proc = p
@@ -44,27 +44,23 @@ func (c *child) exited(ex ExitStatus) {
 	c.cancelTimer()
 	killGroupRemains(p.pid, c.log)
 	uptime := ex.At.Sub(p.started)
-	earlyExit := uptime < c.spec.StartGrace
-	rec := history.Record{PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
+	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
 	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, history.ReasonExited, ex.String() })
 	switch {
 	case c.spec.Restart == RestartNever, c.spec.Restart == RestartOnFailure && !ex.Failed():
 		c.setState(Exited)
-		c.sup.record(c.log.Info(), withChild(rec, c.spec.Name))
+		c.sup.record(c.log.Info(), rec)
 	default:
-		c.failed(rec, uptime, earlyExit || rec.Event == history.EventStart)
+		c.failed(rec, uptime, uptime < c.spec.StartGrace)
 	}
 }
 
-// failed records a failure (an exit or a failed start) and schedules the
-// next start after the backoff, or gives up with Fatal when the start limit
-// is exceeded.
+// failed records a failure (an exit, or with failedStart an exit before
+// start_seconds or a start that never ran) and schedules the next start
+// after the backoff, or gives up with Fatal when the start limit is
+// exceeded.
 func (c *child) failed(rec history.Record, uptime time.Duration, failedStart bool) {
-	rec.Child = c.spec.Name
-	if rec.Event == history.EventStart {
-		failedStart = true
-	}
 	if failedStart && c.tracker.failedStart(c.spec.StartLimit, time.Now()) {
 		c.sup.record(c.log.Warn(), rec)
 		c.setState(Fatal)
@@ -163,9 +159,4 @@ func setExit(rec *history.Record, ex ExitStatus) {
 	} else if code, ok := ex.Code(); ok {
 		rec.ExitCode = &code
 	}
-}
-
-func withChild(rec history.Record, name string) history.Record {
-	rec.Child = name
-	return rec
 }

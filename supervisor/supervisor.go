@@ -125,14 +125,10 @@ func (s *Supervisor) startAll(ctx context.Context, specs []ChildSpec) {
 			started = append(started, c)
 		}
 		for _, c := range started {
-			deadline := time.Now().Add(c.specCopy().StartGrace + time.Second)
-			for c.status().State == Starting && time.Now().Before(deadline) {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
+			c.waitWhile(ctx, Starting, byName[c.name].StartGrace+time.Second)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

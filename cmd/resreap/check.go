@@ -16,8 +16,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", defaultConfig, "config file to validate")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return exit
 	}
 	if fs.NArg() == 1 && !fs.Changed("config") {
 		*path = fs.Arg(0)

@@ -29,8 +29,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	leakAfter := fs.Duration("leak-after", 2*time.Second, "run cleanly this long before leaking")
 	leakEvery := fs.Duration("leak-every", 500*time.Millisecond, "leak one CLOSE_WAIT connection this often")
 	ignore := fs.StringSlice("ignore", nil, "signals to ignore (QUIT always prints a fake thread dump)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if exit, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return exit
 	}
 	return demoFEServer(*leakAfter, *leakEvery, *ignore, stdout, stderr)
 }

@@ -11,9 +11,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/resreap/resreap/supervisor"
 )
@@ -71,4 +74,22 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "resreap: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// parseFlags parses args into fs. On -h it prints the flags to stdout and
+// returns exit 0; on a bad flag it names it on stderr (pflag's
+// ContinueOnError reports nothing itself) and returns exit 2. ok is true
+// when the command should go on.
+func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (exit int, ok bool) {
+	fs.Usage = func() {} // the messages below replace pflag's own
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, pflag.ErrHelp):
+		fmt.Fprintf(stdout, "usage: resreap %s [flags]\n\n%s", fs.Name(), fs.FlagUsages())
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "resreap %s: %v\n\n%s", fs.Name(), err, fs.FlagUsages())
+	return 2, false
 }

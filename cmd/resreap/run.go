@@ -27,8 +27,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "log every signal and restart it would do; do none")
 	debug := fs.Bool("debug", false, "debug logging")
 	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return exit
 	}
 	log, err := newLogger(stderr, *logFormat, *debug)
 	if err != nil {

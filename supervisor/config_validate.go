@@ -112,33 +112,11 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 		}
 	}
 	v.duration(key+".start_seconds", f.StartGrace, &c.StartGrace, true)
-	if b := f.Backoff; b != nil {
-		k := key + ".backoff"
-		v.duration(k+".initial", b.Initial, &c.Backoff.Initial, true)
-		v.duration(k+".max", b.Max, &c.Backoff.Max, true)
-		v.duration(k+".reset_after", b.ResetAfter, &c.Backoff.ResetAfter, false)
-		if b.Multiplier != nil {
-			if c.Backoff.Multiplier = *b.Multiplier; c.Backoff.Multiplier < 1 {
-				v.add(k+".multiplier", "must be >= 1")
-			}
-		}
-		if b.Jitter != nil {
-			if c.Backoff.Jitter = *b.Jitter; c.Backoff.Jitter < 0 || c.Backoff.Jitter >= 1 {
-				v.add(k+".jitter", "must be in [0, 1)")
-			}
-		}
-		if c.Backoff.Max < c.Backoff.Initial {
-			v.add(k+".max", "must be >= initial (%s)", c.Backoff.Initial)
-		}
+	if f.Backoff != nil {
+		v.backoff(key+".backoff", f.Backoff, &c.Backoff)
 	}
-	if sl := f.StartLimit; sl != nil {
-		k := key + ".start_limit"
-		if sl.Burst != nil {
-			if c.StartLimit.Burst = *sl.Burst; c.StartLimit.Burst < 1 {
-				v.add(k+".burst", "must be >= 1")
-			}
-		}
-		v.duration(k+".interval", sl.Interval, &c.StartLimit.Interval, false)
+	if f.StartLimit != nil {
+		v.startLimit(key+".start_limit", f.StartLimit, &c.StartLimit)
 	}
 	if f.Stop != nil {
 		c.Stop = v.stop(key+".stop", f.Stop)
@@ -153,6 +131,34 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 		v.health(key+".health", f.Health, &c.Health)
 	}
 	return c
+}
+
+func (v *validator) backoff(k string, b *fileBackoff, dst *BackoffSpec) {
+	v.duration(k+".initial", b.Initial, &dst.Initial, true)
+	v.duration(k+".max", b.Max, &dst.Max, true)
+	v.duration(k+".reset_after", b.ResetAfter, &dst.ResetAfter, false)
+	if b.Multiplier != nil {
+		if dst.Multiplier = *b.Multiplier; dst.Multiplier < 1 {
+			v.add(k+".multiplier", "must be >= 1")
+		}
+	}
+	if b.Jitter != nil {
+		if dst.Jitter = *b.Jitter; dst.Jitter < 0 || dst.Jitter >= 1 {
+			v.add(k+".jitter", "must be in [0, 1)")
+		}
+	}
+	if dst.Max < dst.Initial {
+		v.add(k+".max", "must be >= initial (%s)", dst.Initial)
+	}
+}
+
+func (v *validator) startLimit(k string, sl *fileStartLimit, dst *StartLimit) {
+	if sl.Burst != nil {
+		if dst.Burst = *sl.Burst; dst.Burst < 1 {
+			v.add(k+".burst", "must be >= 1")
+		}
+	}
+	v.duration(k+".interval", sl.Interval, &dst.Interval, false)
 }
 
 // duration parses a duration key into *dst. zeroOK allows "0s".

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -107,51 +106,17 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *Config) (ReloadReport, err
 	if !reflect.DeepEqual(old.Supervisor, cfg.Supervisor) {
 		s.log.Warn().Msg("reload: changes to [supervisor] take effect when resreap restarts")
 	}
-	var rep ReloadReport
-	oldSpecs := map[string]ChildSpec{}
-	for _, c := range old.Children {
-		oldSpecs[c.Name] = c
-	}
-	var added []ChildSpec
-	newNames := map[string]bool{}
+	rep, added, changed := s.reloadPlan(old, cfg)
+	kept := map[string]bool{}
 	for _, spec := range cfg.Children {
-		newNames[spec.Name] = true
-		prev, ok := oldSpecs[spec.Name]
-		switch {
-		case !ok || s.child(spec.Name) == nil:
-			added = append(added, spec)
-			rep.Started = append(rep.Started, spec.Name)
-		case !specEqual(&prev, &spec):
-			rep.Restarted = append(rep.Restarted, spec.Name)
-		default:
-			rep.Unchanged = append(rep.Unchanged, spec.Name)
-		}
+		kept[spec.Name] = true
 	}
-	// Removed children stop first, in reverse dependency order.
-	levels, _ := startLevels(old.Children)
-	for i := len(levels) - 1; i >= 0; i-- {
-		var wg sync.WaitGroup
-		for _, name := range levels[i] {
-			if newNames[name] {
-				continue
-			}
-			c := s.child(name)
-			if c == nil {
-				continue
-			}
-			rep.Stopped = append(rep.Stopped, name)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c.call(ctx, request{kind: reqStop, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
-				s.removeChild(name)
-			}()
-		}
-		wg.Wait()
+	rep.Stopped = s.stopInReverse(ctx, old.Children, func(name string) bool { return !kept[name] }, history.ReasonReload)
+	for _, name := range rep.Stopped {
+		s.removeChild(name)
 	}
-	for _, name := range rep.Restarted {
-		spec := specByName(cfg, name)
-		s.child(name).call(ctx, request{kind: reqUpdate, spec: &spec, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
+	for _, spec := range changed {
+		s.child(spec.Name).call(ctx, request{kind: reqUpdate, spec: &spec, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
 	}
 	s.startAll(ctx, added)
 	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload,
@@ -159,13 +124,27 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *Config) (ReloadReport, err
 	return rep, nil
 }
 
-func specByName(cfg *Config, name string) ChildSpec {
-	for _, c := range cfg.Children {
-		if c.Name == name {
-			return c
+// reloadPlan sorts the children of cfg into new ones (added), changed ones
+// and unchanged ones, against old.
+func (s *Supervisor) reloadPlan(old, cfg *Config) (rep ReloadReport, added, changed []ChildSpec) {
+	oldSpecs := map[string]ChildSpec{}
+	for _, c := range old.Children {
+		oldSpecs[c.Name] = c
+	}
+	for _, spec := range cfg.Children {
+		prev, ok := oldSpecs[spec.Name]
+		switch {
+		case !ok || s.child(spec.Name) == nil:
+			added = append(added, spec)
+			rep.Started = append(rep.Started, spec.Name)
+		case !specEqual(&prev, &spec):
+			changed = append(changed, spec)
+			rep.Restarted = append(rep.Restarted, spec.Name)
+		default:
+			rep.Unchanged = append(rep.Unchanged, spec.Name)
 		}
 	}
-	return ChildSpec{}
+	return rep, added, changed
 }
 
 func specEqual(a, b *ChildSpec) bool { return reflect.DeepEqual(a, b) }

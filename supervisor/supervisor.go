@@ -174,22 +174,32 @@ func (s *Supervisor) shutdown() {
 	s.mu.Lock()
 	specs := s.cfg.Children
 	s.mu.Unlock()
+	s.stopInReverse(context.Background(), specs, func(string) bool { return true }, history.ReasonShutdown)
+}
+
+// stopInReverse stops the children of specs that pick selects: dependents
+// before their dependencies, concurrently within one dependency level. It
+// returns the names of the children it stopped.
+func (s *Supervisor) stopInReverse(ctx context.Context, specs []ChildSpec, pick func(name string) bool, reason history.Reason) []string {
+	var stopped []string
 	levels, _ := startLevels(specs)
 	for i := len(levels) - 1; i >= 0; i-- {
 		var wg sync.WaitGroup
 		for _, name := range levels[i] {
 			c := s.child(name)
-			if c == nil {
+			if c == nil || !pick(name) {
 				continue
 			}
+			stopped = append(stopped, name)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c.call(context.Background(), request{kind: reqStop, reason: history.ReasonShutdown}) //nolint:errcheck // logged by the child
+				c.call(ctx, request{kind: reqStop, reason: reason}) //nolint:errcheck // logged by the child
 			}()
 		}
 		wg.Wait()
 	}
+	return stopped
 }
 
 func (s *Supervisor) child(name string) *child {

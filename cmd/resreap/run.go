@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -49,62 +50,85 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
-	opts := supervisor.Options{Log: log, Reaper: reaper, DryRun: dryRun, Stdout: stdout, Stderr: stderr}
-	sc := cfg.Supervisor
-	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
-	hist, err := history.Open(sc.HistoryFile, hopts)
-	if err != nil {
-		// Keep trying at every event: each failure is logged loudly by the
-		// supervisor, and recording starts once the file can be written.
-		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: will retry at every event")
-		hist, err = history.OpenLater(sc.HistoryFile, hopts)
-	}
-	if err != nil {
-		log.Error().Err(err).Msg("history")
-	} else {
-		defer hist.Close()
-		opts.History = hist
-		log.Info().Str("file", sc.HistoryFile).Msg("restart history")
-	}
-	sup := supervisor.New(cfg, opts)
+	hist, closeHist := openHistory(cfg.Supervisor, log)
+	defer closeHist()
+	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun, Stdout: stdout, Stderr: stderr})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var ctlDone chan struct{}
-	if sc.ControlSocket != "" {
-		srv, err := control.Listen(sc.ControlSocket, control.Options{Group: sc.ControlGroup}, log)
-		if err != nil {
-			log.Error().Err(err).Msg("control socket")
-			if errors.Is(err, control.ErrInUse) {
-				return 1
-			}
-		} else {
-			ctlDone = make(chan struct{})
-			go func() {
-				defer close(ctlDone)
-				if err := srv.Serve(ctx, sup.ControlHandler()); err != nil {
-					log.Error().Err(err).Msg("control socket stopped")
-				}
-			}()
-			log.Info().Str("socket", sc.ControlSocket).Msg("control socket")
-		}
+	ctlDone, err := serveControl(ctx, cfg.Supervisor, sup, log)
+	if err != nil {
+		return 1
 	}
+	defer func() { <-ctlDone }() // after stop(): Serve returns once ctx is done
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	defer signal.Stop(sigs)
 	runDone := make(chan error, 1)
 	go func() { runDone <- sup.Run(ctx) }()
 	log.Info().Str("config", cfg.Path).Int("children", len(cfg.Children)).Bool("dry_run", dryRun).Msg("resreap started")
+	return handleSignals(sup, stop, runDone, log)
+}
 
+// openHistory opens the restart history. A file that cannot be opened now
+// is retried at every event: each failure is logged loudly by the
+// supervisor, and recording starts once the file can be written.
+func openHistory(sc supervisor.SupervisorConfig, log zerolog.Logger) (supervisor.HistorySink, func()) {
+	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
+	hist, err := history.Open(sc.HistoryFile, hopts)
+	if err != nil {
+		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: will retry at every event")
+		if hist, err = history.OpenLater(sc.HistoryFile, hopts); err != nil {
+			log.Error().Err(err).Msg("history")
+			return nil, func() {}
+		}
+	} else {
+		log.Info().Str("file", sc.HistoryFile).Msg("restart history")
+	}
+	return hist, func() { hist.Close() }
+}
+
+// serveControl serves the control socket until ctx is done; the returned
+// channel closes when it has stopped. Another resreap answering on the
+// socket is an error; any other failure leaves resreap running without
+// the socket.
+func serveControl(ctx context.Context, sc supervisor.SupervisorConfig, sup *supervisor.Supervisor, log zerolog.Logger) (<-chan struct{}, error) {
+	done := make(chan struct{})
+	if sc.ControlSocket == "" {
+		close(done)
+		return done, nil
+	}
+	srv, err := control.Listen(sc.ControlSocket, control.Options{Group: sc.ControlGroup}, log)
+	if err != nil {
+		log.Error().Err(err).Msg("control socket")
+		if errors.Is(err, control.ErrInUse) {
+			return nil, err
+		}
+		close(done)
+		return done, nil
+	}
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, sup.ControlHandler()); err != nil {
+			log.Error().Err(err).Msg("control socket stopped")
+		}
+	}()
+	log.Info().Str("socket", sc.ControlSocket).Msg("control socket")
+	return done, nil
+}
+
+// handleSignals runs until the supervisor has stopped: TERM and INT stop
+// the children (a second INT kills them at once), HUP reloads the config.
+// It returns the exit code.
+func handleSignals(sup *supervisor.Supervisor, stop context.CancelFunc, runDone <-chan error, log zerolog.Logger) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(sigs)
+	var reloads sync.WaitGroup // a reload still running at shutdown is waited for
+	defer reloads.Wait()
 	interrupts := 0
 	for {
 		select {
 		case err := <-runDone:
 			stop()
-			if ctlDone != nil {
-				<-ctlDone
-			}
 			if err != nil {
 				log.Error().Err(err).Msg("supervisor")
 				return 1
@@ -114,7 +138,11 @@ func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGHUP:
-				go sup.ReloadFile(ctx) //nolint:errcheck // logged by the supervisor
+				reloads.Add(1)
+				go func() {
+					defer reloads.Done()
+					sup.ReloadFile(context.Background()) //nolint:errcheck // logged by the supervisor
+				}()
 			case unix.SIGINT:
 				interrupts++
 				if interrupts > 1 {

@@ -1,12 +1,9 @@
 package supervisor
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/health/healthtest"
 
@@ -27,20 +24,11 @@ func BenchmarkRestartLatency(b *testing.B) {
 	spec.Health.CloseWait.Enabled, spec.Health.FDs.Enabled = false, false
 	var gaps []time.Duration
 	for i := 0; i < b.N; i++ {
-		hist := newMemHistory()
-		out := newLineRecorder()
-		sup := New(&Config{Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{spec}},
-			Options{Log: zerolog.Nop(), Reaper: testReaper, History: hist, Stdout: out, Stderr: discard{}})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { sup.Run(ctx); close(done) }()
-		for count(hist.all(), "true", history.EventStart) < 101 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-		<-done
+		h := startSupervisor(b, spec)
+		h.hist.waitFor(b, time.Minute, "101 starts", func(r []history.Record) bool { return count(r, "true", history.EventStart) >= 101 })
+		h.stop()
 		var lastStart, exitAt time.Time
-		for _, r := range hist.all() {
+		for _, r := range h.hist.all() {
 			switch r.Event {
 			case history.EventStart:
 				if !exitAt.IsZero() {
@@ -58,10 +46,6 @@ func BenchmarkRestartLatency(b *testing.B) {
 	b.ReportMetric(float64(len(gaps)), "restarts")
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
 // BenchmarkDetectionLatency measures, for interval = "1s" and persist = 2,
 // the time from the leak (the helper prints "ready" once its sockets are in
 // CLOSE_WAIT) to the verdict and to the reap after the stop. Expect between
@@ -75,18 +59,11 @@ func BenchmarkDetectionLatency(b *testing.B) {
 		spec := leakerSpec("leaker", addr, 3)
 		spec.Health.Interval = time.Second
 		spec.Health.CloseWait = CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2}
-		hist := newMemHistory()
-		out := newLineRecorder()
-		sup := New(&Config{Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{spec}},
-			Options{Log: zerolog.Nop(), Reaper: testReaper, History: hist, Stdout: out, Stderr: discard{}})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { sup.Run(ctx); close(done) }()
-		out.waitLine(b, time.Minute, "ready")
+		h := startSupervisor(b, spec)
+		h.out.waitLine(b, time.Minute, "ready")
 		leakAt := time.Now()
-		recs := hist.waitFor(b, time.Minute, "stop", func(r []history.Record) bool { return count(r, "leaker", history.EventStop) >= 1 })
-		cancel()
-		<-done
+		recs := h.hist.waitFor(b, time.Minute, "stop", func(r []history.Record) bool { return count(r, "leaker", history.EventStop) >= 1 })
+		h.stop()
 		for _, r := range recs {
 			switch {
 			case r.Event == history.EventUnhealthy && len(verdicts) == i:

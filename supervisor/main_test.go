@@ -254,13 +254,13 @@ type harness struct {
 	stop func()
 }
 
-func startSupervisor(t *testing.T, specs ...ChildSpec) *harness {
+func startSupervisor(t testing.TB, specs ...ChildSpec) *harness {
 	t.Helper()
 	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: specs}
 	return startConfig(t, cfg, Options{})
 }
 
-func startConfig(t *testing.T, cfg *Config, opts Options) *harness {
+func startConfig(t testing.TB, cfg *Config, opts Options) *harness {
 	t.Helper()
 	h := &harness{hist: newMemHistory(), out: newLineRecorder()}
 	opts.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Str("test", t.Name()).Logger()

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 func TestBackoffDelay(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/resreap/resreap/health/healthtest"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // BenchmarkRestartLatency measures the time from a child's exit (its reap)

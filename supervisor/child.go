@@ -11,8 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor/control"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 // Errors returned by the control methods.
@@ -253,11 +254,11 @@ func (c *child) handle(req request) reply {
 			return reply{err: fmt.Errorf("child %q: %w", c.spec.Name, ErrNotRunning)}
 		}
 		if c.sup.opts.DryRun {
-			c.log.Info().Str("signal", SignalName(req.signal)).Msg("dry run: would signal process group")
+			c.log.Info().Str("signal", signame.Name(req.signal)).Msg("dry run: would signal process group")
 			return reply{}
 		}
 		if err := unix.Kill(-c.proc.pid, req.signal); err != nil {
-			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, SignalName(req.signal), err)}
+			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, signame.Name(req.signal), err)}
 		}
 	case reqUpdate:
 		c.spec = *req.spec

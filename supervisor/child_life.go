@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // start runs a new instance. A start that fails before the program runs
@@ -155,7 +156,7 @@ func (c *child) unhealthy(v verdict) {
 
 func setExit(rec *history.Record, ex ExitStatus) {
 	if sig, ok := ex.Signal(); ok {
-		rec.Signal = SignalName(sig)
+		rec.Signal = signame.Name(sig)
 	} else if code, ok := ex.Code(); ok {
 		rec.ExitCode = &code
 	}

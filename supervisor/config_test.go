@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/signame"
 )
 
 func TestParseConfigGood(t *testing.T) {
@@ -135,13 +137,13 @@ func TestLoadConfigMissingFile(t *testing.T) {
 
 func TestParseSignal(t *testing.T) {
 	for in, want := range map[string]unix.Signal{"TERM": unix.SIGTERM, "sigquit": unix.SIGQUIT, "SIGKILL": unix.SIGKILL, "9": unix.SIGKILL, " hup ": unix.SIGHUP} {
-		if got, err := ParseSignal(in); err != nil || got != want {
-			t.Errorf("ParseSignal(%q) = %v, %v", in, got, err)
+		if got, err := signame.Parse(in); err != nil || got != want {
+			t.Errorf("signame.Parse(%q) = %v, %v", in, got, err)
 		}
 	}
 	for _, bad := range []string{"", "TREM", "SIG", "999", "-1"} {
-		if _, err := ParseSignal(bad); err == nil {
-			t.Errorf("ParseSignal(%q): no error", bad)
+		if _, err := signame.Parse(bad); err == nil {
+			t.Errorf("signame.Parse(%q): no error", bad)
 		}
 	}
 }

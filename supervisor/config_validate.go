@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // validator converts the decoded file into a Config and collects every
@@ -212,7 +214,7 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 	}
 	var spec StopSpec
 	for i, name := range signals {
-		sig, err := ParseSignal(name)
+		sig, err := signame.Parse(name)
 		if err != nil {
 			v.add(key+".signals", "%v", err)
 			continue

@@ -6,8 +6,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor/control"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 // ControlHandler exposes the supervisor over the control socket.
@@ -59,7 +60,7 @@ func toControlStop(name string, rep *StopReport) control.StopReport {
 	}
 	cr.PID, cr.SignalsSent, cr.Killed, cr.Duration = rep.PID, rep.SignalsSent, rep.Killed, history.Duration(rep.Duration)
 	if sig, ok := rep.Exit.Signal(); ok {
-		cr.Signal = SignalName(sig)
+		cr.Signal = signame.Name(sig)
 	} else if code, ok := rep.Exit.Code(); ok {
 		cr.ExitCode = &code
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/health/healthtest"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 func leakerSpec(name, addr string, n int) ChildSpec {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/health/healthtest"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // fileHistory is a real history file that also tells the test's memHistory

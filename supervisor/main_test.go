@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // testReaper is the one Reaper of the test binary (wait4(-1) is

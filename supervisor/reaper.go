@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // ExitStatus is how a process ended, as collected by the Reaper.
@@ -39,7 +41,7 @@ func (e ExitStatus) Failed() bool {
 
 func (e ExitStatus) String() string {
 	if sig, ok := e.Signal(); ok {
-		return "signal " + SignalName(sig)
+		return "signal " + signame.Name(sig)
 	}
 	code, _ := e.Code()
 	return fmt.Sprintf("exit %d", code)

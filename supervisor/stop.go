@@ -8,7 +8,8 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // StopReport says how a stop went: what was sent, when, and how the
@@ -27,7 +28,7 @@ type StopReport struct {
 // signal.
 func (r StopReport) EndedBy() string {
 	if sig, ok := r.Exit.Signal(); ok {
-		return SignalName(sig)
+		return signame.Name(sig)
 	}
 	if n := len(r.SignalsSent); n > 0 {
 		return r.SignalsSent[n-1].Signal
@@ -59,7 +60,7 @@ func stopProcess(p *process, steps []StopStep, dryRun bool, log zerolog.Logger) 
 	start := time.Now()
 	if dryRun {
 		for _, st := range steps {
-			log.Info().Str("signal", SignalName(st.Signal)).Dur("wait", st.Wait).Msg("dry run: would send signal to process group")
+			log.Info().Str("signal", signame.Name(st.Signal)).Dur("wait", st.Wait).Msg("dry run: would send signal to process group")
 		}
 		log.Info().Msg("dry run: would send KILL to process group")
 		return rep
@@ -75,7 +76,7 @@ func stopProcess(p *process, steps []StopStep, dryRun bool, log zerolog.Logger) 
 			break
 		}
 		sendGroup(p.pid, st.Signal, log)
-		rep.SignalsSent = append(rep.SignalsSent, history.SignalSent{Signal: SignalName(st.Signal), Time: time.Now().UTC()})
+		rep.SignalsSent = append(rep.SignalsSent, history.SignalSent{Signal: signame.Name(st.Signal), Time: time.Now().UTC()})
 		rep.Killed = st.Signal == unix.SIGKILL
 		if st.Signal == unix.SIGKILL {
 			rep.Exit = waitKilled(p, log)
@@ -116,9 +117,9 @@ func waitKilled(p *process, log zerolog.Logger) ExitStatus {
 // sendGroup signals the process group pgid. ESRCH (the group is already
 // empty) is normal during a stop.
 func sendGroup(pgid int, sig unix.Signal, log zerolog.Logger) {
-	log.Debug().Int("pgid", pgid).Str("signal", SignalName(sig)).Msg("signal process group")
+	log.Debug().Int("pgid", pgid).Str("signal", signame.Name(sig)).Msg("signal process group")
 	if err := unix.Kill(-pgid, sig); err != nil && err != unix.ESRCH {
-		log.Error().Err(err).Int("pgid", pgid).Str("signal", SignalName(sig)).Msg("cannot signal process group")
+		log.Error().Err(err).Int("pgid", pgid).Str("signal", signame.Name(sig)).Msg("cannot signal process group")
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 func TestReloadRestartsOnlyWhatChanged(t *testing.T) {

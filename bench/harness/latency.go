@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // childEvent is one line of benchchild's log: "EVENT PID UNIX_NANOSECONDS".

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
 )
@@ -71,7 +72,7 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 	req := control.Request{Cmd: cmd, Child: fs.Arg(0)}
 	if cmd == control.CmdSignal {
 		// Refuse a bad name here, even when resreap is not running.
-		if _, err := control.ParseSignal(fs.Arg(1)); err != nil {
+		if _, err := signame.ParseName(fs.Arg(1)); err != nil {
 			fmt.Fprintf(stderr, "resreap signal: %v\n", err)
 			return 2
 		}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor/control"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 // ctlHandler knows the children "fe" and "broken" (whose start fails).

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // runDemo runs the demo children of configs/demo.toml.
@@ -56,8 +56,8 @@ func demoFEServer(leakAfter, leakEvery time.Duration, ignore []string, stdout, s
 	signal.Notify(sigs, unix.SIGQUIT, unix.SIGTERM, unix.SIGINT)
 	ignored := map[string]bool{}
 	for _, s := range ignore {
-		if sig, err := supervisor.ParseSignal(s); err == nil {
-			ignored[supervisor.SignalName(sig)] = true
+		if sig, err := signame.Parse(s); err == nil {
+			ignored[signame.Name(sig)] = true
 		}
 	}
 	fmt.Fprintf(stdout, "fe-server pid %d up; backend at %s; leaking from %s on (ignoring %s)\n",
@@ -82,7 +82,7 @@ func demoFEServer(leakAfter, leakEvery time.Duration, ignore []string, stdout, s
 				fmt.Fprintf(stdout, "fe-server: %d connections left open by the backend client\n", len(leaked))
 			}
 		case sig := <-sigs:
-			name := supervisor.SignalName(sig.(unix.Signal))
+			name := signame.Name(sig.(unix.Signal))
 			switch {
 			case name == "QUIT":
 				fmt.Fprintf(stdout, "fe-server: SIGQUIT: thread dump: 1 goroutine leaking, %d sockets held\n", len(leaked))

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 const e2eChildren = `

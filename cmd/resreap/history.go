@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 const historyUsage = `usage: resreap history [-f FILE | -c CONFIG] [--child NAME] [--since AGE|TIME]

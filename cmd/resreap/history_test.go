@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // historyFixture writes a small history: two children, a restart with

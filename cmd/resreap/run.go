@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
-	"github.com/resreap/resreap/supervisor/history"
 )
 
 const defaultConfig = "/etc/resreap/resreap.toml"

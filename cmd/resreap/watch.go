@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/health/watch"
+	"github.com/resreap/resreap/supervisor/watch"
 )
 
 // runWatch implements "resreap watch", the old standalone watchdog, and

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health/healthtest"
-	"github.com/resreap/resreap/health/watch"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/supervisor/watch"
 )
 
 // TestWatchHelperProcess is not a test: run as a child with

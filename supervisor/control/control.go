@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 // Handler is what the supervisor exposes over the socket. The server calls

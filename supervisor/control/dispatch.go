@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // dispatch runs one request against h and turns the outcome into a
@@ -54,7 +56,7 @@ func dispatch(ctx context.Context, h Handler, req Request) Response {
 		if r, ok := needChild(); !ok {
 			return r
 		}
-		sig, err := ParseSignal(req.Signal)
+		sig, err := signame.ParseName(req.Signal)
 		if err != nil {
 			return usage("%v", err)
 		}

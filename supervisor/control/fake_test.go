@@ -12,7 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 var errStartFailed = errors.New("exec: permission denied")

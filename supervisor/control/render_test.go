@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 func TestWriteStatusTable(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // Usage is the help text of "resreap watch". The flags are those of the
@@ -207,12 +207,12 @@ func (r *rawFlags) apply(fs *pflag.FlagSet, o *Options) error {
 		return errors.New("-c/--command: empty command")
 	}
 	if set("signal") {
-		if o.Signal, err = supervisor.ParseSignal(r.signal); err != nil {
+		if o.Signal, err = signame.Parse(r.signal); err != nil {
 			return fmt.Errorf("-s/--signal: %w", err)
 		}
 	}
 	if set("pre-signal") {
-		if o.PreSignal, err = supervisor.ParseSignal(r.preSignal); err != nil {
+		if o.PreSignal, err = signame.Parse(r.preSignal); err != nil {
 			return fmt.Errorf("-S/--pre-signal: %w", err)
 		}
 	}

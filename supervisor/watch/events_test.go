@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
 )
 
 func TestTextLine(t *testing.T) {

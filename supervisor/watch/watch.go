@@ -13,8 +13,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/supervisor"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // Env is what Run takes from its caller besides the options.
@@ -280,7 +280,7 @@ func (w *watcher) plan() Plan {
 func planText(p Plan) string {
 	var names []string
 	for _, s := range p.Signals {
-		names = append(names, supervisor.SignalName(s))
+		names = append(names, signame.Name(s))
 	}
 	if len(names) == 0 || names[len(names)-1] != "KILL" {
 		names = append(names, "KILL")

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health/healthtest"
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // The test binary re-executes itself as a helper: a process the watch did
@@ -66,7 +66,7 @@ func helperMain(mode string) int {
 	for s := range sigs {
 		sig := s.(syscall.Signal)
 		if f, err := os.OpenFile(os.Getenv(sigLogEnv), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
-			fmt.Fprintln(f, supervisor.SignalName(sig))
+			fmt.Fprintln(f, signame.Name(sig))
 			f.Close()
 		}
 		if sig == syscall.SIGTERM && os.Getenv(onTermEnv) != "ignore" {

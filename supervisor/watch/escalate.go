@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/supervisor"
-	"github.com/resreap/resreap/supervisor/history"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // Plan is an escalation: each signal in turn, waiting Wait after each for
@@ -62,7 +62,7 @@ func Escalate(ctx context.Context, p *Process, plan Plan) (rep StopReport) {
 			}
 			return rep
 		}
-		rep.Sent = append(rep.Sent, history.SignalSent{Signal: supervisor.SignalName(sig), Time: time.Now()})
+		rep.Sent = append(rep.Sent, history.SignalSent{Signal: signame.Name(sig), Time: time.Now()})
 		wait := plan.Wait
 		if sig == unix.SIGKILL {
 			rep.Killed = true
@@ -76,7 +76,7 @@ func Escalate(ctx context.Context, p *Process, plan Plan) (rep StopReport) {
 			return rep
 		}
 		if err := ctx.Err(); err != nil {
-			rep.Err = fmt.Errorf("stop interrupted after %s: %w", supervisor.SignalName(sig), err)
+			rep.Err = fmt.Errorf("stop interrupted after %s: %w", signame.Name(sig), err)
 			return rep
 		}
 		if i == len(steps)-1 {

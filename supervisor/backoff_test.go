@@ -6,38 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
-func TestBackoffDelay(t *testing.T) {
-	b := BackoffSpec{Initial: time.Second, Max: 10 * time.Second, Multiplier: 2, Jitter: 0.2}
-	tests := []struct {
-		k    int
-		u    float64
-		want time.Duration
-	}{
-		{0, 0, time.Second},
-		{1, 0, 2 * time.Second},
-		{3, 0, 8 * time.Second},
-		{4, 0, 10 * time.Second},
-		{100, 0, 10 * time.Second},
-		{5000, 0, 10 * time.Second}, // overflow to +Inf stays at Max
-		{0, 1, 1200 * time.Millisecond},
-		{0, -1, 800 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		if have := b.Delay(tt.k, tt.u); have != tt.want {
-			t.Errorf("Delay(%d, %v) = %s, want %s", tt.k, tt.u, have, tt.want)
-		}
-	}
-	if d := (BackoffSpec{Max: time.Second, Multiplier: 2}).Delay(3, 0); d != 0 {
-		t.Errorf("zero initial: %s", d)
-	}
-}
-
 func TestStartLimitWindow(t *testing.T) {
 	var tr restartTracker
-	l := StartLimit{Burst: 2, Interval: time.Minute}
+	l := config.StartLimit{Burst: 2, Interval: time.Minute}
 	t0 := time.Now()
 	if tr.failedStart(l, t0) || tr.failedStart(l, t0.Add(time.Second)) {
 		t.Fatal("limit hit within burst")
@@ -57,7 +32,7 @@ func TestStartLimitWindow(t *testing.T) {
 func TestBackoffScheduleGrows(t *testing.T) {
 	spec := helperSpec("crasher", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=3")
 	spec.StartGrace = time.Second
-	spec.Backoff = BackoffSpec{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+	spec.Backoff = config.BackoffSpec{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
 	h := startSupervisor(t, spec)
 	recs := h.hist.waitFor(t, 60*time.Second, "6 starts", func(r []history.Record) bool { return count(r, "crasher", history.EventStart) >= 6 })
 	h.stop()
@@ -92,7 +67,7 @@ func TestBackoffScheduleGrows(t *testing.T) {
 func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 	spec := helperSpec("flaky", "exit", "RESREAP_TEST_AFTER=300ms", "RESREAP_TEST_CODE=1")
 	spec.StartGrace = 50 * time.Millisecond
-	spec.Backoff = BackoffSpec{Initial: 20 * time.Millisecond, Max: 10 * time.Second, Multiplier: 4, ResetAfter: 200 * time.Millisecond}
+	spec.Backoff = config.BackoffSpec{Initial: 20 * time.Millisecond, Max: 10 * time.Second, Multiplier: 4, ResetAfter: 200 * time.Millisecond}
 	h := startSupervisor(t, spec)
 	recs := h.hist.waitFor(t, 60*time.Second, "4 exits", func(r []history.Record) bool { return count(r, "flaky", history.EventExit) >= 4 })
 	for _, r := range recs {
@@ -106,7 +81,7 @@ func TestStartLimitMakesChildFatal(t *testing.T) {
 	spec := helperSpec("doomed", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=1")
 	spec.StartGrace = time.Minute // every exit is a failed start, however slow the machine
 	spec.Backoff.Initial, spec.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
-	spec.StartLimit = StartLimit{Burst: 2, Interval: time.Minute}
+	spec.StartLimit = config.StartLimit{Burst: 2, Interval: time.Minute}
 	h := startSupervisor(t, spec)
 	h.waitState(t, "doomed", Fatal, 60*time.Second)
 	recs := h.hist.waitFor(t, 10*time.Second, "fatal record", func(r []history.Record) bool { return count(r, "doomed", history.EventFatal) == 1 })
@@ -123,8 +98,8 @@ func TestStartLimitMakesChildFatal(t *testing.T) {
 func TestMissingBinaryBacksOff(t *testing.T) {
 	spec := helperSpec("ghost", "sleep")
 	spec.Command = []string{"/nonexistent/bin/ghost", "--serve"}
-	spec.Backoff = BackoffSpec{Initial: 20 * time.Millisecond, Max: 80 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
-	spec.StartLimit = StartLimit{Burst: 3, Interval: time.Minute}
+	spec.Backoff = config.BackoffSpec{Initial: 20 * time.Millisecond, Max: 80 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+	spec.StartLimit = config.StartLimit{Burst: 3, Interval: time.Minute}
 	h := startSupervisor(t, spec)
 	recs := h.hist.waitFor(t, 30*time.Second, "fatal", func(r []history.Record) bool { return count(r, "ghost", history.EventFatal) == 1 })
 	fails := h.hist.matching("ghost", history.EventStart)

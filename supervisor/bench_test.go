@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/health/healthtest"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -16,12 +18,12 @@ import (
 //
 //	go test -run '^$' -bench RestartLatency -benchtime 1x ./supervisor/
 func BenchmarkRestartLatency(b *testing.B) {
-	spec := builtinChild
+	spec := config.DefaultChild()
 	spec.Name, spec.Command = "true", []string{"true"}
 	spec.StartGrace = time.Hour // every exit is an early one; the limit below never trips
-	spec.Backoff = BackoffSpec{Multiplier: 1}
-	spec.StartLimit = StartLimit{Burst: 1 << 30, Interval: time.Second}
-	spec.Health.CloseWait.Enabled, spec.Health.FDs.Enabled = false, false
+	spec.Backoff = config.BackoffSpec{Multiplier: 1}
+	spec.StartLimit = config.StartLimit{Burst: 1 << 30, Interval: time.Second}
+	spec.Health.Policy.CloseWait.Disabled, spec.Health.Policy.FDs.Disabled = true, true
 	var gaps []time.Duration
 	for i := 0; i < b.N; i++ {
 		h := startSupervisor(b, spec)
@@ -58,7 +60,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		spec := leakerSpec("leaker", addr, 3)
 		spec.Health.Interval = time.Second
-		spec.Health.CloseWait = CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2}
+		spec.Health.Policy.CloseWait = health.CloseWaitPolicy{Threshold: 2, Persist: 2}
 		h := startSupervisor(b, spec)
 		h.out.waitLine(b, time.Minute, "ready")
 		leakAt := time.Now()

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor/control"
@@ -37,7 +38,7 @@ type child struct {
 	done     chan struct{} // closed when run returns
 
 	// Owned by the run goroutine.
-	spec    ChildSpec
+	spec    config.ChildSpec
 	proc    *process
 	tracker restartTracker
 	starts  int
@@ -46,9 +47,9 @@ type child struct {
 
 	mu      sync.Mutex // guards snap, changed, shared and policy
 	snap    ChildStatus
-	changed chan struct{} // closed and replaced at every state change
-	shared  ChildSpec     // copy of spec for other goroutines
-	policy  health.Policy // spec.Health as the scanner takes it
+	changed chan struct{}    // closed and replaced at every state change
+	shared  config.ChildSpec // copy of spec for other goroutines
+	policy  health.Policy    // spec.Health as the scanner takes it
 }
 
 type timerKind int
@@ -73,7 +74,7 @@ type request struct {
 	kind   reqKind
 	reason history.Reason
 	signal unix.Signal
-	spec   *ChildSpec
+	spec   *config.ChildSpec
 	reply  chan reply // buffered 1; nil when nobody waits
 }
 
@@ -94,13 +95,12 @@ type ChildStatus struct {
 	Health     health.Result // the latest scan; zero before the first
 }
 
-func newChild(s *Supervisor, spec ChildSpec) *child {
+func newChild(s *Supervisor, spec config.ChildSpec) *child {
 	c := &child{
 		sup:      s,
 		name:     spec.Name,
 		spec:     spec,
 		shared:   spec,
-		policy:   healthPolicy(&spec, s.log),
 		log:      s.log.With().Str("child", spec.Name).Logger(),
 		reqs:     make(chan request),
 		verdicts: make(chan verdict, 1),
@@ -111,11 +111,11 @@ func newChild(s *Supervisor, spec ChildSpec) *child {
 	return c
 }
 
-// healthView returns the child's health spec and policy.
-func (c *child) healthView() (HealthSpec, health.Policy) {
+// healthSpec returns the child's health spec, for the health loop.
+func (c *child) healthSpec() config.HealthSpec {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.shared.Health, c.policy
+	return c.shared.Health
 }
 
 // status returns the current snapshot.
@@ -262,9 +262,8 @@ func (c *child) handle(req request) reply {
 		}
 	case reqUpdate:
 		c.spec = *req.spec
-		pol := healthPolicy(&c.spec, c.sup.log)
 		c.mu.Lock()
-		c.shared, c.policy = c.spec, pol
+		c.shared = c.spec
 		c.mu.Unlock()
 		c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
 		if c.proc != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 )
@@ -49,7 +50,7 @@ func (c *child) exited(ex ExitStatus) {
 	setExit(&rec, ex)
 	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, history.ReasonExited, ex.String() })
 	switch {
-	case c.spec.Restart == RestartNever, c.spec.Restart == RestartOnFailure && !ex.Failed():
+	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
 		c.setState(Exited)
 		c.sup.record(c.log.Info(), rec)
 	default:

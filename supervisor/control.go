@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -92,7 +93,7 @@ type ReloadReport struct {
 // new start, children that are gone stop, children whose spec changed
 // restart with the new spec, and the rest are not touched. Changes to the
 // [supervisor] table take effect at the next start of resreap.
-func (s *Supervisor) Reload(ctx context.Context, cfg *Config) (ReloadReport, error) {
+func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.mu.Lock()
@@ -126,8 +127,8 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *Config) (ReloadReport, err
 
 // reloadPlan sorts the children of cfg into new ones (added), changed ones
 // and unchanged ones, against old.
-func (s *Supervisor) reloadPlan(old, cfg *Config) (rep ReloadReport, added, changed []ChildSpec) {
-	oldSpecs := map[string]ChildSpec{}
+func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, added, changed []config.ChildSpec) {
+	oldSpecs := map[string]config.ChildSpec{}
 	for _, c := range old.Children {
 		oldSpecs[c.Name] = c
 	}
@@ -147,4 +148,4 @@ func (s *Supervisor) reloadPlan(old, cfg *Config) (rep ReloadReport, added, chan
 	return rep, added, changed
 }
 
-func specEqual(a, b *ChildSpec) bool { return reflect.DeepEqual(a, b) }
+func specEqual(a, b *config.ChildSpec) bool { return reflect.DeepEqual(a, b) }

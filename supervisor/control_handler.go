@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor/control"
@@ -83,7 +84,7 @@ func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 	s.mu.Lock()
 	path := s.cfg.Path
 	s.mu.Unlock()
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		s.log.Error().Err(err).Msg("reload rejected; children keep running with the old configuration")
 		return ReloadReport{}, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/health/healthtest"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -37,13 +38,13 @@ func TestHistoryFileFieldsFromRealRuns(t *testing.T) {
 	t.Cleanup(func() { w.Close() })
 	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
 	exiter := helperSpec("exiter", "exit", "RESREAP_TEST_AFTER=200ms", "RESREAP_TEST_CODE=7")
-	exiter.Restart = RestartOnFailure
+	exiter.Restart = config.RestartOnFailure
 	stubborn := helperSpec("stubborn", "ignore-term")
-	stubborn.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 300 * time.Millisecond}}}
+	stubborn.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 300 * time.Millisecond}}}
 	leaker := leakerSpec("leaker", addr, 4)
 
 	mem := newMemHistory()
-	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{exiter, stubborn, leaker}}
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{exiter, stubborn, leaker}}
 	h := startConfig(t, cfg, Options{History: fileHistory{w, mem}})
 	h.hist = mem
 	h.hist.waitFor(t, 60*time.Second, "an exit, a restart for CLOSE_WAIT", func(r []history.Record) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 )
 
 // hookVeto is a before-restart hook that said no: a non-zero exit or a
@@ -28,7 +29,7 @@ func (s *Supervisor) runHook(c *child, ev *health.Evidence) error {
 	if len(hook.Command) == 0 {
 		return nil
 	}
-	spec := ChildSpec{Name: c.spec.Name, Command: hook.Command, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv}
+	spec := config.ChildSpec{Name: c.spec.Name, Command: hook.Command, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv}
 	log := c.log.With().Str("hook", "before_restart").Logger()
 	p, err := s.reaper.spawn(&spec, health.HookEnv(c.spec.Name, c.proc.pid, ev)...)
 	if err != nil {

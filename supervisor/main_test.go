@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -105,8 +106,8 @@ func helperMain(mode string, args []string) int {
 
 // helperSpec is a child running the test binary in a helper mode, with
 // quick defaults so that tests do not wait on production timings.
-func helperSpec(name, mode string, env ...string) ChildSpec {
-	spec := builtinChild
+func helperSpec(name, mode string, env ...string) config.ChildSpec {
+	spec := config.DefaultChild()
 	spec.Name = name
 	spec.Command = []string{os.Args[0], "-test.run=^$"}
 	spec.Env = map[string]string{helperEnv: mode}
@@ -115,11 +116,11 @@ func helperSpec(name, mode string, env ...string) ChildSpec {
 		spec.Env[k] = v
 	}
 	spec.StartGrace = 100 * time.Millisecond
-	spec.Backoff = BackoffSpec{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, ResetAfter: time.Minute}
-	spec.StartLimit = StartLimit{Burst: 100, Interval: time.Minute}
-	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}}
-	spec.Health.CloseWait.Enabled = false
-	spec.Health.FDs.Enabled = false
+	spec.Backoff = config.BackoffSpec{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, ResetAfter: time.Minute}
+	spec.StartLimit = config.StartLimit{Burst: 100, Interval: time.Minute}
+	spec.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}}
+	spec.Health.Policy.CloseWait.Disabled = true
+	spec.Health.Policy.FDs.Disabled = true
 	return spec
 }
 
@@ -254,13 +255,13 @@ type harness struct {
 	stop func()
 }
 
-func startSupervisor(t testing.TB, specs ...ChildSpec) *harness {
+func startSupervisor(t testing.TB, specs ...config.ChildSpec) *harness {
 	t.Helper()
-	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: specs}
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: specs}
 	return startConfig(t, cfg, Options{})
 }
 
-func startConfig(t testing.TB, cfg *Config, opts Options) *harness {
+func startConfig(t testing.TB, cfg *config.Config, opts Options) *harness {
 	t.Helper()
 	h := &harness{hist: newMemHistory(), out: newLineRecorder()}
 	opts.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Str("test", t.Name()).Logger()

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/config"
 )
 
 // process is one running instance of a child.
@@ -41,7 +43,7 @@ func (e *spawnError) Unwrap() error { return e.Err }
 
 // resolveCommand finds the binary to exec: a name without '/' is looked up
 // in PATH, a relative path is taken relative to the child's dir.
-func resolveCommand(spec *ChildSpec) (string, error) {
+func resolveCommand(spec *config.ChildSpec) (string, error) {
 	name := spec.Command[0]
 	if !strings.Contains(name, "/") {
 		p, err := exec.LookPath(name)
@@ -78,7 +80,7 @@ func unwrapPathError(err error) error {
 
 // childEnv is the supervisor's environment (unless clear_env) with the
 // child's env on top, sorted for a stable result.
-func childEnv(spec *ChildSpec, extra ...string) []string {
+func childEnv(spec *config.ChildSpec, extra ...string) []string {
 	m := map[string]string{}
 	if !spec.ClearEnv {
 		for _, kv := range os.Environ() {
@@ -105,7 +107,7 @@ func childEnv(spec *ChildSpec, extra ...string) []string {
 
 // credential resolves user and group to ids. Switching user needs root;
 // when resreap is not root, the user must be resreap's own.
-func credential(spec *ChildSpec) (*syscall.Credential, error) {
+func credential(spec *config.ChildSpec) (*syscall.Credential, error) {
 	if spec.User == "" && spec.Group == "" {
 		return nil, nil
 	}
@@ -157,7 +159,7 @@ func lookupGroup(name string) (*user.Group, error) {
 // spawn starts one instance of spec: its own process group, SIGKILL if
 // resreap dies, stdin from /dev/null, stdout and stderr into pipes whose
 // lines the caller prefixes with the child's name.
-func (r *Reaper) spawn(spec *ChildSpec, extraEnv ...string) (*process, error) {
+func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, error) {
 	path, err := resolveCommand(spec)
 	if err != nil {
 		return nil, err

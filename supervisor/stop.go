@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 )
@@ -55,7 +56,7 @@ func (r StopReport) String() string {
 // grandchild that ignored the signals), so a stop always ends in death.
 //
 // With dryRun it logs the signals it would send and returns at once.
-func stopProcess(p *process, steps []StopStep, dryRun bool, log zerolog.Logger) StopReport {
+func stopProcess(p *process, steps []config.StopStep, dryRun bool, log zerolog.Logger) StopReport {
 	rep := StopReport{PID: p.pid, DryRun: dryRun}
 	start := time.Now()
 	if dryRun {
@@ -65,7 +66,7 @@ func stopProcess(p *process, steps []StopStep, dryRun bool, log zerolog.Logger) 
 		log.Info().Msg("dry run: would send KILL to process group")
 		return rep
 	}
-	steps = append(steps[:len(steps):len(steps)], StopStep{Signal: unix.SIGKILL})
+	steps = append(steps[:len(steps):len(steps)], config.StopStep{Signal: unix.SIGKILL})
 	for _, st := range steps {
 		select {
 		case ex := <-p.exit: // already gone

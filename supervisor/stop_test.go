@@ -9,12 +9,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
 func TestStopEscalatesToKillAndTakesTheGroup(t *testing.T) {
 	spec := helperSpec("stubborn", "grandchild")
-	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: time.Second}}}
+	spec.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: time.Second}}}
 	h := startSupervisor(t, spec)
 	line := h.out.waitLine(t, 30*time.Second, "stubborn | ready", "grandchild")
 	fields := strings.Fields(line)
@@ -61,7 +62,7 @@ func TestStopEscalatesToKillAndTakesTheGroup(t *testing.T) {
 
 func TestStopEndsWithTheSignalThatWorked(t *testing.T) {
 	spec := helperSpec("jvm", "quit-exits")
-	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 200 * time.Millisecond}, {Signal: unix.SIGQUIT, Wait: 20 * time.Second}}}
+	spec.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 200 * time.Millisecond}, {Signal: unix.SIGQUIT, Wait: 20 * time.Second}}}
 	h := startSupervisor(t, spec)
 	h.out.waitLine(t, 30*time.Second, "jvm | ready")
 	h.waitState(t, "jvm", Running, 30*time.Second)

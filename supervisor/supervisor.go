@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -41,7 +42,7 @@ type Supervisor struct {
 	reloadMu sync.Mutex // one reload at a time
 	closing  bool       // guarded by mu: shutdown began, no more reloads
 	mu       sync.Mutex // guards cfg, children, cancel and outputs
-	cfg      *Config
+	cfg      *config.Config
 	children map[string]*child
 	cancel   map[string]context.CancelFunc
 	outputs  map[*os.File]struct{}
@@ -53,7 +54,7 @@ type Supervisor struct {
 }
 
 // New makes a Supervisor for cfg. Nothing starts until Run.
-func New(cfg *Config, opts Options) *Supervisor {
+func New(cfg *config.Config, opts Options) *Supervisor {
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
@@ -111,9 +112,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // startAll starts children level by level: a child starts once the
 // children it depends on have left Starting (or after their start_seconds
 // plus a second at most, so a slow dependency delays but never blocks).
-func (s *Supervisor) startAll(ctx context.Context, specs []ChildSpec) {
-	levels, _ := startLevels(specs)
-	byName := map[string]ChildSpec{}
+func (s *Supervisor) startAll(ctx context.Context, specs []config.ChildSpec) {
+	levels, _ := config.StartLevels(specs)
+	byName := map[string]config.ChildSpec{}
 	for _, sp := range specs {
 		byName[sp.Name] = sp
 	}
@@ -134,7 +135,7 @@ func (s *Supervisor) startAll(ctx context.Context, specs []ChildSpec) {
 }
 
 // addChild creates a child and its owner goroutine.
-func (s *Supervisor) addChild(spec ChildSpec) *child {
+func (s *Supervisor) addChild(spec config.ChildSpec) *child {
 	c := newChild(s, spec)
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.mu.Lock()
@@ -180,9 +181,9 @@ func (s *Supervisor) shutdown() {
 // stopInReverse stops the children of specs that pick selects: dependents
 // before their dependencies, concurrently within one dependency level. It
 // returns the names of the children it stopped.
-func (s *Supervisor) stopInReverse(ctx context.Context, specs []ChildSpec, pick func(name string) bool, reason history.Reason) []string {
+func (s *Supervisor) stopInReverse(ctx context.Context, specs []config.ChildSpec, pick func(name string) bool, reason history.Reason) []string {
 	var stopped []string
-	levels, _ := startLevels(specs)
+	levels, _ := config.StartLevels(specs)
 	for i := len(levels) - 1; i >= 0; i-- {
 		var wg sync.WaitGroup
 		for _, name := range levels[i] {

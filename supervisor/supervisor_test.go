@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -23,7 +24,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	b2 := b
 	b2.Env = map[string]string{helperEnv: "sleep", "VERSION": "2"}
 	d := helperSpec("d", "sleep")
-	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{a, b2, d}}
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{a, b2, d}}
 	rep, err := h.sup.Reload(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,7 @@ func TestBadReloadKeepsChildrenRunning(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

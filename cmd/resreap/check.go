@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/config"
 )
 
 // runCheck validates a config file: exit 0 when it is good, 2 with every
@@ -22,10 +22,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 && !fs.Changed("config") {
 		*path = fs.Arg(0)
 	}
-	cfg, err := supervisor.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		if errors.Is(err, supervisor.ErrConfig) {
+		if errors.Is(err, config.ErrInvalid) {
 			return 2
 		}
 		return 1

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/signame"
-	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
 )
 
@@ -51,8 +51,8 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, "%s\n\nflags:\n%s", usage, fs.FlagUsages()) }
-	config := fs.StringP("config", "c", "", "read the control socket path from this config file")
-	socket := fs.StringP("socket", "s", supervisor.DefaultControlSocket, "control socket of the running resreap")
+	configPath := fs.StringP("config", "c", "", "read the control socket path from this config file")
+	socket := fs.StringP("socket", "s", config.DefaultControlSocket, "control socket of the running resreap")
 	var asJSON *bool
 	if cmd == control.CmdStatus {
 		asJSON = fs.Bool("json", false, "print the status as JSON")
@@ -79,8 +79,8 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 		req.Signal = fs.Arg(1)
 	}
 	path := *socket
-	if *config != "" && !fs.Changed("socket") {
-		sc, err := supervisor.LoadSupervisorTable(*config)
+	if *configPath != "" && !fs.Changed("socket") {
+		sc, err := config.LoadSupervisor(*configPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
-	"github.com/resreap/resreap/supervisor"
 )
 
 const historyUsage = `usage: resreap history [-f FILE | -c CONFIG] [--child NAME] [--since AGE|TIME]
@@ -65,14 +65,14 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 // pflag.ErrHelp.
 func parseHistoryArgs(args []string, stdout io.Writer, now time.Time) (historyArgs, error) {
 	var (
-		a                    historyArgs
-		config, since, event string
+		a                        historyArgs
+		configPath, since, event string
 	)
 	fs := pflag.NewFlagSet("history", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
 	fs.Usage = func() {}
 	fs.StringVarP(&a.file, "file", "f", "", "read the history `FILE` (default "+history.DefaultPath+")")
-	fs.StringVarP(&config, "config", "c", "", "take the history file from the `CONFIG` file")
+	fs.StringVarP(&configPath, "config", "c", "", "take the history file from the `CONFIG` file")
 	fs.StringVar(&a.filter.Child, "child", "", "only the child `NAME`")
 	fs.StringVar(&since, "since", "", "only events since `AGE|TIME`: 1h, 30m, 2d or RFC 3339")
 	fs.StringVar(&event, "event", "", "only the events in `LIST`, comma-separated (restart,stop)")
@@ -89,7 +89,7 @@ func parseHistoryArgs(args []string, stdout io.Writer, now time.Time) (historyAr
 	switch {
 	case fs.NArg() > 0:
 		return a, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case a.file != "" && config != "":
+	case a.file != "" && configPath != "":
 		return a, errors.New("-f/--file and -c/--config cannot be combined")
 	case a.json && a.summary:
 		return a, errors.New("--json and --summary cannot be combined")
@@ -110,8 +110,8 @@ func parseHistoryArgs(args []string, stdout io.Writer, now time.Time) (historyAr
 		}
 		a.filter.Events = evs
 	}
-	if config != "" {
-		sc, err := supervisor.LoadSupervisorTable(config)
+	if configPath != "" {
+		sc, err := config.LoadSupervisor(configPath)
 		if err != nil {
 			return a, fmt.Errorf("-c/--config: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
@@ -36,7 +37,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "resreap run:", err)
 		return 2
 	}
-	cfg, err := supervisor.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -49,7 +50,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	return serve(cfg, reaper, log, *dryRun, stdout, stderr)
 }
 
-func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
+func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
 	hist, closeHist := openHistory(cfg.Supervisor, log)
 	defer closeHist()
 	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun, Stdout: stdout, Stderr: stderr})
@@ -71,7 +72,7 @@ func serve(cfg *supervisor.Config, reaper *supervisor.Reaper, log zerolog.Logger
 // openHistory opens the restart history. A file that cannot be opened now
 // is retried at every event: each failure is logged loudly by the
 // supervisor, and recording starts once the file can be written.
-func openHistory(sc supervisor.SupervisorConfig, log zerolog.Logger) (supervisor.HistorySink, func()) {
+func openHistory(sc config.Supervisor, log zerolog.Logger) (supervisor.HistorySink, func()) {
 	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
 	hist, err := history.Open(sc.HistoryFile, hopts)
 	if err != nil {
@@ -90,7 +91,7 @@ func openHistory(sc supervisor.SupervisorConfig, log zerolog.Logger) (supervisor
 // channel closes when it has stopped. Another resreap answering on the
 // socket is an error; any other failure leaves resreap running without
 // the socket.
-func serveControl(ctx context.Context, sc supervisor.SupervisorConfig, sup *supervisor.Supervisor, log zerolog.Logger) (<-chan struct{}, error) {
+func serveControl(ctx context.Context, sc config.Supervisor, sup *supervisor.Supervisor, log zerolog.Logger) (<-chan struct{}, error) {
 	done := make(chan struct{})
 	if sc.ControlSocket == "" {
 		close(done)

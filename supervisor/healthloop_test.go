@@ -12,16 +12,17 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/health/healthtest"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
-func leakerSpec(name, addr string, n int) ChildSpec {
+func leakerSpec(name, addr string, n int) config.ChildSpec {
 	spec := helperSpec(name, "leak", "RESREAP_TEST_ADDR="+addr, "RESREAP_TEST_N="+strconv.Itoa(n))
 	spec.StartGrace = 50 * time.Millisecond
 	spec.Health.Interval = 100 * time.Millisecond
-	spec.Health.CloseWait = CloseWaitSpec{Enabled: true, Threshold: 3, Persist: 2}
-	spec.Stop = StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 2 * time.Second}}}
-	spec.Backoff = BackoffSpec{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1, ResetAfter: time.Hour}
+	spec.Health.Policy.CloseWait = health.CloseWaitPolicy{Threshold: 3, Persist: 2}
+	spec.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 2 * time.Second}}}
+	spec.Backoff = config.BackoffSpec{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1, ResetAfter: time.Hour}
 	return spec
 }
 
@@ -73,7 +74,7 @@ func TestHookVetoesThenAllows(t *testing.T) {
 	spec := leakerSpec("fe", addr, 3)
 	// The hook records what it was told, and agrees only once the file
 	// "allow" exists. No interpolation: the values arrive in the environment.
-	spec.Health.BeforeRestart = HookSpec{Timeout: 10 * time.Second, Command: []string{"sh", "-c",
+	spec.Health.BeforeRestart = config.HookSpec{Timeout: 10 * time.Second, Command: []string{"sh", "-c",
 		`printf '%s %s %s\n' "$RESREAP_CHILD" "$RESREAP_PID" "$RESREAP_REASON" >> "$0"; echo "$RESREAP_EVIDENCE" > "$0.json"; test -e "$1"`, seen, allow}}
 	h := startSupervisor(t, spec)
 	h.hist.waitFor(t, 60*time.Second, "two vetoes", func(r []history.Record) bool { return count(r, "fe", history.EventVeto) >= 2 })
@@ -96,7 +97,7 @@ func TestHookVetoesThenAllows(t *testing.T) {
 
 func TestDryRunTouchesNothing(t *testing.T) {
 	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
-	cfg := &Config{Path: "test.toml", Supervisor: SupervisorConfig{HealthReader: "auto"}, Children: []ChildSpec{leakerSpec("fe", addr, 3)}}
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{leakerSpec("fe", addr, 3)}}
 	h := startConfig(t, cfg, Options{DryRun: true})
 	pid := h.waitState(t, "fe", Running, 30*time.Second).PID
 	recs := h.hist.waitFor(t, 60*time.Second, "two dry-run verdicts", func(r []history.Record) bool { return count(r, "fe", history.EventUnhealthy) >= 2 })

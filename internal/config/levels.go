@@ -1,14 +1,14 @@
-package supervisor
+package config
 
 import "sort"
 
-// startLevels groups children by dependency depth: level 0 depends on
+// StartLevels groups children by dependency depth: level 0 depends on
 // nothing, level n only on lower levels. Children of one level start
 // together after the previous level; shutdown walks the levels backwards.
 // When the dependencies have a cycle, it returns one cycle (first name
 // repeated at the end) instead. Unknown dependencies are ignored here;
 // validation reports them.
-func startLevels(children []ChildSpec) (levels [][]string, cycle []string) {
+func StartLevels(children []ChildSpec) (levels [][]string, cycle []string) {
 	deps := map[string][]string{}
 	for _, c := range children {
 		deps[c.Name] = nil

@@ -1,4 +1,4 @@
-package supervisor
+package config
 
 import (
 	"errors"
@@ -11,10 +11,12 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/resreap/resreap/health"
 )
 
-// ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("invalid configuration")
+// ErrInvalid is wrapped by every configuration error.
+var ErrInvalid = errors.New("invalid configuration")
 
 // Problem is one thing wrong in a configuration file.
 type Problem struct {
@@ -23,13 +25,13 @@ type Problem struct {
 	Msg  string
 }
 
-// ConfigError lists every problem found in one file.
-type ConfigError struct {
+// Error lists every problem found in one file.
+type Error struct {
 	Path     string
 	Problems []Problem
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	for i, p := range e.Problems {
 		if i > 0 {
@@ -40,28 +42,28 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrConfig) true for a *ConfigError.
-func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+// Is makes errors.Is(err, ErrInvalid) true for a *Error.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
-// LoadConfig reads, decodes and validates the TOML file at path. On any
-// problem it returns a *ConfigError naming every problem with its line;
+// Load reads, decodes and validates the TOML file at path. On any
+// problem it returns a *Error naming every problem with its line;
 // nothing in the file is used then.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return ParseConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParseConfig is LoadConfig on bytes already read; path is used in messages.
-func ParseConfig(path string, data []byte) (*Config, error) {
+// Parse is Load on bytes already read; path is used in messages.
+func Parse(path string, data []byte) (*Config, error) {
 	var fc fileConfig
 	md, err := toml.Decode(string(data), &fc)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &ConfigError{Path: path, Problems: []Problem{{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}}}
+			return nil, &Error{Path: path, Problems: []Problem{{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}}}
 		}
 		// Type mismatches come as plain errors: "toml: line 3 (last key "x"): ..."
 		p := Problem{Key: "-", Msg: err.Error()}
@@ -69,7 +71,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			p.Line, _ = strconv.Atoi(m[1])
 			p.Key, p.Msg = m[2], m[3]
 		}
-		return nil, &ConfigError{Path: path, Problems: []Problem{p}}
+		return nil, &Error{Path: path, Problems: []Problem{p}}
 	}
 	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
 	for _, k := range md.Undecoded() {
@@ -78,7 +80,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg := v.config(path, &fc)
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, &ConfigError{Path: path, Problems: v.problems}
+		return nil, &Error{Path: path, Problems: v.problems}
 	}
 	return cfg, nil
 }
@@ -144,14 +146,14 @@ const (
 	defaultHistoryName   = "history.jsonl"
 )
 
-func (v *validator) supervisorConfig(path string, fs *fileSupervisor) SupervisorConfig {
-	sc := SupervisorConfig{
+func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor {
+	sc := Supervisor{
 		StateDir:       strOr(fs.StateDir, DefaultStateDir),
 		HistoryMaxSize: 64 << 20,
 		HistoryKeep:    5,
 		ControlSocket:  strOr(fs.ControlSocket, DefaultControlSocket),
 		ControlGroup:   strOr(fs.ControlGroup, ""),
-		HealthReader:   strOr(fs.Health.Reader, "auto"),
+		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
 	}
 	base := filepath.Dir(path)
 	sc.StateDir = relTo(base, sc.StateDir)
@@ -173,7 +175,7 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 		sc.HistoryKeep = *fs.HistoryKeep
 	}
 	switch sc.HealthReader {
-	case "auto", "netlink", "proc":
+	case health.ReaderAuto, health.ReaderNetlink, health.ReaderProc:
 	default:
 		v.add("supervisor.health.reader", "must be auto, netlink or proc, not %q", sc.HealthReader)
 	}
@@ -226,22 +228,22 @@ func parseSize(v any) (int64, error) {
 	return 0, fmt.Errorf("bad size %v (want bytes or a string like \"100MB\")", v)
 }
 
-// LoadSupervisorTable reads only the [supervisor] table of a config file:
+// LoadSupervisor reads only the [supervisor] table of a config file:
 // where the history and the control socket are. The command-line clients
 // use it so that a file whose children are being edited (and may be
 // invalid) still leads them to the running resreap, which then reports the
 // problems itself. Only a file that is not TOML at all is an error.
-func LoadSupervisorTable(path string) (SupervisorConfig, error) {
+func LoadSupervisor(path string) (Supervisor, error) {
 	var fc struct {
 		Supervisor fileSupervisor `toml:"supervisor"`
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return SupervisorConfig{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		return Supervisor{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	md, err := toml.Decode(string(data), &fc)
 	if err != nil {
-		return SupervisorConfig{}, &ConfigError{Path: path, Problems: []Problem{{Key: "supervisor", Msg: err.Error()}}}
+		return Supervisor{}, &Error{Path: path, Problems: []Problem{{Key: "supervisor", Msg: err.Error()}}}
 	}
 	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
 	for _, k := range md.Undecoded() {
@@ -251,7 +253,7 @@ func LoadSupervisorTable(path string) (SupervisorConfig, error) {
 	}
 	sc := v.supervisorConfig(path, &fc.Supervisor)
 	if len(v.problems) > 0 {
-		return sc, &ConfigError{Path: path, Problems: v.problems}
+		return sc, &Error{Path: path, Problems: v.problems}
 	}
 	return sc, nil
 }

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/resreap/resreap/health"
 )
 
@@ -28,26 +26,6 @@ func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
 	}
 	s.log.Info().Str("reader", sc.Reader()).Msg("health scan ready")
 	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{}}, nil
-}
-
-// healthPolicy converts a child's health spec for the scanner. The ignore
-// list was validated with the config, so a parse error cannot happen here;
-// if it did, the list would be empty and the error logged.
-func healthPolicy(spec *ChildSpec, log zerolog.Logger) health.Policy {
-	ign, err := health.ParseIgnore(spec.Health.CloseWait.IgnoreForeign)
-	if err != nil {
-		log.Error().Err(err).Str("child", spec.Name).Msg("ignore_foreign")
-	}
-	return health.Policy{
-		CloseWait: health.CloseWaitPolicy{
-			Threshold: spec.Health.CloseWait.Threshold, Persist: spec.Health.CloseWait.Persist,
-			Ignore: ign, Disabled: !spec.Health.CloseWait.Enabled,
-		},
-		FDs: health.FDPolicy{
-			MaxRatio: spec.Health.FDs.MaxRatio, MaxOpen: spec.Health.FDs.MaxOpen,
-			Persist: spec.Health.FDs.Persist, Disabled: !spec.Health.FDs.Enabled,
-		},
-	}
 }
 
 func (h *healthLoop) run(ctx context.Context) {
@@ -73,8 +51,8 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	next := time.Second
 	for _, c := range children {
 		st := c.status()
-		hs, pol := c.healthView()
-		if !hs.CloseWait.Enabled && !hs.FDs.Enabled {
+		hs := c.healthSpec()
+		if !hs.Enabled() {
 			continue
 		}
 		if st.State != Running || st.PID == 0 {
@@ -98,7 +76,7 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 		}
 		h.due[c.name] = now.Add(hs.Interval)
 		next = min(next, hs.Interval)
-		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: pol})
+		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy})
 		byName[c.name] = c
 	}
 	if len(targets) == 0 {

@@ -1,4 +1,4 @@
-package supervisor
+package config
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -40,19 +41,32 @@ func (v *validator) add(path, format string, args ...any) {
 	}
 }
 
-// Built-in defaults, used where neither [defaults] nor the child sets a key.
+// defaultStopWait is the wait after each stop signal when the file gives
+// none.
+const defaultStopWait = 5 * time.Second
+
+// builtinChild holds the built-in defaults, used where neither [defaults]
+// nor the child sets a key. It is the one place each default lives.
 var builtinChild = ChildSpec{
 	Restart:    RestartAlways,
 	StartGrace: time.Second,
 	Backoff:    BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
 	StartLimit: StartLimit{Burst: 5, Interval: time.Minute},
-	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}},
+	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: defaultStopWait}}},
 	Health: HealthSpec{
 		Interval:      2 * time.Second,
-		CloseWait:     CloseWaitSpec{Enabled: true, Threshold: 2, Persist: 2},
-		FDs:           FDSpec{Enabled: true, MaxRatio: 0.9, Persist: 2},
+		Policy:        health.DefaultPolicy(),
 		BeforeRestart: HookSpec{Timeout: 10 * time.Second},
 	},
+}
+
+// DefaultChild returns a ChildSpec holding every built-in default and no
+// name or command: what a [[child]] gets when neither it nor [defaults]
+// sets a key.
+func DefaultChild() ChildSpec {
+	c := builtinChild
+	c.Stop.Steps = append([]StopStep(nil), c.Stop.Steps...)
+	return c
 }
 
 func (v *validator) config(path string, fc *fileConfig) *Config {
@@ -82,7 +96,7 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 }
 
 func (v *validator) child(key string, f *fileChild) ChildSpec {
-	c := builtinChild
+	c := DefaultChild()
 	c.Name = strOr(f.Name, "")
 	switch {
 	case c.Name == "":
@@ -190,7 +204,7 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 	var waits []time.Duration
 	switch w := f.Wait.(type) {
 	case nil:
-		waits = []time.Duration{builtinChild.Stop.Steps[0].Wait}
+		waits = []time.Duration{defaultStopWait}
 	case string:
 		var d time.Duration
 		v.duration(key+".wait", &w, &d, false)
@@ -223,54 +237,13 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 			v.add(key+".signals", "KILL is always sent last; do not list it")
 			continue
 		}
-		wait := time.Second
+		wait := defaultStopWait
 		if len(waits) > 0 {
 			wait = waits[min(i, len(waits)-1)]
 		}
 		spec.Steps = append(spec.Steps, StopStep{Signal: sig, Wait: wait})
 	}
 	return spec
-}
-
-func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
-	v.duration(key+".interval", f.Interval, &h.Interval, false)
-	if cw := f.CloseWait; cw != nil {
-		k := key + ".close_wait"
-		if cw.Enabled != nil {
-			h.CloseWait.Enabled = *cw.Enabled
-		}
-		v.positive(k+".threshold", cw.Threshold, &h.CloseWait.Threshold)
-		v.positive(k+".persist", cw.Persist, &h.CloseWait.Persist)
-		h.CloseWait.IgnoreForeign = cw.IgnoreForeign
-		if err := checkIgnore(cw.IgnoreForeign); err != nil {
-			v.add(k+".ignore_foreign", "%v", err)
-		}
-	}
-	if fd := f.FDs; fd != nil {
-		k := key + ".fds"
-		if fd.Enabled != nil {
-			h.FDs.Enabled = *fd.Enabled
-		}
-		if fd.MaxRatio != nil {
-			if h.FDs.MaxRatio = *fd.MaxRatio; h.FDs.MaxRatio < 0 || h.FDs.MaxRatio > 1 {
-				v.add(k+".max_ratio", "must be in [0, 1] (0 = off)")
-			}
-		}
-		if fd.MaxOpen != nil {
-			if h.FDs.MaxOpen = *fd.MaxOpen; h.FDs.MaxOpen < 0 {
-				v.add(k+".max_open", "must be >= 0 (0 = off)")
-			}
-		}
-		v.positive(k+".persist", fd.Persist, &h.FDs.Persist)
-	}
-	if hk := f.BeforeRestart; hk != nil {
-		k := key + ".before_restart"
-		h.BeforeRestart.Command = hk.Command
-		if hk.Command != nil && (len(hk.Command) == 0 || hk.Command[0] == "") {
-			v.add(k+".command", "empty command")
-		}
-		v.duration(k+".timeout", hk.Timeout, &h.BeforeRestart.Timeout, false)
-	}
 }
 
 func (v *validator) positive(key string, p *int, dst *int) {
@@ -296,7 +269,7 @@ func (v *validator) dependencies(children []ChildSpec, index map[string]int) {
 			}
 		}
 	}
-	if _, cycle := startLevels(children); cycle != nil {
+	if _, cycle := StartLevels(children); cycle != nil {
 		i := index[cycle[0]]
 		v.add("child."+strconv.Itoa(i)+".depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}

@@ -1,4 +1,4 @@
-package supervisor
+package config
 
 import (
 	"errors"
@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/resreap/resreap/internal/signame"
 )
 
 func TestParseConfigGood(t *testing.T) {
@@ -45,7 +43,7 @@ rlimit_nofile = 4096
 stop = { signals = ["TERM"], wait = "1s" }
 health.fds = { max_open = 1000, enabled = true }
 `
-	cfg, err := ParseConfig("/etc/resreap/r.toml", []byte(src))
+	cfg, err := Parse("/etc/resreap/r.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +63,7 @@ health.fds = { max_open = 1000, enabled = true }
 	if fe.Env["A"] != "1" || fe.Env["B"] != "2" || fe.Dir != "/etc/resreap/fe" || fe.RlimitNofile != 4096 {
 		t.Errorf("fe %+v", fe)
 	}
-	if fe.Health.Interval != 3*time.Second || fe.Health.CloseWait.Threshold != 3 || fe.Health.FDs.MaxOpen != 1000 || fe.Health.FDs.MaxRatio != 0.9 {
+	if fe.Health.Interval != 3*time.Second || fe.Health.Policy.CloseWait.Threshold != 3 || fe.Health.Policy.FDs.MaxOpen != 1000 || fe.Health.Policy.FDs.MaxRatio != 0.9 || len(fe.Health.Policy.CloseWait.Ignore) != 4 {
 		t.Errorf("fe health %+v", fe.Health)
 	}
 	if len(fe.Stop.Steps) != 1 || fe.Stop.Steps[0].Wait != time.Second {
@@ -100,12 +98,12 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig("x.toml", []byte(tt.src))
+			_, err := Parse("x.toml", []byte(tt.src))
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, ErrConfig) {
-				t.Errorf("error does not wrap ErrConfig: %v", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -117,33 +115,20 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestBundledConfigsAreValid(t *testing.T) {
-	files, _ := filepath.Glob("../configs/*.toml")
+	files, _ := filepath.Glob("../../configs/*.toml")
 	if len(files) == 0 {
 		t.Fatal("no configs found")
 	}
 	for _, f := range files {
-		if _, err := LoadConfig(f); err != nil {
+		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 }
 
 func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "none.toml"))
-	if !errors.Is(err, ErrConfig) || !errors.Is(err, os.ErrNotExist) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]unix.Signal{"TERM": unix.SIGTERM, "sigquit": unix.SIGQUIT, "SIGKILL": unix.SIGKILL, "9": unix.SIGKILL, " hup ": unix.SIGHUP} {
-		if got, err := signame.Parse(in); err != nil || got != want {
-			t.Errorf("signame.Parse(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "TREM", "SIG", "999", "-1"} {
-		if _, err := signame.Parse(bad); err == nil {
-			t.Errorf("signame.Parse(%q): no error", bad)
-		}
 	}
 }

@@ -1,28 +1,30 @@
-package supervisor
+package config
 
 import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health"
 )
 
 // Config is a validated configuration: defaults applied, durations and
-// signals parsed, children in file order. Build it with LoadConfig.
+// signals parsed, children in file order. Build it with Load.
 type Config struct {
 	Path       string
-	Supervisor SupervisorConfig
+	Supervisor Supervisor
 	Children   []ChildSpec
 }
 
-// SupervisorConfig is the [supervisor] table.
-type SupervisorConfig struct {
+// Supervisor is the [supervisor] table.
+type Supervisor struct {
 	StateDir       string // default /var/lib/resreap
 	HistoryFile    string // default <state_dir>/history.jsonl
 	HistoryMaxSize int64  // bytes before rotation; 0 = never rotate
 	HistoryKeep    int    // rotated files kept
 	ControlSocket  string // default /run/resreap/control.sock; "" never
 	ControlGroup   string // group allowed to use the control socket
-	HealthReader   string // "auto" | "netlink" | "proc"
+	HealthReader   string // health.ReaderAuto, ReaderNetlink or ReaderProc
 }
 
 // RestartPolicy says when an exited child is started again.
@@ -84,30 +86,18 @@ type StopStep struct {
 	Wait   time.Duration
 }
 
-// HealthSpec is the per-child health check.
+// HealthSpec is the per-child health check: how often the child is
+// judged, by which policy (the ignore list already parsed), and the hook
+// that may veto a health restart.
 type HealthSpec struct {
 	Interval      time.Duration
-	CloseWait     CloseWaitSpec
-	FDs           FDSpec
+	Policy        health.Policy
 	BeforeRestart HookSpec
 }
 
-// CloseWaitSpec: unhealthy with >= Threshold sockets seen in CLOSE_WAIT in
-// Persist consecutive scans, ignoring foreign endpoints in IgnoreForeign.
-type CloseWaitSpec struct {
-	Enabled       bool
-	Threshold     int
-	Persist       int
-	IgnoreForeign []string
-}
-
-// FDSpec: unhealthy when a process holds >= MaxRatio of its soft
-// RLIMIT_NOFILE, or >= MaxOpen fds, in Persist consecutive scans.
-type FDSpec struct {
-	Enabled  bool
-	MaxRatio float64 // 0 = not checked
-	MaxOpen  int     // 0 = not checked
-	Persist  int
+// Enabled reports whether any check runs for the child.
+func (h HealthSpec) Enabled() bool {
+	return !h.Policy.CloseWait.Disabled || !h.Policy.FDs.Disabled
 }
 
 // HookSpec is a command run before a health restart; a non-zero exit or a

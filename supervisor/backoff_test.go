@@ -89,7 +89,7 @@ func TestStartLimitMakesChildFatal(t *testing.T) {
 		t.Errorf("%d starts before Fatal, want 3 (burst 2 + the one that broke it)", n)
 	}
 	// Fatal is final until an operator acts.
-	if err := h.sup.StartChild(context.Background(), "doomed"); err != nil {
+	if _, err := h.sup.StartChild(context.Background(), "doomed"); err != nil {
 		t.Fatal(err)
 	}
 	h.hist.waitFor(t, 30*time.Second, "a start after the manual start", func(r []history.Record) bool { return count(r, "doomed", history.EventStart) >= 4 })

@@ -14,13 +14,16 @@ import (
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
-	"github.com/resreap/resreap/supervisor/control"
 )
 
-// Errors returned by the control methods.
+// Errors returned by the operator commands (StartChild, StopChild, ...).
 var (
-	ErrUnknownChild = control.ErrUnknownChild
-	ErrNotRunning   = errors.New("child is not running")
+	// ErrUnknownChild is returned, wrapped with the name, for a child the
+	// configuration does not have.
+	ErrUnknownChild = errors.New("unknown child")
+	// ErrNotRunning is returned for a command that needs a live process
+	// (signal), or after shutdown began.
+	ErrNotRunning = errors.New("child is not running")
 )
 
 // child owns one configured program. Exactly one goroutine (run) changes

@@ -108,7 +108,7 @@ func TestControlErrors(t *testing.T) {
 	if err := h.sup.SignalChild(ctx, "svc", unix.SIGHUP); err == nil {
 		t.Errorf("signal to a stopped child: no error")
 	}
-	if err := h.sup.StartChild(ctx, "svc"); err != nil {
+	if _, err := h.sup.StartChild(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitState(t, "svc", Running, 30*time.Second)

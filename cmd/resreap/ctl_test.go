@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
 )
 
@@ -22,7 +23,7 @@ type ctlHandler struct{}
 
 func (ctlHandler) known(c string) error {
 	if c != "fe" && c != "broken" {
-		return fmt.Errorf("%w %q", control.ErrUnknownChild, c)
+		return fmt.Errorf("%w %q", supervisor.ErrUnknownChild, c)
 	}
 	return nil
 }

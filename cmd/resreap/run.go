@@ -108,7 +108,7 @@ func serveControl(ctx context.Context, sc config.Supervisor, sup *supervisor.Sup
 	}
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ctx, sup.ControlHandler()); err != nil {
+		if err := srv.Serve(ctx, control.Adapt(sup)); err != nil {
 			log.Error().Err(err).Msg("control socket stopped")
 		}
 	}()

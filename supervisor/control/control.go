@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"syscall"
 	"time"
 
@@ -31,11 +30,6 @@ type Handler interface {
 	// Signal sends sig to the child's process group.
 	Signal(child string, sig syscall.Signal) error
 }
-
-// ErrUnknownChild is returned, wrapped with %w and the name, by a Handler
-// asked about a child it does not know. The server answers it with
-// CodeUsage, so the command line exits 2 as for any other usage error.
-var ErrUnknownChild = errors.New("unknown child")
 
 // Response codes: the exit status the command line uses for a response.
 const (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/resreap/resreap/internal/signame"
+	"github.com/resreap/resreap/supervisor"
 )
 
 // dispatch runs one request against h and turns the outcome into a
@@ -79,7 +80,7 @@ func usage(format string, args ...any) Response {
 // not exist is the caller's mistake, anything else a runtime failure.
 func failure(err error) Response {
 	code := CodeFailure
-	if errors.Is(err, ErrUnknownChild) {
+	if errors.Is(err, supervisor.ErrUnknownChild) {
 		code = CodeUsage
 	}
 	return Response{Error: err.Error(), Code: code}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/supervisor"
 )
 
 var errStartFailed = errors.New("exec: permission denied")
@@ -33,7 +34,7 @@ var since = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func (f *fakeHandler) known(child string) error {
 	if child != "fe" && child != "broken" {
-		return fmt.Errorf("%w %q", ErrUnknownChild, child)
+		return fmt.Errorf("%w %q", supervisor.ErrUnknownChild, child)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/resreap/resreap/supervisor"
 )
 
 func TestCommands(t *testing.T) {
@@ -141,11 +143,11 @@ func (emptyHandler) Signal(c string, _ syscall.Signal) error {
 
 func unknown(c string) error { return &wrapped{c} }
 
-// wrapped wraps ErrUnknownChild the way a handler's own error type might.
+// wrapped wraps supervisor.ErrUnknownChild the way a handler's own error type might.
 type wrapped struct{ child string }
 
 func (w *wrapped) Error() string { return `unknown child "` + w.child + `"` }
-func (w *wrapped) Unwrap() error { return ErrUnknownChild }
+func (w *wrapped) Unwrap() error { return supervisor.ErrUnknownChild }
 
 func TestStatusWhileStopInFlight(t *testing.T) {
 	h := &fakeHandler{stopEntered: make(chan string, 1), stopGate: make(chan struct{})}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+
+	"github.com/prometheus/procfs"
 )
 
 // Descendants returns pid followed by all its descendants, parents before
@@ -65,23 +67,25 @@ func appendInts(dst []int, data []byte) []int {
 	return dst
 }
 
+// descendantsByStat finds the descendants from the parent PID of every
+// process, read by procfs: one pass over /proc instead of one file per
+// thread, for kernels without CONFIG_PROC_CHILDREN.
 func descendantsByStat(procRoot string, pid int) []int {
-	ents, _ := os.ReadDir(procRoot)
+	out := []int{pid}
+	fs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return out
+	}
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return out
+	}
 	kids := map[int][]int{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(procRoot + "/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		if pp, ok := parseStatPPID(data); ok {
-			kids[pp] = append(kids[pp], n)
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil {
+			kids[st.PPID] = append(kids[st.PPID], p.PID)
 		}
 	}
-	out := []int{pid}
 	seen := map[int]bool{pid: true}
 	for i := 0; i < len(out); i++ {
 		for _, k := range kids[out[i]] {
@@ -92,20 +96,4 @@ func descendantsByStat(procRoot string, pid int) []int {
 		}
 	}
 	return out
-}
-
-// parseStatPPID reads the 4th field of /proc/<pid>/stat. The command name
-// (2nd field) may hold spaces and parentheses, so fields are counted from
-// the last ')'.
-func parseStatPPID(data []byte) (int, bool) {
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(data[i+1:])
-	if len(f) < 2 {
-		return 0, false
-	}
-	n, err := strconv.Atoi(string(f[1]))
-	return n, err == nil
 }

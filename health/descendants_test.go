@@ -24,19 +24,3 @@ func TestDescendantsFixture(t *testing.T) {
 		}
 	}
 }
-
-func TestParseStatPPID(t *testing.T) {
-	for in, want := range map[string]int{
-		"10 (a b) c)) S 1 10":      1,
-		"11 (worker) R 10 10 10 0": 10,
-	} {
-		if have, ok := parseStatPPID([]byte(in)); !ok || have != want {
-			t.Errorf("parseStatPPID(%q) = %d %v, want %d", in, have, ok, want)
-		}
-	}
-	for _, in := range []string{"", "1 (x", "1 (x) S"} {
-		if _, ok := parseStatPPID([]byte(in)); ok {
-			t.Errorf("parseStatPPID(%q) ok", in)
-		}
-	}
-}

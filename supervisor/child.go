@@ -41,12 +41,13 @@ type child struct {
 	done     chan struct{} // closed when run returns
 
 	// Owned by the run goroutine.
-	spec    config.ChildSpec
-	proc    *process
-	tracker restartTracker
-	starts  int
-	timer   *time.Timer
-	timerOn timerKind
+	spec      config.ChildSpec
+	proc      *process
+	lingering []*process // stopped, but not dead after SIGKILL and the kill wait
+	tracker   restartTracker
+	starts    int
+	timer     *time.Timer
+	timerOn   timerKind
 
 	mu      sync.Mutex // guards snap, changed, shared and policy
 	snap    ChildStatus
@@ -193,6 +194,10 @@ func (c *child) run(ctx context.Context) {
 		if c.proc != nil {
 			exitCh = c.proc.exit
 		}
+		var lingerCh <-chan ExitStatus
+		if len(c.lingering) > 0 {
+			lingerCh = c.lingering[0].exit
+		}
 		var timerCh <-chan time.Time
 		if c.timerOn != timerNone {
 			timerCh = c.timer.C
@@ -213,6 +218,9 @@ func (c *child) run(ctx context.Context) {
 			}
 		case ex := <-exitCh:
 			c.exited(ex)
+		case ex := <-lingerCh:
+			c.lingering = c.lingering[1:]
+			c.log.Warn().Int("pid", ex.PID).Str("status", ex.String()).Msg("a process that outlived its stop has exited")
 		case <-timerCh:
 			kind := c.timerOn
 			c.timerOn = timerNone

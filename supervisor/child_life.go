@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
@@ -44,7 +45,6 @@ func (c *child) exited(ex ExitStatus) {
 	p := c.proc
 	c.proc = nil
 	c.cancelTimer()
-	killGroupRemains(p.pid, c.log)
 	uptime := ex.At.Sub(p.started)
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
@@ -91,7 +91,7 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	p := c.proc
 	c.cancelTimer()
 	c.setState(Stopping)
-	rep := stopProcess(p, c.spec.Stop.Steps, c.sup.opts.DryRun, c.log)
+	rep := stopProcess(p, c.spec.Stop.Steps, c.spec.Stop.KillWait, c.sup.opts.DryRun, c.log)
 	if rep.DryRun {
 		c.setState(Running)
 		return rep
@@ -99,13 +99,23 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	c.proc = nil
 	rec := history.Record{
 		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
-		Uptime: history.Duration(rep.Exit.At.Sub(p.started)), SignalsSent: rep.SignalsSent,
+		Uptime: history.Duration(time.Since(p.started)), SignalsSent: rep.SignalsSent,
 		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev,
 	}
-	setExit(&rec, rep.Exit)
+	ended := "lingering"
+	if rep.Err != nil {
+		// Not dead after SIGKILL (D state): its exit is still collected
+		// by the run loop; the child moves on meanwhile.
+		c.lingering = append(c.lingering, p)
+		rec.Message = rep.Err.Error()
+	} else {
+		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.started))
+		setExit(&rec, rep.Exit)
+		ended = rep.EndedBy()
+	}
 	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, reason, rep.Exit.String() })
 	c.setState(Stopped)
-	c.sup.record(c.log.Info().Str("ended_by", rep.EndedBy()), rec)
+	c.sup.record(c.log.Info().Str("ended_by", ended), rec)
 	return rep
 }
 
@@ -144,8 +154,8 @@ func (c *child) unhealthy(v verdict) {
 		return
 	}
 	c.sup.record(log, rec)
-	if err := c.sup.runHook(c, ev); err != nil {
-		var veto *hookVeto
+	if err := c.runHook(ev); err != nil {
+		var veto *VetoError
 		if errors.As(err, &veto) {
 			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason, Message: err.Error()})
 			return
@@ -153,6 +163,23 @@ func (c *child) unhealthy(v verdict) {
 		c.log.Error().Err(err).Msg("before_restart hook failed to run; restarting anyway")
 	}
 	c.restart(reason, ev, true)
+}
+
+// runHook runs the child's before_restart hook, if it has one.
+func (c *child) runHook(ev *health.Evidence) error {
+	hk := c.spec.Health.BeforeRestart
+	if len(hk.Command) == 0 {
+		return nil
+	}
+	h := Hook{
+		Command: hk.Command, Timeout: hk.Timeout, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv,
+		ExtraEnv: health.HookEnv(c.spec.Name, c.proc.pid, ev),
+	}
+	err := RunHook(context.Background(), c.sup.reaper, h, c.log.With().Str("hook", "before_restart").Logger())
+	if err == nil {
+		c.log.Info().Msg("before_restart hook agreed")
+	}
+	return err
 }
 
 func setExit(rec *history.Record, ex ExitStatus) {

@@ -1,67 +1,93 @@
+//go:build linux
+
 package supervisor
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/resreap/resreap/health"
+	"github.com/rs/zerolog"
+
 	"github.com/resreap/resreap/internal/config"
 )
 
-// hookVeto is a before-restart hook that said no: a non-zero exit or a
-// timeout.
-type hookVeto struct {
-	why string
+// Hook is a command run before resreap acts on a verdict: a child's
+// before_restart, or the watchdog's -c. It gets the verdict in its
+// environment (ExtraEnv), never through a shell string.
+type Hook struct {
+	Command  []string      // argv; a shell only if the argv names one
+	Timeout  time.Duration // then the hook is killed, and that is a veto
+	Dir      string
+	Env      map[string]string // over resreap's environment, unless ClearEnv
+	ClearEnv bool
+	ExtraEnv []string // "K=V" entries that describe the verdict
 }
 
-func (v *hookVeto) Error() string { return "before_restart hook vetoed the restart: " + v.why }
+// VetoError is a hook that said no: it exited non-zero or timed out.
+type VetoError struct{ Why string }
 
-// runHook runs the child's before_restart command, if any, and waits for
-// it up to its timeout. The child's name, PID, the reason and the evidence
-// (JSON) reach it in RESREAP_* environment variables, never through a
-// shell string. Its output goes to the log, line by line. A nil error means
-// go ahead; a *hookVeto means do not restart this time.
-func (s *Supervisor) runHook(c *child, ev *health.Evidence) error {
-	hook := c.spec.Health.BeforeRestart
-	if len(hook.Command) == 0 {
-		return nil
-	}
-	spec := config.ChildSpec{Name: c.spec.Name, Command: hook.Command, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv}
-	log := c.log.With().Str("hook", "before_restart").Logger()
-	p, err := s.reaper.spawn(&spec, health.HookEnv(c.spec.Name, c.proc.pid, ev)...)
+func (v *VetoError) Error() string { return "hook vetoed: " + v.Why }
+
+// hookOutputGrace bounds the wait for a hook's output once the hook has
+// ended: a process it left behind (a setsid daemon) may hold the pipe open
+// for ever, and must not hold up the restart.
+const hookOutputGrace = time.Second
+
+// RunHook runs h through r and waits for it, up to its timeout. Its output
+// goes to log, line by line. It returns nil to go ahead, a *VetoError to
+// leave the process alone this time, or another error when the hook could
+// not be run at all (the caller decides what that means). A hook that
+// outlives its timeout is killed with its process group; whatever it left
+// behind cannot delay RunHook by more than hookOutputGrace.
+func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
+	spec := config.ChildSpec{Name: "hook", Command: h.Command, Dir: h.Dir, Env: h.Env, ClearEnv: h.ClearEnv}
+	p, err := r.spawn(&spec, h.ExtraEnv...)
 	if err != nil {
-		return fmt.Errorf("before_restart: %w", err)
+		return err
 	}
-	var wg sync.WaitGroup
+	outDone := logOutputs(p.outputs, log)
+	t := &groupTarget{p: p}
+	var veto error
+	if !t.Wait(ctx, h.Timeout) {
+		e := Escalate(context.Background(), t, Plan{}) // straight to KILL
+		veto = &VetoError{Why: fmt.Sprintf("timed out after %s", h.Timeout)}
+		if e.Err != nil {
+			log.Error().Err(e.Err).Int("pid", p.pid).Msg("hook survived SIGKILL")
+		}
+	} else if t.exit.Failed() {
+		veto = &VetoError{Why: t.exit.String()}
+	}
+	timer := time.NewTimer(hookOutputGrace)
+	select {
+	case <-outDone:
+	case <-timer.C:
+		log.Warn().Msg("hook left a process holding its output; no longer reading it")
+	}
+	timer.Stop()
 	for _, f := range p.outputs {
-		wg.Add(1)
-		go func(f *os.File) {
-			defer wg.Done()
-			defer f.Close()
+		f.Close() // ends the readers if they still run
+	}
+	<-outDone
+	return veto
+}
+
+// logOutputs logs every line read from files until they end or are
+// closed; the returned channel closes when all readers have returned.
+func logOutputs(files []*os.File, log zerolog.Logger) <-chan struct{} {
+	var wg sync.WaitGroup
+	for _, f := range files {
+		wg.Go(func() {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
 				log.Info().Str("line", sc.Text()).Msg("hook output")
 			}
-		}(f)
+		})
 	}
-	timer := time.NewTimer(hook.Timeout)
-	defer timer.Stop()
-	var ex ExitStatus
-	select {
-	case ex = <-p.exit:
-		killGroupRemains(p.pid, log)
-	case <-timer.C:
-		rep := stopProcess(p, nil, false, log) // straight to SIGKILL
-		wg.Wait()
-		return &hookVeto{why: fmt.Sprintf("timed out after %s (%s)", hook.Timeout, rep.Exit)}
-	}
-	wg.Wait()
-	if ex.Failed() {
-		return &hookVeto{why: ex.String()}
-	}
-	log.Info().Msg("before_restart hook agreed")
-	return nil
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
 }

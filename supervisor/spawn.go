@@ -1,3 +1,5 @@
+//go:build linux
+
 package supervisor
 
 import (
@@ -12,20 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/config"
 )
-
-// process is one running instance of a child.
-type process struct {
-	pid     int // also the process group id
-	started time.Time
-	exit    <-chan ExitStatus
-	outputs []*os.File // read ends of the stdout/stderr pipes
-}
 
 // spawnError is a start that failed before the program ran, with the path
 // it was about (binary, dir) so the log line says what to fix.
@@ -208,7 +201,7 @@ func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, er
 			Credential: cred,
 		},
 	}
-	pid, exit, err := r.startProcess(path, argv, attr)
+	p, err := r.startProcess(path, argv, attr)
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -216,5 +209,6 @@ func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, er
 		errR.Close()
 		return nil, &spawnError{What: "exec", Path: path, Err: err}
 	}
-	return &process{pid: pid, started: time.Now(), exit: exit, outputs: []*os.File{outR, errR}}, nil
+	p.outputs = []*os.File{outR, errR}
+	return p, nil
 }

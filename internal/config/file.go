@@ -55,8 +55,9 @@ type fileStartLimit struct {
 }
 
 type fileStop struct {
-	Signals []string `toml:"signals"`
-	Wait    any      `toml:"wait"` // "2s", or one duration per signal
+	Signals  []string `toml:"signals"`
+	Wait     any      `toml:"wait"` // "2s", or one duration per signal
+	KillWait *string  `toml:"kill_wait"`
 }
 
 type fileHealth struct {

@@ -75,9 +75,12 @@ type StartLimit struct {
 }
 
 // StopSpec is the escalation chain: each step's signal goes to the process
-// group, then resreap waits the step's Wait; SIGKILL follows the last step.
+// group, then resreap waits the step's Wait; SIGKILL follows the last step,
+// and the stop gives up waiting KillWait after it (a process in
+// uninterruptible sleep), saying so.
 type StopSpec struct {
-	Steps []StopStep
+	Steps    []StopStep
+	KillWait time.Duration
 }
 
 // StopStep is one signal of the escalation and how long to wait after it.

@@ -45,6 +45,9 @@ func (v *validator) add(path, format string, args ...any) {
 // none.
 const defaultStopWait = 5 * time.Second
 
+// DefaultKillWait bounds the wait for an exit after SIGKILL.
+const DefaultKillWait = 10 * time.Second
+
 // builtinChild holds the built-in defaults, used where neither [defaults]
 // nor the child sets a key. It is the one place each default lives.
 var builtinChild = ChildSpec{
@@ -52,7 +55,7 @@ var builtinChild = ChildSpec{
 	StartGrace: time.Second,
 	Backoff:    BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
 	StartLimit: StartLimit{Burst: 5, Interval: time.Minute},
-	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: defaultStopWait}}},
+	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: defaultStopWait}}, KillWait: DefaultKillWait},
 	Health: HealthSpec{
 		Interval:      2 * time.Second,
 		Policy:        health.DefaultPolicy(),
@@ -226,7 +229,8 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 	default:
 		v.add(key+".wait", "must be a duration string or an array of them")
 	}
-	var spec StopSpec
+	spec := StopSpec{KillWait: DefaultKillWait}
+	v.duration(key+".kill_wait", f.KillWait, &spec.KillWait, false)
 	for i, name := range signals {
 		sig, err := signame.Parse(name)
 		if err != nil {

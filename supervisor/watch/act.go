@@ -1,19 +1,24 @@
+//go:build linux
+
 package watch
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/supervisor"
 )
 
 // act handles one unhealthy verdict: report it, pin the process, ask the
 // -c command, then escalate. It returns nil when the process was stopped,
-// errDryRun in a dry run, or why it was left alone (ErrGone, ErrPIDReused,
+// errDryRun in a dry run, or why it was left alone (supervisor.ErrGone, ErrPIDReused,
 // errVeto, a failed escalation).
 func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) error {
 	log := w.log.With().Int("pid", c.PID).Str("comm", c.Comm).Logger()
@@ -34,33 +39,33 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 	w.ev.emit(rec)
 	// Pin the process now, at judgement: whatever happens to the PID while
 	// the -c command runs, the signals can only reach this process.
-	p, err := openProcess(w.procRoot, c.PID, c.Start)
+	p, err := openProcess(w.fs, c.PID, c.Start)
 	if err != nil {
 		w.leftAlone(log, c, err)
 		return err
 	}
 	defer p.Close()
 	if w.opts.Command != "" {
-		if err := runHook(ctx, w.opts.Command, c, ev, log); err != nil {
+		if err := w.runCommand(ctx, c, ev, log); err != nil {
 			log.Info().Err(err).Msg("not signalled this time")
 			w.ev.emit(history.Record{Child: c.Comm, PID: c.PID, Event: history.EventVeto,
 				Reason: rec.Reason, Message: err.Error()})
 			return err
 		}
 	}
-	rep := Escalate(ctx, p, plan)
+	rep := supervisor.Escalate(ctx, p, plan)
 	stop := history.Record{
 		Child:        c.Comm,
 		PID:          c.PID,
 		Event:        history.EventStop,
 		Reason:       rec.Reason,
-		SignalsSent:  rep.Sent,
-		Killed:       rep.Killed,
+		SignalsSent:  rep.SignalsSent,
+		Killed:       rep.KillSent() && rep.Exited, // not ours to reap: how it died is unknown
 		StopDuration: history.Duration(rep.Duration),
 		Uptime:       history.Duration(w.uptime(c)),
 		Message:      stopMessage(rep),
 	}
-	if len(rep.Sent) > 0 || rep.Err != nil {
+	if len(rep.SignalsSent) > 0 || rep.Err != nil {
 		w.ev.emit(stop)
 	}
 	w.scan.Forget(c.key())
@@ -68,16 +73,38 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 		w.leftAlone(log, c, rep.Err)
 		return rep.Err
 	}
-	if !rep.Exited {
-		return ErrGone // unreachable: Escalate ends with an exit or an error
+	return nil
+}
+
+// runCommand runs the -c command with /bin/sh, as the old tool did. The
+// verdict reaches it in the environment only (pid=PID as the old tool set
+// it, and health.HookEnv's RESREAP_*), never spliced into the command
+// string, so a peer address cannot inject shell syntax. A command that
+// cannot be run at all vetoes too: these processes are not ours.
+func (w *watcher) runCommand(ctx context.Context, c candidate, ev *health.Evidence, log zerolog.Logger) error {
+	h := supervisor.Hook{
+		Command:  []string{"/bin/sh", "-c", w.opts.Command},
+		Timeout:  w.opts.CommandTimeout,
+		ExtraEnv: append([]string{"pid=" + strconv.Itoa(c.PID)}, health.HookEnv(c.Comm, c.PID, ev)...),
+	}
+	err := supervisor.RunHook(ctx, w.reaper, h, log.With().Str("hook", w.opts.Command).Logger())
+	var veto *supervisor.VetoError
+	if err != nil && !errors.As(err, &veto) {
+		return fmt.Errorf("%w: %w", errVeto, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (%s)", errVeto, veto.Why)
 	}
 	return nil
 }
 
+// errVeto is wrapped by runCommand when the -c command said no.
+var errVeto = errors.New("-c command vetoed the signal")
+
 // leftAlone logs why a judged process was not (fully) signalled.
 func (w *watcher) leftAlone(log zerolog.Logger, c candidate, err error) {
 	switch {
-	case errors.Is(err, ErrGone):
+	case errors.Is(err, supervisor.ErrGone):
 		log.Info().Err(err).Msg("exited before it was signalled")
 	case errors.Is(err, ErrPIDReused):
 		log.Warn().Err(err).Uint64("judged_start", c.Start).Msg("PID reused: the new process is left alone")
@@ -86,14 +113,14 @@ func (w *watcher) leftAlone(log zerolog.Logger, c candidate, err error) {
 	}
 }
 
-func stopMessage(rep StopReport) string {
+func stopMessage(rep supervisor.Escalation) string {
 	switch {
 	case rep.Err != nil:
 		return rep.Err.Error()
-	case len(rep.Sent) == 0:
+	case len(rep.SignalsSent) == 0:
 		return "exited before the first signal"
 	}
-	return "exited after " + rep.Sent[len(rep.Sent)-1].Signal
+	return "exited after " + rep.SignalsSent[len(rep.SignalsSent)-1].Signal
 }
 
 // uptime is how long the process has run, from its start time in clock

@@ -1,3 +1,5 @@
+//go:build linux
+
 package watch
 
 import (
@@ -10,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/procfs"
 )
 
 // candidate is a process the watch judges.
@@ -33,6 +37,7 @@ func (c candidate) key() string {
 // selector lists the candidates of one scan.
 type selector struct {
 	procRoot string
+	fs       procfs.FS
 	pattern  *regexp.Regexp // nil = every process
 	fds      bool           // -o given
 	psFilter []string       // -p arguments; nil = -o follows -f
@@ -47,7 +52,7 @@ type selector struct {
 // arguments) is reported in psErr, apart from the candidates, so that the
 // CLOSE_WAIT check keeps working; err means /proc cannot be listed.
 func (s *selector) list(ctx context.Context) (_ []candidate, psErr, err error) {
-	excluded := ancestors(s.procRoot, s.self)
+	excluded := ancestors(s.fs, s.self)
 	var psPIDs map[int]bool
 	if s.psFilter != nil {
 		psPIDs, psErr = s.psSelect(ctx)
@@ -73,11 +78,11 @@ func (s *selector) list(ctx context.Context) (_ []candidate, psErr, err error) {
 // line: if the PID is reused in between, the candidate carries the old
 // start time, and the check made before any signal refuses the newcomer.
 func (s *selector) read(pid int, psPIDs map[int]bool) (candidate, bool) {
-	st, err := readStat(s.procRoot, pid)
+	st, err := readStat(s.fs, pid)
 	if err != nil {
 		return candidate{}, false
 	}
-	cmd, err := readCmdline(s.procRoot, pid)
+	cmd, err := readCmdline(s.fs, pid)
 	if err != nil || cmd == "" {
 		return candidate{}, false // gone, a zombie, or a kernel thread (no fds of its own)
 	}
@@ -142,10 +147,10 @@ func parsePIDs(out []byte) (map[int]bool, error) {
 // PID namespace. They are never candidates: killing the shell or the
 // launcher that runs the watchdog would take it down too. The chain is read
 // each scan because a parent that exits hands the process to another.
-func ancestors(procRoot string, pid int) map[int]bool {
+func ancestors(fs procfs.FS, pid int) map[int]bool {
 	out := map[int]bool{pid: true}
 	for pid > 1 {
-		st, err := readStat(procRoot, pid)
+		st, err := readStat(fs, pid)
 		if err != nil || st.PPID <= 0 || out[st.PPID] {
 			break
 		}

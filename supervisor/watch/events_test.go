@@ -55,20 +55,3 @@ func TestEmitterJSONAndHistory(t *testing.T) {
 		t.Errorf("history append failure: %d appends, log %q", app.n, logs.String())
 	}
 }
-
-func TestLineLog(t *testing.T) {
-	var logs bytes.Buffer
-	l := &lineLog{log: zerolog.New(&logs)}
-	l.Write([]byte("one\ntw"))
-	l.Write([]byte("o\nthree"))
-	l.flush()
-	var lines []string
-	for _, s := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var m map[string]string
-		json.Unmarshal([]byte(s), &m)
-		lines = append(lines, m["line"])
-	}
-	if strings.Join(lines, "|") != "one|two|three" {
-		t.Errorf("logged lines %q", lines)
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/internal/signame"
 )
@@ -207,7 +209,11 @@ func (h *helper) alive() bool {
 		return false
 	default:
 	}
-	st, err := readStat("/proc", h.pid)
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return false
+	}
+	st, err := readStat(fs, h.pid)
 	return err == nil && st.State != 'Z'
 }
 
@@ -233,6 +239,16 @@ func leaker(t *testing.T, n int, env ...string) (*helper, string) {
 }
 
 // testContext is a context bounded well below the test timeout.
+// procFS is the real /proc as procfs reads it.
+func procFS(t testing.TB) procfs.FS {
+	t.Helper()
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

@@ -4,12 +4,20 @@ import (
 	"os"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+
+	"github.com/resreap/resreap/supervisor"
 )
+
+// testReaper starts the -c commands of every test: a Reaper's fork
+// thread lives as long as the process, so tests share one.
+var testReaper *supervisor.Reaper
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperMain(os.Getenv(helperEnv)))
 	}
-	goleak.VerifyTestMain(m)
+	testReaper = supervisor.NewPIDReaper(zerolog.Nop())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).forkLoop"))
 }

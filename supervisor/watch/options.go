@@ -30,6 +30,7 @@ Kill processes that have enough CLOSE_WAIT socket(s)
   -c, --command CMD        run CMD with /bin/sh before signalling; non-zero exit = skip this time.
                            The environment carries pid=PID (as the old tool did) and RESREAP_PID,
                            RESREAP_REASON, RESREAP_EVIDENCE; its output goes to the log
+      --command-timeout SEC  kill the -c command after SEC seconds, which is a veto (default 60)
   -s, --signal SIG         first signal (default TERM)
   -S, --pre-signal SIG     extra signal sent before -s (e.g. QUIT for a JVM thread dump)
   -w, --wait SEC           seconds between each signal and the next / SIGKILL (default 2)
@@ -57,7 +58,10 @@ judged, after checking its start time, so a reused PID is never signalled.
 const (
 	DefaultInterval = 2 * time.Second
 	DefaultWait     = 2 * time.Second
-	DefaultLimit    = health.DefaultThreshold
+	// DefaultCommandTimeout bounds the -c command when --command-timeout
+	// is not given (the old tool had no bound at all).
+	DefaultCommandTimeout = time.Minute
+	DefaultLimit          = health.DefaultThreshold
 )
 
 // ErrUsage matches (errors.Is) every error of Parse: the command line is
@@ -98,42 +102,46 @@ func (o OpenMax) String() string {
 // Interval, Limit, Signal and Reader, but Wait 0 means no grace period
 // before SIGKILL.
 type Options struct {
-	Pattern   *regexp.Regexp    // -f; nil selects every process
-	Ignore    health.IgnoreList // -F
-	Limit     int               // -l
-	Interval  time.Duration     // -i
-	Command   string            // -c; "" runs no hook
-	Signal    unix.Signal       // -s
-	PreSignal unix.Signal       // -S; 0 sends none
-	Wait      time.Duration     // -w
-	OpenMax   OpenMax           // -o
-	PSFilter  []string          // -p, split into ps arguments; nil = -o applies to the -f candidates
-	DryRun    bool              // -d
-	Debug     bool              // -D
-	Once      bool              // --once
-	JSON      bool              // --json
-	History   string            // --history; "" writes no history
-	Reader    string            // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
-	Help      bool              // -h: the caller prints Usage
-	Version   bool              // -v: the caller prints its version
+	Pattern  *regexp.Regexp    // -f; nil selects every process
+	Ignore   health.IgnoreList // -F
+	Limit    int               // -l
+	Interval time.Duration     // -i
+	Command  string            // -c; "" runs no hook
+	// CommandTimeout bounds the -c command (--command-timeout); it is then
+	// killed, and that is a veto.
+	CommandTimeout time.Duration
+	Signal         unix.Signal   // -s
+	PreSignal      unix.Signal   // -S; 0 sends none
+	Wait           time.Duration // -w
+	OpenMax        OpenMax       // -o
+	PSFilter       []string      // -p, split into ps arguments; nil = -o applies to the -f candidates
+	DryRun         bool          // -d
+	Debug          bool          // -D
+	Once           bool          // --once
+	JSON           bool          // --json
+	History        string        // --history; "" writes no history
+	Reader         string        // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
+	Help           bool          // -h: the caller prints Usage
+	Version        bool          // -v: the caller prints its version
 }
 
 // DefaultOptions returns the options of an empty command line.
 func DefaultOptions() Options {
 	return Options{
-		Limit:    DefaultLimit,
-		Interval: DefaultInterval,
-		Signal:   unix.SIGTERM,
-		Wait:     DefaultWait,
-		Reader:   health.ReaderAuto,
+		Limit:          DefaultLimit,
+		Interval:       DefaultInterval,
+		Signal:         unix.SIGTERM,
+		Wait:           DefaultWait,
+		CommandTimeout: DefaultCommandTimeout,
+		Reader:         health.ReaderAuto,
 	}
 }
 
 // rawFlags holds the flag values as typed, before validation, so that every
 // error can say which flag and which value are wrong.
 type rawFlags struct {
-	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader string
-	foreign                                                                      []string
+	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader, commandTimeout string
+	foreign                                                                                      []string
 }
 
 // Parse reads the command line of "resreap watch" (without the command
@@ -151,6 +159,7 @@ func Parse(args []string) (Options, error) {
 	fs.StringVarP(&r.limit, "limit", "l", "", "")
 	fs.StringVarP(&r.interval, "interval", "i", "", "")
 	fs.StringVarP(&o.Command, "command", "c", "", "")
+	fs.StringVar(&r.commandTimeout, "command-timeout", "", "")
 	fs.StringVarP(&r.signal, "signal", "s", "", "")
 	fs.StringVarP(&r.preSignal, "pre-signal", "S", "", "")
 	fs.StringVarP(&r.wait, "wait", "w", "", "")
@@ -205,6 +214,11 @@ func (r *rawFlags) apply(fs *pflag.FlagSet, o *Options) error {
 	}
 	if set("command") && strings.TrimSpace(o.Command) == "" {
 		return errors.New("-c/--command: empty command")
+	}
+	if set("command-timeout") {
+		if o.CommandTimeout, err = parseSeconds(r.commandTimeout); err != nil || o.CommandTimeout <= 0 {
+			return fmt.Errorf("--command-timeout: want seconds > 0 (e.g. 30 or 1m), not %q", r.commandTimeout)
+		}
 	}
 	if set("signal") {
 		if o.Signal, err = signame.Parse(r.signal); err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package watch
 
 import (
@@ -8,13 +10,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/supervisor"
 )
 
-// Errors of OpenProcess and (*Process).Signal.
+// Errors of OpenProcess and (*Process).Signal, besides supervisor.ErrGone
+// (the judged process has exited).
 var (
-	// ErrGone means the judged process has exited.
-	ErrGone = errors.New("process exited")
 	// ErrPIDReused means the PID now belongs to a process with another start
 	// time than the judged one: signalling it would hit a bystander.
 	ErrPIDReused = errors.New("pid reused: start time differs from the judged process")
@@ -38,29 +42,33 @@ type Process struct {
 	PID   int
 	Start uint64 // the judged start time, clock ticks since boot
 
-	procRoot string
-	fd       int // pidfd; -1 when the kernel has none
+	fs procfs.FS
+	fd int // pidfd; -1 when the kernel has none
 }
 
 // OpenProcess pins the process pid that started at start (field 22 of
-// /proc/<pid>/stat). It fails with ErrGone if no such process exists and
+// /proc/<pid>/stat). It fails with supervisor.ErrGone if no such process exists and
 // ErrPIDReused if pid now names a process with another start time. Close
 // the Process when done.
 func OpenProcess(pid int, start uint64) (*Process, error) {
-	return openProcess("/proc", pid, start)
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return nil, err
+	}
+	return openProcess(fs, pid, start)
 }
 
-func openProcess(procRoot string, pid int, start uint64) (*Process, error) {
+func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
 	fd, err := pidfdOpen(pid)
 	switch {
 	case errors.Is(err, syscall.ESRCH):
-		return nil, fmt.Errorf("pid %d: %w", pid, ErrGone)
+		return nil, fmt.Errorf("pid %d: %w", pid, supervisor.ErrGone)
 	case errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EPERM):
 		fd = -1 // no pidfd (old kernel, seccomp): start time checks only
 	case err != nil:
 		return nil, fmt.Errorf("pid %d: pidfd_open: %w", pid, err)
 	}
-	p := &Process{PID: pid, Start: start, procRoot: procRoot, fd: fd}
+	p := &Process{PID: pid, Start: start, fs: fs, fd: fd}
 	// The start time is read after the pidfd is open: if it still matches,
 	// the process holding pid now is the judged one, and since a PID is
 	// held by one process from its start to its reaping, so was the one
@@ -72,19 +80,19 @@ func openProcess(procRoot string, pid int, start uint64) (*Process, error) {
 	return p, nil
 }
 
-// Verify checks that pid still names the judged process: ErrGone if it
+// Verify checks that pid still names the judged process: supervisor.ErrGone if it
 // exited (or is a zombie), ErrPIDReused if another process now has pid.
 func (p *Process) Verify() error {
-	st, err := readStat(p.procRoot, p.PID)
+	st, err := readStat(p.fs, p.PID)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
-		return fmt.Errorf("pid %d: %w", p.PID, ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
 	case err != nil:
 		return fmt.Errorf("pid %d: %w", p.PID, err)
 	case st.Start != p.Start:
 		return fmt.Errorf("pid %d: %w (judged %d, now %d)", p.PID, ErrPIDReused, p.Start, st.Start)
 	case st.State == 'Z' || st.State == 'X':
-		return fmt.Errorf("pid %d: %w", p.PID, ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
 	}
 	return nil
 }
@@ -101,7 +109,7 @@ func (p *Process) Signal(sig unix.Signal) error {
 		err = unix.Kill(p.PID, sig)
 	}
 	if errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("pid %d: %w", p.PID, ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
 	}
 	if err != nil {
 		return fmt.Errorf("pid %d: signal %d: %w", p.PID, sig, err)
@@ -112,16 +120,17 @@ func (p *Process) Signal(sig unix.Signal) error {
 // Exited reports whether the process has exited (it may not be reaped
 // yet: it is not ours to reap).
 func (p *Process) Exited() bool {
-	return p.WaitExit(context.Background(), 0)
+	return p.Wait(context.Background(), 0)
 }
 
 // pollSlice bounds one blocking wait so that a cancelled context is
 // noticed; the pidfd itself wakes the wait as soon as the process exits.
 const pollSlice = 100 * time.Millisecond
 
-// WaitExit waits up to d for the process to exit and reports whether it
-// did. It returns false early when ctx is done.
-func (p *Process) WaitExit(ctx context.Context, d time.Duration) bool {
+// Wait waits up to d for the process to exit and reports whether it did.
+// It returns false early when ctx is done. With Signal, it makes a Process
+// a supervisor.Target, so the supervisor's escalation stops it.
+func (p *Process) Wait(ctx context.Context, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		left := min(time.Until(deadline), pollSlice)

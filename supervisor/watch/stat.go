@@ -1,66 +1,49 @@
+//go:build linux
+
 package watch
 
 import (
-	"bytes"
-	"errors"
-	"os"
-	"strconv"
+	"strings"
+
+	"github.com/prometheus/procfs"
 )
 
-// procStat is what watch needs from /proc/<pid>/stat.
+// procStat is what the watch needs of a process's /proc/<pid>/stat.
 type procStat struct {
-	Comm  string // field 2, without the parentheses
-	State byte   // field 3: R, S, D, Z, ...
-	PPID  int    // field 4
-	Start uint64 // field 22: start time in clock ticks since boot
+	Comm  string // command name, without the parentheses
+	State byte   // R, S, D, Z, ...
+	PPID  int
+	Start uint64 // start time in clock ticks since boot: with the PID, names one process for good
 }
 
-var errBadStat = errors.New("malformed /proc/<pid>/stat")
-
-// parseStat decodes /proc/<pid>/stat. The command name may hold spaces and
-// parentheses, so the fields after it are counted from the last ')'.
-func parseStat(data []byte) (procStat, error) {
-	open := bytes.IndexByte(data, '(')
-	end := bytes.LastIndexByte(data, ')')
-	if open < 0 || end < open {
-		return procStat{}, errBadStat
-	}
-	f := bytes.Fields(data[end+1:])
-	// f[0] is field 3 (state), so field n is f[n-3].
-	if len(f) < 22-2 || len(f[0]) != 1 {
-		return procStat{}, errBadStat
-	}
-	ppid, err := strconv.Atoi(string(f[4-3]))
-	if err != nil {
-		return procStat{}, errBadStat
-	}
-	start, err := strconv.ParseUint(string(f[22-3]), 10, 64)
-	if err != nil {
-		return procStat{}, errBadStat
-	}
-	return procStat{Comm: string(data[open+1 : end]), State: f[0][0], PPID: ppid, Start: start}, nil
-}
-
-// readStat reads and decodes /proc/<pid>/stat under procRoot.
-func readStat(procRoot string, pid int) (procStat, error) {
-	data, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/stat")
+// readStat reads /proc/<pid>/stat through procfs, which parses the command
+// name safely (it may hold spaces and parentheses).
+func readStat(fs procfs.FS, pid int) (procStat, error) {
+	p, err := fs.Proc(pid)
 	if err != nil {
 		return procStat{}, err
 	}
-	return parseStat(data)
+	st, err := p.Stat()
+	if err != nil {
+		return procStat{}, err
+	}
+	var state byte
+	if st.State != "" {
+		state = st.State[0]
+	}
+	return procStat{Comm: st.Comm, State: state, PPID: st.PPID, Start: st.Starttime}, nil
 }
 
-// readCmdline returns /proc/<pid>/cmdline with the NUL separators turned
-// into spaces, the way ps shows it; "" for a kernel thread or a zombie.
-func readCmdline(procRoot string, pid int) (string, error) {
-	data, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/cmdline")
+// readCmdline returns the command line of pid as ps shows it, arguments
+// joined by spaces; "" for a kernel thread or a zombie.
+func readCmdline(fs procfs.FS, pid int) (string, error) {
+	p, err := fs.Proc(pid)
 	if err != nil {
 		return "", err
 	}
-	return cmdlineString(data), nil
-}
-
-func cmdlineString(data []byte) string {
-	data = bytes.TrimRight(data, "\x00")
-	return string(bytes.ReplaceAll(data, []byte{0}, []byte{' '}))
+	args, err := p.CmdLine()
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(args, " "), nil
 }

@@ -11,10 +11,13 @@ import (
 
 	"github.com/prometheus/procfs"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
+	"github.com/resreap/resreap/supervisor"
 )
 
 // Env is what Run takes from its caller besides the options.
@@ -31,6 +34,10 @@ type Env struct {
 	// History receives every event; nil opens Options.History when it is
 	// set (and writes no history otherwise).
 	History Appender
+	// Reaper starts the -c command; nil makes a supervisor.NewPIDReaper
+	// when -c is given. The watch runs ps with os/exec, so it must not be
+	// the process-wide subreaper.
+	Reaper *supervisor.Reaper
 }
 
 // Summary is what Run did.
@@ -85,6 +92,8 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 type watcher struct {
 	opts     Options
 	procRoot string
+	fs       procfs.FS
+	reaper   *supervisor.Reaper // starts the -c command
 	log      zerolog.Logger
 	sel      *selector
 	scan     *health.Scanner
@@ -108,8 +117,15 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	if o.Signal == 0 {
 		o.Signal = DefaultOptions().Signal
 	}
-	w := &watcher{opts: o, procRoot: root, log: env.Log}
-	w.sel = &selector{procRoot: root, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
+	pfs, err := procfs.NewFS(root)
+	if err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
+	w := &watcher{opts: o, procRoot: root, fs: pfs, log: env.Log, reaper: env.Reaper}
+	if w.reaper == nil && o.Command != "" {
+		w.reaper = supervisor.NewPIDReaper(env.Log)
+	}
+	w.sel = &selector{procRoot: root, fs: pfs, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
 	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
@@ -128,10 +144,8 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 		}
 		w.ev.hist = w.hist
 	}
-	if fs, err := procfs.NewFS(root); err == nil {
-		if st, err := fs.Stat(); err == nil {
-			w.boot = time.Unix(int64(st.BootTime), 0)
-		}
+	if st, err := pfs.Stat(); err == nil {
+		w.boot = time.Unix(int64(st.BootTime), 0)
 	}
 	return w, nil
 }
@@ -268,22 +282,26 @@ func patternText(o Options) string {
 }
 
 // plan is the escalation of the options.
-func (w *watcher) plan() Plan {
-	p := Plan{Wait: w.opts.Wait}
-	if w.opts.PreSignal != 0 {
-		p.Signals = append(p.Signals, w.opts.PreSignal)
+// plan is the escalation of the options: -S, -s, each followed by -w,
+// then SIGKILL (which the escalation always adds, so -s KILL is not sent
+// twice).
+func (w *watcher) plan() supervisor.Plan {
+	p := supervisor.Plan{KillWait: killWait}
+	for _, sig := range []unix.Signal{w.opts.PreSignal, w.opts.Signal} {
+		if sig != 0 && sig != unix.SIGKILL {
+			p.Steps = append(p.Steps, config.StopStep{Signal: sig, Wait: w.opts.Wait})
+		}
 	}
-	p.Signals = append(p.Signals, w.opts.Signal)
 	return p
 }
 
-func planText(p Plan) string {
+// killWait bounds the wait for a watched process after SIGKILL.
+const killWait = 5 * time.Second
+
+func planText(p supervisor.Plan) string {
 	var names []string
-	for _, s := range p.Signals {
-		names = append(names, signame.Name(s))
+	for _, s := range p.Steps {
+		names = append(names, signame.Name(s.Signal))
 	}
-	if len(names) == 0 || names[len(names)-1] != "KILL" {
-		names = append(names, "KILL")
-	}
-	return strings.Join(names, ", then ")
+	return strings.Join(append(names, "KILL"), ", then ")
 }

@@ -19,7 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/supervisor"
 )
 
 // syncBuffer is the output of a Run that tests read while it runs.
@@ -83,7 +85,7 @@ func optsFor(h *helper) Options {
 func runOnce(t *testing.T, o Options) (Summary, []history.Record) {
 	t.Helper()
 	var out syncBuffer
-	sum, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t)})
+	sum, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -195,7 +197,7 @@ func TestLoopDryRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	done := make(chan error, 1)
 	go func() {
-		_, err := Run(ctx, o, Env{Stdout: &out, Log: testLog(t)})
+		_, err := Run(ctx, o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper})
 		done <- err
 	}()
 	deadline := time.Now().Add(helperWait)
@@ -222,7 +224,7 @@ func TestCommandVetoes(t *testing.T) {
 	if sum.Verdicts != 1 || sum.Stopped != 0 || !h.alive() {
 		t.Errorf("summary %+v alive %v: want a verdict and no stop", sum, h.alive())
 	}
-	if len(recs) != 2 || recs[1].Event != history.EventVeto || !strings.Contains(recs[1].Message, "exit status 1") {
+	if len(recs) != 2 || recs[1].Event != history.EventVeto || !strings.Contains(recs[1].Message, "(exit 1)") {
 		t.Errorf("events %+v, want unhealthy, veto", recs)
 	}
 	wantSignals(t, h.signals(t))
@@ -285,12 +287,12 @@ func TestOtherSignal(t *testing.T) {
 // on its PID: the one a recycled PID would show. Nothing is signalled.
 func TestPIDReuseNotSignalled(t *testing.T) {
 	h, _ := leaker(t, 3)
-	st, err := readStat("/proc", h.pid)
+	st, err := readStat(procFS(t), h.pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("at judgement", func(t *testing.T) {
-		w, err := newWatcher(optsFor(h), Env{Log: testLog(t)})
+		w, err := newWatcher(optsFor(h), Env{Log: testLog(t), Reaper: testReaper})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,8 +310,8 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 		}
 		defer p.Close()
 		p.Start++ // as if the judged process had exited and pid been reused
-		rep := Escalate(testContext(t), p, Plan{Signals: []unix.Signal{unix.SIGTERM}, Wait: time.Millisecond})
-		if !errors.Is(rep.Err, ErrPIDReused) || len(rep.Sent) != 0 {
+		rep := supervisor.Escalate(testContext(t), p, supervisor.Plan{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: time.Millisecond}}})
+		if !errors.Is(rep.Err, ErrPIDReused) || len(rep.SignalsSent) != 0 {
 			t.Errorf("Escalate: %+v, want ErrPIDReused and no signal", rep)
 		}
 	})
@@ -329,7 +331,7 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 // whatever holds the PID next.
 func TestPidfdPinsExitedProcess(t *testing.T) {
 	h := startHelper(t, "idle")
-	st, err := readStat("/proc", h.pid)
+	st, err := readStat(procFS(t), h.pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,20 +345,20 @@ func TestPidfdPinsExitedProcess(t *testing.T) {
 	}
 	h.stdin.Close()
 	h.wait(t) // reaped: the PID is free for reuse
-	if !p.WaitExit(testContext(t), time.Second) {
-		t.Error("WaitExit: false after the exit")
+	if !p.Wait(testContext(t), time.Second) {
+		t.Error("Wait: false after the exit")
 	}
 	if err := pidfdSignal(p.fd, unix.SIGTERM); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("pidfd_send_signal after exit: %v, want ESRCH", err)
 	}
-	if err := p.Signal(unix.SIGTERM); !errors.Is(err, ErrGone) {
-		t.Errorf("Signal after exit: %v, want ErrGone", err)
+	if err := p.Signal(unix.SIGTERM); !errors.Is(err, supervisor.ErrGone) {
+		t.Errorf("Signal after exit: %v, want supervisor.ErrGone", err)
 	}
-	if _, err := OpenProcess(h.pid, st.Start); !errors.Is(err, ErrGone) && !errors.Is(err, ErrPIDReused) {
-		t.Errorf("OpenProcess after exit: %v, want ErrGone (or ErrPIDReused)", err)
+	if _, err := OpenProcess(h.pid, st.Start); !errors.Is(err, supervisor.ErrGone) && !errors.Is(err, ErrPIDReused) {
+		t.Errorf("OpenProcess after exit: %v, want supervisor.ErrGone (or ErrPIDReused)", err)
 	}
-	rep := Escalate(testContext(t), p, Plan{Signals: []unix.Signal{unix.SIGTERM}})
-	if !rep.Exited || len(rep.Sent) != 0 || rep.Err != nil {
+	rep := supervisor.Escalate(testContext(t), p, supervisor.Plan{Steps: []config.StopStep{{Signal: unix.SIGTERM}}})
+	if !rep.Exited || len(rep.SignalsSent) != 0 || rep.Err != nil {
 		t.Errorf("Escalate of an exited process: %+v, want exited, nothing sent", rep)
 	}
 }
@@ -435,7 +437,7 @@ func TestTextOutput(t *testing.T) {
 	o := optsFor(h)
 	o.JSON, o.DryRun = false, true
 	var out syncBuffer
-	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t)}); err != nil {
+	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper}); err != nil {
 		t.Fatal(err)
 	}
 	want := "unhealthy pid=" + strconv.Itoa(h.pid) + " watch.test close_wait: 2 CLOSE_WAIT, " + addr + "×2"
@@ -445,7 +447,7 @@ func TestTextOutput(t *testing.T) {
 
 	o.Pattern = regexp.MustCompile("^no such process$")
 	out = syncBuffer{}
-	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t)}); err != nil {
+	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "no process to act on (0 candidates") {

@@ -1,0 +1,105 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/signame"
+)
+
+// ErrGone is returned (wrapped) by a Target that has exited: there is
+// nothing left to signal, and nothing was signalled.
+var ErrGone = errors.New("process exited")
+
+// Target is what an escalation stops. A supervised child and a process
+// the watchdog judged differ only in how they are signalled (the child's
+// process group or cgroup; a pidfd) and in how their exit is seen (the
+// reaper's exit channel, cgroup.events; the pidfd).
+type Target interface {
+	// Signal sends sig to every process of the target, or fails with an
+	// error wrapping ErrGone, having sent nothing, when the target is known
+	// to have exited. A target signals only processes it has proven to be
+	// its own (an unreaped PID, a pidfd, a cgroup).
+	Signal(sig unix.Signal) error
+	// Wait waits up to d for the target to exit and reports whether it
+	// did; it returns false early when ctx is done.
+	Wait(ctx context.Context, d time.Duration) bool
+}
+
+// DefaultKillWait bounds the wait after SIGKILL when a Plan gives none. A
+// process dies of SIGKILL at once unless it sleeps uninterruptibly (D
+// state, e.g. on a dead NFS server): then the stop gives up, says so, and
+// the process's exit is still collected whenever it comes.
+const DefaultKillWait = config.DefaultKillWait
+
+// Plan is an escalation: each step's signal, then up to the step's wait
+// for the exit; SIGKILL always follows the last step.
+type Plan struct {
+	Steps    []config.StopStep
+	KillWait time.Duration // after SIGKILL; 0 means DefaultKillWait
+}
+
+// Escalation is what Escalate did.
+type Escalation struct {
+	SignalsSent []history.SignalSent // in order, with the time each was sent
+	// Exited is true when the target is known to have exited (before the
+	// first signal, if SignalsSent is empty).
+	Exited   bool
+	Duration time.Duration // from the start of the escalation to the exit (or giving up)
+	// Err says why the escalation ended without an exit: the target was
+	// still alive after SIGKILL and the kill wait, a signal failed, or ctx
+	// was done.
+	Err error
+}
+
+// KillSent reports whether the escalation reached SIGKILL.
+func (e Escalation) KillSent() bool {
+	n := len(e.SignalsSent)
+	return n > 0 && e.SignalsSent[n-1].Signal == signame.Name(unix.SIGKILL)
+}
+
+// Escalate stops t: each step's signal while t is alive, waiting the
+// step's wait after each, then SIGKILL and the kill wait. It returns when
+// t has exited, when it gives up (Err), or when ctx is done.
+func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
+	start := time.Now()
+	defer func() { e.Duration = time.Since(start) }()
+	killWait := plan.KillWait
+	if killWait <= 0 {
+		killWait = DefaultKillWait
+	}
+	steps := append(plan.Steps[:len(plan.Steps):len(plan.Steps)], config.StopStep{Signal: unix.SIGKILL, Wait: killWait})
+	for _, st := range steps {
+		if t.Wait(ctx, 0) {
+			e.Exited = true
+			return e
+		}
+		if err := t.Signal(st.Signal); err != nil {
+			if errors.Is(err, ErrGone) {
+				e.Exited = true
+			} else {
+				e.Err = err
+			}
+			return e
+		}
+		e.SignalsSent = append(e.SignalsSent, history.SignalSent{Signal: signame.Name(st.Signal), Time: time.Now().UTC()})
+		if t.Wait(ctx, st.Wait) {
+			e.Exited = true
+			return e
+		}
+		if err := ctx.Err(); err != nil {
+			e.Err = fmt.Errorf("stop interrupted after %s: %w", signame.Name(st.Signal), err)
+			return e
+		}
+	}
+	e.Err = fmt.Errorf("still alive %s after KILL (uninterruptible sleep?)", killWait)
+	return e
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package health judges the processes resreap watches: TCP sockets that stay
 // in CLOSE_WAIT across consecutive scans, and file-descriptor usage close to
 // the process's RLIMIT_NOFILE.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package health
 
 // Defaults applied to zero fields of a Policy.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package health
 
 // verdict turns the findings of a scan into Evidence, or nil when the

@@ -1,3 +1,5 @@
+//go:build linux
+
 package supervisor
 
 // State is where a child is in its life cycle.

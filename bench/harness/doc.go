@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package harness measures what resreap costs, side by side with the tools an
 // operator would otherwise use, and writes the report that `make bench`
 // commits as bench/results.md and bench/scan-cost.svg.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 // Tool is one command whose scan cost is measured.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command resreap supervises the children declared in a TOML file, restarts
 // them when they leak CLOSE_WAIT sockets or run out of file descriptors,
 // and keeps a durable history of every start, exit and restart.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command sockload fills the host's TCP socket table with loopback sockets
 // for benchmarks: N established connections (2 sockets each, both ends held)
 // and M sockets in CLOSE_WAIT (a listener accepts and closes, the client end

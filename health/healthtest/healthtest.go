@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package healthtest holds test support shared by the packages that test
 // the health checks against real sockets.
 package healthtest

@@ -1,3 +1,5 @@
+//go:build linux
+
 package config
 
 import "github.com/resreap/resreap/health"

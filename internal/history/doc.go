@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package history keeps the restart history of resreap's children: an
 // append-only JSON Lines file with one Record per start, exit, health
 // verdict, stop and restart.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package control is resreap's control socket: the Unix socket through
 // which `resreap status`, `start`, `stop`, `restart`, `reload` and `signal`
 // talk to the running supervisor.

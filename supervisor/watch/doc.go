@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package watch is "resreap watch": the old standalone CLOSE_WAIT watchdog,
 // for processes resreap did not start and does not own.
 //

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchchild is the child process the supervisor benchmarks run
 // under resreap. It records, in a log file of its own, the moments that the
 // supervisor's history cannot see with enough precision: when the process

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command report runs resreap's performance comparison and writes
 // bench/results.md and bench/scan-cost.svg. `make bench` builds its inputs
 // and runs it; see package bench/harness for what is measured and how.

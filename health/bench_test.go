@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/health/healthtest"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // BenchmarkScan measures one Scan tick under socket load: ~20k established
@@ -34,18 +34,18 @@ func BenchmarkScan(b *testing.B) {
 	}
 	const perHelper = 5000 // 2 fds per connection stays under 20000 fds
 	for left := conns; left > 0; left -= perHelper {
-		startHelper(b, "pairs", strconv.Itoa(min(left, perHelper)), 0)
+		testchild.Start(b, testchild.Spec{Mode: "pairs", N: min(left, perHelper)})
 	}
-	addr := healthtest.ClosingListener(b, "127.0.0.1:0")
-	leaker := startHelper(b, "leak", "50 "+addr, 0)
-	targets := []Target{target("leaker", leaker.pid)}
+	addr := testchild.ClosingListener(b, "127.0.0.1:0")
+	leaker := testchild.Start(b, testchild.Spec{Mode: "leak", N: 50, Addr: addr})
+	targets := []Target{target("leaker", leaker.PID)}
 	for i := 1; i < 50; i++ {
 		targets = append(targets, target(fmt.Sprintf("idle%d", i), startSleeper(b)))
 	}
 
 	for _, kind := range readerKinds {
 		s := newTestScanner(b, kind)
-		waitFor(b, "50 CLOSE_WAIT", func() bool { return len(closeWaitTo(b, s.reader, 0, addr)) == 50 })
+		testchild.WaitFor(b, "50 CLOSE_WAIT", func() bool { return len(closeWaitTo(b, s.reader, 0, addr)) == 50 })
 		for _, n := range []int{1, 10, 50} {
 			b.Run(fmt.Sprintf("reader=%s/targets=%d", kind, n), func(b *testing.B) {
 				tg := targets[:n]

@@ -5,6 +5,7 @@ package health
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -15,23 +16,21 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/resreap/resreap/health/healthtest"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // TestReadersAgree reads the same live sockets with both readers.
 func TestReadersAgree(t *testing.T) {
 	nl, err := NewReader(ReaderNetlink, "", zerolog.Nop())
-	if err != nil {
-		t.Skipf("netlink reader unavailable: %v", err)
-	}
+	testchild.Need(t, fmt.Sprintf("the netlink socket reader (%v)", err), err == nil)
 	defer nl.Close()
 	pr, _ := NewReader(ReaderProc, "", zerolog.Nop())
 	defer pr.Close()
 	for _, lnAddr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(lnAddr, func(t *testing.T) {
-			addr := healthtest.ClosingListener(t, lnAddr)
-			startHelper(t, "leak", "5 "+addr, 0)
-			waitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, nl, 0, addr)) == 5 })
+			addr := testchild.ClosingListener(t, lnAddr)
+			testchild.Start(t, testchild.Spec{Mode: "leak", N: 5, Addr: addr})
+			testchild.WaitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, nl, 0, addr)) == 5 })
 			a, b := closeWaitTo(t, nl, 0, addr), closeWaitTo(t, pr, 0, addr)
 			if !slices.Equal(a, b) {
 				t.Errorf("netlink %v\nproc    %v", a, b)
@@ -43,15 +42,13 @@ func TestReadersAgree(t *testing.T) {
 // TestScanMatchesSS compares the evidence with what ss reports for the
 // helper's pid.
 func TestScanMatchesSS(t *testing.T) {
-	if _, err := exec.LookPath("ss"); err != nil {
-		t.Skip("ss (iproute2) not installed; cross-check with ss skipped")
-	}
+	testchild.NeedCommand(t, "ss")
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestScanner(t, kind)
-			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			h := leak(t, s, "leak", 6, addr)
-			tg := []Target{target("web", h.pid)}
+			tg := []Target{target("web", h.PID)}
 			s.Scan(tg)
 			ev := s.Scan(tg)[0].Verdict
 			if ev == nil {
@@ -61,7 +58,7 @@ func TestScanMatchesSS(t *testing.T) {
 			for _, smp := range ev.Samples {
 				have = append(have, smp.Tuple)
 			}
-			want := ssCloseWait(t, h.pid)
+			want := ssCloseWait(t, h.PID)
 			sortTuples(have)
 			sortTuples(want)
 			if !slices.Equal(have, want) {
@@ -112,9 +109,9 @@ func TestScanOtherNetns(t *testing.T) {
 			s := newTestScanner(t, kind)
 			h := startHelperNetns(t, 3)
 			own := s.reader
-			tg := []Target{target("jailed", h.pid)}
-			waitFor(t, "CLOSE_WAIT in the namespace", func() bool {
-				socks, err := own.CloseWait(h.pid)
+			tg := []Target{target("jailed", h.PID)}
+			testchild.WaitFor(t, "CLOSE_WAIT in the namespace", func() bool {
+				socks, err := own.CloseWait(h.PID)
 				return err == nil && len(socks) >= 3
 			})
 			s.Scan(tg)
@@ -138,13 +135,8 @@ func TestScanOtherNetns(t *testing.T) {
 	}
 }
 
-func startHelperNetns(t *testing.T, n int) *helper {
+func startHelperNetns(t *testing.T, n int) *testchild.Child {
 	t.Helper()
-	// Probe: unprivileged or seccomp-restricted runs cannot unshare.
-	probe := exec.Command("/bin/true")
-	probe.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	if err := probe.Run(); err != nil {
-		t.Skipf("cannot create a network namespace: %v", err)
-	}
-	return startHelper(t, "netns", strconv.Itoa(n), syscall.CLONE_NEWNET)
+	testchild.NeedRoot(t) // to create a network namespace
+	return testchild.Start(t, testchild.Spec{Mode: "netns", N: n, Cloneflags: syscall.CLONE_NEWNET})
 }

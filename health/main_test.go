@@ -3,17 +3,14 @@
 package health
 
 import (
-	"os"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperMode) != "" {
-		// A helper child exits from TestHelperProcess; leak checks are for
-		// the test process.
-		os.Exit(m.Run())
-	}
+	testchild.Main()
 	goleak.VerifyTestMain(m)
 }

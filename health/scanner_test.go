@@ -3,18 +3,18 @@
 package health
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/resreap/resreap/health/healthtest"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 var readerKinds = []string{ReaderNetlink, ReaderProc}
@@ -27,9 +27,7 @@ var readerKinds = []string{ReaderNetlink, ReaderProc}
 func newTestScanner(tb testing.TB, kind string, only ...string) *Scanner {
 	tb.Helper()
 	r, err := NewReader(kind, "", zerolog.Nop())
-	if err != nil {
-		tb.Skipf("reader %s unavailable: %v", kind, err)
-	}
+	testchild.Need(tb, fmt.Sprintf("the %s socket reader (%v)", kind, err), err == nil)
 	var sr SocketReader = r
 	if len(only) > 0 {
 		f := &onlyRemotes{SocketReader: r}
@@ -88,10 +86,10 @@ func closeWaitTo(tb testing.TB, r SocketReader, pid int, remote string) []Socket
 
 // leak starts a helper leaking n sockets to addr and waits until the
 // kernel shows all of them in CLOSE_WAIT.
-func leak(tb testing.TB, s *Scanner, mode string, n int, addr string) *helper {
+func leak(tb testing.TB, s *Scanner, mode string, n int, addr string) *testchild.Child {
 	tb.Helper()
-	h := startHelper(tb, mode, strconv.Itoa(n)+" "+addr, 0)
-	waitFor(tb, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(tb, s.reader, 0, addr)) >= n })
+	h := testchild.Start(tb, testchild.Spec{Mode: mode, N: n, Addr: addr})
+	testchild.WaitFor(tb, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(tb, s.reader, 0, addr)) >= n })
 	return h
 }
 
@@ -102,10 +100,10 @@ func target(name string, pid int) Target {
 func TestScanCloseWaitLeak(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 3, addr)
-			tg := []Target{target("web", h.pid)}
+			tg := []Target{target("web", h.PID)}
 
 			r := s.Scan(tg)[0]
 			if r.Verdict != nil || r.CloseWait != 0 || s.Stats().FDWalks != 0 {
@@ -123,14 +121,14 @@ func TestScanCloseWaitLeak(t *testing.T) {
 				t.Errorf("by foreign %v, want %s×3", ev.ByForeign, addr)
 			}
 			for _, smp := range ev.Samples {
-				if smp.PID != h.pid || smp.Tuple.Remote.String() != addr {
+				if smp.PID != h.PID || smp.Tuple.Remote.String() != addr {
 					t.Errorf("sample %+v", smp)
 				}
 			}
 			if !slices.IsSortedFunc(ev.Samples, compareSamples) {
 				t.Error("samples not sorted")
 			}
-			if ev.FDs == nil || ev.FDs.PID != h.pid || ev.FDs.Open == 0 {
+			if ev.FDs == nil || ev.FDs.PID != h.PID || ev.FDs.Open == 0 {
 				t.Errorf("fds %+v", ev.FDs)
 			}
 			// Owners are cached: further scans do not walk again.
@@ -158,13 +156,13 @@ func TestScanCloseWaitLeak(t *testing.T) {
 func TestScanLeakClosedBeforeSecondScan(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 4, addr)
-			tg := []Target{target("web", h.pid)}
+			tg := []Target{target("web", h.PID)}
 			s.Scan(tg)
-			h.send(t, "close")
-			h.expect(t, "closed")
+			h.Send(t, "close")
+			h.Expect(t, "closed")
 			for range 3 {
 				if r := s.Scan(tg)[0]; r.Verdict != nil || r.CloseWait != 0 {
 					t.Fatalf("closed sockets counted: %+v", r)
@@ -180,14 +178,14 @@ func TestScanLeakClosedBeforeSecondScan(t *testing.T) {
 func TestScanIgnoredEndpoint(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			h := leak(t, s, "leak", 3, addr)
 			ign, err := ParseIgnore([]string{addr})
 			if err != nil {
 				t.Fatal(err)
 			}
-			tg := target("web", h.pid)
+			tg := target("web", h.PID)
 			tg.Policy.CloseWait.Ignore = ign
 			for range 4 {
 				if r := s.Scan([]Target{tg})[0]; r.Verdict != nil {
@@ -205,9 +203,9 @@ func TestScanIPv6(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestScanner(t, kind)
-			addr := healthtest.ClosingListener(t, "[::1]:0")
+			addr := testchild.ClosingListener(t, "[::1]:0")
 			h := leak(t, s, "leak", 2, addr)
-			tg := []Target{target("v6", h.pid)}
+			tg := []Target{target("v6", h.PID)}
 			s.Scan(tg)
 			r := s.Scan(tg)[0]
 			if r.Verdict == nil || r.Verdict.ByForeign[addr] != 2 {
@@ -219,9 +217,9 @@ func TestScanIPv6(t *testing.T) {
 
 func TestScanDescendants(t *testing.T) {
 	s := newTestScanner(t, ReaderNetlink)
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
-	h := leak(t, s, "parent", 3, addr) // h.pid is the grandchild's
-	parent := h.cmd.Process.Pid
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	h := leak(t, s, "parent", 3, addr) // h.PID is the grandchild's
+	parent := h.Cmd.Process.Pid
 	only := target("wrapper", parent)
 	all := only
 	all.Name, all.Descendants = "tree", true
@@ -230,24 +228,24 @@ func TestScanDescendants(t *testing.T) {
 	if res[0].Verdict != nil {
 		t.Errorf("parent alone judged for its child's sockets: %+v", res[0].Verdict)
 	}
-	if !slices.Contains(res[1].PIDs, h.pid) || res[1].PIDs[0] != parent {
-		t.Errorf("PIDs %v, want %d then %d", res[1].PIDs, parent, h.pid)
+	if !slices.Contains(res[1].PIDs, h.PID) || res[1].PIDs[0] != parent {
+		t.Errorf("PIDs %v, want %d then %d", res[1].PIDs, parent, h.PID)
 	}
 	ev := res[1].Verdict
-	if ev == nil || ev.CloseWait != 3 || ev.Samples[0].PID != h.pid {
-		t.Fatalf("verdict %+v, want 3 sockets of pid %d", ev, h.pid)
+	if ev == nil || ev.CloseWait != 3 || ev.Samples[0].PID != h.PID {
+		t.Fatalf("verdict %+v, want 3 sockets of pid %d", ev, h.PID)
 	}
 }
 
 func TestScanFDExhaustion(t *testing.T) {
 	s := newTestScanner(t, ReaderNetlink)
-	h := startHelper(t, "fds", "64", 0)
-	tg := []Target{target("fds", h.pid)}
+	h := testchild.Start(t, testchild.Spec{Mode: "fds", Limit: 64})
+	tg := []Target{target("fds", h.PID)}
 	r := s.Scan(tg)[0]
 	if r.Verdict != nil {
 		t.Fatalf("verdict after one scan: %+v", r.Verdict)
 	}
-	if r.FDs.PID != h.pid || r.FDs.Limit != 64 || r.FDs.Open < 58 {
+	if r.FDs.PID != h.PID || r.FDs.Limit != 64 || r.FDs.Open < 58 {
 		t.Errorf("fds %+v, want >= 58 of 64", r.FDs)
 	}
 	r = s.Scan(tg)[0]
@@ -270,11 +268,11 @@ func TestScanFDExhaustion(t *testing.T) {
 func TestNoWalkForForeignLeak(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind, func(t *testing.T) {
-			addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, kind, addr)
 			leak(t, s, "leak", 3, addr)
-			idle := startHelper(t, "idle", "", 0)
-			tg := []Target{target("idle", idle.pid)}
+			idle := testchild.Start(t, testchild.Spec{Mode: "idle"})
+			tg := []Target{target("idle", idle.PID)}
 			s.Scan(tg)
 			if w := s.Stats().FDWalks; w != 0 {
 				t.Fatalf("%d walks before anything persisted", w)
@@ -289,8 +287,8 @@ func TestNoWalkForForeignLeak(t *testing.T) {
 			}
 			// A new owned process may hold those sockets (fds survive
 			// fork), so a change of owned PIDs voids the negative cache.
-			other := startHelper(t, "idle", "", 0)
-			tg = append(tg, target("other", other.pid))
+			other := testchild.Start(t, testchild.Spec{Mode: "idle"})
+			tg = append(tg, target("other", other.PID))
 			s.Scan(tg)
 			s.Scan(tg)
 			if w := s.Stats().FDWalks; w != 2 {
@@ -302,10 +300,10 @@ func TestNoWalkForForeignLeak(t *testing.T) {
 
 func TestScanVanishedTarget(t *testing.T) {
 	s := newTestScanner(t, ReaderNetlink)
-	h := startHelper(t, "idle", "", 0)
-	h.stdin.Close()
-	h.cmd.Wait()
-	r := s.Scan([]Target{target("gone", h.pid)})[0]
+	h := testchild.Start(t, testchild.Spec{Mode: "idle"})
+	h.CloseStdin()
+	h.Wait(t)
+	r := s.Scan([]Target{target("gone", h.PID)})[0]
 	if r.Verdict != nil || r.FDs.PID != 0 {
 		t.Errorf("vanished target: %+v", r)
 	}
@@ -347,17 +345,18 @@ func TestScanFDSlope(t *testing.T) {
 // starting with the processes of the sockets' uid: here the leaker (root)
 // is found first even though a process of another uid is listed before it.
 func TestOwnerWalkStopsWhenFound(t *testing.T) {
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	s := newTestScanner(t, ReaderNetlink, addr)
 	h := leak(t, s, "leak", 3, addr)
+	testchild.NeedRoot(t) // to start a process as nobody
 	other := exec.Command("sleep", "600")
 	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	if err := other.Start(); err != nil {
-		t.Skipf("cannot start a process as nobody: %v", err)
+		t.Fatalf("start a process as nobody: %v", err)
 	}
 	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
 
-	tg := []Target{target("other", other.Process.Pid), target("web", h.pid)}
+	tg := []Target{target("other", other.Process.Pid), target("web", h.PID)}
 	s.Scan(tg)
 	res := s.Scan(tg)
 	if res[1].Verdict == nil || res[1].Verdict.CloseWait != 3 {

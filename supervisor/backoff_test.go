@@ -10,6 +10,7 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func TestStartLimitWindow(t *testing.T) {
@@ -32,7 +33,7 @@ func TestStartLimitWindow(t *testing.T) {
 // to max. Measured from the history timestamps with generous upper bounds:
 // only the lower bounds are exact (a timer never fires early).
 func TestBackoffScheduleGrows(t *testing.T) {
-	spec := helperSpec("crasher", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=3")
+	spec := helperSpec("crasher", "exit", testchild.AfterEnv+"=0s", testchild.CodeEnv+"=3")
 	spec.StartGrace = time.Second
 	spec.Backoff = config.BackoffSpec{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
 	h := startSupervisor(t, spec)
@@ -67,7 +68,7 @@ func TestBackoffScheduleGrows(t *testing.T) {
 
 // A child that ran for reset_after starts over at the initial delay.
 func TestBackoffResetsAfterHealthyRun(t *testing.T) {
-	spec := helperSpec("flaky", "exit", "RESREAP_TEST_AFTER=300ms", "RESREAP_TEST_CODE=1")
+	spec := helperSpec("flaky", "exit", testchild.AfterEnv+"=300ms", testchild.CodeEnv+"=1")
 	spec.StartGrace = 50 * time.Millisecond
 	spec.Backoff = config.BackoffSpec{Initial: 20 * time.Millisecond, Max: 10 * time.Second, Multiplier: 4, ResetAfter: 200 * time.Millisecond}
 	h := startSupervisor(t, spec)
@@ -80,7 +81,7 @@ func TestBackoffResetsAfterHealthyRun(t *testing.T) {
 }
 
 func TestStartLimitMakesChildFatal(t *testing.T) {
-	spec := helperSpec("doomed", "exit", "RESREAP_TEST_AFTER=0s", "RESREAP_TEST_CODE=1")
+	spec := helperSpec("doomed", "exit", testchild.AfterEnv+"=0s", testchild.CodeEnv+"=1")
 	spec.StartGrace = time.Minute // every exit is a failed start, however slow the machine
 	spec.Backoff.Initial, spec.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
 	spec.StartLimit = config.StartLimit{Burst: 2, Interval: time.Minute}

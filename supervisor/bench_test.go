@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/health/healthtest"
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // BenchmarkRestartLatency measures the time from a child's exit (its reap)
@@ -57,7 +57,7 @@ func BenchmarkRestartLatency(b *testing.B) {
 //
 //	go test -run '^$' -bench DetectionLatency -benchtime 3x ./supervisor/
 func BenchmarkDetectionLatency(b *testing.B) {
-	addr := healthtest.ClosingListener(b, "127.0.0.1:0")
+	addr := testchild.ClosingListener(b, "127.0.0.1:0")
 	var verdicts, reaps []time.Duration
 	for i := 0; i < b.N; i++ {
 		spec := leakerSpec("leaker", addr, 3)

@@ -13,13 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func leakerSpec(name, addr string, n int) config.ChildSpec {
-	spec := helperSpec(name, "leak", "RESREAP_TEST_ADDR="+addr, "RESREAP_TEST_N="+strconv.Itoa(n))
+	spec := helperSpec(name, "leak", testchild.AddrEnv+"="+addr, testchild.NEnv+"="+strconv.Itoa(n))
 	spec.StartGrace = 50 * time.Millisecond
 	spec.Health.Interval = 100 * time.Millisecond
 	spec.Health.Policy.CloseWait = health.CloseWaitPolicy{Threshold: 3, Persist: 2}
@@ -29,7 +29,7 @@ func leakerSpec(name, addr string, n int) config.ChildSpec {
 }
 
 func TestLeakingChildIsRestartedWithEvidence(t *testing.T) {
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	h := startSupervisor(t, leakerSpec("fe", addr, 5), leakerSpec("quiet", addr, 1))
 	recs := h.hist.waitFor(t, 60*time.Second, "a close_wait restart", func(r []history.Record) bool {
 		return count(r, "fe", history.EventRestart) >= 1
@@ -69,7 +69,7 @@ func TestLeakingChildIsRestartedWithEvidence(t *testing.T) {
 }
 
 func TestHookVetoesThenAllows(t *testing.T) {
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	dir := t.TempDir()
 	allow := filepath.Join(dir, "allow")
 	seen := filepath.Join(dir, "seen")
@@ -98,7 +98,7 @@ func TestHookVetoesThenAllows(t *testing.T) {
 }
 
 func TestDryRunTouchesNothing(t *testing.T) {
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{leakerSpec("fe", addr, 3)}}
 	h := startConfig(t, cfg, Options{DryRun: true})
 	pid := h.waitState(t, "fe", Running, 30*time.Second).PID

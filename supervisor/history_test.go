@@ -11,9 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/health/healthtest"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // fileHistory is a real history file that also tells the test's memHistory
@@ -38,8 +38,8 @@ func TestHistoryFileFieldsFromRealRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	addr := healthtest.ClosingListener(t, "127.0.0.1:0")
-	exiter := helperSpec("exiter", "exit", "RESREAP_TEST_AFTER=200ms", "RESREAP_TEST_CODE=7")
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	exiter := helperSpec("exiter", "exit", testchild.AfterEnv+"=200ms", testchild.CodeEnv+"=7")
 	exiter.Restart = config.RestartOnFailure
 	stubborn := helperSpec("stubborn", "ignore-term")
 	stubborn.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 300 * time.Millisecond}}}

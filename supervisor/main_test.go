@@ -5,13 +5,10 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,24 +18,16 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // testReaper is the one Reaper of the test binary (wait4(-1) is
 // process-wide, so every test shares it).
 var testReaper *Reaper
 
-const helperEnv = "RESREAP_TEST_HELPER"
-
-// held keeps a leaking helper's connections reachable: a net.Conn that the
-// garbage collector finds unreachable is closed by its finalizer, which
-// would end the CLOSE_WAIT the helper is meant to hold.
-var held []net.Conn
-
 func TestMain(m *testing.M) {
 	RunExecShim()
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(helperMain(mode, os.Args))
-	}
+	testchild.Main()
 	var err error
 	testReaper, err = NewReaper(zerolog.New(os.Stderr).Level(zerolog.WarnLevel))
 	if err != nil {
@@ -52,71 +41,13 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// helperMain is the body of a helper child: the test binary re-executed
-// with RESREAP_TEST_HELPER set to a mode. Parameters come in RESREAP_TEST_*
-// variables. Every mode prints "ready" once it is set up.
-func helperMain(mode string, args []string) int {
-	ready := func(extra ...any) { fmt.Println(append([]any{"ready", os.Getpid()}, extra...)...) }
-	switch mode {
-	case "exit": // exit with RESREAP_TEST_CODE after RESREAP_TEST_AFTER
-		d, _ := time.ParseDuration(os.Getenv("RESREAP_TEST_AFTER"))
-		code, _ := strconv.Atoi(os.Getenv("RESREAP_TEST_CODE"))
-		ready()
-		time.Sleep(d)
-		return code
-	case "sleep": // default signal behaviour
-		ready()
-		select {}
-	case "ignore-term":
-		signal.Ignore(unix.SIGTERM)
-		ready()
-		select {}
-	case "quit-exits": // ignores TERM, exits 0 on QUIT
-		signal.Ignore(unix.SIGTERM)
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, unix.SIGQUIT)
-		ready()
-		<-sigs
-		fmt.Println("got QUIT, exiting")
-		return 0
-	case "grandchild": // ignores TERM and starts a grandchild that does too
-		signal.Ignore(unix.SIGTERM)
-		attr := &syscall.ProcAttr{Env: append(os.Environ(), helperEnv+"=ignore-term"), Files: []uintptr{0, 1, 2}}
-		pid, err := syscall.ForkExec(args[0], args, attr)
-		if err != nil {
-			fmt.Println("fork:", err)
-			return 1
-		}
-		ready("grandchild", pid)
-		select {}
-	case "leak": // leaks RESREAP_TEST_N connections to RESREAP_TEST_ADDR
-		n, _ := strconv.Atoi(os.Getenv("RESREAP_TEST_N"))
-		for i := 0; i < n; i++ {
-			c, err := net.Dial("tcp", os.Getenv("RESREAP_TEST_ADDR"))
-			if err != nil {
-				fmt.Println("dial:", err)
-				return 1
-			}
-			held = append(held, c)
-		}
-		ready()
-		select {}
-	}
-	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
-	return 2
-}
-
 // helperSpec is a child running the test binary in a helper mode, with
 // quick defaults so that tests do not wait on production timings.
 func helperSpec(name, mode string, env ...string) config.ChildSpec {
 	spec := config.DefaultChild()
 	spec.Name = name
-	spec.Command = []string{os.Args[0], "-test.run=^$"}
-	spec.Env = map[string]string{helperEnv: mode}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		spec.Env[k] = v
-	}
+	spec.Command = testchild.Argv("")
+	spec.Env = testchild.EnvMap(mode, env...)
 	spec.StartGrace = 100 * time.Millisecond
 	spec.Backoff = config.BackoffSpec{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, ResetAfter: time.Minute}
 	spec.StartLimit = config.StartLimit{Burst: 100, Interval: time.Minute}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
@@ -24,7 +25,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	pidC := h.waitState(t, "c", Running, 30*time.Second).PID
 
 	b2 := b
-	b2.Env = map[string]string{helperEnv: "sleep", "VERSION": "2"}
+	b2.Env = testchild.EnvMap("sleep", "VERSION=2")
 	d := helperSpec("d", "sleep")
 	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{a, b2, d}}
 	rep, err := h.sup.Reload(context.Background(), cfg)
@@ -56,7 +57,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 func TestBadReloadKeepsChildrenRunning(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "resreap.toml")
-	good := "[[child]]\nname = \"svc\"\ncommand = [" + strconv.Quote(os.Args[0]) + ", \"-test.run=^$\"]\nenv = { " + helperEnv + " = \"sleep\" }\nstart_seconds = \"100ms\"\n"
+	good := "[[child]]\nname = \"svc\"\ncommand = [" + strconv.Quote(os.Args[0]) + ", \"-test.run=^$\"]\nenv = { " + testchild.ModeEnv + " = \"sleep\" }\nstart_seconds = \"100ms\"\n"
 	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestShutdownInReverseDependencyOrder(t *testing.T) {
 // After a run full of crashes, kills and orphaned grandchildren, nothing
 // that resreap started is left: no zombie, no process.
 func TestNoZombiesOrOrphansLeft(t *testing.T) {
-	crash := helperSpec("crash", "exit", "RESREAP_TEST_AFTER=10ms", "RESREAP_TEST_CODE=2")
+	crash := helperSpec("crash", "exit", testchild.AfterEnv+"=10ms", testchild.CodeEnv+"=2")
 	crash.Backoff.Initial, crash.Backoff.Max = 0, 0
 	gc := helperSpec("gc", "grandchild")
 	gc.Stop.Steps[0].Wait = 200 * time.Millisecond

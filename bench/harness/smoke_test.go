@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // TestSmoke runs the whole report once at the smallest size, with few rounds
 // and a short supervisor run, to check that the harness works. The numbers
 // are not looked at; `make bench` is the measurement.
 func TestSmoke(t *testing.T) {
-	if _, err := exec.LookPath("ss"); err != nil {
-		t.Skip("ss (iproute2) is not installed: the benchmark's floor cannot be measured; `make bench-deps` installs it")
-	}
+	testchild.NeedCommand(t, "ss") // the benchmark's floor; `make bench-deps` installs it
 	bin := t.TempDir()
 	build := func(name, pkg string) string {
 		out := filepath.Join(bin, name)

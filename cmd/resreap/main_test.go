@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -27,6 +28,7 @@ import (
 const mainEnv = "RESREAP_TEST_MAIN"
 
 func TestMain(m *testing.M) {
+	testchild.Main()
 	if os.Getenv(mainEnv) != "" {
 		supervisor.RunExecShim()
 		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func statOwner(t *testing.T, path string) (fs.FileMode, uint32) {
@@ -26,9 +28,7 @@ func statOwner(t *testing.T, path string) (fs.FileMode, uint32) {
 }
 
 func TestListenModes(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the socket a group")
-	}
+	testchild.NeedRoot(t) // to give the socket a group
 	tests := []struct {
 		name      string
 		group     string

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 const nobody = 65534
@@ -22,9 +24,7 @@ const nobody = 65534
 // to root.
 func sharedDir(t *testing.T) (dir, exe string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a client as another user")
-	}
+	testchild.NeedRoot(t) // to run a client as another user
 	dir, err := os.MkdirTemp("", "resreap-control-")
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func TestParsePIDs(t *testing.T) {
@@ -62,7 +63,7 @@ func TestSelectorChecks(t *testing.T) {
 		{"pattern only", selector{pattern: mine}, true, false, true},
 		{"pattern and -o", selector{pattern: mine, fds: true}, true, true, true},
 		{"no match", selector{pattern: other, fds: true}, false, false, false},
-		{"-p selects", selector{pattern: other, fds: true, psFilter: []string{"x"}, runPS: fakePS(strconv.Itoa(h.pid)+"\n", nil)}, false, true, true},
+		{"-p selects", selector{pattern: other, fds: true, psFilter: []string{"x"}, runPS: fakePS(strconv.Itoa(h.PID)+"\n", nil)}, false, true, true},
 		{"-p and -f", selector{pattern: mine, fds: true, psFilter: []string{"x"}, runPS: fakePS("1\n", nil)}, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func TestSelectorChecks(t *testing.T) {
 			}
 			var c *candidate
 			for i := range cands {
-				if cands[i].PID == h.pid {
+				if cands[i].PID == h.PID {
 					c = &cands[i]
 				}
 			}
@@ -92,9 +93,7 @@ func TestSelectorChecks(t *testing.T) {
 }
 
 func TestPSSelect(t *testing.T) {
-	if _, err := exec.LookPath("ps"); err != nil {
-		t.Skip("no ps")
-	}
+	testchild.NeedCommand(t, "ps")
 	s := &selector{psFilter: []string{"-p", strconv.Itoa(os.Getpid())}, runPS: runPS}
 	pids, err := s.psSelect(context.Background())
 	if err != nil || !reflect.DeepEqual(pids, map[int]bool{os.Getpid(): true}) {

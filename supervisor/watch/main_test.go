@@ -3,12 +3,12 @@
 package watch
 
 import (
-	"os"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -17,9 +17,7 @@ import (
 var testReaper *supervisor.Reaper
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) != "" {
-		os.Exit(helperMain(os.Getenv(helperEnv)))
-	}
+	testchild.Main()
 	testReaper = supervisor.NewPIDReaper(zerolog.Nop())
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).forkLoop"))
 }

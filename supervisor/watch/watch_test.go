@@ -23,6 +23,7 @@ import (
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -104,14 +105,14 @@ func wantSignals(t *testing.T, have []string, want ...string) {
 }
 
 func TestLeakerKilledWithEscalation(t *testing.T) {
-	h, addr := leaker(t, 3, onTermEnv+"=ignore")
+	h, addr := leaker(t, 3, testchild.OnTermEnv+"=ignore")
 	sum, recs := runOnce(t, optsFor(h))
 
-	st := h.wait(t)
+	st := h.Wait(t)
 	if ws := st.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("helper ended with %v, want SIGKILL", st)
 	}
-	wantSignals(t, h.signals(t), "TERM")
+	wantSignals(t, h.Signals(t), "TERM")
 	if sum.Verdicts != 1 || sum.Stopped != 1 || sum.Scans != 2 {
 		t.Errorf("summary %+v, want 1 verdict, 1 stopped, 2 scans", sum)
 	}
@@ -119,8 +120,8 @@ func TestLeakerKilledWithEscalation(t *testing.T) {
 		t.Fatalf("events %v, want unhealthy, stop", events(recs))
 	}
 	ev := recs[0].Evidence
-	if recs[0].PID != h.pid || ev == nil || ev.Reason != health.ReasonCloseWait || ev.CloseWait != 3 || ev.ByForeign[addr] != 3 {
-		t.Errorf("verdict %+v evidence %+v, want pid %d and 3 CLOSE_WAIT to %s", recs[0], ev, h.pid, addr)
+	if recs[0].PID != h.PID || ev == nil || ev.Reason != health.ReasonCloseWait || ev.CloseWait != 3 || ev.ByForeign[addr] != 3 {
+		t.Errorf("verdict %+v evidence %+v, want pid %d and 3 CLOSE_WAIT to %s", recs[0], ev, h.PID, addr)
 	}
 	stop := recs[1]
 	var sent []string
@@ -137,10 +138,10 @@ func TestPatternMismatchLeavesProcessAlone(t *testing.T) {
 	o := optsFor(h)
 	o.Pattern = regexp.MustCompile(regexp.QuoteMeta(h.token) + "-not-this-one")
 	sum, recs := runOnce(t, o)
-	if sum.Verdicts != 0 || len(recs) != 0 || !h.alive() {
-		t.Errorf("summary %+v events %v alive %v: want nothing done", sum, events(recs), h.alive())
+	if sum.Verdicts != 0 || len(recs) != 0 || !h.Alive() {
+		t.Errorf("summary %+v events %v alive %v: want nothing done", sum, events(recs), h.Alive())
 	}
-	wantSignals(t, h.signals(t))
+	wantSignals(t, h.Signals(t))
 }
 
 func TestForeignEndpointIgnored(t *testing.T) {
@@ -154,19 +155,19 @@ func TestForeignEndpointIgnored(t *testing.T) {
 				t.Fatal(err)
 			}
 			sum, recs := runOnce(t, o)
-			if sum.Verdicts != 0 || len(recs) != 0 || !h.alive() {
+			if sum.Verdicts != 0 || len(recs) != 0 || !h.Alive() {
 				t.Errorf("summary %+v events %v: want the ignored peer not to count", sum, events(recs))
 			}
 		})
 	}
-	wantSignals(t, h.signals(t))
+	wantSignals(t, h.Signals(t))
 }
 
 func TestLimitAboveLeakLeavesProcessAlone(t *testing.T) {
 	h, _ := leaker(t, 3)
 	o := optsFor(h)
 	o.Limit = 4
-	if sum, _ := runOnce(t, o); sum.Verdicts != 0 || !h.alive() {
+	if sum, _ := runOnce(t, o); sum.Verdicts != 0 || !h.Alive() {
 		t.Errorf("summary %+v: 3 CLOSE_WAIT must not reach -l 4", sum)
 	}
 }
@@ -182,10 +183,10 @@ func TestDryRunSignalsNothing(t *testing.T) {
 	if len(recs) != 1 || recs[0].Event != history.EventUnhealthy || !strings.Contains(recs[0].Message, "dry run: would send TERM, then KILL") {
 		t.Errorf("events %+v, want one unhealthy dry-run verdict", recs)
 	}
-	if !h.alive() {
+	if !h.Alive() {
 		t.Error("dry run killed the helper")
 	}
-	wantSignals(t, h.signals(t))
+	wantSignals(t, h.Signals(t))
 }
 
 // TestLoopDryRun runs the watch loop (not --once) until it has judged the
@@ -213,7 +214,7 @@ func TestLoopDryRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if !h.alive() {
+	if !h.Alive() {
 		t.Error("dry run killed the helper")
 	}
 }
@@ -223,13 +224,13 @@ func TestCommandVetoes(t *testing.T) {
 	o := optsFor(h)
 	o.Command = "echo checking $pid; exit 1"
 	sum, recs := runOnce(t, o)
-	if sum.Verdicts != 1 || sum.Stopped != 0 || !h.alive() {
-		t.Errorf("summary %+v alive %v: want a verdict and no stop", sum, h.alive())
+	if sum.Verdicts != 1 || sum.Stopped != 0 || !h.Alive() {
+		t.Errorf("summary %+v alive %v: want a verdict and no stop", sum, h.Alive())
 	}
 	if len(recs) != 2 || recs[1].Event != history.EventVeto || !strings.Contains(recs[1].Message, "(exit 1)") {
 		t.Errorf("events %+v, want unhealthy, veto", recs)
 	}
-	wantSignals(t, h.signals(t))
+	wantSignals(t, h.Signals(t))
 }
 
 func TestCommandAgreesAndSeesPID(t *testing.T) {
@@ -238,8 +239,8 @@ func TestCommandAgreesAndSeesPID(t *testing.T) {
 	o := optsFor(h)
 	o.Command = `echo "$pid $RESREAP_PID $RESREAP_REASON" > ` + file + `; echo "$RESREAP_EVIDENCE" >> ` + file
 	sum, recs := runOnce(t, o)
-	h.wait(t)
-	wantSignals(t, h.signals(t), "TERM")
+	h.Wait(t)
+	wantSignals(t, h.Signals(t), "TERM")
 	if sum.Stopped != 1 || len(recs) != 2 || recs[1].Event != history.EventStop {
 		t.Errorf("summary %+v events %v, want the stop to go ahead", sum, events(recs))
 	}
@@ -248,7 +249,7 @@ func TestCommandAgreesAndSeesPID(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, evidence, _ := strings.Cut(string(data), "\n")
-	p := strconv.Itoa(h.pid)
+	p := strconv.Itoa(h.PID)
 	if first != p+" "+p+" close_wait" {
 		t.Errorf("hook saw %q, want %q", first, p+" "+p+" close_wait")
 	}
@@ -263,8 +264,8 @@ func TestPreSignalArrivesBeforeSignal(t *testing.T) {
 	o := optsFor(h)
 	o.PreSignal = unix.SIGQUIT
 	sum, recs := runOnce(t, o)
-	st := h.wait(t)
-	wantSignals(t, h.signals(t), "QUIT", "TERM")
+	st := h.Wait(t)
+	wantSignals(t, h.Signals(t), "QUIT", "TERM")
 	if !st.Exited() || st.ExitCode() != 0 {
 		t.Errorf("helper ended with %v, want exit 0 on TERM", st)
 	}
@@ -277,19 +278,19 @@ func TestPreSignalArrivesBeforeSignal(t *testing.T) {
 }
 
 func TestOtherSignal(t *testing.T) {
-	h, _ := leaker(t, 2, onTermEnv+"=ignore")
+	h, _ := leaker(t, 2, testchild.OnTermEnv+"=ignore")
 	o := optsFor(h)
 	o.Signal = unix.SIGUSR1
 	runOnce(t, o)
-	h.wait(t)
-	wantSignals(t, h.signals(t), "USR1") // then KILL, which is not recorded
+	h.Wait(t)
+	wantSignals(t, h.Signals(t), "USR1") // then KILL, which is not recorded
 }
 
 // TestPIDReuseNotSignalled judges a process, then finds another start time
 // on its PID: the one a recycled PID would show. Nothing is signalled.
 func TestPIDReuseNotSignalled(t *testing.T) {
 	h, _ := leaker(t, 3)
-	st, err := readStat(procFS(t), h.pid)
+	st, err := readStat(procFS(t), h.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,14 +300,14 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.close()
-		c := candidate{PID: h.pid, Start: st.Start + 1, Comm: st.Comm, CloseWait: true}
+		c := candidate{PID: h.PID, Start: st.Start + 1, Comm: st.Comm, CloseWait: true}
 		err = w.act(testContext(t), c, &health.Evidence{Reason: health.ReasonCloseWait, CloseWait: 3})
 		if !errors.Is(err, ErrPIDReused) {
 			t.Errorf("act: %v, want ErrPIDReused", err)
 		}
 	})
 	t.Run("before a signal", func(t *testing.T) {
-		p, err := OpenProcess(h.pid, st.Start)
+		p, err := OpenProcess(h.PID, st.Start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,14 +319,14 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 		}
 	})
 	t.Run("open", func(t *testing.T) {
-		if _, err := OpenProcess(h.pid, st.Start-1); !errors.Is(err, ErrPIDReused) {
+		if _, err := OpenProcess(h.PID, st.Start-1); !errors.Is(err, ErrPIDReused) {
 			t.Errorf("OpenProcess: %v, want ErrPIDReused", err)
 		}
 	})
-	if !h.alive() {
+	if !h.Alive() {
 		t.Fatal("helper died")
 	}
-	wantSignals(t, h.signals(t))
+	wantSignals(t, h.Signals(t))
 }
 
 // TestPidfdPinsExitedProcess shows why the pidfd matters: once the judged
@@ -333,11 +334,11 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 // whatever holds the PID next.
 func TestPidfdPinsExitedProcess(t *testing.T) {
 	h := startHelper(t, "idle")
-	st, err := readStat(procFS(t), h.pid)
+	st, err := readStat(procFS(t), h.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := OpenProcess(h.pid, st.Start)
+	p, err := OpenProcess(h.PID, st.Start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,8 +346,8 @@ func TestPidfdPinsExitedProcess(t *testing.T) {
 	if p.Exited() {
 		t.Fatal("Exited before the exit")
 	}
-	h.stdin.Close()
-	h.wait(t) // reaped: the PID is free for reuse
+	h.CloseStdin()
+	h.Wait(t) // reaped: the PID is free for reuse
 	if !p.Wait(testContext(t), time.Second) {
 		t.Error("Wait: false after the exit")
 	}
@@ -356,7 +357,7 @@ func TestPidfdPinsExitedProcess(t *testing.T) {
 	if err := p.Signal(unix.SIGTERM); !errors.Is(err, supervisor.ErrGone) {
 		t.Errorf("Signal after exit: %v, want supervisor.ErrGone", err)
 	}
-	if _, err := OpenProcess(h.pid, st.Start); !errors.Is(err, supervisor.ErrGone) && !errors.Is(err, ErrPIDReused) {
+	if _, err := OpenProcess(h.PID, st.Start); !errors.Is(err, supervisor.ErrGone) && !errors.Is(err, ErrPIDReused) {
 		t.Errorf("OpenProcess after exit: %v, want supervisor.ErrGone (or ErrPIDReused)", err)
 	}
 	rep := supervisor.Escalate(testContext(t), p, supervisor.Plan{Steps: []config.StopStep{{Signal: unix.SIGTERM}}})
@@ -367,8 +368,8 @@ func TestPidfdPinsExitedProcess(t *testing.T) {
 
 func TestOpenMax(t *testing.T) {
 	// The helper holds 60 fds under a soft limit of 64 (93.75%).
-	h := startHelper(t, "fds", limitEnv+"=64", countEnv+"=60")
-	pid := strconv.Itoa(h.pid)
+	h := startHelper(t, "fds", testchild.LimitEnv+"=64", testchild.NEnv+"=60")
+	pid := strconv.Itoa(h.PID)
 	for _, tc := range []struct {
 		name     string
 		openmax  string
@@ -398,7 +399,7 @@ func TestOpenMax(t *testing.T) {
 			sum, recs := runOnce(t, o)
 			var mine []history.Record
 			for _, r := range recs {
-				if r.PID == h.pid {
+				if r.PID == h.PID {
 					mine = append(mine, r)
 				}
 			}
@@ -414,7 +415,7 @@ func TestOpenMax(t *testing.T) {
 			}
 		})
 	}
-	if !h.alive() {
+	if !h.Alive() {
 		t.Error("helper died in a dry run")
 	}
 }
@@ -424,13 +425,13 @@ func TestHistoryFile(t *testing.T) {
 	o := optsFor(h)
 	o.History = t.TempDir() + "/history.jsonl"
 	runOnce(t, o)
-	h.wait(t)
+	h.Wait(t)
 	recs, warns, err := history.Read(o.History, history.Filter{})
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("read history: %v %v", err, warns)
 	}
-	if len(recs) != 2 || recs[0].Event != history.EventUnhealthy || recs[1].Event != history.EventStop || recs[1].PID != h.pid {
-		t.Errorf("history %+v, want unhealthy and stop of %d", recs, h.pid)
+	if len(recs) != 2 || recs[0].Event != history.EventUnhealthy || recs[1].Event != history.EventStop || recs[1].PID != h.PID {
+		t.Errorf("history %+v, want unhealthy and stop of %d", recs, h.PID)
 	}
 }
 
@@ -442,7 +443,7 @@ func TestTextOutput(t *testing.T) {
 	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper}); err != nil {
 		t.Fatal(err)
 	}
-	want := "unhealthy pid=" + strconv.Itoa(h.pid) + " watch.test close_wait: 2 CLOSE_WAIT, " + addr + "×2"
+	want := "unhealthy pid=" + strconv.Itoa(h.PID) + " watch.test close_wait: 2 CLOSE_WAIT, " + addr + "×2"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("output %q, want a line with %q", out.String(), want)
 	}

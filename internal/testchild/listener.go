@@ -1,8 +1,6 @@
 //go:build linux
 
-// Package healthtest holds test support shared by the packages that test
-// the health checks against real sockets.
-package healthtest
+package testchild
 
 import (
 	"net"
@@ -15,14 +13,14 @@ import (
 // CLOSE_WAIT until the client closes it: the leak the health scan exists
 // to find. It returns the address it listens on and stops at cleanup.
 //
-// A machine without IPv6 loopback skips the test; any other failure to
-// listen fails it.
+// A machine without IPv6 loopback skips the test (see Need); any other
+// failure to listen fails it.
 func ClosingListener(tb testing.TB, addr string) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if ap, perr := netip.ParseAddrPort(addr); perr == nil && ap.Addr().Is6() {
-			tb.Skipf("cannot listen on %s: %v", addr, err)
+			Need(tb, "IPv6 loopback ("+err.Error()+")", false)
 		}
 		tb.Fatalf("listen on %s: %v", addr, err)
 	}

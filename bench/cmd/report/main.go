@@ -29,7 +29,7 @@ func main() {
 	flag.StringVar(&cfg.Sockload, "sockload", "bin/sockload", "sockload `binary` (cmd/sockload)")
 	flag.StringVar(&cfg.Child, "child", "bin/benchchild", "benchchild `binary` (bench/cmd/benchchild)")
 	flag.StringVar(&cfg.OutDir, "out", "bench", "write results.md and the chart to this `directory`")
-	flag.StringVar(&cfg.Chart, "chart", "scan-cost.svg", "chart file `name` (.svg or .png)")
+	flag.StringVar(&cfg.Chart, "chart", "scan-cost.svg", "chart file `name` (.svg)")
 	flag.StringVar(&sizes, "sizes", "1000,10000,50000,100000", "socket table `sizes`, comma-separated")
 	flag.IntVar(&cfg.CloseWait, "close-wait", 100, "CLOSE_WAIT `sockets` held at every size")
 	flag.IntVar(&cfg.Rounds, "rounds", 7, "measured `rounds` per size, after one warm-up round")

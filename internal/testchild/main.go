@@ -52,6 +52,7 @@ var held []io.Closer
 //	fds           lower the soft RLIMIT_NOFILE to LimitEnv, then hold NEnv fds (default 95% of it)
 //	pairs         hold NEnv established loopback connections, both ends
 //	netns         in a new network namespace (CLONE_NEWNET), bring lo up and leak NEnv sockets to itself
+//	listen        listen on 127.0.0.1:0: "ready <pid> port <port>"
 func Main() {
 	mode := os.Getenv(ModeEnv)
 	if mode == "" {
@@ -132,6 +133,13 @@ func setUp(mode string) ([]any, error) {
 		return nil, holdPairs(n)
 	case "netns":
 		return nil, leakInOwnNetns(n)
+	case "listen":
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, ln)
+		return []any{"port", ln.Addr().(*net.TCPAddr).Port}, nil
 	default:
 		return nil, fmt.Errorf("unknown mode %q", mode)
 	}

@@ -60,6 +60,7 @@ type Spec struct {
 	Env        []string // more parameters: "RESREAP_TESTCHILD_ONTERM=ignore", ...
 	Token      string   // ends the command line (see Argv)
 	Cloneflags uintptr  // e.g. CLONE_NEWNET for the netns mode
+	CgroupFD   int      // > 0: start in the cgroup of this directory fd (clone3)
 	SigLog     bool     // record received signals (see Child.Signals)
 }
 
@@ -107,7 +108,8 @@ func Start(tb testing.TB, spec Spec) *Child {
 		cmd.Env = append(cmd.Env, SigLogEnv+"="+c.sigLog)
 	}
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: spec.Cloneflags}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: spec.Cloneflags,
+		UseCgroupFD: spec.CgroupFD > 0, CgroupFD: spec.CgroupFD}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

@@ -1,0 +1,105 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Procs returns the PIDs (thread group ids) of the processes in the cgroup
+// itself, not in its descendants, in no particular order. A PID is only a
+// snapshot: the process may exit, and its PID be reused, at any time.
+func (g Group) Procs() ([]int, error) {
+	if err := g.valid(); err != nil {
+		return nil, err
+	}
+	return readProcs(g.file("cgroup.procs"))
+}
+
+func readProcs(file string) ([]int, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup procs: %w", err)
+	}
+	pids, err := parsePIDs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return pids, nil
+}
+
+// treeProcs returns the PIDs in the cgroup and in all its descendants.
+// Cgroups removed during the walk are skipped: they were empty.
+func (g Group) treeProcs() ([]int, error) {
+	var all []int
+	err := filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != g.dir {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		pids, err := readProcs(filepath.Join(p, "cgroup.procs"))
+		if errors.Is(err, fs.ErrNotExist) && p != g.dir {
+			return nil
+		}
+		all = append(all, pids...)
+		return err
+	})
+	return all, err
+}
+
+// AddProc moves process pid (all its threads) into the cgroup by writing
+// cgroup.procs. The supervisor uses it to move itself into its leaf;
+// children are better placed at fork with OpenFD. cgroup v2 refuses it
+// (EBUSY) for a cgroup that has controllers enabled in its
+// cgroup.subtree_control: processes live only in leaves.
+func (g Group) AddProc(pid int) error {
+	if err := g.valid(); err != nil {
+		return err
+	}
+	err := writeFile(g.file("cgroup.procs"), strconv.Itoa(pid))
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("move process %d into %s: the cgroup has controllers enabled for its children, so it may hold no process: %w", pid, g.dir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("move process %d into cgroup: %w", pid, err)
+	}
+	return nil
+}
+
+// Populated reports whether the cgroup or any of its descendants holds a
+// live process ("populated" in cgroup.events). Zombies do not count: a
+// process leaves its cgroup when it exits, before it is reaped.
+func (g Group) Populated() (bool, error) {
+	ev, err := g.events()
+	if err != nil {
+		return false, err
+	}
+	return ev["populated"] != 0, nil
+}
+
+// events reads cgroup.events (absent in the root cgroup).
+func (g Group) events() (map[string]uint64, error) {
+	if err := g.valid(); err != nil {
+		return nil, err
+	}
+	ev, err := readKeyValues(g.file("cgroup.events"))
+	if err != nil {
+		return nil, fmt.Errorf("cgroup events: %w", err)
+	}
+	if _, ok := ev["populated"]; !ok {
+		return nil, fmt.Errorf("cgroup events: no \"populated\" key in %s", g.file("cgroup.events"))
+	}
+	return ev, nil
+}

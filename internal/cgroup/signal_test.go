@@ -1,0 +1,134 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestSignalTree sends TERM through the cgroup and checks that it reaches
+// every process, the setsid and double-forked sleeps included.
+func TestSignalTree(t *testing.T) {
+	g := newTestGroup(t)
+	outsider := startOutside(t, "sleep", "600")
+	cmd, sleeps := startTree(t, g)
+	n, err := g.Signal(context.Background(), syscall.SIGTERM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, _ := g.treeProcs() // the shell, unless it exec'd its last sleep
+	if n < len(sleeps) {
+		t.Errorf("Signal() = %d, want at least the %d sleeps (cgroup now: %v)", n, len(sleeps), pids)
+	}
+	waitEmpty(t, g)
+	for _, pid := range sleeps {
+		if alive(pid) {
+			t.Errorf("sleep %d alive after TERM", pid)
+		}
+	}
+	_ = cmd.Wait()
+	if !alive(outsider.Process.Pid) {
+		t.Errorf("a process outside the cgroup was signalled")
+	}
+	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "0" {
+		t.Errorf("cgroup.freeze = %q after Signal, want thawed", frozen)
+	}
+}
+
+// TestSignalMemberChecksCgroup calls the proof step directly with a
+// process outside the cgroup, as if its PID had been read from
+// cgroup.procs and reused before the pidfd was opened.
+func TestSignalMemberChecksCgroup(t *testing.T) {
+	g := newTestGroup(t)
+	outsider := startOutside(t, "sleep", "600")
+	ok, err := signalMember(outsider.Process.Pid, g.Path(), syscall.SIGKILL)
+	if ok || err != nil {
+		t.Errorf("signalMember(outsider) = %v, %v; want not signalled", ok, err)
+	}
+	if !alive(outsider.Process.Pid) {
+		t.Error("the outsider was killed")
+	}
+	if ok, err := signalMember(1<<30, g.Path(), syscall.SIGKILL); ok || err != nil {
+		t.Errorf("signalMember(no such PID) = %v, %v; want false, nil", ok, err)
+	}
+}
+
+func TestSignalEmpty(t *testing.T) {
+	g := newTestGroup(t)
+	if n, err := g.Signal(context.Background(), syscall.SIGTERM); n != 0 || err != nil {
+		t.Errorf("Signal() of an empty cgroup = %d, %v", n, err)
+	}
+}
+
+// TestSignalKeepsForeignFreeze: a cgroup frozen by someone else stays
+// frozen. A handled TERM stays pending and acts at the thaw; an unhandled
+// one is fatal at once (the kernel turns it into a kill), frozen or not.
+func TestSignalKeepsForeignFreeze(t *testing.T) {
+	g := newTestGroup(t)
+	marker := filepath.Join(t.TempDir(), "got-term")
+	cmd := startIn(t, g, "sh", "-c", `trap 'echo > "$0"; exit 0' TERM; sleep 600 & wait`, marker)
+	var sleeps []int
+	waitFor(t, "the sleep", func() (bool, error) {
+		var err error
+		sleeps, err = procsNamed(g, "sleep")
+		return len(sleeps) == 1, err
+	})
+	if err := writeFile(g.file("cgroup.freeze"), "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "frozen 1", func() (bool, error) {
+		ev, err := g.events()
+		return ev["frozen"] == 1, err
+	})
+	n, err := g.Signal(context.Background(), syscall.SIGTERM)
+	if n != 2 || err != nil {
+		t.Fatalf("Signal() = %d, %v; want 2", n, err)
+	}
+	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "1" {
+		t.Fatalf("cgroup.freeze = %q after Signal, want still frozen", frozen)
+	}
+	waitFor(t, "the unhandled TERM to kill the frozen sleep", func() (bool, error) { return !alive(sleeps[0]), nil })
+	if _, err := os.Stat(marker); err == nil || !alive(cmd.Process.Pid) {
+		t.Fatal("the shell ran its TERM trap while frozen")
+	}
+	if err := writeFile(g.file("cgroup.freeze"), "0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("shell after thaw: %v, want exit 0 from its trap", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("trap marker: %v", err)
+	}
+	waitEmpty(t, g)
+}
+
+// TestSignalRoundsUnfrozen runs the path taken without cgroup.freeze.
+func TestSignalRoundsUnfrozen(t *testing.T) {
+	g := newTestGroup(t)
+	_, sleeps := startTree(t, g)
+	n, err := g.signalRounds(syscall.SIGTERM)
+	if err != nil || n < len(sleeps) {
+		t.Fatalf("signalRounds() = %d, %v; want at least %d", n, err, len(sleeps))
+	}
+	waitEmpty(t, g)
+}
+
+func TestSignalCanceled(t *testing.T) {
+	g := newTestGroup(t)
+	startIn(t, g, "sleep", "600")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Signal(ctx, syscall.SIGTERM); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Signal with a canceled context: %v", err)
+	}
+	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "0" {
+		t.Errorf("cgroup.freeze = %q after a canceled Signal, want thawed", frozen)
+	}
+}

@@ -1,0 +1,102 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rereadEvery bounds how long a missed inotify event can delay a wait.
+const rereadEvery = time.Second
+
+// errGone reports that the cgroup was removed during a wait.
+var errGone = errors.New("cgroup removed")
+
+// WaitEmpty returns nil once the cgroup and its descendants hold no live
+// process ("populated 0" in cgroup.events; zombies do not count, so the
+// direct child may still be waiting to be reaped), or once the cgroup is
+// removed during the wait; it returns ctx.Err() when ctx is done first,
+// and an error wrapping fs.ErrNotExist for a cgroup missing at the start. It does not poll:
+// it sleeps on an inotify watch of cgroup.events, which the kernel
+// modifies at every change of state, and re-reads the file every second in
+// case an event is lost. It starts no goroutine that outlives the call and
+// closes every descriptor it opened before returning.
+func (g Group) WaitEmpty(ctx context.Context) error {
+	err := g.waitEvents(ctx, func(ev map[string]uint64) bool { return ev["populated"] == 0 })
+	if errors.Is(err, errGone) {
+		return nil
+	}
+	return err
+}
+
+// waitEvents returns nil once cond holds for cgroup.events, errGone when
+// the cgroup disappears, or ctx.Err(). The watch is set up before the first
+// read, so a change between the read and the sleep still wakes it.
+func (g Group) waitEvents(ctx context.Context, cond func(map[string]uint64) bool) error {
+	if err := g.valid(); err != nil {
+		return err
+	}
+	f, err := watchModify(g.file("cgroup.events"))
+	if err != nil {
+		return fmt.Errorf("watch cgroup events: %w", err)
+	}
+	// Wake a blocked Read when ctx is done. The callback runs on its own
+	// goroutine; wait for it before closing f so none outlives the call.
+	ran := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(ran)
+		_ = f.SetReadDeadline(time.Unix(1, 0))
+	})
+	defer func() {
+		if !stop() {
+			<-ran
+		}
+		f.Close()
+	}()
+	buf := make([]byte, 4096)
+	for {
+		ev, err := g.events()
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV) {
+			return errGone
+		}
+		if err != nil {
+			return err
+		}
+		if cond(ev) {
+			return nil
+		}
+		if err := f.SetReadDeadline(time.Now().Add(rereadEvery)); err != nil {
+			return err
+		}
+		// Checked after setting the deadline: a cancel that came before
+		// it is seen here, one that comes after it moves the deadline.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := f.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("watch cgroup events: %w", err)
+		}
+	}
+}
+
+// watchModify returns a non-blocking inotify descriptor watching path for
+// IN_MODIFY, as an *os.File so that reads park in the runtime's poller and
+// honour deadlines instead of holding a thread.
+func watchModify(path string) (*os.File, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("inotify_init1", err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "inotify_add_watch", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), "inotify:"+path), nil
+}

@@ -5,7 +5,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test race lint bench clean
+.PHONY: all build run test lint bench clean
 
 all: build
 
@@ -17,9 +17,16 @@ run: build
 	./$(BIN) run -c configs/demo.toml
 
 ## test: vet and run every test with the race detector
-test: build
+test: build test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+## test-deps: install ss (iproute2) and ps (procps) when missing: the
+## health cross-checks and the watchdog's -p use them
+.PHONY: test-deps
+test-deps:
+	@command -v ss >/dev/null && command -v ps >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps; }
 
 ## lint: gofmt, go vet and staticcheck
 lint:

@@ -51,11 +51,10 @@ type child struct {
 	timer     *time.Timer
 	timerOn   timerKind
 
-	mu      sync.Mutex // guards snap, changed, shared and policy
+	mu      sync.Mutex // guards snap, changed and shared
 	snap    ChildStatus
 	changed chan struct{}    // closed and replaced at every state change
 	shared  config.ChildSpec // copy of spec for other goroutines
-	policy  health.Policy    // spec.Health as the scanner takes it
 }
 
 type timerKind int

@@ -4,10 +4,30 @@ package health
 
 import (
 	"cmp"
-	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 )
+
+// Persistence is judged per target, in time. A socket (inode and 4-tuple)
+// counts for a target once it has been in CLOSE_WAIT in at least Persist
+// consecutive scans of that target, spanning at least (Persist-1) of the
+// target's intervals; a scan made for another target never advances it.
+//
+// The socket tables are still read once per namespace per Scan, for all
+// the targets of the Scan (the expensive part is shared). Each namespace
+// keeps, for every CLOSE_WAIT socket, since when it has been in every dump
+// of that namespace (a socket missing from one dump starts over); each
+// target keeps the times of its own recent scans. Every scan of a target
+// since a socket's first sighting then saw it too, and persistSince tells
+// whether those scans are enough.
+
+// nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
+// sockets between scans.
+type nsState struct {
+	since map[sockKey]time.Time // in every dump of the namespace since then
+	spare map[sockKey]time.Time // the previous map, reused for the next dump
+}
 
 // nsGroup is the set of targets sharing one network namespace, read with
 // one CloseWait call per scan.
@@ -45,76 +65,95 @@ func (s *Scanner) groupByNetns(targets []Target, res []Result) []*nsGroup {
 			groups = append(groups, g)
 		}
 		g.members = append(g.members, i)
+		s.state(t.Name).ns = ns
 	}
 	return groups
 }
 
-// scanCloseWait updates socket persistence and returns, per target, the
-// persistent CLOSE_WAIT sockets it owns, sorted.
-func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup) [][]SocketSample {
-	next := s.spare
-	clear(next)
-	seen := map[uint64]struct{}{}
-	var owned []int
-	for _, g := range groups {
-		s.readGroup(g, targets, pols, next, seen)
-		for _, i := range g.members {
-			if !pols[i].CloseWait.Disabled {
-				owned = append(owned, res[i].PIDs...)
-			}
+// persistSince returns the time from which a socket must have been in
+// CLOSE_WAIT to be persistent for the target at this scan, the last of
+// scans. A socket there since t was seen by every scan of the target from
+// the first one at or after t (every dump of its namespace since saw it),
+// so it is persistent when those scans are at least Persist and span at
+// least (Persist-1) intervals: t must be at or before the latest scan that
+// leaves both. ok is false when no scan does yet.
+func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) (time.Time, bool) {
+	n := len(scans)
+	if p.Disabled || n < p.Persist {
+		return time.Time{}, false
+	}
+	latest := scans[n-1].Add(-time.Duration(p.Persist-1) * interval)
+	for j := n - p.Persist; j >= 0; j-- {
+		if !scans[j].After(latest) {
+			return scans[j], true
 		}
 	}
-	s.spare, s.streak = s.streak, next
-	s.owners.prune(seen)
-	s.owners.setOwned(owned)
+	return time.Time{}, false
+}
+
+// scanCloseWait reads the namespaces of the groups, updates socket
+// presence, and returns, per target, the persistent CLOSE_WAIT sockets it
+// owns, sorted.
+func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
+	limits := make([]time.Time, len(targets))
+	judged := make([]bool, len(targets))
+	for i, t := range targets {
+		limits[i], judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
+	}
+	for _, g := range groups {
+		s.readGroup(g, targets, pols, limits, judged, now)
+	}
+	s.owners.prune(s.liveInodes())
+	s.owners.setOwned(s.ownedPIDs())
 
 	out := make([][]SocketSample, len(targets))
 	for _, g := range groups {
 		if len(g.cands) == 0 {
 			continue
 		}
-		s.resolveOwners(g, pols, res, seen)
+		s.resolveOwners(g, res)
 		for _, i := range g.members {
-			out[i] = s.persistentOf(g, pols[i].CloseWait, res[i].PIDs)
+			if judged[i] {
+				out[i] = s.persistentOf(g, pols[i].CloseWait, limits[i], res[i].PIDs, now)
+			}
 		}
 	}
 	return out
 }
 
-// readGroup reads the CLOSE_WAIT sockets of g's namespace into next,
-// dropping ignored peers first, and collects the candidates: sockets seen
-// often enough to be persistent for at least one member.
-func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, next map[sockKey]int, seen map[uint64]struct{}) {
-	minPersist := 0
-	var ignores []IgnoreList
+// readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
+// when each has been there, and collects the candidates: sockets old
+// enough to be persistent for at least one member, and not ignored by it.
+func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, limits []time.Time, judged []bool, now time.Time) {
+	reading := false
 	for _, i := range g.members {
-		cw := pols[i].CloseWait
-		if cw.Disabled {
-			continue
-		}
-		if minPersist == 0 || cw.Persist < minPersist {
-			minPersist = cw.Persist
-		}
-		ignores = append(ignores, cw.Ignore)
+		reading = reading || !pols[i].CloseWait.Disabled
 	}
-	if minPersist == 0 {
+	if !reading {
 		return // no member checks CLOSE_WAIT
+	}
+	st := s.nss[g.ns]
+	if st == nil {
+		st = &nsState{since: map[sockKey]time.Time{}, spare: map[sockKey]time.Time{}}
+		s.nss[g.ns] = st
 	}
 	socks, err := s.reader.CloseWait(g.pid)
 	if err != nil {
 		t := targets[g.members[0]]
 		s.logOnce(t.Name, "read sockets ("+s.reader.Name()+")", t.PID, err)
-		return // no data: persistence restarts rather than guessing
+		clear(st.since) // no data: persistence starts over rather than guess
+		return
 	}
+	next := st.spare
+	clear(next)
 	for _, so := range socks {
-		if ignoredByAll(ignores, so.Tuple.Remote) {
-			continue
-		}
 		k := sockKey{ns: g.ns, inode: so.Inode, tuple: so.Tuple}
-		n := s.streak[k] + 1
-		next[k] = n
-		seen[so.Inode] = struct{}{}
-		if n >= minPersist {
+		since, ok := st.since[k]
+		if !ok {
+			since = now
+		}
+		next[k] = since
+		if s.candidate(g, pols, limits, judged, k, since) {
 			g.cands = append(g.cands, k)
 			if g.uids == nil {
 				g.uids = map[uint64]uint32{}
@@ -122,24 +161,53 @@ func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, next ma
 			g.uids[so.Inode] = so.UID
 		}
 	}
+	st.spare, st.since = st.since, next
 }
 
-func ignoredByAll(lists []IgnoreList, remote netip.AddrPort) bool {
-	for _, l := range lists {
-		if !l.Match(remote) {
-			return false
+// candidate reports whether the socket k, in CLOSE_WAIT since since, may
+// be persistent for some member of g.
+func (s *Scanner) candidate(g *nsGroup, pols []Policy, limits []time.Time, judged []bool, k sockKey, since time.Time) bool {
+	for _, i := range g.members {
+		if judged[i] && !since.After(limits[i]) && !pols[i].CloseWait.Ignore.Match(k.tuple.Remote) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-// resolveOwners walks the fd tables of g's owned PIDs, once, when some
-// candidate socket has no decided owner yet. The walk (one readlink per
-// fd) is the one expensive part of a scan, so it stops as soon as every
-// such socket is found, and it starts with the processes whose uid is the
-// uid of one of those sockets: the kernel records the creator's uid in the
-// socket, so the owner is almost always among them.
-func (s *Scanner) resolveOwners(g *nsGroup, pols []Policy, res []Result, seen map[uint64]struct{}) {
+// liveInodes returns the inodes of every socket some namespace still has
+// in CLOSE_WAIT.
+func (s *Scanner) liveInodes() map[uint64]struct{} {
+	live := map[uint64]struct{}{}
+	for _, st := range s.nss {
+		for k := range st.since {
+			live[k.inode] = struct{}{}
+		}
+	}
+	return live
+}
+
+// ownedPIDs returns the PIDs of every target the Scanner keeps state for
+// that checks CLOSE_WAIT, as of each one's last scan.
+func (s *Scanner) ownedPIDs() []int {
+	var pids []int
+	for _, ts := range s.targets {
+		if ts.cw {
+			pids = append(pids, ts.pids...)
+		}
+	}
+	return pids
+}
+
+// resolveOwners walks the fd tables of the owned PIDs of g's namespace,
+// once, when some candidate socket has no decided owner yet. Every target
+// the Scanner knows in that namespace is walked, not only those of this
+// scan: "no target holds it" is cached for all of them. The walk (one
+// readlink per fd) is the one expensive part of a scan, so it stops as
+// soon as every such socket is found, and it starts with the processes
+// whose uid is the uid of one of those sockets: the kernel records the
+// creator's uid in the socket, so the owner is almost always among them.
+func (s *Scanner) resolveOwners(g *nsGroup, res []Result) {
 	scan := uint64(s.stats.Scans)
 	want := map[uint64]struct{}{}
 	uids := map[uint32]bool{}
@@ -152,14 +220,18 @@ func (s *Scanner) resolveOwners(g *nsGroup, pols []Policy, res []Result, seen ma
 	if len(want) == 0 {
 		return
 	}
+	live := make(map[uint64]struct{}, len(s.nss[g.ns].since))
+	for k := range s.nss[g.ns].since {
+		live[k.inode] = struct{}{}
+	}
 	s.stats.FDWalks++
-	for _, w := range s.walkOrder(g, pols, res, uids) {
+	for _, w := range s.walkOrder(g.ns, uids) {
 		if len(want) == 0 {
 			break
 		}
 		s.stats.FDTables++
 		err := socketInodes(s.procRoot, w.pid, s.dirBuf, func(ino uint64) bool {
-			if _, ok := seen[ino]; ok {
+			if _, ok := live[ino]; ok {
 				// Any CLOSE_WAIT socket met on the way is cached, not only
 				// the wanted ones: it may persist by the next scan.
 				s.owners.pos[ino] = w.pid
@@ -168,7 +240,7 @@ func (s *Scanner) resolveOwners(g *nsGroup, pols []Policy, res []Result, seen ma
 			return len(want) > 0
 		})
 		if err != nil {
-			s.logOnce(res[w.target].Name, "read fd table", w.pid, err)
+			s.logOnce(w.target, "read fd table", w.pid, err)
 		}
 	}
 	for ino := range want {
@@ -178,48 +250,49 @@ func (s *Scanner) resolveOwners(g *nsGroup, pols []Policy, res []Result, seen ma
 
 type walkItem struct {
 	pid    int
-	target int // index into res, for error messages
+	target string // for error messages
 }
 
-// walkOrder lists g's owned PIDs once each, those running as one of uids
-// first.
-func (s *Scanner) walkOrder(g *nsGroup, pols []Policy, res []Result, uids map[uint32]bool) []walkItem {
+// walkOrder lists the PIDs of the targets in namespace ns that check
+// CLOSE_WAIT, once each, those running as one of uids first.
+func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool) []walkItem {
 	var first, rest []walkItem
 	listed := map[int]bool{}
-	for _, i := range g.members {
-		if pols[i].CloseWait.Disabled {
+	for name, ts := range s.targets {
+		if !ts.cw || ts.ns != ns {
 			continue
 		}
-		for _, pid := range res[i].PIDs {
+		for _, pid := range ts.pids {
 			if listed[pid] {
 				continue
 			}
 			listed[pid] = true
 			if uid, err := procUID(s.procRoot, pid); err == nil && uids[uid] {
-				first = append(first, walkItem{pid, i})
+				first = append(first, walkItem{pid, name})
 			} else {
-				rest = append(rest, walkItem{pid, i})
+				rest = append(rest, walkItem{pid, name})
 			}
 		}
 	}
 	return append(first, rest...)
 }
 
-// persistentOf returns the persistent sockets of g owned by pids.
-func (s *Scanner) persistentOf(g *nsGroup, p CloseWaitPolicy, pids []int) []SocketSample {
-	if p.Disabled {
-		return nil
-	}
+// persistentOf returns the persistent sockets of g owned by pids: in
+// CLOSE_WAIT since limit or earlier, not ignored by p; each sample's Age
+// is counted up to now.
+func (s *Scanner) persistentOf(g *nsGroup, p CloseWaitPolicy, limit time.Time, pids []int, now time.Time) []SocketSample {
 	var out []SocketSample
+	since := s.nss[g.ns].since
 	for _, k := range g.cands {
-		if s.streak[k] < p.Persist || p.Ignore.Match(k.tuple.Remote) {
+		first := since[k]
+		if first.After(limit) || p.Ignore.Match(k.tuple.Remote) {
 			continue
 		}
 		pid, ok := s.owners.pos[k.inode]
 		if !ok || !slices.Contains(pids, pid) {
 			continue
 		}
-		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple})
+		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(first))})
 	}
 	slices.SortFunc(out, compareSamples)
 	return out

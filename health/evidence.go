@@ -32,6 +32,9 @@ type SocketSample struct {
 	PID   int    `json:"pid"`
 	Inode uint64 `json:"inode"`
 	Tuple Tuple  `json:"tuple"`
+	// Age is how long the socket has been in CLOSE_WAIT, as far as the
+	// scans tell: from the first scan that saw it.
+	Age Duration `json:"age"`
 }
 
 // FDUsage is the file-descriptor figure of the worst process of a target.

@@ -50,11 +50,13 @@ func (h *fdHistory) slopePerMin() float64 {
 }
 
 // checkFDs reads the fd count and limit of every process of a target,
-// updates the target's streak of scans over the policy, and returns the
-// usage of the process closest to its limit.
-func (s *Scanner) checkFDs(name string, p FDPolicy, pids []int) FDUsage {
-	ts := s.state(name)
-	now := s.now()
+// updates the target's run of scans over the policy, and returns the
+// usage of the process closest to its limit, and whether that run makes
+// the target unhealthy: at least Persist consecutive scans of the target
+// over the policy, spanning at least (Persist-1) of its intervals.
+func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDUsage, bool) {
+	ts := s.state(t.Name)
+	name := t.Name
 	var worst FDUsage
 	worstRatio := -1.0
 	over := false
@@ -90,9 +92,11 @@ func (s *Scanner) checkFDs(name string, p FDPolicy, pids []int) FDUsage {
 		}
 	}
 	if over {
-		ts.fdStreak++
+		ts.fdOver = record(ts.fdOver, now)
 	} else {
-		ts.fdStreak = 0
+		ts.fdOver = ts.fdOver[:0]
 	}
-	return worst
+	n := len(ts.fdOver)
+	unhealthy := n >= p.Persist && now.Sub(ts.fdOver[0]) >= time.Duration(p.Persist-1)*t.Interval
+	return worst, unhealthy
 }

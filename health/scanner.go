@@ -22,6 +22,11 @@ type Target struct {
 	// wrapper, a pre-fork server); false judges PID alone.
 	Descendants bool
 	Policy      Policy
+	// Interval is how often the target is scanned. Persist consecutive
+	// scans of the target count only when they span (Persist-1) intervals:
+	// a socket must have been in CLOSE_WAIT that long. 0 asks for the
+	// scans alone.
+	Interval time.Duration
 }
 
 // Result is the health of one target after a scan.
@@ -74,8 +79,7 @@ type Scanner struct {
 	now      func() time.Time
 	ownNS    uint64
 
-	streak  map[sockKey]int // consecutive scans each CLOSE_WAIT socket was seen
-	spare   map[sockKey]int // last scan's map, reused for the next one
+	nss     map[uint64]*nsState // CLOSE_WAIT sockets by network namespace
 	owners  ownerCache
 	targets map[string]*targetState
 	logged  map[string]bool // scanner-wide errors already logged
@@ -93,10 +97,27 @@ type sockKey struct {
 
 // targetState is what the Scanner remembers about a target between scans.
 type targetState struct {
-	pids     []int
-	fdStreak int
-	history  map[int]*fdHistory // by pid
-	logged   map[string]bool
+	pids  []int
+	ns    uint64 // network namespace, as of the last scan
+	cw    bool   // the CLOSE_WAIT check is on
+	scans []time.Time // of this target's recent scans, oldest first
+	// fdOver holds the times of the consecutive scans, up to the last, in
+	// which some process of the target was over the fd policy.
+	fdOver  []time.Time
+	history map[int]*fdHistory // by pid
+	logged  map[string]bool
+}
+
+// maxScans bounds the scan times a target keeps: more than any Persist
+// the configuration accepts.
+const maxScans = 128
+
+// record appends t to a bounded list of times.
+func record(times []time.Time, t time.Time) []time.Time {
+	if len(times) == maxScans {
+		times = append(times[:0], times[1:]...)
+	}
+	return append(times, t)
 }
 
 // NewScanner opens the socket reader and returns a Scanner. Close it to
@@ -126,8 +147,7 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 		reader:   r,
 		log:      opts.Log,
 		now:      now,
-		streak:   map[sockKey]int{},
-		spare:    map[sockKey]int{},
+		nss:      map[uint64]*nsState{},
 		owners:   newOwnerCache(),
 		targets:  map[string]*targetState{},
 		logged:   map[string]bool{},
@@ -151,50 +171,64 @@ func (s *Scanner) Stats() Stats {
 func (s *Scanner) Close() error { return s.reader.Close() }
 
 // Forget drops what the Scanner remembers of a target: call it when the
-// target restarted, so the new process starts with clean persistence and
-// slope state instead of inheriting the old one's.
+// target restarted or is no longer judged, so a new process starts with
+// clean persistence and slope state instead of inheriting the old one's.
 func (s *Scanner) Forget(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := s.targets[name]
-	if ts == nil {
-		return
+	if ts := s.targets[name]; ts != nil {
+		delete(s.targets, name)
+		s.owners.dropPIDs(ts.pids)
 	}
-	delete(s.targets, name)
-	for _, ino := range s.owners.dropPIDs(ts.pids) {
-		for k := range s.streak {
-			if k.inode == ino {
-				delete(s.streak, k)
-			}
+}
+
+// Prune forgets every target but those named in keep: for a caller that
+// scans all its targets at every Scan and sees them come and go (the
+// watchdog's candidates).
+func (s *Scanner) Prune(keep []Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := make(map[string]bool, len(keep))
+	for _, t := range keep {
+		live[t.Name] = true
+	}
+	for name, ts := range s.targets {
+		if !live[name] {
+			delete(s.targets, name)
+			s.owners.dropPIDs(ts.pids)
 		}
 	}
 }
 
-// Scan judges all targets once and returns their results in order. It
-// reads each network namespace the targets live in once, however many
-// targets share it. Names key the state kept between scans, so they must be
-// unique; state of names absent from targets is dropped.
+// Scan judges targets once and returns their results in order. It reads
+// each network namespace the targets live in once, however many targets
+// share it. Names key the state kept between scans, so they must be
+// unique; a target's persistence advances only at the Scans it is part
+// of, so targets may be scanned on schedules of their own.
 func (s *Scanner) Scan(targets []Target) []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Scans++
-	s.pruneTargets(targets)
+	now := s.now()
 
 	res := make([]Result, len(targets))
 	pols := make([]Policy, len(targets))
 	for i, t := range targets {
 		pols[i] = t.Policy.withDefaults()
 		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t)}
-		s.state(t.Name).pids = res[i].PIDs
+		ts := s.state(t.Name)
+		ts.pids, ts.cw = res[i].PIDs, !pols[i].CloseWait.Disabled
+		ts.scans = record(ts.scans, now)
 	}
 	groups := s.groupByNetns(targets, res)
-	cw := s.scanCloseWait(targets, pols, res, groups)
+	cw := s.scanCloseWait(targets, pols, res, groups, now)
 	for i, t := range targets {
+		fdOver := false
 		if !pols[i].FDs.Disabled {
-			res[i].FDs = s.checkFDs(t.Name, pols[i].FDs, res[i].PIDs)
+			res[i].FDs, fdOver = s.checkFDs(t, pols[i].FDs, res[i].PIDs, now)
 		}
 		res[i].CloseWait = len(cw[i])
-		res[i].Verdict = verdict(pols[i], cw[i], res[i].FDs, s.state(t.Name).fdStreak)
+		res[i].Verdict = verdict(pols[i], cw[i], res[i].FDs, fdOver)
 	}
 	return res
 }
@@ -216,19 +250,6 @@ func (s *Scanner) state(name string) *targetState {
 		s.targets[name] = ts
 	}
 	return ts
-}
-
-// pruneTargets forgets targets that are no longer scanned.
-func (s *Scanner) pruneTargets(targets []Target) {
-	live := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		live[t.Name] = true
-	}
-	for name := range s.targets {
-		if !live[name] {
-			delete(s.targets, name)
-		}
-	}
 }
 
 // logOnce logs err for the target the first time this operation fails for

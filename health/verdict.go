@@ -6,14 +6,14 @@ package health
 // target is healthy. CLOSE_WAIT wins over fd exhaustion: leaked sockets
 // are usually what exhausts the fds, and the socket evidence names the
 // peer to look at.
-func verdict(p Policy, persistent []SocketSample, fds FDUsage, fdStreak int) *Evidence {
+func verdict(p Policy, persistent []SocketSample, fds FDUsage, fdOver bool) *Evidence {
 	var fdp *FDUsage
 	if fds.PID != 0 {
 		f := fds
 		fdp = &f
 	}
 	cw := !p.CloseWait.Disabled && len(persistent) >= p.CloseWait.Threshold
-	fd := !p.FDs.Disabled && fdStreak >= p.FDs.Persist
+	fd := !p.FDs.Disabled && fdOver
 	if !cw && !fd {
 		return nil
 	}

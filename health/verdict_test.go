@@ -23,21 +23,21 @@ func TestVerdict(t *testing.T) {
 	pol := DefaultPolicy().withDefaults()
 	fds := FDUsage{PID: 1, Open: 60, Limit: 64}
 	tests := []struct {
-		name     string
-		pol      Policy
-		cw       int
-		fdStreak int
-		want     Reason
+		name   string
+		pol    Policy
+		cw     int
+		fdOver bool // the fd check says unhealthy
+		want   Reason
 	}{
-		{"healthy", pol, 1, 1, ""},
-		{"close wait", pol, 12, 0, ReasonCloseWait},
-		{"fds", pol, 1, 2, ReasonFDExhaustion},
-		{"close wait wins", pol, 2, 5, ReasonCloseWait},
-		{"close wait disabled", Policy{CloseWait: CloseWaitPolicy{Disabled: true}, FDs: pol.FDs}.withDefaults(), 9, 0, ""},
+		{"healthy", pol, 1, false, ""},
+		{"close wait", pol, 12, false, ReasonCloseWait},
+		{"fds", pol, 1, true, ReasonFDExhaustion},
+		{"close wait wins", pol, 2, true, ReasonCloseWait},
+		{"close wait disabled", Policy{CloseWait: CloseWaitPolicy{Disabled: true}, FDs: pol.FDs}.withDefaults(), 9, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := verdict(tt.pol, samples(tt.cw), fds, tt.fdStreak)
+			ev := verdict(tt.pol, samples(tt.cw), fds, tt.fdOver)
 			if tt.want == "" {
 				if ev != nil {
 					t.Fatalf("verdict %+v, want healthy", ev)

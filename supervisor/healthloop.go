@@ -78,7 +78,7 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 		}
 		h.due[c.name] = now.Add(hs.Interval)
 		next = min(next, hs.Interval)
-		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy})
+		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy, Interval: hs.Interval})
 		byName[c.name] = c
 	}
 	if len(targets) == 0 {

@@ -56,7 +56,7 @@ func TestWatchOnceJSONDryRun(t *testing.T) {
 func TestWatchOnceKills(t *testing.T) {
 	c, token := startWatchLeaker(t)
 	var stdout, stderr bytes.Buffer
-	code := runWatch([]string{"--once", "--pattern", token, "--interval", "0.1", "--wait", "0.2"}, &stdout, &stderr)
+	code := runWatch([]string{"--once", "--act", "--pattern", token, "--interval", "0.1", "--wait", "0.2"}, &stdout, &stderr)
 	if code != 1 {
 		t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr.String())
 	}
@@ -68,6 +68,23 @@ func TestWatchOnceKills(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout %q lacks %q", stdout.String(), want)
 		}
+	}
+}
+
+// --once is a check: exit 1 for a process that would be acted on, which
+// is left alive.
+func TestWatchOnceIsACheck(t *testing.T) {
+	c, token := startWatchLeaker(t)
+	var stdout, stderr bytes.Buffer
+	code := runWatch([]string{"--once", "--pattern", token, "--interval", "0.1"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "unhealthy pid="+strconv.Itoa(c.PID)) || !strings.Contains(stdout.String(), "would send TERM") {
+		t.Errorf("stdout %q: want the verdict and what would be sent", stdout.String())
+	}
+	if !c.Alive() {
+		t.Error("--once without --act killed the helper")
 	}
 }
 

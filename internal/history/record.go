@@ -67,5 +67,6 @@ type Record struct {
 	Evidence *health.Evidence `json:"evidence,omitempty"`
 }
 
-// Duration is a time.Duration written as Go duration text ("1.503s").
-type Duration time.Duration
+// Duration is a time.Duration written as Go duration text ("1.503s"); the
+// one definition is health's, which the evidence uses too.
+type Duration = health.Duration

@@ -31,8 +31,11 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 		Evidence: ev,
 		Uptime:   history.Duration(w.uptime(c)),
 	}
-	if w.opts.DryRun {
-		rec.Message = "dry run: would send " + planText(plan)
+	if w.checkOnly() {
+		rec.Message = "would send " + planText(plan)
+		if w.opts.DryRun {
+			rec.Message = "dry run: " + rec.Message
+		}
 		w.ev.emit(rec)
 		return errDryRun
 	}
@@ -136,3 +139,7 @@ func (w *watcher) uptime(c candidate) time.Duration {
 
 // errDryRun is act's answer in a dry run.
 var errDryRun = errors.New("dry run")
+
+// checkOnly reports whether verdicts are only reported: -d, or --once
+// without --act.
+func (w *watcher) checkOnly() bool { return w.opts.DryRun || w.opts.Once && !w.opts.Act }

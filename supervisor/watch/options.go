@@ -42,8 +42,10 @@ Kill processes that have enough CLOSE_WAIT socket(s)
                            without it -o applies to the -f candidates
   -d, --dry-run            log what would be done, signal nothing
   -D, --debug              debug output (every scan, every candidate and why it was skipped)
-      --once               one scan (two snapshots, interval apart), print verdicts, exit 0
-                           (1 if any process would be acted on)
+      --once               one judgement (two scans, an interval apart): print the verdicts, exit 1
+                           if any process would be acted on, 0 if none. A check: it never runs -c
+                           and never signals, unless --act is given too
+      --act                with --once: act on the verdicts of that one judgement (-c, then the signals)
       --json               verdicts and events as JSON lines
       --history FILE       append events to a restart-history file (same format as resreap run)
       --reader KIND        socket reader: auto (netlink, else /proc), netlink or proc (default auto)
@@ -119,7 +121,8 @@ type Options struct {
 	PSFilter       []string      // -p, split into ps arguments; nil = -o applies to the -f candidates
 	DryRun         bool          // -d
 	Debug          bool          // -D
-	Once           bool          // --once
+	Once           bool          // --once: one judgement, a check unless Act
+	Act            bool          // --act: with --once, act on that judgement's verdicts
 	JSON           bool          // --json
 	History        string        // --history; "" writes no history
 	Reader         string        // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
@@ -170,6 +173,7 @@ func Parse(args []string) (Options, error) {
 	fs.BoolVarP(&o.DryRun, "dry-run", "d", false, "")
 	fs.BoolVarP(&o.Debug, "debug", "D", false, "")
 	fs.BoolVar(&o.Once, "once", false, "")
+	fs.BoolVar(&o.Act, "act", false, "")
 	fs.BoolVar(&o.JSON, "json", false, "")
 	fs.StringVar(&o.History, "history", "", "")
 	fs.StringVar(&r.reader, "reader", "", "")
@@ -249,6 +253,9 @@ func (r *rawFlags) apply(fs *pflag.FlagSet, o *Options) error {
 		if !o.OpenMax.Enabled() {
 			return errors.New("-p/--psfilter: selects the -o/--openmax candidates, so it needs -o")
 		}
+	}
+	if o.Act && !o.Once {
+		return errors.New("--act: acts on the one judgement of --once, so it needs --once")
 	}
 	if set("history") && o.History == "" {
 		return errors.New("--history: empty file name")

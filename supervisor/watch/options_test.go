@@ -148,6 +148,8 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--history", ""}, "--history"},
 		{[]string{"--reader", "fast"}, "--reader"},
 		{[]string{"--once=maybe"}, "--once"},
+		{[]string{"--act"}, "--act"}, // without --once
+		{[]string{"--command-timeout", "0"}, "--command-timeout"},
 		{[]string{"--json=2"}, "--json"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -181,7 +183,7 @@ func TestOpenMaxString(t *testing.T) {
 func TestUsageNamesEveryFlag(t *testing.T) {
 	for _, f := range []string{"-f, --pattern", "-F, --foreign", "-l, --limit", "-i, --interval", "-c, --command",
 		"-s, --signal", "-S, --pre-signal", "-w, --wait", "-o, --openmax", "-p, --psfilter", "-d, --dry-run",
-		"-D, --debug", "--once", "--json", "--history", "--reader", "-h, --help", "-v, --version"} {
+		"-D, --debug", "--once", "--act", "--json", "--history", "--reader", "-h, --help", "-v, --version"} {
 		if !strings.Contains(Usage, f) {
 			t.Errorf("Usage does not mention %q", f)
 		}

@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 	}
 	defer w.close()
 	w.log.Info().Str("reader", w.scan.Reader()).Str("pattern", patternText(o)).Int("limit", o.Limit).
-		Dur("interval", w.opts.Interval).Str("openmax", o.OpenMax.String()).Bool("dry_run", o.DryRun).
+		Dur("interval", w.opts.Interval).Str("openmax", o.OpenMax.String()).Bool("dry_run", o.DryRun).Bool("check_only", w.checkOnly()).
 		Msg("watching")
 	scans := 0
 	if o.Once {
@@ -181,6 +181,7 @@ func (w *watcher) tick(ctx context.Context) error {
 	for i, c := range cands {
 		targets[i] = w.target(c)
 	}
+	w.scan.Prune(targets) // processes that are gone, or no longer match
 	res := w.scan.Scan(targets)
 	w.mu.Lock()
 	w.sum.Scans++
@@ -200,7 +201,7 @@ func (w *watcher) tick(ctx context.Context) error {
 		wg.Add(1)
 		go func(c candidate, ev *health.Evidence) {
 			defer wg.Done()
-			if w.act(ctx, c, ev) == nil && !w.opts.DryRun {
+			if w.act(ctx, c, ev) == nil && !w.checkOnly() {
 				w.mu.Lock()
 				w.sum.Stopped++
 				w.mu.Unlock()
@@ -217,8 +218,9 @@ func (w *watcher) tick(ctx context.Context) error {
 func (w *watcher) target(c candidate) health.Target {
 	o := w.opts
 	return health.Target{
-		Name: c.key(),
-		PID:  c.PID,
+		Name:     c.key(),
+		PID:      c.PID,
+		Interval: o.Interval,
 		Policy: health.Policy{
 			CloseWait: health.CloseWaitPolicy{
 				Threshold: o.Limit,

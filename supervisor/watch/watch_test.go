@@ -79,8 +79,31 @@ func optsFor(h *helper) Options {
 	o.Interval = 100 * time.Millisecond
 	o.Wait = 300 * time.Millisecond
 	o.JSON = true
-	o.Once = true
+	o.Once, o.Act = true, true
 	return o
+}
+
+// --once alone is a check: the verdict is printed, the -c command does
+// not run and nothing is signalled.
+func TestOnceIsACheck(t *testing.T) {
+	h, _ := leaker(t, 3)
+	o := optsFor(h)
+	o.Act = false
+	o.Command = "touch " + t.TempDir() + "/ran"
+	sum, recs := runOnce(t, o)
+	if sum.Verdicts != 1 || sum.Stopped != 0 || len(recs) != 1 || recs[0].Event != history.EventUnhealthy {
+		t.Errorf("summary %+v events %v, want one verdict and nothing else", sum, events(recs))
+	}
+	if len(recs) == 1 && !strings.HasPrefix(recs[0].Message, "would send TERM") {
+		t.Errorf("verdict message %q", recs[0].Message)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(o.Command, "touch ")); err == nil {
+		t.Error("the -c command ran")
+	}
+	if !h.Alive() {
+		t.Fatal("the helper died")
+	}
+	wantSignals(t, h.Signals(t))
 }
 
 // runOnce runs one --once --json judgement and returns its summary and

@@ -15,8 +15,8 @@ import (
 type scripted struct{ socks []Socket }
 
 func (r *scripted) CloseWait(int) ([]Socket, error) { return r.socks, nil }
-func (r *scripted) Name() string                     { return "scripted" }
-func (r *scripted) Close() error                     { return nil }
+func (r *scripted) Name() string                    { return "scripted" }
+func (r *scripted) Close() error                    { return nil }
 
 // persistFixture is a Scanner over testdata/persist/proc, where pid 100
 // holds sockets 1001 and 1002 and pid 200 holds none, with a clock and a

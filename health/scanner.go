@@ -98,8 +98,8 @@ type sockKey struct {
 // targetState is what the Scanner remembers about a target between scans.
 type targetState struct {
 	pids  []int
-	ns    uint64 // network namespace, as of the last scan
-	cw    bool   // the CLOSE_WAIT check is on
+	ns    uint64      // network namespace, as of the last scan
+	cw    bool        // the CLOSE_WAIT check is on
 	scans []time.Time // of this target's recent scans, oldest first
 	// fdOver holds the times of the consecutive scans, up to the last, in
 	// which some process of the target was over the fd policy.

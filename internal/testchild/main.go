@@ -25,7 +25,7 @@ const (
 	NEnv      = "RESREAP_TESTCHILD_N"      // leak, parent, pairs, netns: connections (per address); fds: fds to hold
 	LimitEnv  = "RESREAP_TESTCHILD_LIMIT"  // fds: the soft RLIMIT_NOFILE to set first
 	CodeEnv   = "RESREAP_TESTCHILD_CODE"   // exit: the exit code
-	AfterEnv  = "RESREAP_TESTCHILD_AFTER"  // exit: how long to run first
+	AfterEnv  = "RESREAP_TESTCHILD_AFTER"  // exit: how long to run first; closedelay: the delay
 	SigLogEnv = "RESREAP_TESTCHILD_SIGLOG" // record the signals received in this file, one name per line
 	OnTermEnv = "RESREAP_TESTCHILD_ONTERM" // with SigLogEnv: "ignore" keeps running on TERM (default: exit 0)
 	stdinEnv  = "RESREAP_TESTCHILD_STDIN"  // set by Start: exit when stdin closes; "close" closes what is held
@@ -53,6 +53,10 @@ var held []io.Closer
 //	pairs         hold NEnv established loopback connections, both ends
 //	netns         in a new network namespace (CLONE_NEWNET), bring lo up and leak NEnv sockets to itself
 //	listen        listen on 127.0.0.1:0: "ready <pid> port <port>"
+//	closedelay    a well-behaved server on AddrEnv: it closes each connection AfterEnv after the peer hung up
+//	forkserver    a pre-fork server like nginx: listen on AddrEnv, start NEnv worker processes in
+//	              sessions of their own that share the socket and answer "hello <pid>":
+//	              "ready <pid> workers <pid>..."
 func Main() {
 	mode := os.Getenv(ModeEnv)
 	if mode == "" {
@@ -133,6 +137,13 @@ func setUp(mode string) ([]any, error) {
 		return nil, holdPairs(n)
 	case "netns":
 		return nil, leakInOwnNetns(n)
+	case "forkserver":
+		return forkServer(os.Getenv(AddrEnv), n)
+	case "worker":
+		return nil, serveHello(os.NewFile(3, "listener"))
+	case "closedelay":
+		delay, _ := time.ParseDuration(os.Getenv(AfterEnv))
+		return nil, serveCloseDelay(os.Getenv(AddrEnv), delay)
 	case "listen":
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
@@ -150,14 +161,7 @@ func setUp(mode string) ([]any, error) {
 // sharing its output; with stdinPipe the child's stdin is a pipe this
 // helper holds, so it exits when this helper does.
 func startSelf(mode string, stdinPipe bool) (int, error) {
-	// Go's getenv takes the first of duplicate entries: replace the mode.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, ModeEnv+"=") && !strings.HasPrefix(kv, stdinEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, ModeEnv+"="+mode)
+	env := envWith(mode)
 	files := []uintptr{0, 1, 2}
 	if stdinPipe {
 		r, w, err := os.Pipe()
@@ -170,6 +174,19 @@ func startSelf(mode string, stdinPipe bool) (int, error) {
 		env = append(env, stdinEnv+"=1")
 	}
 	return syscall.ForkExec(os.Args[0], os.Args, &syscall.ProcAttr{Env: env, Files: files})
+}
+
+// envWith is this helper's environment for a helper of its own in mode.
+// Go's getenv takes the first of duplicate entries, so the mode (and the
+// stdin rule) is replaced, not appended.
+func envWith(mode string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, ModeEnv+"=") && !strings.HasPrefix(kv, stdinEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, ModeEnv+"="+mode)
 }
 
 // leak connects n times to addr and waits for the peer's FIN on each, so
@@ -274,6 +291,79 @@ func leakInOwnNetns(n int) error {
 		s.Close()
 		held = append(held, c)
 	}
+	return nil
+}
+
+// forkServer listens on addr and starts n workers that serve it, each in
+// a new session (so a process-group signal misses them), as a pre-fork
+// server's workers outlive their master.
+func forkServer(addr string, n int) ([]any, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, err
+	}
+	ln.Close()
+	held = append(held, f)
+	env := envWith("worker")
+	out := []any{"workers"}
+	for range n {
+		pid, err := syscall.ForkExec(os.Args[0], os.Args, &syscall.ProcAttr{
+			Env: env, Files: []uintptr{0, 1, 2, f.Fd()}, Sys: &syscall.SysProcAttr{Setsid: true}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pid)
+	}
+	return out, nil
+}
+
+// serveHello answers every connection on the listener f with
+// "hello <pid>" and closes it.
+func serveHello(f *os.File) error {
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return err
+	}
+	held = append(held, ln)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "hello %d\n", os.Getpid())
+			c.Close()
+		}
+	}()
+	return nil
+}
+
+// serveCloseDelay accepts on addr and closes each connection delay after
+// the peer closed its end: meanwhile the socket is in CLOSE_WAIT, as with
+// any server that takes a moment to notice, which is not a leak.
+func serveCloseDelay(addr string, delay time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	held = append(held, ln)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, c) //nolint:errcheck // EOF: the peer hung up
+				time.Sleep(delay)
+				c.Close()
+			}()
+		}
+	}()
 	return nil
 }
 

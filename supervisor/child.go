@@ -51,10 +51,11 @@ type child struct {
 	timer     *time.Timer
 	timerOn   timerKind
 
-	mu      sync.Mutex // guards snap, changed and shared
+	mu      sync.Mutex // guards snap, changed, shared and live
 	snap    ChildStatus
 	changed chan struct{}    // closed and replaced at every state change
 	shared  config.ChildSpec // copy of spec for other goroutines
+	live    *process         // copy of proc, for ForceKill while run is busy
 }
 
 type timerKind int
@@ -79,6 +80,7 @@ type request struct {
 	kind   reqKind
 	reason history.Reason
 	signal unix.Signal
+	main   bool // reqSignal: the main process only
 	spec   *config.ChildSpec
 	reply  chan reply // buffered 1; nil when nobody waits
 }
@@ -220,8 +222,10 @@ func (c *child) run(ctx context.Context) {
 		case ex := <-exitCh:
 			c.exited(ex)
 		case ex := <-lingerCh:
+			p := c.lingering[0]
 			c.lingering = c.lingering[1:]
 			c.log.Warn().Int("pid", ex.PID).Str("status", ex.String()).Msg("a process that outlived its stop has exited")
+			c.killRemains(p)
 		case <-timerCh:
 			kind := c.timerOn
 			c.timerOn = timerNone
@@ -266,10 +270,10 @@ func (c *child) handle(req request) reply {
 			return reply{err: fmt.Errorf("child %q: %w", c.spec.Name, ErrNotRunning)}
 		}
 		if c.sup.opts.DryRun {
-			c.log.Info().Str("signal", signame.Name(req.signal)).Msg("dry run: would signal process group")
+			c.log.Info().Str("signal", signame.Name(req.signal)).Bool("main_only", req.main).Msg("dry run: would signal the child")
 			return reply{}
 		}
-		if err := unix.Kill(-c.proc.pid, req.signal); err != nil {
+		if err := c.proc.send(req.signal, req.main); err != nil {
 			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, signame.Name(req.signal), err)}
 		}
 	case reqUpdate:

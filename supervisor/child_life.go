@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
@@ -18,14 +19,14 @@ import (
 // (missing binary, bad dir, unknown user) is a failed start like an early
 // exit: it is logged with what to fix and followed by the backoff.
 func (c *child) start() {
-	p, err := c.sup.reaper.spawn(&c.spec)
+	p, err := c.spawn()
 	if err != nil {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
 		c.update(func(s *ChildStatus) { s.LastReason, s.LastExit = history.ReasonStartFailed, err.Error() })
 		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed, Message: err.Error()}, 0, true)
 		return
 	}
-	c.proc = p
+	c.setProc(p)
 	c.starts++
 	prefix := c.spec.Name + " | "
 	for i, f := range p.outputs {
@@ -42,11 +43,25 @@ func (c *child) start() {
 	}
 }
 
+// spawn starts the child's process, in its cgroup when it has one.
+func (c *child) spawn() (*process, error) {
+	leaf, ok, err := c.sup.own.leaf(&c.spec)
+	if err != nil {
+		return nil, &spawnError{What: "cgroup", Path: leaf.Path(), Err: err}
+	}
+	o := spawnOptions{}
+	if ok {
+		o.leaf = &leaf
+	}
+	return c.sup.reaper.spawn(&c.spec, o)
+}
+
 // exited handles an exit resreap did not cause.
 func (c *child) exited(ex ExitStatus) {
 	p := c.proc
-	c.proc = nil
+	c.setProc(nil)
 	c.cancelTimer()
+	c.killRemains(p)
 	uptime := ex.At.Sub(p.started)
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
@@ -58,6 +73,37 @@ func (c *child) exited(ex ExitStatus) {
 	default:
 		c.failed(rec, uptime, uptime < c.spec.StartGrace)
 	}
+}
+
+// setProc sets the current process, and the copy ForceKill reads.
+func (c *child) setProc(p *process) {
+	c.proc = p
+	c.mu.Lock()
+	c.live = p
+	c.mu.Unlock()
+}
+
+// killRemains kills what is left in the cgroup of p, whose main process
+// exited: workers or a daemon it forked must not outlive it (they may hold
+// its port). The cgroup, a generation of p's own, is then removed. Without
+// a cgroup the Reaper has already killed p's process group.
+func (c *child) killRemains(p *process) {
+	if p.leaf == (cgroup.Group{}) {
+		return
+	}
+	if procs, err := p.leaf.Procs(); err == nil && len(procs) > 0 {
+		if err := p.leaf.Kill(); err != nil {
+			c.log.Error().Err(err).Str("cgroup", p.leaf.Path()).Msg("cannot kill what the exited process left in its cgroup")
+			return
+		}
+		wait := killWaitOf(&c.spec)
+		if !emptyBy(context.Background(), p.leaf, time.Now().Add(wait)) {
+			c.log.Error().Ints("pids", procs).Str("wait", wait.String()).Msg("processes left in the cgroup still alive after SIGKILL")
+			return
+		}
+		c.log.Info().Ints("pids", procs).Msg("killed the processes left in the cgroup after the main process exited")
+	}
+	c.sup.own.release(p.leaf)
 }
 
 // failed records a failure (an exit, or with failedStart an exit before
@@ -98,7 +144,7 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 		c.setState(Running)
 		return rep
 	}
-	c.proc = nil
+	c.setProc(nil)
 	rec := history.Record{
 		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
 		Uptime: history.Duration(time.Since(p.started)), SignalsSent: rep.SignalsSent,
@@ -107,10 +153,11 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	ended := "lingering"
 	if rep.Err != nil {
 		// Not dead after SIGKILL (D state): its exit is still collected
-		// by the run loop; the child moves on meanwhile.
+		// by the run loop; the child moves on meanwhile, in a new cgroup.
 		c.lingering = append(c.lingering, p)
 		rec.Message = rep.Err.Error()
 	} else {
+		c.sup.own.release(p.leaf)
 		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.started))
 		setExit(&rec, rep.Exit)
 		ended = rep.EndedBy()

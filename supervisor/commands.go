@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -65,24 +66,33 @@ func (s *Supervisor) RestartChild(ctx context.Context, name string) (*StopReport
 	return r.stop, err
 }
 
-// SignalChild sends sig to the child's process group.
-func (s *Supervisor) SignalChild(ctx context.Context, name string, sig unix.Signal) error {
+// SignalChild sends sig to the child: every process of its cgroup (or its
+// main process and process group without one), or with mainOnly its main
+// process alone.
+func (s *Supervisor) SignalChild(ctx context.Context, name string, sig unix.Signal, mainOnly bool) error {
 	c, err := s.lookup(name)
 	if err != nil {
 		return err
 	}
-	_, err = c.call(ctx, request{kind: reqSignal, signal: sig})
+	_, err = c.call(ctx, request{kind: reqSignal, signal: sig, main: mainOnly})
 	return err
 }
 
-// ForceKill sends SIGKILL to the process group of every live child at once
-// (a second interrupt during shutdown). The children's goroutines then see
+// ForceKill sends SIGKILL to every live child at once, its whole cgroup
+// or process group (a second interrupt during shutdown), without waiting
+// for the children's goroutines, which may be busy stopping; they then see
 // the exits as usual.
 func (s *Supervisor) ForceKill() {
 	for _, c := range s.childList() {
-		if st := c.status(); st.PID != 0 && st.State.alive() {
-			s.log.Warn().Str("child", c.name).Int("pid", st.PID).Msg("forced kill")
-			unix.Kill(-st.PID, unix.SIGKILL) //nolint:errcheck // ESRCH: already gone
+		c.mu.Lock()
+		p := c.live
+		c.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		s.log.Warn().Str("child", c.name).Int("pid", p.pid).Msg("forced kill")
+		if err := p.target().Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
+			s.log.Error().Err(err).Str("child", c.name).Msg("forced kill failed")
 		}
 	}
 }

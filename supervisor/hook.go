@@ -45,7 +45,7 @@ const hookOutputGrace = time.Second
 // behind cannot delay RunHook by more than hookOutputGrace.
 func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
 	spec := config.ChildSpec{Name: "hook", Command: h.Command, Dir: h.Dir, Env: h.Env, ClearEnv: h.ClearEnv}
-	p, err := r.spawn(&spec, h.ExtraEnv...)
+	p, err := r.spawn(&spec, spawnOptions{env: h.ExtraEnv})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -21,6 +23,7 @@ type process struct {
 	started time.Time
 	exit    chan ExitStatus // buffered 1; the Reaper sends the exit once
 	outputs []*os.File      // read ends of the stdout/stderr pipes
+	leaf    cgroup.Group    // the cgroup it was started in; zero: none
 
 	// mu is held by the Reaper across the reap and by signal across
 	// kill(2): a signal is only ever sent while the process is unreaped,
@@ -46,6 +49,38 @@ func (p *process) signal(sig unix.Signal) error {
 	}
 	unix.Kill(-p.pid, sig) //nolint:errcheck // ESRCH: the process left its group, which is then empty
 	return nil
+}
+
+// signalMain sends sig to the process alone, not to its group or cgroup
+// (a server whose workers must not get HUP). It fails with ErrGone once
+// the process has been reaped.
+func (p *process) signalMain(sig unix.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return fmt.Errorf("pid %d: %w", p.pid, ErrGone)
+	}
+	if err := unix.Kill(p.pid, sig); err != nil {
+		return fmt.Errorf("pid %d: signal %s: %w", p.pid, signame.Name(sig), err)
+	}
+	return nil
+}
+
+// send delivers an operator's signal: to the main process only with
+// mainOnly, else to every process of the cgroup, or without a cgroup to
+// the process and its group.
+func (p *process) send(sig unix.Signal, mainOnly bool) error {
+	switch {
+	case mainOnly:
+		return p.signalMain(sig)
+	case p.leaf != (cgroup.Group{}):
+		n, err := p.leaf.Signal(context.Background(), sig)
+		if err == nil && n == 0 {
+			return fmt.Errorf("cgroup %s: %w", p.leaf.Path(), ErrGone)
+		}
+		return err
+	}
+	return p.signal(sig)
 }
 
 // groupTarget is a supervised process as an escalation Target: signals go
@@ -85,3 +120,62 @@ func (t *groupTarget) Wait(ctx context.Context, d time.Duration) bool {
 	}
 	return t.done
 }
+
+// cgroupTarget is a supervised process and its whole cgroup as an
+// escalation Target: a signal reaches every process of the cgroup (a
+// setsid grandchild, a double-forked daemon), SIGKILL is cgroup.kill, and
+// the target has exited once the process is reaped and the cgroup empty.
+type cgroupTarget struct {
+	groupTarget
+	leaf cgroup.Group
+}
+
+func (t *cgroupTarget) Signal(sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		err := t.leaf.Kill()
+		if errors.Is(err, errors.ErrUnsupported) { // kernel < 5.14
+			_, err = t.leaf.Signal(context.Background(), sig)
+		}
+		return err
+	}
+	n, err := t.leaf.Signal(context.Background(), sig)
+	if err == nil && n == 0 && t.groupTarget.Wait(context.Background(), 0) {
+		return fmt.Errorf("cgroup %s: %w", t.leaf.Path(), ErrGone)
+	}
+	return err
+}
+
+func (t *cgroupTarget) Wait(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	if !t.groupTarget.Wait(ctx, d) {
+		return false
+	}
+	return emptyBy(ctx, t.leaf, deadline)
+}
+
+// emptyBy reports whether leaf is empty, waiting for it until deadline.
+// A cgroup that is gone is empty.
+func emptyBy(ctx context.Context, leaf cgroup.Group, deadline time.Time) bool {
+	if time.Until(deadline) <= 0 {
+		populated, err := leaf.Populated()
+		return err != nil || !populated
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return leaf.WaitEmpty(ctx) == nil
+}
+
+// target returns p as an escalation Target: its cgroup when it has one,
+// else its process group.
+func (p *process) target() interface {
+	Target
+	exited() (ExitStatus, bool)
+} {
+	if p.leaf != (cgroup.Group{}) {
+		return &cgroupTarget{groupTarget: groupTarget{p: p}, leaf: p.leaf}
+	}
+	return &groupTarget{p: p}
+}
+
+// exited returns the process's exit, once Wait has seen it.
+func (t *groupTarget) exited() (ExitStatus, bool) { return t.exit, t.done }

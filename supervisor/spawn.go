@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 )
 
@@ -149,32 +150,29 @@ func lookupGroup(name string) (*user.Group, error) {
 	return user.LookupGroup(name)
 }
 
-// spawn starts one instance of spec: its own process group, SIGKILL if
-// resreap dies, stdin from /dev/null, stdout and stderr into pipes whose
-// lines the caller prefixes with the child's name.
-func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, error) {
-	path, err := resolveCommand(spec)
+// spawnOptions are the parts of a start that are not in the spec.
+type spawnOptions struct {
+	env  []string      // "K=V" entries over the spec's environment (a hook's verdict)
+	leaf *cgroup.Group // the cgroup to start in; nil: resreap's own
+}
+
+// spawn starts one instance of spec: in o.leaf if given (placed there by
+// clone3 before exec, so nothing it forks can start outside), leading its
+// own process group, SIGKILLed if resreap dies, stdin from /dev/null,
+// stdout and stderr into pipes whose lines the caller prefixes with the
+// child's name.
+func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error) {
+	path, argv, attr, err := prepare(spec, o.env)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Dir != "" {
-		if st, err := os.Stat(spec.Dir); err != nil {
-			return nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
-		} else if !st.IsDir() {
-			return nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
-		}
-	}
-	cred, err := credential(spec)
-	if err != nil {
-		return nil, err
-	}
-	argv := spec.Command
-	env := childEnv(spec, extraEnv...)
-	if spec.RlimitNofile > 0 {
-		path, env, err = shimCommand(path, spec.RlimitNofile, env)
+	if o.leaf != nil {
+		f, err := o.leaf.OpenFD()
 		if err != nil {
-			return nil, &spawnError{What: "exec", Path: path, Err: err}
+			return nil, &spawnError{What: "cgroup", Path: o.leaf.Path(), Err: err}
 		}
+		defer f.Close() // only needed until the clone
+		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, int(f.Fd())
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -191,16 +189,7 @@ func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, er
 		outW.Close()
 		return nil, &spawnError{What: "pipe", Path: "stderr", Err: err}
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   env,
-		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
-		Sys: &syscall.SysProcAttr{
-			Setpgid:    true,
-			Pdeathsig:  syscall.SIGKILL,
-			Credential: cred,
-		},
-	}
+	attr.Files = []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()}
 	p, err := r.startProcess(path, argv, attr)
 	outW.Close()
 	errW.Close()
@@ -210,5 +199,42 @@ func (r *Reaper) spawn(spec *config.ChildSpec, extraEnv ...string) (*process, er
 		return nil, &spawnError{What: "exec", Path: path, Err: err}
 	}
 	p.outputs = []*os.File{outR, errR}
+	if o.leaf != nil {
+		p.leaf = *o.leaf
+	}
 	return p, nil
+}
+
+// prepare resolves what a start of spec needs before the fork: the binary,
+// the directory, the credentials and the environment (through the rlimit
+// shim when spec sets rlimit_nofile).
+func prepare(spec *config.ChildSpec, extraEnv []string) (string, []string, *syscall.ProcAttr, error) {
+	path, err := resolveCommand(spec)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if spec.Dir != "" {
+		if st, err := os.Stat(spec.Dir); err != nil {
+			return "", nil, nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
+		} else if !st.IsDir() {
+			return "", nil, nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
+		}
+	}
+	cred, err := credential(spec)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	env := childEnv(spec, extraEnv...)
+	if spec.RlimitNofile > 0 {
+		path, env, err = shimCommand(path, spec.RlimitNofile, env)
+		if err != nil {
+			return "", nil, nil, &spawnError{What: "exec", Path: path, Err: err}
+		}
+	}
+	attr := &syscall.ProcAttr{
+		Dir: spec.Dir,
+		Env: env,
+		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred},
+	}
+	return path, spec.Command, attr, nil
 }

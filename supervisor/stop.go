@@ -67,9 +67,11 @@ func (r StopReport) String() string {
 }
 
 // stopProcess stops p with the escalation chain (see Escalate): signals
-// go to p and its process group, and its exit comes from the Reaper, which
-// also kills what is left of the group before it reaps p. It returns once
-// p has been reaped or, if p outlives SIGKILL by killWait, with Err set.
+// go to every process of p's cgroup, or to p and its process group
+// without one, and its exit comes from the Reaper, which also kills what
+// is left of the group before it reaps p. It returns once p has been
+// reaped and its cgroup is empty or, if either outlives SIGKILL by
+// killWait, with Err set.
 //
 // With dryRun it logs the signals it would send and returns at once.
 func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dryRun bool, log zerolog.Logger) StopReport {
@@ -81,13 +83,16 @@ func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dr
 		log.Info().Msg("dry run: would send KILL to process group")
 		return rep
 	}
-	t := &groupTarget{p: p}
+	t := p.target()
 	e := Escalate(context.Background(), t, Plan{Steps: steps, KillWait: killWait})
 	rep.SignalsSent, rep.Duration, rep.Err = e.SignalsSent, e.Duration, e.Err
-	if t.done {
-		rep.Exit = t.exit
-		sig, ok := t.exit.Signal()
+	if ex, ok := t.exited(); ok {
+		rep.Exit = ex
+		sig, ok := ex.Signal()
 		rep.Killed = ok && sig == unix.SIGKILL
+		if e.Err != nil && rep.Err == nil {
+			rep.Err = e.Err
+		}
 	}
 	return rep
 }

@@ -107,7 +107,7 @@ func TestControlErrors(t *testing.T) {
 	if _, err := h.sup.StopChild(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.sup.SignalChild(ctx, "svc", unix.SIGHUP); err == nil {
+	if err := h.sup.SignalChild(ctx, "svc", unix.SIGHUP, false); err == nil {
 		t.Errorf("signal to a stopped child: no error")
 	}
 	if _, err := h.sup.StartChild(ctx, "svc"); err != nil {

@@ -17,6 +17,21 @@ import (
 	"github.com/resreap/resreap/internal/history"
 )
 
+// Ownership says how the children are owned (OwnCgroup or
+// OwnProcessGroup) and, for a cgroup, the subtree's path, else why there
+// is none; empty before Run has set it up.
+func (s *Supervisor) Ownership() (mode, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.own == nil {
+		return "", ""
+	}
+	if s.own.cgroups() {
+		return s.own.mode, s.own.sub.Root().Path()
+	}
+	return s.own.mode, s.own.why
+}
+
 // HistorySink receives every event before it is logged. Append must make
 // the record durable before it returns (the history file fsyncs).
 type HistorySink interface {
@@ -53,6 +68,7 @@ type Supervisor struct {
 	loops   sync.WaitGroup  // child run loops
 	copiers sync.WaitGroup  // output copy goroutines
 	health  *healthLoop
+	own     *owner // how children are owned, set by Run
 }
 
 // New makes a Supervisor for cfg. Nothing starts until Run.
@@ -83,17 +99,30 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.reaper == nil {
 		return fmt.Errorf("supervisor: Options.Reaper is required")
 	}
-	childCtx, cancelAll := context.WithCancel(context.Background())
-	defer cancelAll()
 	s.mu.Lock()
-	s.ctx = childCtx
 	cfg := s.cfg
 	s.mu.Unlock()
-
+	own, err := newOwner(cfg.Supervisor, limitControllers(cfg.Children), s.log)
+	if err != nil {
+		return fmt.Errorf("ownership: %w", err)
+	}
+	defer own.close()
+	s.mu.Lock()
+	s.own = own
+	s.mu.Unlock()
+	own.logMode()
 	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
 	if err != nil {
 		return err
 	}
+	s.recoverOrphans(cfg.Children)
+
+	childCtx, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	s.mu.Lock()
+	s.ctx = childCtx
+	s.mu.Unlock()
+
 	s.health = hl
 	healthCtx, stopHealth := context.WithCancel(context.Background())
 	healthDone := make(chan struct{})

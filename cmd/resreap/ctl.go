@@ -55,9 +55,12 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprintf(stderr, "%s\n\nflags:\n%s", usage, fs.FlagUsages()) }
 	configPath := fs.StringP("config", "c", "", "read the control socket path from this config file")
 	socket := fs.StringP("socket", "s", config.DefaultControlSocket, "control socket of the running resreap")
-	var asJSON *bool
-	if cmd == control.CmdStatus {
+	var asJSON, mainOnly *bool
+	switch cmd {
+	case control.CmdStatus:
 		asJSON = fs.Bool("json", false, "print the status as JSON")
+	case control.CmdSignal:
+		mainOnly = fs.Bool("main", false, "signal the main process only, not its workers (default: every process of the child)")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -78,7 +81,7 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "resreap signal: %v\n", err)
 			return 2
 		}
-		req.Signal = fs.Arg(1)
+		req.Signal, req.Main = fs.Arg(1), *mainOnly
 	}
 	path := *socket
 	if *configPath != "" && !fs.Changed("socket") {
@@ -148,7 +151,11 @@ func printResponse(w io.Writer, req control.Request, resp control.Response, asJS
 		_, err = fmt.Fprintln(w, resp.Reload)
 	case req.Cmd == control.CmdSignal:
 		sig := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(req.Signal)), "SIG")
-		_, err = fmt.Fprintf(w, "sent %s to %s\n", sig, req.Child)
+		to := "every process of " + req.Child
+		if req.Main {
+			to = "the main process of " + req.Child
+		}
+		_, err = fmt.Fprintf(w, "sent %s to %s\n", sig, to)
 	default:
 		err = fmt.Errorf("unexpected answer from resreap: %+v", resp)
 	}

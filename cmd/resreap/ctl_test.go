@@ -60,7 +60,7 @@ func (ctlHandler) Reload(context.Context) (control.ReloadReport, error) {
 	return control.ReloadReport{Restarted: []string{"fe"}}, nil
 }
 
-func (h ctlHandler) Signal(c string, _ syscall.Signal) error { return h.known(c) }
+func (h ctlHandler) Signal(c string, _ syscall.Signal, _ bool) error { return h.known(c) }
 
 func serveCtl(t *testing.T) string {
 	t.Helper()
@@ -112,7 +112,7 @@ func TestRunCtl(t *testing.T) {
 		{"restart", []string{"-s", path, "fe"}, 0, "stopped by TERM after 1.2s (sent TERM); started again", ""},
 		{"restart", []string{"-s", path, "nope"}, 2, "", `unknown child "nope"`},
 		{"reload", []string{"-s", path}, 0, "reloaded: restarted fe", ""},
-		{"signal", []string{"-s", path, "fe", "sighup"}, 0, "sent HUP to fe", ""},
+		{"signal", []string{"-s", path, "fe", "sighup"}, 0, "sent HUP to every process of fe", ""},
 		{"signal", []string{"-s", path, "nope", "HUP"}, 2, "", `unknown child "nope"`},
 		{"signal", []string{"-s", missing, "fe", "FOO"}, 2, "", `unknown signal "FOO"`},
 		{"signal", []string{"-s", path, "fe"}, 2, "", "usage: resreap signal"},

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
 )
@@ -94,9 +96,66 @@ func startDaemon(t *testing.T, cfg string) *daemon {
 		}
 		d.cmd.Wait()
 	}()
-	t.Cleanup(func() { d.kill(t, syscall.SIGTERM) })
+	t.Cleanup(func() {
+		d.kill(t, syscall.SIGTERM)
+		d.checkCgroup(t)
+	})
 	d.waitLog(t, "resreap started")
 	return d
+}
+
+// checkCgroup removes the cgroup subtree the daemon worked in, if it is
+// still there: expected after a SIGKILL of resreap (the next one would
+// clean it up), a test failure after a clean exit.
+func (d *daemon) checkCgroup(t *testing.T) {
+	path := d.logField("children are owned by cgroup", "cgroup")
+	if path == "" {
+		return
+	}
+	h, err := cgroup.Detect()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	root, err := h.Group(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if ok, _ := root.Exists(); !ok {
+		return
+	}
+	if d.cmd.ProcessState != nil && d.cmd.ProcessState.Exited() {
+		t.Errorf("resreap exited (%s) and left its cgroup subtree %s", d.cmd.ProcessState, path)
+	}
+	leaves, _ := cgroup.SubtreeAt(root).Leaves()
+	for _, l := range leaves {
+		l.Group.Kill() //nolint:errcheck // best effort: the test is over
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		l.Group.WaitEmpty(ctx) //nolint:errcheck // Remove says
+		cancel()
+		if err := l.Group.Remove(); err != nil {
+			t.Errorf("leftover cgroup: %v", err)
+		}
+	}
+	for _, g := range []cgroup.Group{cgroup.SubtreeAt(root).Supervisor(), root} {
+		if err := g.Remove(); err != nil {
+			t.Errorf("leftover cgroup: %v", err)
+		}
+	}
+}
+
+// logField returns field of the first log line whose message is msg.
+func (d *daemon) logField(msg, field string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range d.logs {
+		if m["message"] == msg {
+			v, _ := m[field].(string)
+			return v
+		}
+	}
+	return ""
 }
 
 // kill signals the daemon and waits for it to exit.

@@ -34,6 +34,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return exit
 	}
+	survivePipeReaders()
 	log, err := newLogger(stderr, *logFormat, *debug)
 	if err != nil {
 		fmt.Fprintln(stderr, "resreap run:", err)
@@ -50,6 +51,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return serve(cfg, reaper, log, *dryRun, stdout, stderr)
+}
+
+// survivePipeReaders keeps resreap alive when whoever reads its stdout or
+// stderr goes away (a "| tee" that exits): with SIGPIPE caught, such a
+// write fails with EPIPE instead of killing resreap and, by their
+// parent-death signal, its children. It is caught, not ignored: an ignored
+// signal stays ignored across exec, and the children must get the default.
+// The channel is never read; delivery to it never blocks.
+func survivePipeReaders() {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
 func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {

@@ -24,15 +24,16 @@
 //
 //	<own>/<instance>/                 inner node, no processes
 //	<own>/<instance>/supervisor/      the supervisor moves itself here
-//	<own>/<instance>/child-<name>/    one leaf per child (ChildLeaf)
+//	<own>/<instance>/child-<name>.<gen>/  one leaf per start of a child (ChildLeaf)
 //
 // cgroup v2 keeps processes out of inner nodes once controllers are
 // enabled for their children, hence the supervisor's own leaf. Child leaves
 // carry a prefix because a child may be called "supervisor", or like an
-// interface file ("cgroup.procs"). Every child leaf name comes from
-// ChildLeaf, so that two generations of one child can later sit side by
-// side by adding a suffix there. After a crash, the next supervisor finds
-// the old generation with Subtree.Leaves.
+// interface file ("cgroup.procs"). Every start of a child gets a leaf of its
+// own generation (ChildLeaf), so two generations of one child can sit side
+// by side, and clone3 never places a process in a cgroup that was killed
+// before. After a crash, the next supervisor finds the old generations
+// with Subtree.Leaves.
 //
 // Limits (SetMemoryMax, SetPidsMax) need their controller enabled on every
 // level above the leaf: after the supervisor has moved into its leaf,
@@ -72,7 +73,7 @@
 //	...
 //	if err := sub.Create(); err != nil { ... }
 //	if err := sub.Supervisor().AddProc(os.Getpid()); err != nil { ... }
-//	leaf, err := sub.Child("fe-server")
+//	leaf, err := sub.Child("fe-server", 1)
 //	if err := leaf.Create(); err != nil { ... }
 //	f, err := leaf.OpenFD()
 //	attr.Sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd()), Setpgid: true}

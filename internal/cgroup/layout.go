@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -21,17 +22,29 @@ const SupervisorLeaf = "supervisor"
 // "cgroup.procs", "..": all valid child names).
 const childLeafPrefix = "child-"
 
-// ChildLeaf returns the name of the leaf cgroup of the child called name:
-// "child-<name>". Every leaf name is made here and read back by Leaves, so
-// that a generation suffix (two generations of one child side by side
-// during a zero-downtime restart) is a change to this function and its
-// inverse only.
-func ChildLeaf(name string) string { return childLeafPrefix + name }
+// ChildLeaf returns the name of the leaf cgroup of generation gen (>= 1)
+// of the child called name: "child-<name>.<gen>". Each start of a child
+// gets a fresh generation, so an old and a new generation can sit side by
+// side, and a process is never placed by clone3 in a cgroup that was
+// killed before: on some kernels (6.18 seen) CLONE_INTO_CGROUP into a
+// cgroup that cgroup.kill was ever written to kills the new process at
+// once. Every leaf name is made here and read back by Leaves.
+func ChildLeaf(name string, gen int) string {
+	return childLeafPrefix + name + "." + strconv.Itoa(gen)
+}
 
 // childOfLeaf is the inverse of ChildLeaf.
-func childOfLeaf(leaf string) (string, bool) {
-	name, ok := strings.CutPrefix(leaf, childLeafPrefix)
-	return name, ok && name != ""
+func childOfLeaf(leaf string) (name string, gen int, ok bool) {
+	rest, ok := strings.CutPrefix(leaf, childLeafPrefix)
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i < 1 {
+		return "", 0, false
+	}
+	gen, err := strconv.Atoi(rest[i+1:])
+	if err != nil || gen < 1 || strconv.Itoa(gen) != rest[i+1:] {
+		return "", 0, false
+	}
+	return rest[:i], gen, true
 }
 
 // Subtree is the cgroup layout of one supervisor instance, below the cgroup
@@ -51,8 +64,10 @@ type Subtree struct {
 
 // Leaf is one child leaf found by Subtree.Leaves.
 type Leaf struct {
-	// Child is the child's name, as given to ChildLeaf.
+	// Child is the child's name and Gen the generation, as given to
+	// ChildLeaf.
 	Child string
+	Gen   int
 	// Group is the leaf cgroup.
 	Group Group
 	// Procs are the PIDs in the leaf and its descendants when listed.
@@ -79,6 +94,10 @@ func NewSubtree(h Hierarchy, instance string) (Subtree, error) {
 	return Subtree{root: root}, nil
 }
 
+// SubtreeAt is the subtree whose root is the cgroup root itself, for a
+// configuration that names the cgroup to build in (say /resreap).
+func SubtreeAt(root Group) Subtree { return Subtree{root: root} }
+
 // Root returns the inner node <own>/<instance>.
 func (s Subtree) Root() Group { return s.root }
 
@@ -88,13 +107,13 @@ func (s Subtree) Supervisor() Group {
 	return c
 }
 
-// Child returns the leaf of the child called name (see ChildLeaf). It does
-// not create it.
-func (s Subtree) Child(name string) (Group, error) {
-	if name == "" {
-		return Group{}, errors.New("empty child name")
+// Child returns the leaf of generation gen of the child called name (see
+// ChildLeaf). It does not create it.
+func (s Subtree) Child(name string, gen int) (Group, error) {
+	if name == "" || gen < 1 {
+		return Group{}, fmt.Errorf("child leaf %q generation %d: want a name and a generation >= 1", name, gen)
 	}
-	return s.root.Child(ChildLeaf(name))
+	return s.root.Child(ChildLeaf(name, gen))
 }
 
 // Create makes the subtree's root and supervisor leaf; existing ones are
@@ -124,7 +143,7 @@ func (s Subtree) Leaves() ([]Leaf, error) {
 	}
 	var out []Leaf
 	for _, e := range ents {
-		name, ok := childOfLeaf(e.Name())
+		name, gen, ok := childOfLeaf(e.Name())
 		if !e.IsDir() || !ok {
 			continue
 		}
@@ -136,7 +155,7 @@ func (s Subtree) Leaves() ([]Leaf, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cgroup leaves: %w", err)
 		}
-		out = append(out, Leaf{Child: name, Group: g, Procs: pids})
+		out = append(out, Leaf{Child: name, Gen: gen, Group: g, Procs: pids})
 	}
 	return out, nil
 }

@@ -9,18 +9,20 @@ import (
 )
 
 func TestChildLeaf(t *testing.T) {
-	for _, name := range []string{"fe-server", "supervisor", "cgroup.procs", "..", "a:b"} {
-		leaf := ChildLeaf(name)
-		if leaf == SupervisorLeaf {
-			t.Errorf("ChildLeaf(%q) is the supervisor leaf", name)
-		}
-		if back, ok := childOfLeaf(leaf); !ok || back != name {
-			t.Errorf("childOfLeaf(ChildLeaf(%q)) = %q, %v", name, back, ok)
+	for _, name := range []string{"fe-server", "supervisor", "cgroup.procs", "..", "a:b", "v1.2", "x.3"} {
+		for _, gen := range []int{1, 12} {
+			leaf := ChildLeaf(name, gen)
+			if leaf == SupervisorLeaf {
+				t.Errorf("ChildLeaf(%q) is the supervisor leaf", name)
+			}
+			if back, g, ok := childOfLeaf(leaf); !ok || back != name || g != gen {
+				t.Errorf("childOfLeaf(ChildLeaf(%q, %d)) = %q, %d, %v", name, gen, back, g, ok)
+			}
 		}
 	}
-	for _, leaf := range []string{SupervisorLeaf, "child-", "other"} {
-		if name, ok := childOfLeaf(leaf); ok {
-			t.Errorf("childOfLeaf(%q) = %q, want no child", leaf, name)
+	for _, leaf := range []string{SupervisorLeaf, "child-", "child-.1", "child-a", "child-a.", "child-a.0", "child-a.01", "child-a.x", "other"} {
+		if name, gen, ok := childOfLeaf(leaf); ok {
+			t.Errorf("childOfLeaf(%q) = %q, %d, want no child", leaf, name, gen)
 		}
 	}
 }
@@ -83,7 +85,7 @@ func TestSubtreeLeaves(t *testing.T) {
 	}
 	var fe, idle Group
 	for name, dst := range map[string]*Group{"fe": &fe, "idle": &idle} {
-		if *dst, err = s.Child(name); err != nil {
+		if *dst, err = s.Child(name, 1); err != nil {
 			t.Fatal(err)
 		}
 		if err := dst.Create(); err != nil {
@@ -108,7 +110,10 @@ func TestSubtreeLeaves(t *testing.T) {
 	if len(leaves[1].Procs) != 0 {
 		t.Errorf("idle leaf = %+v, want no processes", leaves[1])
 	}
-	if _, err := s.Child(""); err == nil {
-		t.Error("Child(\"\"): no error")
+	if _, err := s.Child("", 1); err == nil {
+		t.Error("Child(\"\", 1): no error")
+	}
+	if _, err := s.Child("fe", 0); err == nil {
+		t.Error("Child(\"fe\", 0): no error")
 	}
 }

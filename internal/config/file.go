@@ -20,6 +20,7 @@ type fileSupervisor struct {
 	HistoryKeep    *int    `toml:"history_keep"`
 	ControlSocket  *string `toml:"control_socket"`
 	ControlGroup   *string `toml:"control_group"`
+	Cgroup         *string `toml:"cgroup"`
 	Health         struct {
 		Reader *string `toml:"reader"`
 	} `toml:"health"`
@@ -34,6 +35,8 @@ type fileChild struct {
 	User         *string           `toml:"user"`
 	Group        *string           `toml:"group"`
 	RlimitNofile *int64            `toml:"rlimit_nofile"`
+	MemoryMax    any               `toml:"memory_max"` // bytes, or "512MB"
+	PidsMax      *int64            `toml:"pids_max"`
 	Restart      *string           `toml:"restart"`
 	StartGrace   *string           `toml:"start_seconds"`
 	Backoff      *fileBackoff      `toml:"backoff"`

@@ -156,6 +156,12 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 		ControlSocket:  strOr(fs.ControlSocket, DefaultControlSocket),
 		ControlGroup:   strOr(fs.ControlGroup, ""),
 		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
+		Cgroup:         strOr(fs.Cgroup, CgroupAuto),
+	}
+	switch c := sc.Cgroup; {
+	case c == CgroupAuto, c == CgroupOff:
+	case !strings.HasPrefix(c, "/") || strings.Contains(c, "/../") || strings.HasSuffix(c, "/.."):
+		v.add("supervisor.cgroup", "must be auto, off or an absolute cgroup path like /resreap, not %q", c)
 	}
 	base := filepath.Dir(path)
 	sc.StateDir = relTo(base, sc.StateDir)

@@ -27,7 +27,18 @@ type Supervisor struct {
 	ControlSocket  string // default /run/resreap/control.sock; "" never
 	ControlGroup   string // group allowed to use the control socket
 	HealthReader   string // health.ReaderAuto, ReaderNetlink or ReaderProc
+	// Cgroup says how children are owned: CgroupAuto (a cgroup per child
+	// when the host has a writable cgroup2 hierarchy, else process
+	// groups), CgroupOff (process groups only), or the path of the cgroup
+	// resreap builds its subtree in, as /proc/<pid>/cgroup shows paths.
+	Cgroup string
 }
+
+// Values of Supervisor.Cgroup besides a path.
+const (
+	CgroupAuto = "auto"
+	CgroupOff  = "off"
+)
 
 // RestartPolicy says when an exited child is started again.
 type RestartPolicy string
@@ -49,13 +60,17 @@ type ChildSpec struct {
 	User         string
 	Group        string
 	RlimitNofile uint64 // soft and hard RLIMIT_NOFILE; 0 = inherit
-	Restart      RestartPolicy
-	StartGrace   time.Duration // start_seconds: an exit sooner is a failed start
-	Backoff      BackoffSpec
-	StartLimit   StartLimit
-	Stop         StopSpec
-	DependsOn    []string
-	Health       HealthSpec
+	// MemoryMax and PidsMax limit the child's cgroup (memory.max,
+	// pids.max); 0 = no limit. They need a cgroup and the controller.
+	MemoryMax  int64
+	PidsMax    int64
+	Restart    RestartPolicy
+	StartGrace time.Duration // start_seconds: an exit sooner is a failed start
+	Backoff    BackoffSpec
+	StartLimit StartLimit
+	Stop       StopSpec
+	DependsOn  []string
+	Health     HealthSpec
 }
 
 // BackoffSpec shapes the delay before a restart: after k consecutive

@@ -124,6 +124,22 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 			c.RlimitNofile = uint64(*f.RlimitNofile)
 		}
 	}
+	if f.MemoryMax != nil {
+		n, err := parseSize(f.MemoryMax)
+		switch {
+		case err != nil:
+			v.add(key+".memory_max", "%v", err)
+		case n != 0 && n < 1<<20:
+			v.add(key+".memory_max", "must be at least 1MB (0 or absent = no limit)")
+		}
+		c.MemoryMax = n
+	}
+	if f.PidsMax != nil {
+		if *f.PidsMax < 1 {
+			v.add(key+".pids_max", "must be >= 1 (absent = no limit)")
+		}
+		c.PidsMax = *f.PidsMax
+	}
 	if f.Restart != nil {
 		c.Restart = RestartPolicy(*f.Restart)
 		switch c.Restart {

@@ -21,6 +21,7 @@ const (
 	EventRestart   Event = "restart"   // a stop followed by a new start was decided
 	EventFatal     Event = "fatal"     // the start limit was hit; no more restarts
 	EventReload    Event = "reload"    // the configuration was reloaded
+	EventOrphaned  Event = "orphaned"  // processes a previous resreap left were found and stopped
 )
 
 // Reason says why the event happened.
@@ -35,7 +36,15 @@ const (
 	ReasonReload       Reason = "reload"
 	ReasonShutdown     Reason = "shutdown"
 	ReasonStartFailed  Reason = "start_failed"
+	ReasonRecovery     Reason = "recovery" // a new resreap found the processes of one that died
 )
+
+// Proc is a process named in a record: one left by a previous resreap.
+type Proc struct {
+	PID     int      `json:"pid"`
+	Command string   `json:"command"`
+	Uptime  Duration `json:"uptime"` // how long it had been running
+}
 
 // SignalSent is one step of a stop escalation.
 type SignalSent struct {
@@ -65,6 +74,8 @@ type Record struct {
 	Restarts     int          `json:"restarts,omitempty"` // restarts of this child so far
 
 	Evidence *health.Evidence `json:"evidence,omitempty"`
+	// Processes lists what an orphaned record found.
+	Processes []Proc `json:"processes,omitempty"`
 }
 
 // Duration is a time.Duration written as Go duration text ("1.503s"); the

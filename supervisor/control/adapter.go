@@ -76,6 +76,6 @@ func (h adapter) Reload(ctx context.Context) (ReloadReport, error) {
 	return ReloadReport(rep), err
 }
 
-func (h adapter) Signal(name string, sig syscall.Signal) error {
-	return h.s.SignalChild(context.Background(), name, sig)
+func (h adapter) Signal(name string, sig syscall.Signal, mainOnly bool) error {
+	return h.s.SignalChild(context.Background(), name, sig, mainOnly)
 }

@@ -29,8 +29,9 @@ type Handler interface {
 	// Reload re-reads the configuration and applies the difference. On an
 	// invalid configuration it changes nothing and returns the error.
 	Reload(ctx context.Context) (ReloadReport, error)
-	// Signal sends sig to the child's process group.
-	Signal(child string, sig syscall.Signal) error
+	// Signal sends sig to the child: every process of it, or with
+	// mainOnly its main process alone.
+	Signal(child string, sig syscall.Signal, mainOnly bool) error
 }
 
 // Response codes: the exit status the command line uses for a response.
@@ -56,6 +57,7 @@ type Request struct {
 	Cmd    string `json:"cmd"`
 	Child  string `json:"child,omitempty"`
 	Signal string `json:"signal,omitempty"` // "HUP", "SIGHUP", "hup"
+	Main   bool   `json:"main,omitempty"`   // signal: the main process only
 }
 
 // Response is the one JSON line the server answers with. When OK is false,

@@ -97,7 +97,7 @@ func (f *fakeHandler) Reload(context.Context) (ReloadReport, error) {
 	return ReloadReport{Started: []string{"api"}, Restarted: []string{"fe"}, Unchanged: []string{"broken"}}, nil
 }
 
-func (f *fakeHandler) Signal(child string, sig syscall.Signal) error {
+func (f *fakeHandler) Signal(child string, sig syscall.Signal, _ bool) error {
 	if err := f.known(child); err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func (emptyHandler) Restart(_ context.Context, c string) (StopReport, error) {
 	return StopReport{}, unknown(c)
 }
 func (emptyHandler) Reload(context.Context) (ReloadReport, error) { return ReloadReport{}, nil }
-func (emptyHandler) Signal(c string, _ syscall.Signal) error {
+func (emptyHandler) Signal(c string, _ syscall.Signal, _ bool) error {
 	if c == "fe" {
 		return nil
 	}

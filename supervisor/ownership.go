@@ -1,0 +1,295 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/config"
+)
+
+// Ownership modes, as the log and status name them.
+const (
+	OwnCgroup       = "cgroup"
+	OwnProcessGroup = "process group"
+)
+
+// ErrInstance is returned when another resreap already owns the cgroup
+// subtree of this state directory.
+var ErrInstance = errors.New("another resreap runs with this state_dir")
+
+// owner is how the supervisor owns its children's process trees. With a
+// writable cgroup2 hierarchy each child runs in a leaf cgroup of the
+// instance's subtree, <own>/<instance>/child-<name>: signals reach every
+// process of the tree (a setsid grandchild too), the last step of a stop
+// is cgroup.kill, and a stop ends when the leaf is empty. resreap moves
+// itself into the subtree's supervisor leaf, as cgroup v2 allows processes
+// in leaves only once controllers are enabled. Without a hierarchy, each
+// child leads a process group of its own and that is all resreap can
+// reach.
+type owner struct {
+	mode string
+	why  string // why this mode, for the log and status
+	log  zerolog.Logger
+
+	// cgroup mode only
+	sub  cgroup.Subtree
+	home cgroup.Group // resreap's cgroup before it moved into its leaf
+	lock *os.File     // flock on the state directory: one instance per subtree
+
+	mu   sync.Mutex     // guards gens: children start concurrently
+	gens map[string]int // the last generation given out, by child
+}
+
+// newOwner sets ownership up as sc says: CgroupOff or an empty value means
+// process groups, CgroupAuto a cgroup subtree when the host allows (else
+// process groups, saying why), and a path a subtree there (an error when
+// that cannot be had). limits lists the controllers the children's limits
+// need ("memory", "pids"); a missing one is logged, not fatal.
+func newOwner(sc config.Supervisor, limits []string, log zerolog.Logger) (*owner, error) {
+	o := &owner{mode: OwnProcessGroup, log: log, gens: map[string]int{}}
+	switch sc.Cgroup {
+	case "", config.CgroupOff:
+		o.why = "cgroup = \"off\""
+		return o, nil
+	}
+	err := o.setUpCgroup(sc)
+	switch {
+	case err == nil:
+		o.mode = OwnCgroup
+		o.enable(limits)
+		return o, nil
+	case errors.Is(err, ErrInstance) || sc.Cgroup != config.CgroupAuto:
+		return nil, err
+	}
+	o.why = err.Error()
+	return o, nil
+}
+
+// setUpCgroup finds the hierarchy, takes the instance lock, creates the
+// subtree and moves resreap into its supervisor leaf.
+func (o *owner) setUpCgroup(sc config.Supervisor) error {
+	h, err := cgroup.Detect()
+	if err != nil {
+		return fmt.Errorf("no cgroup2 hierarchy: %w", err)
+	}
+	if sc.Cgroup == config.CgroupAuto && !h.Writable {
+		return fmt.Errorf("cgroup2 hierarchy at %s not writable below %s: %w", h.Mount, h.Own, h.CheckWritable())
+	}
+	if o.home, err = h.OwnGroup(); err != nil {
+		return err
+	}
+	if sc.Cgroup == config.CgroupAuto {
+		o.sub, err = cgroup.NewSubtree(h, instanceName(sc.StateDir))
+	} else {
+		var root cgroup.Group
+		root, err = h.Group(sc.Cgroup)
+		o.sub = cgroup.SubtreeAt(root)
+	}
+	if err != nil {
+		return err
+	}
+	if o.lock, err = lockInstance(sc.StateDir); err != nil {
+		return err
+	}
+	if err := o.sub.Create(); err != nil {
+		o.unlock()
+		return fmt.Errorf("cgroup subtree %s: %w", o.sub.Root(), err)
+	}
+	if err := o.sub.Supervisor().AddProc(os.Getpid()); err != nil {
+		o.unlock()
+		return fmt.Errorf("move resreap into %s: %w", o.sub.Supervisor(), err)
+	}
+	return nil
+}
+
+// instanceName names the subtree of the resreap whose state lives in
+// stateDir: "resreap" for the default state directory, else "resreap-"
+// and a hash of the directory, so that instances side by side (and the
+// next one after a crash) each find their own.
+func instanceName(stateDir string) string {
+	if stateDir == "" || stateDir == config.DefaultStateDir {
+		return "resreap"
+	}
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	sum := sha256.Sum256([]byte(stateDir))
+	return "resreap-" + hex.EncodeToString(sum[:4])
+}
+
+// lockInstance takes an exclusive flock on <stateDir>/resreap.lock, held
+// as long as resreap runs: the kernel drops it when the process dies, so
+// a crashed instance never blocks the next one, and two live instances can
+// never share (and kill each other's children in) one subtree.
+func lockInstance(stateDir string) (*os.File, error) {
+	if stateDir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	path := filepath.Join(stateDir, "resreap.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s is locked)", ErrInstance, path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func (o *owner) unlock() {
+	if o.lock != nil {
+		o.lock.Close()
+		o.lock = nil
+	}
+}
+
+// enable turns on the controllers the children's limits need, on the way
+// down to the subtree; a controller that is not available is logged once.
+func (o *owner) enable(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, g := range []cgroup.Group{o.home, o.sub.Root()} {
+		if err := g.EnableControllers(names...); err != nil {
+			o.log.Error().Err(err).Strs("controllers", names).
+				Msg("LIMITS NOT APPLIED: memory_max/pids_max need these controllers in the cgroup2 hierarchy")
+			return
+		}
+	}
+}
+
+// logMode says once, at start, how children are owned and why.
+func (o *owner) logMode() {
+	ev := o.log.Info().Str("ownership", o.mode)
+	if o.cgroups() {
+		ev = ev.Str("cgroup", o.sub.Root().Path())
+	} else {
+		ev = ev.Str("why", o.why)
+	}
+	ev.Msg("children are owned by " + o.mode)
+}
+
+// cgroups reports whether children get a cgroup each.
+func (o *owner) cgroups() bool { return o.mode == OwnCgroup }
+
+// leaf makes a fresh leaf cgroup for a start of the child, a generation
+// of its own (see cgroup.ChildLeaf), with its limits set; ok is false in
+// process-group mode. Release it once its processes are gone.
+func (o *owner) leaf(spec *config.ChildSpec) (g cgroup.Group, ok bool, err error) {
+	if !o.cgroups() {
+		return cgroup.Group{}, false, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for gen := o.gens[spec.Name] + 1; ; gen++ {
+		if g, err = o.sub.Child(spec.Name, gen); err != nil {
+			return g, false, err
+		}
+		if exists, err := g.Exists(); err != nil {
+			return g, false, err
+		} else if !exists {
+			o.gens[spec.Name] = gen
+			break
+		}
+	}
+	if err = g.Create(); err != nil {
+		return g, false, err
+	}
+	o.limit(spec, g)
+	return g, true, nil
+}
+
+// limit applies the child's memory_max and pids_max to g.
+func (o *owner) limit(spec *config.ChildSpec, g cgroup.Group) {
+	if spec.MemoryMax > 0 {
+		if err := g.SetMemoryMax(spec.MemoryMax); err != nil {
+			o.log.Error().Err(err).Str("child", spec.Name).Msg("memory_max not applied")
+		}
+	}
+	if spec.PidsMax > 0 {
+		if err := g.SetPidsMax(spec.PidsMax); err != nil {
+			o.log.Error().Err(err).Str("child", spec.Name).Msg("pids_max not applied")
+		}
+	}
+}
+
+// release removes a leaf whose processes are all gone.
+func (o *owner) release(g cgroup.Group) {
+	if g == (cgroup.Group{}) {
+		return
+	}
+	if err := g.Remove(); err != nil {
+		o.log.Warn().Err(err).Str("cgroup", g.Path()).Msg("cannot remove the cgroup of a stopped child")
+	}
+}
+
+// noteGen records a generation found in the subtree (left by a previous
+// resreap), so new leaves are numbered after it.
+func (o *owner) noteGen(name string, gen int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.gens[name] = max(o.gens[name], gen)
+}
+
+// close moves resreap back into the cgroup it started in and removes the
+// subtree (empty by now: every child was stopped), then lets go of the
+// instance lock.
+func (o *owner) close() {
+	if !o.cgroups() {
+		return
+	}
+	defer o.unlock()
+	if err := o.home.AddProc(os.Getpid()); err != nil {
+		o.log.Warn().Err(err).Msg("cannot move back to the cgroup resreap started in; its subtree stays")
+		return
+	}
+	leaves, err := o.sub.Leaves()
+	if err != nil {
+		o.log.Warn().Err(err).Msg("cgroup subtree")
+	}
+	for _, l := range leaves {
+		if len(l.Procs) > 0 {
+			o.log.Warn().Str("child", l.Child).Ints("pids", l.Procs).Msg("cgroup still holds processes at exit; left in place")
+			return
+		}
+		o.release(l.Group)
+	}
+	for _, g := range []cgroup.Group{o.sub.Supervisor(), o.sub.Root()} {
+		if err := g.Remove(); err != nil {
+			o.log.Warn().Err(err).Str("cgroup", g.Path()).Msg("cannot remove")
+		}
+	}
+}
+
+// limitControllers lists the controllers the specs' limits need.
+func limitControllers(specs []config.ChildSpec) []string {
+	var out []string
+	for _, s := range specs {
+		if s.MemoryMax > 0 && !slices.Contains(out, "memory") {
+			out = append(out, "memory")
+		}
+		if s.PidsMax > 0 && !slices.Contains(out, "pids") {
+			out = append(out, "pids")
+		}
+	}
+	return out
+}

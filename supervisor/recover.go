@@ -1,0 +1,170 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/history"
+)
+
+// recoverOrphans stops what a resreap that died left in the subtree's
+// child cgroups (its children were killed by their parent-death signal,
+// but not what they forked: nginx workers holding the port, a daemon),
+// before any child starts. Each leaf is stopped with its child's
+// escalation (or the default one for a child gone from the
+// configuration), graceful first, recorded as an orphaned event, and
+// removed. Leaves are handled concurrently, so the wait is the longest
+// escalation, not the sum.
+func (s *Supervisor) recoverOrphans(specs []config.ChildSpec) {
+	if !s.own.cgroups() {
+		return
+	}
+	leaves, err := s.own.sub.Leaves()
+	if err != nil {
+		s.log.Error().Err(err).Msg("cannot list the cgroups a previous resreap left")
+		return
+	}
+	byName := map[string]config.ChildSpec{}
+	for _, sp := range specs {
+		byName[sp.Name] = sp
+	}
+	var wg sync.WaitGroup
+	for _, l := range leaves {
+		s.own.noteGen(l.Child, l.Gen)
+		spec, known := byName[l.Child]
+		if !known {
+			spec = config.DefaultChild()
+			spec.Name = l.Child
+		}
+		wg.Go(func() {
+			if len(l.Procs) > 0 {
+				s.stopOrphans(&spec, l)
+			}
+			s.own.release(l.Group)
+		})
+	}
+	s.killStaleSupervisorLeaf()
+	wg.Wait()
+}
+
+// stopOrphans stops the processes of leaf l and records what they were.
+func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) {
+	procs := describe(l.Procs)
+	log := s.log.With().Str("child", spec.Name).Logger()
+	log.Warn().Int("processes", len(procs)).Str("cgroup", l.Group.Path()).
+		Msg("found processes left by a previous resreap; stopping them before the start")
+	e := Escalate(context.Background(), orphanTarget{l.Group}, Plan{Steps: spec.Stop.Steps, KillWait: killWaitOf(spec)})
+	rec := history.Record{
+		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
+		Processes: procs, SignalsSent: e.SignalsSent, Killed: e.KillSent() && e.Exited,
+		StopDuration: history.Duration(e.Duration),
+		Message:      fmt.Sprintf("%d processes left by a previous resreap", len(procs)),
+	}
+	if len(procs) > 0 {
+		rec.PID = procs[0].PID
+	}
+	if e.Err != nil {
+		rec.Message += "; not all stopped: " + e.Err.Error()
+	}
+	s.record(log.Warn(), rec)
+}
+
+// killStaleSupervisorLeaf kills what a dead resreap left in the
+// supervisor leaf (a hook it was running), now that this resreap has
+// moved in: everything there but itself.
+func (s *Supervisor) killStaleSupervisorLeaf() {
+	pids, err := s.own.sub.Supervisor().Procs()
+	if err != nil {
+		return
+	}
+	for _, pid := range pids {
+		if pid == os.Getpid() {
+			continue
+		}
+		// Proven ours: a pidfd opened, then the process found still in
+		// this leaf, so a reused PID cannot be hit.
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		if cg, err := cgroup.ProcCgroup(pid); err == nil && cg == s.own.sub.Supervisor().Path() {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) //nolint:errcheck // gone already
+			s.log.Warn().Int("pid", pid).Msg("killed a process a previous resreap left in its own cgroup")
+		}
+		unix.Close(fd)
+	}
+}
+
+// orphanTarget is a cgroup whose processes are not resreap's children
+// (they were a dead resreap's): signalled through the cgroup, gone when
+// it is empty.
+type orphanTarget struct{ leaf cgroup.Group }
+
+func (t orphanTarget) Signal(sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		if err := t.leaf.Kill(); err == nil {
+			return nil
+		}
+	}
+	n, err := t.leaf.Signal(context.Background(), sig)
+	if err == nil && n == 0 {
+		return fmt.Errorf("cgroup %s: %w", t.leaf.Path(), ErrGone)
+	}
+	return err
+}
+
+func (t orphanTarget) Wait(ctx context.Context, d time.Duration) bool {
+	return emptyBy(ctx, t.leaf, time.Now().Add(d))
+}
+
+// describe names the processes pids for the history: command line and
+// how long each has run. A process gone meanwhile is left out.
+func describe(pids []int) []history.Proc {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return nil
+	}
+	var boot time.Time
+	if st, err := fs.Stat(); err == nil {
+		boot = time.Unix(int64(st.BootTime), 0)
+	}
+	var out []history.Proc
+	for _, pid := range pids {
+		p, err := fs.Proc(pid)
+		if err != nil {
+			continue
+		}
+		hp := history.Proc{PID: pid}
+		if args, err := p.CmdLine(); err == nil && len(args) > 0 {
+			hp.Command = strings.Join(args, " ")
+		} else if comm, err := p.Comm(); err == nil {
+			hp.Command = "[" + comm + "]"
+		}
+		if st, err := p.Stat(); err == nil && !boot.IsZero() {
+			// USER_HZ is 100 on every Linux architecture in use.
+			started := boot.Add(time.Duration(st.Starttime) * time.Second / 100)
+			hp.Uptime = history.Duration(time.Since(started).Round(10 * time.Millisecond))
+		}
+		out = append(out, hp)
+	}
+	return out
+}
+
+// killWaitOf is the child's kill wait, or the default.
+func killWaitOf(spec *config.ChildSpec) time.Duration {
+	if spec.Stop.KillWait > 0 {
+		return spec.Stop.KillWait
+	}
+	return config.DefaultKillWait
+}

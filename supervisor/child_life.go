@@ -124,13 +124,13 @@ func (c *child) failed(rec history.Record, uptime time.Duration, failedStart boo
 	c.backoff(delay)
 }
 
+// backoff schedules the next start after delay. A zero delay goes through
+// the timer too, so that a child failing at once in a loop returns to the
+// run loop between starts (requests are served, a stop gets through)
+// instead of recursing start -> failed -> start.
 func (c *child) backoff(delay time.Duration) {
-	if delay <= 0 {
-		c.start()
-		return
-	}
 	c.setState(Backoff)
-	c.arm(timerBackoff, delay)
+	c.arm(timerBackoff, max(delay, 0))
 }
 
 // stop ends the current process through the escalation chain and records

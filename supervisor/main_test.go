@@ -97,6 +97,14 @@ func (h *memHistory) matching(child string, events ...history.Event) []history.R
 	return out
 }
 
+// waitMatching waits until at least n records of child with event ev are
+// in (the supervisor records asynchronously) and returns them all.
+func (h *memHistory) waitMatching(t testing.TB, n int, child string, ev history.Event) []history.Record {
+	t.Helper()
+	h.waitFor(t, 30*time.Second, fmt.Sprintf("%d %s records of %q", n, ev, child), func(recs []history.Record) bool { return count(recs, child, ev) >= n })
+	return h.matching(child, ev)
+}
+
 // waitFor waits until cond holds for the records, or fails the test.
 func (h *memHistory) waitFor(t testing.TB, timeout time.Duration, what string, cond func([]history.Record) bool) []history.Record {
 	t.Helper()

@@ -53,7 +53,7 @@ func TestStopEscalatesToKillAndTakesTheGroup(t *testing.T) {
 	if alive(st.PID) {
 		t.Errorf("child %d still alive after StopChild returned", st.PID)
 	}
-	stops := h.hist.matching("stubborn", history.EventStop)
+	stops := h.hist.waitMatching(t, 1, "stubborn", history.EventStop)
 	if len(stops) != 1 || !stops[0].Killed || stops[0].Signal != "KILL" || stops[0].Reason != history.ReasonManual {
 		t.Errorf("stop record %+v", stops)
 	}
@@ -92,7 +92,7 @@ func TestRestartChildStartsANewProcess(t *testing.T) {
 	if second.PID == first.PID || second.Restarts != 1 {
 		t.Errorf("after restart pid %d (was %d), restarts %d", second.PID, first.PID, second.Restarts)
 	}
-	if n := len(h.hist.matching("svc", history.EventRestart)); n != 1 {
+	if n := len(h.hist.waitMatching(t, 1, "svc", history.EventRestart)); n != 1 {
 		t.Errorf("%d restart records, want 1", n)
 	}
 }

@@ -4,7 +4,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,8 +52,8 @@ type Supervisor struct {
 	opts   Options
 	log    zerolog.Logger
 	reaper *Reaper
-	stdout *lineWriter
-	stderr *lineWriter
+	stdout *lineQueue
+	stderr *lineQueue
 
 	reloadMu sync.Mutex // one reload at a time
 	closing  bool       // guarded by mu: shutdown began, no more reloads
@@ -68,7 +67,8 @@ type Supervisor struct {
 	loops   sync.WaitGroup  // child run loops
 	copiers sync.WaitGroup  // output copy goroutines
 	health  *healthLoop
-	own     *owner // how children are owned, set by Run
+	own     *owner    // how children are owned, set by Run
+	rec     *recorder // writes the history, set by Run
 }
 
 // New makes a Supervisor for cfg. Nothing starts until Run.
@@ -83,8 +83,6 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		opts:     opts,
 		log:      opts.Log,
 		reaper:   opts.Reaper,
-		stdout:   &lineWriter{w: opts.Stdout},
-		stderr:   &lineWriter{w: opts.Stderr},
 		cfg:      cfg,
 		children: map[string]*child{},
 		cancel:   map[string]context.CancelFunc{},
@@ -102,6 +100,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	cfg := s.cfg
 	s.mu.Unlock()
+	s.rec = newRecorder(s.opts.History, s.log)
+	defer s.rec.close()
 	own, err := newOwner(cfg.Supervisor, limitControllers(cfg.Children), s.log)
 	if err != nil {
 		return fmt.Errorf("ownership: %w", err)
@@ -116,6 +116,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	s.recoverOrphans(cfg.Children)
+	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")
 
 	childCtx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
@@ -128,7 +129,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	healthDone := make(chan struct{})
 	go func() { defer close(healthDone); hl.run(healthCtx) }()
 
+	// A reload (SIGHUP) during start-up waits: both start children, and
+	// one would start a child the other is starting.
+	s.reloadMu.Lock()
 	s.startAll(ctx, cfg.Children)
+	s.reloadMu.Unlock()
 	<-ctx.Done()
 
 	stopHealth()
@@ -241,9 +246,9 @@ func (s *Supervisor) child(name string) *child {
 }
 
 func (s *Supervisor) copyOutput(f *os.File, prefix string, stderr bool) {
-	lw := s.stdout
+	q := s.stdout
 	if stderr {
-		lw = s.stderr
+		q = s.stderr
 	}
 	s.mu.Lock()
 	s.outputs[f] = struct{}{}
@@ -251,7 +256,7 @@ func (s *Supervisor) copyOutput(f *os.File, prefix string, stderr bool) {
 	s.copiers.Add(1)
 	go func() {
 		defer s.copiers.Done()
-		copyLines(f, prefix, lw)
+		copyLines(f, prefix, q)
 		s.mu.Lock()
 		delete(s.outputs, f)
 		s.mu.Unlock()
@@ -267,6 +272,8 @@ func (s *Supervisor) closeOutputs() {
 	go func() { s.copiers.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stdout.close()
+		s.stderr.close()
 		return
 	case <-time.After(2 * time.Second):
 	}
@@ -276,40 +283,13 @@ func (s *Supervisor) closeOutputs() {
 	}
 	s.mu.Unlock()
 	<-done
+	s.stdout.close()
+	s.stderr.close()
 }
 
-// record writes an event to the history first, then logs it with ev. A
-// history that cannot be written is reported loudly, never fatal.
+// record hands an event to the recorder: it is written to the history,
+// then logged with ev, without the caller waiting for either.
 func (s *Supervisor) record(ev *zerolog.Event, rec history.Record) {
 	rec.Time = time.Now().UTC()
-	written := false
-	if s.opts.History != nil {
-		if err := s.opts.History.Append(rec); errors.Is(err, history.ErrRotate) {
-			s.log.Error().Err(err).Msg("history rotation failed; the record was written")
-			written = true
-		} else if err != nil {
-			s.log.Error().Err(err).Str("child", rec.Child).Str("event", string(rec.Event)).Msg("HISTORY WRITE FAILED: event not recorded")
-		} else {
-			written = true
-		}
-	}
-	if rec.PID != 0 {
-		ev = ev.Int("pid", rec.PID)
-	}
-	if rec.Reason != "" {
-		ev = ev.Str("reason", string(rec.Reason))
-	}
-	if rec.ExitCode != nil {
-		ev = ev.Int("exit_code", *rec.ExitCode)
-	}
-	if rec.Signal != "" {
-		ev = ev.Str("signal", rec.Signal)
-	}
-	if rec.Backoff > 0 {
-		ev = ev.Str("backoff", time.Duration(rec.Backoff).Round(time.Millisecond).String())
-	}
-	if rec.Message != "" {
-		ev = ev.Str("detail", rec.Message)
-	}
-	ev.Str("event", string(rec.Event)).Bool("recorded", written).Msg(string(rec.Event))
+	s.rec.add(ev, rec)
 }

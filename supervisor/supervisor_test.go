@@ -49,7 +49,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 			t.Errorf("removed child c still listed: %+v", st)
 		}
 	}
-	if n := len(h.hist.matching("", history.EventReload)); n != 1 {
+	if n := len(h.hist.waitMatching(t, 1, "", history.EventReload)); n != 1 {
 		t.Errorf("%d reload records, want 1", n)
 	}
 }
@@ -86,6 +86,9 @@ func TestShutdownInReverseDependencyOrder(t *testing.T) {
 	h := startSupervisor(t, fe, side, api, db)
 	for _, n := range []string{"db", "api", "fe", "side"} {
 		h.waitState(t, n, Running, 30*time.Second)
+	}
+	for _, n := range []string{"db", "api", "fe", "side"} {
+		h.hist.waitMatching(t, 1, n, history.EventStart)
 	}
 	starts := map[string]time.Time{}
 	for _, r := range h.hist.all() {

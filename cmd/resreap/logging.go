@@ -10,11 +10,24 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/diode"
 )
 
+// logBuffer is how many log messages wait for a slow log reader before
+// newer ones are dropped (and counted).
+const logBuffer = 10000
+
+// logCloseWait bounds the wait for queued log messages at exit: a reader
+// that stopped for good must not keep resreap from exiting.
+const logCloseWait = 2 * time.Second
+
 // newLogger returns the process logger: colored console lines on a
-// terminal, JSON lines otherwise, unless format forces one.
-func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, error) {
+// terminal, JSON lines otherwise, unless format forces one. Messages reach
+// w through a bounded, non-blocking buffer (zerolog's diode): a log reader
+// that stalls (a stopped shipper, a full pipe) never holds up the
+// supervisor; what it misses is dropped and a line says how much once it
+// reads again. Call close at exit to write what is queued.
+func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), error) {
 	level := zerolog.InfoLevel
 	if debug {
 		level = zerolog.DebugLevel
@@ -25,12 +38,26 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, error) {
 			format = "console"
 		}
 	}
+	var out io.Writer
 	switch format {
 	case "json":
-		return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+		out = w
 	case "console":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
-		return zerolog.New(cw).Level(level).With().Timestamp().Logger(), nil
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Nop(), func() {}, fmt.Errorf("--log-format must be auto, console or json, not %q", format)
 	}
-	return zerolog.Nop(), fmt.Errorf("--log-format must be auto, console or json, not %q", format)
+	// The struct hides w's Close: the diode closes what it wraps.
+	dw := diode.NewWriter(struct{ io.Writer }{out}, logBuffer, 0, func(missed int) {
+		fmt.Fprintf(w, "resreap: %d log messages dropped: the log was not being read\n", missed)
+	})
+	closeLog := func() {
+		done := make(chan struct{})
+		go func() { dw.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(logCloseWait):
+		}
+	}
+	return zerolog.New(dw).Level(level).With().Timestamp().Logger(), closeLog, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -35,11 +36,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exit
 	}
 	survivePipeReaders()
-	log, err := newLogger(stderr, *logFormat, *debug)
+	log, closeLog, err := newLogger(stderr, *logFormat, *debug)
 	if err != nil {
 		fmt.Fprintln(stderr, "resreap run:", err)
 		return 2
 	}
+	defer closeLog()
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -82,22 +84,28 @@ func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dr
 	return handleSignals(sup, stop, runDone, log)
 }
 
-// openHistory opens the restart history. A file that cannot be opened now
-// is retried at every event: each failure is logged loudly by the
-// supervisor, and recording starts once the file can be written.
+// openHistory returns the restart history without opening it: the file is
+// opened at the first event, by the supervisor's recorder, and again after
+// every failure, so a history that is missing, full or slow at start
+// delays no child (each failure is logged loudly). The returned close is
+// bounded: a history stuck in a write must not keep resreap from exiting.
 func openHistory(sc config.Supervisor, log zerolog.Logger) (supervisor.HistorySink, func()) {
 	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
-	hist, err := history.Open(sc.HistoryFile, hopts)
+	hist, err := history.OpenLater(sc.HistoryFile, hopts)
 	if err != nil {
-		log.Error().Err(err).Msg("HISTORY UNAVAILABLE: will retry at every event")
-		if hist, err = history.OpenLater(sc.HistoryFile, hopts); err != nil {
-			log.Error().Err(err).Msg("history")
-			return nil, func() {}
-		}
-	} else {
-		log.Info().Str("file", sc.HistoryFile).Msg("restart history")
+		log.Error().Err(err).Msg("HISTORY UNAVAILABLE")
+		return nil, func() {}
 	}
-	return hist, func() { hist.Close() }
+	log.Info().Str("file", sc.HistoryFile).Msg("history file")
+	return hist, func() {
+		done := make(chan struct{})
+		go func() { hist.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(logCloseWait):
+			log.Error().Str("file", sc.HistoryFile).Msg("history file still busy at exit")
+		}
+	}
 }
 
 // serveControl serves the control socket until ctx is done; the returned

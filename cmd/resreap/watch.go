@@ -35,11 +35,12 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if opts.JSON {
 		format = "json"
 	}
-	log, err := newLogger(stderr, format, opts.Debug)
+	log, closeLog, err := newLogger(stderr, format, opts.Debug)
 	if err != nil {
 		fmt.Fprintln(stderr, "resreap watch:", err)
 		return 2
 	}
+	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	sum, err := watch.Run(ctx, opts, watch.Env{Stdout: stdout, Log: log})

@@ -4,6 +4,8 @@ package supervisor
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +133,32 @@ func TestBadDirAndUserAreFailedStarts(t *testing.T) {
 	}
 	if m := h.hist.matching("nouser", history.EventStart)[0].Message; !strings.Contains(m, "user no-such-user-resreap") {
 		t.Errorf("bad user message %q", m)
+	}
+}
+
+// Behind the rlimit shim, an exec that fails (here: the dropped user may
+// not reach the binary) is a failed start with the exec's own message, as
+// without the shim; it used to be an ordinary exit 127 blamed on the limit.
+func TestShimExecFailureIsAFailedStart(t *testing.T) {
+	testchild.NeedRoot(t) // to drop to nobody
+	// The shim is this test binary, which go test builds in a private
+	// directory: open the way to it for nobody, as an installed resreap is.
+	for d := filepath.Dir(os.Args[0]); d != "/" && d != "."; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, st.Mode().Perm()|0o011) //nolint:errcheck // the exec below tells
+		}
+	}
+	dir := t.TempDir() // 0700, owned by root: nobody cannot enter it
+	bin := filepath.Join(dir, "server")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := helperSpec("locked", "sleep")
+	spec.Command, spec.Env = []string{bin}, nil
+	spec.User, spec.RlimitNofile = "nobody", 4096
+	h := startSupervisor(t, spec)
+	r := h.hist.waitMatching(t, 1, "locked", history.EventStart)[0]
+	if r.Reason != history.ReasonStartFailed || r.Message != "exec "+bin+": permission denied" {
+		t.Errorf("record %+v, want start_failed with %q", r, "exec "+bin+": permission denied")
 	}
 }

@@ -162,10 +162,11 @@ type spawnOptions struct {
 // stdout and stderr into pipes whose lines the caller prefixes with the
 // child's name.
 func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error) {
-	path, argv, attr, err := prepare(spec, o.env)
+	path, target, attr, err := prepare(spec, o.env)
 	if err != nil {
 		return nil, err
 	}
+	argv := spec.Command
 	if o.leaf != nil {
 		f, err := o.leaf.OpenFD()
 		if err != nil {
@@ -190,9 +191,30 @@ func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error)
 		return nil, &spawnError{What: "pipe", Path: "stderr", Err: err}
 	}
 	attr.Files = []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()}
+	var shimR, shimW *os.File
+	if spec.RlimitNofile > 0 {
+		if shimR, shimW, err = os.Pipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return nil, &spawnError{What: "pipe", Path: "shim", Err: err}
+		}
+		attr.Files = append(attr.Files, shimW.Fd()) // shimErrFD
+	}
 	p, err := r.startProcess(path, argv, attr)
 	outW.Close()
 	errW.Close()
+	if shimW != nil {
+		shimW.Close()
+		if err == nil {
+			err = shimResult(shimR)
+			path = target
+		} else {
+			shimR.Close()
+			path += " (resreap itself, to set rlimit_nofile)"
+		}
+	}
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -205,36 +227,38 @@ func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error)
 	return p, nil
 }
 
-// prepare resolves what a start of spec needs before the fork: the binary,
-// the directory, the credentials and the environment (through the rlimit
-// shim when spec sets rlimit_nofile).
-func prepare(spec *config.ChildSpec, extraEnv []string) (string, []string, *syscall.ProcAttr, error) {
-	path, err := resolveCommand(spec)
+// prepare resolves what a start of spec needs before the fork: the binary
+// to exec (resreap itself, as the rlimit shim, when spec sets
+// rlimit_nofile), the program's own binary, the directory, the
+// credentials and the environment.
+func prepare(spec *config.ChildSpec, extraEnv []string) (path, target string, attr *syscall.ProcAttr, err error) {
+	target, err = resolveCommand(spec)
 	if err != nil {
-		return "", nil, nil, err
+		return "", "", nil, err
 	}
+	path = target
 	if spec.Dir != "" {
 		if st, err := os.Stat(spec.Dir); err != nil {
-			return "", nil, nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
+			return "", "", nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
 		} else if !st.IsDir() {
-			return "", nil, nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
+			return "", "", nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
 		}
 	}
 	cred, err := credential(spec)
 	if err != nil {
-		return "", nil, nil, err
+		return "", "", nil, err
 	}
 	env := childEnv(spec, extraEnv...)
 	if spec.RlimitNofile > 0 {
-		path, env, err = shimCommand(path, spec.RlimitNofile, env)
+		path, env, err = shimCommand(target, spec.RlimitNofile, env)
 		if err != nil {
-			return "", nil, nil, &spawnError{What: "exec", Path: path, Err: err}
+			return "", "", nil, &spawnError{What: "exec", Path: target, Err: err}
 		}
 	}
-	attr := &syscall.ProcAttr{
+	attr = &syscall.ProcAttr{
 		Dir: spec.Dir,
 		Env: env,
 		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred},
 	}
-	return path, spec.Command, attr, nil
+	return path, target, attr, nil
 }

@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,9 +94,10 @@ func TestStartLimitMakesChildFatal(t *testing.T) {
 	if n := count(recs, "doomed", history.EventStart); n != 3 {
 		t.Errorf("%d starts before Fatal, want 3 (burst 2 + the one that broke it)", n)
 	}
-	// Fatal is final until an operator acts.
-	if _, err := h.sup.StartChild(context.Background(), "doomed"); err != nil {
-		t.Fatal(err)
+	// Fatal is final until an operator acts, who learns that this start
+	// failed too.
+	if _, err := h.sup.StartChild(context.Background(), "doomed", time.Minute); !errors.Is(err, ErrStartFailed) || !strings.Contains(err.Error(), "exit 1") {
+		t.Fatalf("StartChild: %v, want ErrStartFailed with the exit", err)
 	}
 	h.hist.waitFor(t, 30*time.Second, "a start after the manual start", func(r []history.Record) bool { return count(r, "doomed", history.EventStart) >= 4 })
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
@@ -47,7 +48,7 @@ type child struct {
 	proc      *process
 	lingering []*process // stopped, but not dead after SIGKILL and the kill wait
 	tracker   restartTracker
-	starts    int
+	attempts  int // start attempts in this resreap; every one after the first is a restart
 	timer     *time.Timer
 	timerOn   timerKind
 
@@ -92,14 +93,36 @@ type reply struct {
 
 // ChildStatus is a snapshot of one child for status displays.
 type ChildStatus struct {
-	Name       string
-	State      State
-	PID        int
-	Since      time.Time // when the current state began (start time while alive)
-	Restarts   int
+	Name     string
+	State    State
+	PID      int       // of the live process; 0 when none
+	Since    time.Time // when the current state began
+	Started  time.Time // when the live process started; zero when none
+	Restarts int       // start attempts after the first, in this resreap
+	// Failures counts failed starts (an exit within start_seconds, or a
+	// start that never ran), so a caller can tell a start that failed.
+	Failures   int
 	LastReason history.Reason
 	LastExit   string
-	Health     health.Result // the latest scan; zero before the first
+	LastFailed bool          // the last exit was a failure (non-zero, or a signal)
+	Cgroup     string        // the live process's cgroup path; "" without one
+	Health     health.Result // the latest scan of the live process
+	HealthAt   time.Time     // when it was taken; zero before the first
+	Usage      *cgroup.Stats // the live process's cgroup, read by Status; nil without one
+}
+
+// Up reports whether the child is as it should be: running, or not
+// running on purpose (stopped by an operator, or exited cleanly where its
+// restart policy says not to start it again). Starting, backoff,
+// stopping, fatal, or exited after a failure are not up.
+func (st ChildStatus) Up() bool {
+	switch st.State {
+	case Running, Stopped:
+		return true
+	case Exited:
+		return !st.LastFailed
+	}
+	return false
 }
 
 func newChild(s *Supervisor, spec config.ChildSpec) *child {

@@ -15,25 +15,34 @@ import (
 	"github.com/resreap/resreap/internal/signame"
 )
 
-// start runs a new instance. A start that fails before the program runs
-// (missing binary, bad dir, unknown user) is a failed start like an early
-// exit: it is logged with what to fix and followed by the backoff.
+// start runs a new instance. Every start attempt after the child's first
+// in this resreap is a restart, whatever caused it (a crash, a verdict,
+// an operator, a reload, a failed start before): status's RESTARTS and
+// history --summary count the same thing. A start that fails before the
+// program runs (missing binary, bad dir, unknown user) is a failed start
+// like an early exit: it is logged with what to fix and followed by the
+// backoff.
 func (c *child) start() {
+	c.attempts++
+	restarts := c.attempts - 1
 	p, err := c.spawn()
 	if err != nil {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
-		c.update(func(s *ChildStatus) { s.LastReason, s.LastExit = history.ReasonStartFailed, err.Error() })
-		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed, Message: err.Error()}, 0, true)
+		c.update(func(s *ChildStatus) {
+			s.LastReason, s.LastExit, s.Restarts, s.Failures = history.ReasonStartFailed, err.Error(), restarts, s.Failures+1
+		})
+		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed,
+			Message: err.Error(), Restarts: restarts}, 0, true)
 		return
 	}
 	c.setProc(p)
-	c.starts++
 	prefix := c.spec.Name + " | "
 	for i, f := range p.outputs {
 		c.sup.copyOutput(f, prefix, i == 1)
 	}
-	restarts := max(0, c.starts-1)
-	c.update(func(s *ChildStatus) { s.PID, s.Restarts = p.pid, restarts })
+	c.update(func(s *ChildStatus) {
+		s.PID, s.Started, s.Restarts, s.Cgroup = p.pid, p.started, restarts, p.leaf.Path()
+	})
 	c.setState(Starting)
 	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventStart, Restarts: restarts})
 	if c.spec.StartGrace > 0 {
@@ -65,7 +74,14 @@ func (c *child) exited(ex ExitStatus) {
 	uptime := ex.At.Sub(p.started)
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
-	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, history.ReasonExited, ex.String() })
+	c.update(func(s *ChildStatus) {
+		s.PID, s.LastReason, s.LastExit, s.Started, s.Cgroup = 0, history.ReasonExited, ex.String(), time.Time{}, ""
+		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
+		s.LastFailed = ex.Failed()
+		if uptime < c.spec.StartGrace {
+			s.Failures++
+		}
+	})
 	switch {
 	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
 		c.setState(Exited)
@@ -162,7 +178,10 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 		setExit(&rec, rep.Exit)
 		ended = rep.EndedBy()
 	}
-	c.update(func(s *ChildStatus) { s.PID, s.LastReason, s.LastExit = 0, reason, rep.Exit.String() })
+	c.update(func(s *ChildStatus) {
+		s.PID, s.LastReason, s.LastExit, s.Started, s.Cgroup = 0, reason, rep.Exit.String(), time.Time{}, ""
+		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
+	})
 	c.setState(Stopped)
 	c.sup.record(c.log.Info().Str("ended_by", ended), rec)
 	return rep
@@ -181,7 +200,7 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 	if useBackoff {
 		delay = c.tracker.nextDelay(c.spec.Backoff, uptime)
 	}
-	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: reason, Backoff: history.Duration(delay), Restarts: c.starts, Evidence: ev})
+	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: reason, Backoff: history.Duration(delay), Restarts: c.attempts, Evidence: ev})
 	c.backoff(delay)
 	return rep
 }

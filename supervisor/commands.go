@@ -6,20 +6,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/history"
 )
 
-// Status returns a snapshot of every child, sorted by name. It never waits
-// for a child's goroutine, so it answers while a child is stopping.
+// Status returns a snapshot of every child, sorted by name, with the
+// figures of its cgroup read now. It never waits for a child's goroutine,
+// so it answers while a child is stopping.
 func (s *Supervisor) Status() []ChildStatus {
 	var out []ChildStatus
 	for _, c := range s.childList() {
-		out = append(out, c.status())
+		st := c.status()
+		c.mu.Lock()
+		p := c.live
+		c.mu.Unlock()
+		if p != nil && p.leaf != (cgroup.Group{}) {
+			if u, err := p.leaf.Stats(); err == nil {
+				st.Usage = &u
+			}
+		}
+		out = append(out, st)
 	}
 	return out
+}
+
+// Info is what the supervisor says about itself in a status.
+type Info struct {
+	PID       int
+	Started   time.Time
+	Ownership string // OwnCgroup or OwnProcessGroup
+	// OwnershipDetail is the cgroup subtree, or why there is none.
+	OwnershipDetail string
+	DryRun          bool
+	// OutputLost counts lines of children's output dropped because
+	// resreap's stdout or stderr was not being read; HistoryDropped the
+	// events dropped because the history did not keep up.
+	OutputLost, HistoryDropped int64
+}
+
+// Info returns what the supervisor says about itself.
+func (s *Supervisor) Info() Info {
+	mode, detail := s.Ownership()
+	in := Info{PID: os.Getpid(), Ownership: mode, OwnershipDetail: detail, DryRun: s.opts.DryRun}
+	s.mu.Lock()
+	q1, q2, rec := s.stdout, s.stderr, s.rec
+	in.Started = s.started
+	s.mu.Unlock()
+	if q1 != nil {
+		in.OutputLost = q1.Lost() + q2.Lost()
+	}
+	if rec != nil {
+		in.HistoryDropped = rec.Dropped()
+	}
+	return in
 }
 
 func (s *Supervisor) lookup(name string) (*child, error) {
@@ -29,18 +74,57 @@ func (s *Supervisor) lookup(name string) (*child, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownChild, name)
 }
 
+// ErrStartFailed is returned, wrapped with how it ended, when a start an
+// operator asked for failed: the process exited within start_seconds, or
+// never ran.
+var ErrStartFailed = errors.New("start failed")
+
 // StartChild starts a stopped, exited or fatal child (clearing its failure
-// count), or one waiting in backoff, and returns its status right after.
-// A running child is left alone.
-func (s *Supervisor) StartChild(ctx context.Context, name string) (ChildStatus, error) {
+// count), or one waiting in backoff, and waits until it is Running, or has
+// failed to start (ErrStartFailed), or wait has passed (ErrStillStarting,
+// with the status so far). A running child is left alone.
+func (s *Supervisor) StartChild(ctx context.Context, name string, wait time.Duration) (ChildStatus, error) {
 	c, err := s.lookup(name)
 	if err != nil {
 		return ChildStatus{}, err
 	}
+	before := c.status()
 	if _, err = c.call(ctx, request{kind: reqStart, reason: history.ReasonManual}); err != nil {
 		return ChildStatus{}, err
 	}
-	return c.status(), nil
+	if before.State == Running {
+		return c.status(), nil
+	}
+	return c.awaitStart(ctx, before, wait)
+}
+
+// ErrStillStarting is returned, wrapped with the state, when a start an
+// operator asked for has not reached Running within the wait.
+var ErrStillStarting = errors.New("not running yet")
+
+// awaitStart waits up to wait for the outcome of the start that followed
+// the snapshot before: Running, or a failed start.
+func (c *child) awaitStart(ctx context.Context, before ChildStatus, wait time.Duration) (ChildStatus, error) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		st, changed := c.snap, c.changed
+		c.mu.Unlock()
+		switch {
+		case st.Failures > before.Failures:
+			return st, fmt.Errorf("child %q: %w: %s", c.name, ErrStartFailed, st.LastExit)
+		case st.State == Running && (st.Restarts > before.Restarts || before.State != Running && st.PID != 0):
+			return st, nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return st, fmt.Errorf("child %q: %w after %s (state %s)", c.name, ErrStillStarting, wait, strings.ToLower(st.State.String()))
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+	}
 }
 
 // StopChild stops a child through its escalation chain and returns when it
@@ -55,15 +139,21 @@ func (s *Supervisor) StopChild(ctx context.Context, name string) (*StopReport, e
 	return r.stop, err
 }
 
-// RestartChild stops a child through its escalation chain and starts it
-// again at once. The report is nil when the child was not running.
-func (s *Supervisor) RestartChild(ctx context.Context, name string) (*StopReport, error) {
+// RestartChild stops a child through its escalation chain, starts it again
+// at once and waits up to wait for the outcome, as StartChild does. The
+// report is nil when the child was not running.
+func (s *Supervisor) RestartChild(ctx context.Context, name string, wait time.Duration) (*StopReport, ChildStatus, error) {
 	c, err := s.lookup(name)
 	if err != nil {
-		return nil, err
+		return nil, ChildStatus{}, err
 	}
+	before := c.status()
 	r, err := c.call(ctx, request{kind: reqRestart, reason: history.ReasonManual})
-	return r.stop, err
+	if err != nil {
+		return r.stop, ChildStatus{}, err
+	}
+	st, err := c.awaitStart(ctx, before, wait)
+	return r.stop, st, err
 }
 
 // SignalChild sends sig to the child: every process of its cgroup (or its

@@ -84,7 +84,7 @@ func TestStopEndsWithTheSignalThatWorked(t *testing.T) {
 func TestRestartChildStartsANewProcess(t *testing.T) {
 	h := startSupervisor(t, helperSpec("svc", "sleep"))
 	first := h.waitState(t, "svc", Running, 30*time.Second)
-	rep, err := h.sup.RestartChild(context.Background(), "svc")
+	rep, _, err := h.sup.RestartChild(context.Background(), "svc", time.Minute)
 	if err != nil || rep == nil || rep.EndedBy() != "TERM" {
 		t.Fatalf("RestartChild: %v %v", rep, err)
 	}
@@ -110,7 +110,7 @@ func TestControlErrors(t *testing.T) {
 	if err := h.sup.SignalChild(ctx, "svc", unix.SIGHUP, false); err == nil {
 		t.Errorf("signal to a stopped child: no error")
 	}
-	if _, err := h.sup.StartChild(ctx, "svc"); err != nil {
+	if _, err := h.sup.StartChild(ctx, "svc", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	h.waitState(t, "svc", Running, 30*time.Second)

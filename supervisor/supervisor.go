@@ -68,6 +68,7 @@ type Supervisor struct {
 	copiers sync.WaitGroup  // output copy goroutines
 	health  *healthLoop
 	own     *owner    // how children are owned, set by Run
+	started time.Time // when Run began
 	rec     *recorder // writes the history, set by Run
 }
 
@@ -99,8 +100,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	cfg := s.cfg
-	s.mu.Unlock()
+	s.started = time.Now()
 	s.rec = newRecorder(s.opts.History, s.log)
+	s.mu.Unlock()
 	defer s.rec.close()
 	own, err := newOwner(cfg.Supervisor, limitControllers(cfg.Children), s.log)
 	if err != nil {
@@ -116,7 +118,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	s.recoverOrphans(cfg.Children)
+	s.mu.Lock()
 	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")
+	s.mu.Unlock()
 
 	childCtx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()

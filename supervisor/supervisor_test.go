@@ -128,7 +128,7 @@ func TestNoZombiesOrOrphansLeft(t *testing.T) {
 	h.hist.waitFor(t, 60*time.Second, "20 crashes", func(r []history.Record) bool { return count(r, "crash", history.EventExit) >= 20 })
 	h.waitState(t, "gc", Running, 30*time.Second)
 	for i := 0; i < 3; i++ {
-		if _, err := h.sup.RestartChild(context.Background(), "gc"); err != nil {
+		if _, _, err := h.sup.RestartChild(context.Background(), "gc", time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		h.waitState(t, "gc", Running, 30*time.Second)

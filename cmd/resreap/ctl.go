@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor/control"
 )
@@ -26,76 +28,212 @@ import (
 // other commands wait as long as the stop escalation takes.
 const statusTimeout = 10 * time.Second
 
-// ctlArgs are the positional arguments each control command takes.
-var ctlArgs = map[string][]string{
-	control.CmdStatus:  nil,
-	control.CmdStart:   {"NAME"},
-	control.CmdStop:    {"NAME"},
-	control.CmdRestart: {"NAME"},
-	control.CmdReload:  nil,
-	control.CmdSignal:  {"NAME", "SIG"},
+// ctlCommand is one control command of the command line.
+type ctlCommand struct {
+	args     string // positional arguments, for the usage line
+	names    bool   // takes child names (or "all")
+	examples string
 }
 
-// runCtl sends one command to a running resreap over its control socket
-// and prints the answer. Exit status: 0 done, 1 runtime failure (resreap
-// not running, the child failed), 2 usage (unknown command, child or
-// signal, wrong arguments, bad config file).
+var ctlCommands = map[string]ctlCommand{
+	control.CmdStatus: {"[NAME...]", false, `  resreap status -c /etc/resreap/resreap.toml
+  resreap status fe-server --json
+exit status: 0 every child named (or all) is up: running, stopped by an
+operator, or exited cleanly where its restart policy says so; 1 some
+child is not (starting, backoff, stopping, fatal, exited after a
+failure), or resreap does not answer; 2 usage or config error.
+`},
+	control.CmdStart: {"NAME... | all", true, `  resreap start backend
+  resreap start all --wait 1m
+waits until each child is running, has failed to start, or --wait has
+passed; exit 1 if any did not run.
+`},
+	control.CmdStop: {"NAME... | all", true, `  resreap stop worker
+returns once each child was stopped through its escalation and reaped.
+`},
+	control.CmdRestart: {"NAME... | all", true, `  resreap restart fe-server
+  resreap restart a b c      one after another
+`},
+	control.CmdReload: {"", false, `  resreap reload -c /etc/resreap/resreap.toml
+an invalid file changes nothing: its problems are printed and the exit
+status is 2, as for resreap check.
+`},
+	control.CmdSignal: {"NAME SIG", false, `  resreap signal fe-server HUP           every process of the child
+  resreap signal fe-server HUP --main    its main process only
+`},
+}
+
+// runCtl sends one command per named child to a running resreap over its
+// control socket and prints the answers. Exit status: 0 done, 1 runtime
+// failure (resreap not running, a child failed to start, a child not up
+// for status), 2 usage (unknown command, child or signal, wrong
+// arguments, bad config file).
 func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
-	want, ok := ctlArgs[cmd]
+	c, ok := ctlCommands[cmd]
 	if !ok {
 		fmt.Fprintf(stderr, "resreap: unknown control command %q\n", cmd)
 		return 2
 	}
-	usage := fmt.Sprintf("usage: resreap %s [-c CONFIG | -s SOCKET]", cmd)
-	if len(want) > 0 {
-		usage += " " + strings.Join(want, " ")
-	}
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, "%s\n\nflags:\n%s", usage, fs.FlagUsages()) }
-	configPath := fs.StringP("config", "c", "", "read the control socket path from this config file")
+	configPath := fs.StringP("config", "c", "", "read the control socket path from this config `FILE`")
 	socket := fs.StringP("socket", "s", config.DefaultControlSocket, "control socket of the running resreap")
 	var asJSON, mainOnly *bool
+	var wait *time.Duration
 	switch cmd {
 	case control.CmdStatus:
-		asJSON = fs.Bool("json", false, "print the status as JSON")
+		asJSON = fs.Bool("json", false, "print the status as JSON: {\"supervisor\": {...}, \"children\": [...]}")
 	case control.CmdSignal:
 		mainOnly = fs.Bool("main", false, "signal the main process only, not its workers (default: every process of the child)")
+	case control.CmdStart, control.CmdRestart:
+		wait = fs.Duration("wait", control.DefaultWait, "wait this long for each child to run")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		// With ContinueOnError pflag reports nothing itself.
-		fmt.Fprintf(stderr, "resreap %s: %v\n%s\n", cmd, err, usage)
-		return 2
+	usage := fmt.Sprintf("resreap %s [-c CONFIG | -s SOCKET] %s", cmd, c.args)
+	if exit, ok := parseArgs(fs, args, usage, c.examples, stdout, stderr); !ok {
+		return exit
 	}
-	if fs.NArg() != len(want) {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	path, exit := socketPath(*configPath, *socket, fs.Changed("socket"), stderr)
+	if exit != 0 {
+		return exit
 	}
-	req := control.Request{Cmd: cmd, Child: fs.Arg(0)}
-	if cmd == control.CmdSignal {
-		// Refuse a bad name here, even when resreap is not running.
-		if _, err := signame.ParseName(fs.Arg(1)); err != nil {
-			fmt.Fprintf(stderr, "resreap signal: %v\n", err)
+	names := fs.Args()
+	switch {
+	case cmd == control.CmdSignal:
+		return ctlSignal(path, names, *mainOnly, usage, stdout, stderr)
+	case cmd == control.CmdStatus:
+		return ctlStatus(path, names, *asJSON, stdout, stderr)
+	case cmd == control.CmdReload:
+		if len(names) != 0 {
+			fmt.Fprintf(stderr, "usage: %s\n", usage)
 			return 2
 		}
-		req.Signal, req.Main = fs.Arg(1), *mainOnly
+		return ctlCall(path, control.Request{Cmd: cmd}, stdout, stderr)
+	case len(names) == 0:
+		fmt.Fprintf(stderr, "usage: %s\n", usage)
+		return 2
 	}
-	path := *socket
-	if *configPath != "" && !fs.Changed("socket") {
-		sc, err := config.LoadSupervisor(*configPath)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 2
+	if slices.Equal(names, []string{"all"}) {
+		var err error
+		if names, err = allNames(path); err != nil {
+			fmt.Fprintf(stderr, "resreap %s: %v\n", cmd, err)
+			return 1
 		}
-		path = sc.ControlSocket
 	}
-	return ctlCall(path, req, asJSON != nil && *asJSON, stdout, stderr)
+	worst := 0
+	for _, n := range names {
+		req := control.Request{Cmd: cmd, Child: n}
+		if wait != nil {
+			req.Wait = history.Duration(*wait)
+		}
+		worst = max(worst, ctlCall(path, req, stdout, stderr))
+	}
+	return worst
 }
 
-func ctlCall(path string, req control.Request, asJSON bool, stdout, stderr io.Writer) int {
+// socketPath is the control socket to use: -s, or the one the config file
+// names, or the default.
+func socketPath(configPath, socket string, socketSet bool, stderr io.Writer) (string, int) {
+	if configPath == "" || socketSet {
+		return socket, 0
+	}
+	sc, err := config.LoadSupervisor(configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return "", 2
+	}
+	return sc.ControlSocket, 0
+}
+
+func ctlSignal(path string, args []string, mainOnly bool, usage string, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintf(stderr, "usage: %s\n", usage)
+		return 2
+	}
+	// Refuse a bad name here, even when resreap is not running.
+	if _, err := signame.ParseName(args[1]); err != nil {
+		fmt.Fprintf(stderr, "resreap signal: %v\n", err)
+		return 2
+	}
+	return ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: args[0], Signal: args[1], Main: mainOnly}, stdout, stderr)
+}
+
+// ctlStatus prints the status of the named children (all when none) and
+// exits 1 unless every one of them is up.
+func ctlStatus(path string, names []string, asJSON bool, stdout, stderr io.Writer) int {
+	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, stderr)
+	if exit != 0 {
+		return exit
+	}
+	children := resp.Status
+	if len(names) > 0 {
+		children = nil
+		for _, n := range names {
+			i := slices.IndexFunc(resp.Status, func(c control.ChildStatus) bool { return c.Name == n })
+			if i < 0 {
+				fmt.Fprintf(stderr, "resreap status: unknown child %q\n", n)
+				return 2
+			}
+			children = append(children, resp.Status[i])
+		}
+	}
+	var sup control.Supervisor
+	if resp.Supervisor != nil {
+		sup = *resp.Supervisor
+	}
+	var err error
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(struct {
+			Supervisor control.Supervisor    `json:"supervisor"`
+			Children   []control.ChildStatus `json:"children"`
+		}{sup, append([]control.ChildStatus{}, children...)})
+	} else {
+		err = control.WriteStatusTable(stdout, sup, children)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "resreap status: %v\n", err)
+		return 1
+	}
+	for _, c := range children {
+		if !c.Up {
+			return 1
+		}
+	}
+	return 0
+}
+
+// allNames asks resreap for the names of its children.
+func allNames(path string) ([]string, error) {
+	resp, err := control.Call(context.Background(), path, control.Request{Cmd: control.CmdStatus})
+	if err == nil && !resp.OK {
+		err = errors.New(resp.Error)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range resp.Status {
+		names = append(names, c.Name)
+	}
+	return names, nil
+}
+
+// ctlCall sends req, prints the answer and returns the exit status.
+func ctlCall(path string, req control.Request, stdout, stderr io.Writer) int {
+	resp, exit := call(path, req, stderr)
+	if exit != 0 {
+		return exit
+	}
+	if err := printResponse(stdout, req, resp); err != nil {
+		fmt.Fprintf(stderr, "resreap %s: %v\n", req.Cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// call sends req and returns resreap's answer, or prints why there is
+// none and returns the exit status for it.
+func call(path string, req control.Request, stderr io.Writer) (control.Response, int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if req.Cmd == control.CmdStatus {
@@ -115,38 +253,32 @@ func ctlCall(path string, req control.Request, asJSON bool, stdout, stderr io.Wr
 			err = fmt.Errorf("interrupted; resreap goes on with the %s", req.Cmd)
 		}
 		fmt.Fprintf(stderr, "resreap %s: %v\n", req.Cmd, err)
-		return 1
+		return resp, 1
 	}
 	if !resp.OK {
 		fmt.Fprintf(stderr, "resreap %s: %s\n", req.Cmd, resp.Error)
 		if resp.Code == control.CodeUsage {
-			return 2
+			return resp, 2
 		}
-		return 1
+		return resp, 1
 	}
-	if err := printResponse(stdout, req, resp, asJSON); err != nil {
-		fmt.Fprintf(stderr, "resreap %s: %v\n", req.Cmd, err)
-		return 1
-	}
-	return 0
+	return resp, 0
 }
 
-func printResponse(w io.Writer, req control.Request, resp control.Response, asJSON bool) error {
+func printResponse(w io.Writer, req control.Request, resp control.Response) error {
 	var err error
 	switch {
-	case req.Cmd == control.CmdStatus && asJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(resp.Status)
-	case req.Cmd == control.CmdStatus:
-		err = control.WriteStatusTable(w, resp.Status)
 	case req.Cmd == control.CmdStart && len(resp.Status) == 1:
 		st := resp.Status[0]
 		_, err = fmt.Fprintf(w, "%s %s (pid %d)\n", st.Name, st.State, st.PID)
 	case req.Cmd == control.CmdStop && resp.Stop != nil:
 		_, err = fmt.Fprintln(w, resp.Stop)
 	case req.Cmd == control.CmdRestart && resp.Stop != nil:
-		_, err = fmt.Fprintf(w, "%s; started again\n", resp.Stop)
+		s := resp.Stop.String()
+		if st := resp.Stop.Started; st != nil {
+			s += fmt.Sprintf("; %s (pid %d)", st.State, st.PID)
+		}
+		_, err = fmt.Fprintln(w, s)
 	case req.Cmd == control.CmdReload && resp.Reload != nil:
 		_, err = fmt.Fprintln(w, resp.Reload)
 	case req.Cmd == control.CmdSignal:

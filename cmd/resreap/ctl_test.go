@@ -30,11 +30,15 @@ func (ctlHandler) known(c string) error {
 	return nil
 }
 
-func (ctlHandler) Status() []control.ChildStatus {
-	return []control.ChildStatus{{Name: "fe", State: "running", PID: 1234, Uptime: history.Duration(time.Minute), FDs: 9, FDLimit: 1024}}
+func (ctlHandler) Status() (control.Supervisor, []control.ChildStatus) {
+	return control.Supervisor{PID: 1, Started: time.Now(), Ownership: "cgroup", OwnershipDetail: "/resreap", Children: 2, Up: 1},
+		[]control.ChildStatus{
+			{Name: "fe", State: "running", Up: true, PID: 1234, Uptime: history.Duration(time.Minute), FDs: &control.FDs{PID: 1234, Open: 9, Limit: 1024}},
+			{Name: "broken", State: "fatal", LastReason: "start_failed"},
+		}
 }
 
-func (h ctlHandler) Start(_ context.Context, c string) (control.ChildStatus, error) {
+func (h ctlHandler) Start(_ context.Context, c string, _ time.Duration) (control.ChildStatus, error) {
 	if err := h.known(c); err != nil {
 		return control.ChildStatus{}, err
 	}
@@ -52,8 +56,10 @@ func (h ctlHandler) Stop(_ context.Context, c string) (control.StopReport, error
 		SignalsSent: []history.SignalSent{{Signal: "TERM"}}}, nil
 }
 
-func (h ctlHandler) Restart(ctx context.Context, c string) (control.StopReport, error) {
-	return h.Stop(ctx, c)
+func (h ctlHandler) Restart(ctx context.Context, c string, _ time.Duration) (control.StopReport, error) {
+	rep, err := h.Stop(ctx, c)
+	rep.Started = &control.ChildStatus{Name: c, State: "running", PID: 1301}
+	return rep, err
 }
 
 func (ctlHandler) Reload(context.Context) (control.ReloadReport, error) {
@@ -96,20 +102,26 @@ func TestRunCtl(t *testing.T) {
 		code        int
 		out, errOut string // substrings of stdout and stderr
 	}{
-		{"status", []string{"-s", path}, 0, "fe     running  1234", ""},
-		{"status", []string{"--socket", path, "--json"}, 0, `"name": "fe"`, ""},
-		{"status", []string{"-c", goodConfig}, 0, "fe     running  1234", ""},
+		{"status", []string{"-s", path}, 1, "1 of 2 children up; owned by cgroup (/resreap)", ""}, // broken is fatal
+		{"status", []string{"-s", path, "fe"}, 0, "fe     running 0s  1234", ""},
+		{"status", []string{"-s", path, "broken"}, 1, "broken  fatal", ""},
+		{"status", []string{"-s", path, "nope"}, 2, "", `unknown child "nope"`},
+		{"status", []string{"--socket", path, "--json", "fe"}, 0, `"name": "fe"`, ""},
+		{"status", []string{"-c", goodConfig, "fe"}, 0, "fe     running 0s  1234", ""},
 		{"status", []string{"-c", badConfig}, 2, "", "control_sockett"},
 		{"status", []string{"-s", missing}, 1, "", "resreap is not running (no control socket at " + missing + ")"},
-		{"status", []string{"-s", path, "extra"}, 2, "", "usage: resreap status"},
 		{"status", []string{"--bogus"}, 2, "", "unknown flag"},
 		{"start", []string{"-s", path, "fe"}, 0, "fe starting (pid 1300)", ""},
 		{"start", []string{"-s", path, "broken"}, 1, "", `resreap start: child "broken": start: exec: permission denied`},
 		{"start", []string{"-s", path, "nope"}, 2, "", `resreap start: unknown child "nope"`},
-		{"start", []string{"-s", path}, 2, "", "usage: resreap start [-c CONFIG | -s SOCKET] NAME"},
+		{"start", []string{"-s", path}, 2, "", "usage: resreap start [-c CONFIG | -s SOCKET] NAME... | all"},
+		{"start", []string{"-s", path, "fe", "broken"}, 1, "fe starting (pid 1300)", `child "broken": start`},
+		{"start", []string{"-s", path, "all"}, 1, "fe starting (pid 1300)", `child "broken": start`},
 		{"stop", []string{"-s", path, "fe"}, 0, "fe pid 1234 stopped by TERM after 1.2s (sent TERM)", ""},
 		{"stop", []string{"-s", missing, "fe"}, 1, "", "resreap is not running"},
-		{"restart", []string{"-s", path, "fe"}, 0, "stopped by TERM after 1.2s (sent TERM); started again", ""},
+		{"restart", []string{"-s", path, "fe"}, 0, "stopped by TERM after 1.2s (sent TERM); running (pid 1301)", ""},
+		{"restart", []string{"--help"}, 0, "resreap restart a b c", ""},
+		{"stop", []string{"--version"}, 0, "resreap ", ""},
 		{"restart", []string{"-s", path, "nope"}, 2, "", `unknown child "nope"`},
 		{"reload", []string{"-s", path}, 0, "reloaded: restarted fe", ""},
 		{"signal", []string{"-s", path, "fe", "sighup"}, 0, "sent HUP to every process of fe", ""},
@@ -133,14 +145,17 @@ func TestRunCtl(t *testing.T) {
 func TestRunCtlStatusJSON(t *testing.T) {
 	path := serveCtl(t)
 	var out, errOut strings.Builder
-	if code := runCtl("status", []string{"-s", path, "--json"}, &out, &errOut); code != 0 {
+	if code := runCtl("status", []string{"-s", path, "--json", "fe"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var st []control.ChildStatus
-	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
-		t.Fatalf("status --json is not a JSON list: %v\n%s", err, out.String())
+	var st struct {
+		Supervisor control.Supervisor    `json:"supervisor"`
+		Children   []control.ChildStatus `json:"children"`
 	}
-	if len(st) != 1 || st[0].Name != "fe" || st[0].PID != 1234 {
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
+		t.Fatalf("status --json is not the documented object: %v\n%s", err, out.String())
+	}
+	if len(st.Children) != 1 || st.Children[0].Name != "fe" || st.Children[0].PID != 1234 || !st.Children[0].Up || st.Supervisor.Ownership != "cgroup" {
 		t.Errorf("status --json = %+v", st)
 	}
 }

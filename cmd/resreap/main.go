@@ -78,20 +78,35 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// parseFlags parses args into fs. On -h it prints the flags to stdout and
-// returns exit 0; on a bad flag it names it on stderr (pflag's
-// ContinueOnError reports nothing itself) and returns exit 2. ok is true
-// when the command should go on.
-func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (exit int, ok bool) {
-	fs.Usage = func() {} // the messages below replace pflag's own
+// parseArgs parses args into fs for the command fs names, with the
+// flags every command has: -h/--help prints usage, the flags and the
+// examples to stdout and returns exit 0, --version prints the version and
+// returns exit 0, and a bad flag is named on stderr (pflag's
+// ContinueOnError reports nothing itself) with exit 2. ok is true when the
+// command should go on.
+func parseArgs(fs *pflag.FlagSet, args []string, usage, examples string, stdout, stderr io.Writer) (exit int, ok bool) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	showVersion := fs.Bool("version", false, "print the version")
 	err := fs.Parse(args)
 	switch {
-	case err == nil:
-		return 0, true
 	case errors.Is(err, pflag.ErrHelp):
-		fmt.Fprintf(stdout, "usage: resreap %s [flags]\n\n%s", fs.Name(), fs.FlagUsages())
+		fmt.Fprintf(stdout, "usage: %s\n\nflags:\n%s", usage, fs.FlagUsages())
+		if examples != "" {
+			fmt.Fprintf(stdout, "\nexamples:\n%s", examples)
+		}
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "resreap %s: %v\nusage: %s (--help for more)\n", fs.Name(), err, usage)
+		return 2, false
+	case *showVersion:
+		fmt.Fprintln(stdout, "resreap", version)
 		return 0, false
 	}
-	fmt.Fprintf(stderr, "resreap %s: %v\n\n%s", fs.Name(), err, fs.FlagUsages())
-	return 2, false
+	return 0, true
+}
+
+// parseFlags is parseArgs with a plain usage line and no examples.
+func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (exit int, ok bool) {
+	return parseArgs(fs, args, "resreap "+fs.Name()+" [flags]", "", stdout, stderr)
 }

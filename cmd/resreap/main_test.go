@@ -219,16 +219,19 @@ stop = { signals = ["TERM"], wait = "1s" }
 	return path
 }
 
-// waitStatus polls `resreap status --json` until cond holds.
+// waitStatus polls `resreap status --json` until cond holds for the
+// children, by name. Exit 1 (some child not up) is an answer too.
 func waitStatus(t *testing.T, cfg string, cond func(map[string]map[string]any) bool) map[string]map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		code, out := resreap(t, "status", "--json", "-c", cfg)
-		var list []map[string]any
+		var st struct {
+			Children []map[string]any `json:"children"`
+		}
 		byName := map[string]map[string]any{}
-		if code == 0 && json.Unmarshal([]byte(out), &list) == nil {
-			for _, c := range list {
+		if (code == 0 || code == 1) && json.Unmarshal([]byte(out), &st) == nil {
+			for _, c := range st.Children {
 				byName[c["name"].(string)] = c
 			}
 			if cond(byName) {

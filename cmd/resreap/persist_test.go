@@ -75,6 +75,13 @@ fds = { enabled = false }
 	cfg := writeConfig(t, dir, children)
 	d := startDaemon(t, cfg)
 	waitStatus(t, cfg, running("server"))
+	testchild.WaitFor(t, "the server listening", func() bool {
+		c, err := net.Dial("tcp", server)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 
 	probes := 0
 	for end := time.Now().Add(scenarioDuration()); time.Now().Before(end); probes++ {

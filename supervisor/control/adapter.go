@@ -19,28 +19,57 @@ func Adapt(s *supervisor.Supervisor) Handler { return adapter{s} }
 
 type adapter struct{ s *supervisor.Supervisor }
 
-func (h adapter) Status() []ChildStatus {
+func (h adapter) Status() (Supervisor, []ChildStatus) {
+	in := h.s.Info()
+	sup := Supervisor{PID: in.PID, Started: in.Started, Ownership: in.Ownership, OwnershipDetail: in.OwnershipDetail,
+		DryRun: in.DryRun, OutputLost: in.OutputLost, HistoryDropped: in.HistoryDropped}
 	var out []ChildStatus
 	for _, st := range h.s.Status() {
-		out = append(out, toControlStatus(st))
+		cs := toControlStatus(st)
+		sup.Children++
+		if cs.Up {
+			sup.Up++
+		}
+		out = append(out, cs)
 	}
-	return out
+	return sup, out
 }
 
 func toControlStatus(st supervisor.ChildStatus) ChildStatus {
+	now := time.Now()
 	cs := ChildStatus{
-		Name: st.Name, State: strings.ToLower(st.State.String()), PID: st.PID, Since: st.Since,
-		Restarts: st.Restarts, LastReason: string(st.LastReason),
-		CloseWait: st.Health.CloseWait, FDs: st.Health.FDs.Open, FDLimit: st.Health.FDs.Limit,
+		Name: st.Name, State: strings.ToLower(st.State.String()), Since: st.Since, StateFor: history.Duration(now.Sub(st.Since)),
+		Up: st.Up(), PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
 	}
-	if st.PID != 0 {
-		cs.Uptime = history.Duration(time.Since(st.Since))
+	if st.PID == 0 {
+		return cs // no live process: no figures
+	}
+	cs.Started, cs.Uptime = st.Started, history.Duration(now.Sub(st.Started))
+	if !st.HealthAt.IsZero() {
+		r := st.Health
+		cs.ScannedAt = st.HealthAt
+		cs.CloseWait = &CloseWait{Now: -1, Persistent: r.CloseWait}
+		if r.FDs.PID != 0 {
+			cs.FDs = &FDs{PID: r.FDs.PID, Open: r.FDs.Open, Limit: r.FDs.Limit}
+		}
+	}
+	if st.Cgroup != "" {
+		cs.Cgroup = &Cgroup{Path: st.Cgroup}
+		if u := st.Usage; u != nil {
+			cs.Cgroup.CPU = history.Duration(u.CPUUsage)
+			if u.HasMemory {
+				cs.Cgroup.Memory = &u.MemoryCurrent
+			}
+			if u.HasPids {
+				cs.Cgroup.Pids = &u.PidsCurrent
+			}
+		}
 	}
 	return cs
 }
 
-func (h adapter) Start(ctx context.Context, name string) (ChildStatus, error) {
-	st, err := h.s.StartChild(ctx, name)
+func (h adapter) Start(ctx context.Context, name string, wait time.Duration) (ChildStatus, error) {
+	st, err := h.s.StartChild(ctx, name, wait)
 	if err != nil {
 		return ChildStatus{}, err
 	}
@@ -52,9 +81,14 @@ func (h adapter) Stop(ctx context.Context, name string) (StopReport, error) {
 	return toControlStop(name, rep), err
 }
 
-func (h adapter) Restart(ctx context.Context, name string) (StopReport, error) {
-	rep, err := h.s.RestartChild(ctx, name)
-	return toControlStop(name, rep), err
+func (h adapter) Restart(ctx context.Context, name string, wait time.Duration) (StopReport, error) {
+	rep, st, err := h.s.RestartChild(ctx, name, wait)
+	cr := toControlStop(name, rep)
+	if err == nil {
+		started := toControlStatus(st)
+		cr.Started = &started
+	}
+	return cr, err
 }
 
 func toControlStop(name string, rep *supervisor.StopReport) StopReport {

@@ -15,17 +15,19 @@ import (
 // concurrent use, and a slow call (a Stop waiting for an escalation) must
 // not hold up the others.
 type Handler interface {
-	// Status reports every child. It must never block on a child that is
-	// being stopped or started: it is what an operator runs to find out why
-	// something else is slow.
-	Status() []ChildStatus
-	// Start starts a stopped child and reports its new status.
-	Start(ctx context.Context, child string) (ChildStatus, error)
+	// Status reports resreap and every child. It must never block on a
+	// child that is being stopped or started: it is what an operator runs
+	// to find out why something else is slow.
+	Status() (Supervisor, []ChildStatus)
+	// Start starts a stopped child and waits up to wait for it to run (or
+	// fail to start), and reports its status then.
+	Start(ctx context.Context, child string, wait time.Duration) (ChildStatus, error)
 	// Stop stops a child through its escalation chain and returns only
 	// when the child has been reaped.
 	Stop(ctx context.Context, child string) (StopReport, error)
-	// Restart stops a child through its escalation chain, then starts it.
-	Restart(ctx context.Context, child string) (StopReport, error)
+	// Restart stops a child through its escalation chain, then starts it
+	// and waits up to wait for it to run; the report names the new process.
+	Restart(ctx context.Context, child string, wait time.Duration) (StopReport, error)
 	// Reload re-reads the configuration and applies the difference. On an
 	// invalid configuration it changes nothing and returns the error.
 	Reload(ctx context.Context) (ReloadReport, error)
@@ -33,6 +35,12 @@ type Handler interface {
 	// mainOnly its main process alone.
 	Signal(child string, sig syscall.Signal, mainOnly bool) error
 }
+
+// Waits of start and restart.
+const (
+	DefaultWait = 30 * time.Second
+	MaxWait     = 10 * time.Minute
+)
 
 // Response codes: the exit status the command line uses for a response.
 const (
@@ -58,6 +66,9 @@ type Request struct {
 	Child  string `json:"child,omitempty"`
 	Signal string `json:"signal,omitempty"` // "HUP", "SIGHUP", "hup"
 	Main   bool   `json:"main,omitempty"`   // signal: the main process only
+	// Wait bounds how long start and restart wait for the child to run;
+	// 0 means DefaultWait, and MaxWait caps it.
+	Wait history.Duration `json:"wait,omitempty"`
 }
 
 // Response is the one JSON line the server answers with. When OK is false,
@@ -71,25 +82,84 @@ type Response struct {
 
 	// Status is omitted only when absent: an empty supervisor answers
 	// "status":[] so that scripts can iterate without a null check.
-	Status []ChildStatus `json:"status,omitzero"`
+	Status     []ChildStatus `json:"status,omitzero"`
+	Supervisor *Supervisor   `json:"supervisor,omitempty"` // status
+
 	Stop   *StopReport   `json:"stop,omitempty"`
 	Reload *ReloadReport `json:"reload,omitempty"`
 }
 
-// ChildStatus is one child as the supervisor sees it. PID is 0 and Since,
-// Uptime are zero when the child is not running; FDLimit 0 means unlimited
-// or not known.
+// ChildStatus is one child as the supervisor sees it. Its JSON field
+// names are the stable interface for scripts and alerts (resreap status
+// --json); fields are only ever added. Figures of a process (pid,
+// started, uptime, close_wait, fds, cgroup) are present only while it
+// lives: a stopped child shows none rather than stale ones.
 type ChildStatus struct {
-	Name       string           `json:"name"`
-	State      string           `json:"state"` // "running", "backoff", ...
-	PID        int              `json:"pid"`
-	Since      time.Time        `json:"since,omitzero"` // when it entered State
-	Uptime     history.Duration `json:"uptime"`
-	Restarts   int              `json:"restarts"`
-	LastReason string           `json:"last_reason"` // why it last stopped or restarted
-	CloseWait  int              `json:"close_wait"`  // persistent CLOSE_WAIT sockets at the last scan
-	FDs        int              `json:"fds"`         // open file descriptors at the last scan
-	FDLimit    uint64           `json:"fd_limit"`    // soft RLIMIT_NOFILE
+	Name string `json:"name"`
+	// State is "stopped", "starting", "running", "backoff", "stopping",
+	// "exited" or "fatal"; Since when the child is in it, StateFor how
+	// long that has been.
+	State    string           `json:"state"`
+	Since    time.Time        `json:"since,omitzero"`
+	StateFor history.Duration `json:"state_for"`
+	// Up is true for a child that is as it should be: running, stopped by
+	// an operator, or exited cleanly as its restart policy allows. The
+	// exit code of resreap status follows it.
+	Up      bool             `json:"up"`
+	PID     int              `json:"pid,omitempty"`
+	Started time.Time        `json:"started,omitzero"` // when the process started
+	Uptime  history.Duration `json:"uptime,omitempty"` // how long the process has run
+	// Restarts counts the start attempts after the first since resreap
+	// started, whatever caused them; history --summary counts the same.
+	Restarts   int    `json:"restarts"`
+	LastReason string `json:"last_reason,omitempty"` // why it last stopped or restarted
+	LastExit   string `json:"last_exit,omitempty"`   // how the last process ended: "exit 3", "signal KILL"
+	// CloseWait, FDs and ScannedAt are the last health scan of the live
+	// process; absent before the first.
+	CloseWait *CloseWait `json:"close_wait,omitempty"`
+	FDs       *FDs       `json:"fds,omitempty"`
+	ScannedAt time.Time  `json:"scanned_at,omitzero"`
+	Cgroup    *Cgroup    `json:"cgroup,omitempty"`
+}
+
+// CloseWait is the CLOSE_WAIT sockets of a child at its last scan: Now is
+// every one it holds (-1 when that is not known without reading fd tables:
+// process-group ownership), Persistent those that count for the verdict.
+type CloseWait struct {
+	Now        int `json:"now"`
+	Persistent int `json:"persistent"`
+}
+
+// FDs is the process of a child closest to its RLIMIT_NOFILE: open fds and
+// the soft limit (0 = unlimited).
+type FDs struct {
+	PID   int    `json:"pid"`
+	Open  int    `json:"open"`
+	Limit uint64 `json:"limit"`
+}
+
+// Cgroup is the child's cgroup and what it uses, read at status time.
+// Memory and pids are there only where those controllers are enabled.
+type Cgroup struct {
+	Path   string           `json:"path"`
+	CPU    history.Duration `json:"cpu"` // user + system, all processes ever in it
+	Memory *uint64          `json:"memory_bytes,omitempty"`
+	Pids   *uint64          `json:"pids,omitempty"`
+}
+
+// Supervisor is what resreap says about itself in a status.
+type Supervisor struct {
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// Ownership is "cgroup" or "process group"; OwnershipDetail the
+	// cgroup subtree, or why there is none.
+	Ownership       string `json:"ownership"`
+	OwnershipDetail string `json:"ownership_detail"`
+	DryRun          bool   `json:"dry_run,omitempty"`
+	Children        int    `json:"children"`
+	Up              int    `json:"up"`
+	OutputLost      int64  `json:"output_lines_lost,omitempty"`
+	HistoryDropped  int64  `json:"history_events_dropped,omitempty"`
 }
 
 // StopReport says how a stop went. Exactly one of ExitCode and Signal is
@@ -100,8 +170,10 @@ type StopReport struct {
 	ExitCode    *int                 `json:"exit_code,omitempty"`
 	Signal      string               `json:"signal,omitempty"` // the signal that ended it: "TERM", "KILL"
 	SignalsSent []history.SignalSent `json:"signals_sent"`
-	Killed      bool                 `json:"killed"` // the escalation reached SIGKILL
+	Killed      bool                 `json:"killed"` // SIGKILL ended it
 	Duration    history.Duration     `json:"duration"`
+	// Started is the new process of a restart.
+	Started *ChildStatus `json:"started,omitempty"`
 }
 
 // ReloadReport names the children a reload touched. A nil list means none.

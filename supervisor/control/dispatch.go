@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor"
@@ -22,16 +23,16 @@ func dispatch(ctx context.Context, h Handler, req Request) Response {
 	}
 	switch req.Cmd {
 	case CmdStatus:
-		st := h.Status()
+		sup, st := h.Status()
 		if st == nil {
 			st = []ChildStatus{}
 		}
-		return Response{OK: true, Status: st}
+		return Response{OK: true, Supervisor: &sup, Status: st}
 	case CmdStart:
 		if r, ok := needChild(); !ok {
 			return r
 		}
-		st, err := h.Start(ctx, req.Child)
+		st, err := h.Start(ctx, req.Child, waitOf(req))
 		if err != nil {
 			return failure(err)
 		}
@@ -42,7 +43,7 @@ func dispatch(ctx context.Context, h Handler, req Request) Response {
 		}
 		stop := h.Stop
 		if req.Cmd == CmdRestart {
-			stop = h.Restart
+			stop = func(ctx context.Context, child string) (StopReport, error) { return h.Restart(ctx, child, waitOf(req)) }
 		}
 		rep, err := stop(ctx, req.Child)
 		if err != nil {
@@ -72,6 +73,15 @@ func dispatch(ctx context.Context, h Handler, req Request) Response {
 	default:
 		return usage("unknown command %q", req.Cmd)
 	}
+}
+
+// waitOf is the request's wait for start and restart, defaulted and capped.
+func waitOf(req Request) time.Duration {
+	w := time.Duration(req.Wait)
+	if w <= 0 {
+		return DefaultWait
+	}
+	return min(w, MaxWait)
 }
 
 func usage(format string, args ...any) Response {

@@ -41,15 +41,15 @@ func (f *fakeHandler) known(child string) error {
 	return nil
 }
 
-func (f *fakeHandler) Status() []ChildStatus {
-	return []ChildStatus{
-		{Name: "fe", State: "running", PID: 1234, Since: since, Uptime: history.Duration(90 * time.Second),
-			Restarts: 2, LastReason: "close_wait", CloseWait: 1, FDs: 40, FDLimit: 1024},
+func (f *fakeHandler) Status() (Supervisor, []ChildStatus) {
+	return Supervisor{PID: 1, Started: since, Ownership: "process group", Children: 2, Up: 1}, []ChildStatus{
+		{Name: "fe", State: "running", Up: true, PID: 1234, Since: since, Uptime: history.Duration(90 * time.Second),
+			Restarts: 2, LastReason: "close_wait", CloseWait: &CloseWait{Now: 3, Persistent: 1}, FDs: &FDs{PID: 1234, Open: 40, Limit: 1024}},
 		{Name: "broken", State: "fatal", LastReason: "start_failed"},
 	}
 }
 
-func (f *fakeHandler) Start(_ context.Context, child string) (ChildStatus, error) {
+func (f *fakeHandler) Start(_ context.Context, child string, _ time.Duration) (ChildStatus, error) {
 	if err := f.known(child); err != nil {
 		return ChildStatus{}, err
 	}
@@ -81,7 +81,7 @@ func (f *fakeHandler) Stop(ctx context.Context, child string) (StopReport, error
 	return f.stopReport(child), nil
 }
 
-func (f *fakeHandler) Restart(_ context.Context, child string) (StopReport, error) {
+func (f *fakeHandler) Restart(_ context.Context, child string, _ time.Duration) (StopReport, error) {
 	if err := f.known(child); err != nil {
 		return StopReport{}, err
 	}

@@ -11,17 +11,73 @@ import (
 	"time"
 )
 
-// WriteStatusTable writes st as an aligned table, one child per line, with
-// "-" for what does not apply (the pid of a stopped child).
-func WriteStatusTable(w io.Writer, st []ChildStatus) error {
+// WriteStatusTable writes a line about resreap, then st as an aligned
+// table, one child per line, with "-" for what does not apply: a stopped
+// child has no pid, uptime or figures. STATE says how long the child has
+// been in it; UPTIME is the age of its process.
+func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
+	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d children up; owned by %s", sup.PID,
+		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, sup.Ownership)
+	if sup.OwnershipDetail != "" {
+		line += " (" + sup.OwnershipDetail + ")"
+	}
+	if sup.DryRun {
+		line += "; DRY RUN"
+	}
+	if sup.OutputLost > 0 || sup.HistoryDropped > 0 {
+		line += fmt.Sprintf("; %d output lines and %d history events dropped", sup.OutputLost, sup.HistoryDropped)
+	}
+	fmt.Fprintln(w, line)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS")
+	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS\tCPU")
 	for _, c := range st {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n",
-			c.Name, dash(c.State), pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
-			c.Restarts, dash(c.LastReason), c.CloseWait, fdsText(c.FDs, c.FDLimit))
+		state := dash(c.State)
+		if c.State != "" {
+			state += " " + stateForText(time.Duration(c.StateFor))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
+			c.Name, state, pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
+			c.Restarts, dash(c.LastReason), closeWaitText(c.CloseWait), fdsText(c.FDs), cpuText(c.Cgroup))
 	}
 	return tw.Flush()
+}
+
+// stateForText is how long a child has been in its state: "0s" below a
+// second, as a state always has a duration.
+func stateForText(d time.Duration) string {
+	if d < time.Second {
+		return "0s"
+	}
+	return uptimeText(d)
+}
+
+// closeWaitText is "25 (3 persistent)", or "3 persistent" when the count
+// of all is not known; "-" without a scan of a live process.
+func closeWaitText(cw *CloseWait) string {
+	switch {
+	case cw == nil:
+		return "-"
+	case cw.Now < 0:
+		return fmt.Sprintf("%d persistent", cw.Persistent)
+	}
+	return fmt.Sprintf("%d (%d persistent)", cw.Now, cw.Persistent)
+}
+
+func fdsText(f *FDs) string {
+	switch {
+	case f == nil:
+		return "-"
+	case f.Limit == 0:
+		return strconv.Itoa(f.Open) + "/unlimited"
+	}
+	return fmt.Sprintf("%d/%d", f.Open, f.Limit)
+}
+
+func cpuText(cg *Cgroup) string {
+	if cg == nil {
+		return "-"
+	}
+	return durationText(time.Duration(cg.CPU))
 }
 
 // String renders the report on one line:
@@ -96,16 +152,6 @@ func pidText(pid int) string {
 		return "-"
 	}
 	return strconv.Itoa(pid)
-}
-
-func fdsText(n int, limit uint64) string {
-	switch {
-	case n == 0 && limit == 0:
-		return "-"
-	case limit == 0:
-		return strconv.Itoa(n) + "/unlimited"
-	}
-	return fmt.Sprintf("%d/%d", n, limit)
 }
 
 // durationText keeps a stop duration readable: tenths of a second from one

@@ -11,21 +11,25 @@ import (
 )
 
 func TestWriteStatusTable(t *testing.T) {
+	sup := Supervisor{PID: 812, Started: time.Now().Add(-3 * time.Hour), Ownership: "cgroup", OwnershipDetail: "/resreap", Children: 3, Up: 2}
 	st := []ChildStatus{
-		{Name: "fe-server", State: "running", PID: 1234, Uptime: history.Duration(26*time.Hour + 5*time.Minute),
-			Restarts: 3, LastReason: "close_wait", CloseWait: 2, FDs: 812, FDLimit: 1024},
-		{Name: "api", State: "running", PID: 88, Uptime: history.Duration(4*time.Minute + 12*time.Second + 300*time.Millisecond),
-			FDs: 9, FDLimit: 0},
-		{Name: "worker", State: "backoff", Restarts: 1, LastReason: "exited"},
+		{Name: "fe-server", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, PID: 1234,
+			Uptime: history.Duration(26*time.Hour + 5*time.Minute), Restarts: 3, LastReason: "close_wait",
+			CloseWait: &CloseWait{Now: 25, Persistent: 3}, FDs: &FDs{Open: 812, Limit: 1024}, Cgroup: &Cgroup{CPU: history.Duration(12300 * time.Millisecond)}},
+		{Name: "api", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, PID: 88,
+			Uptime: history.Duration(4*time.Minute + 12*time.Second + 300*time.Millisecond),
+			CloseWait: &CloseWait{Now: -1, Persistent: 0}, FDs: &FDs{Open: 9}},
+		{Name: "worker", State: "backoff", StateFor: history.Duration(2 * time.Second), Restarts: 1, LastReason: "exited"},
 	}
 	var b strings.Builder
-	if err := WriteStatusTable(&b, st); err != nil {
+	if err := WriteStatusTable(&b, sup, st); err != nil {
 		t.Fatal(err)
 	}
-	want := `CHILD      STATE    PID   UPTIME  RESTARTS  LAST REASON  CLOSE_WAIT  FDS
-fe-server  running  1234  1d2h    3         close_wait   2           812/1024
-api        running  88    4m12s   0         -            0           9/unlimited
-worker     backoff  -     -       1         exited       0           -
+	want := `resreap pid 812, up 3h0m: 2 of 3 children up; owned by cgroup (/resreap)
+CHILD      STATE         PID   UPTIME  RESTARTS  LAST REASON  CLOSE_WAIT         FDS          CPU
+fe-server  running 4m0s  1234  1d2h    3         close_wait   25 (3 persistent)  812/1024     12.3s
+api        running 4m0s  88    4m12s   0         -            0 persistent       9/unlimited  -
+worker     backoff 2s    -     -       1         exited       -                  -            -
 `
 	if have := b.String(); have != want {
 		t.Errorf("have\n%s\nwant\n%s", have, want)

@@ -24,14 +24,14 @@ func TestCommands(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run", "control.sock")
 	serve(t, path, Options{}, h)
 	fe := h.stopReport("fe")
-	restarted := func() *StopReport { r, _ := h.Restart(context.Background(), "fe"); return &r }()
+	restarted := func() *StopReport { r, _ := h.Restart(context.Background(), "fe", time.Second); return &r }()
 
 	tests := []struct {
 		name string
 		req  Request
 		want Response
 	}{
-		{"status", Request{Cmd: "status"}, Response{OK: true, Status: h.Status()}},
+		{"status", Request{Cmd: "status"}, func() Response { sup, st := h.Status(); return Response{OK: true, Supervisor: &sup, Status: st} }()},
 		{"start", Request{Cmd: "start", Child: "fe"},
 			Response{OK: true, Status: []ChildStatus{{Name: "fe", State: "starting", PID: 1300, Since: since}}}},
 		{"start fails", Request{Cmd: "start", Child: "broken"},
@@ -125,14 +125,14 @@ func TestWireFormat(t *testing.T) {
 // emptyHandler supervises nothing and knows only "fe" for signal.
 type emptyHandler struct{}
 
-func (emptyHandler) Status() []ChildStatus { return nil }
-func (emptyHandler) Start(_ context.Context, c string) (ChildStatus, error) {
+func (emptyHandler) Status() (Supervisor, []ChildStatus) { return Supervisor{}, nil }
+func (emptyHandler) Start(_ context.Context, c string, _ time.Duration) (ChildStatus, error) {
 	return ChildStatus{}, unknown(c)
 }
 func (emptyHandler) Stop(_ context.Context, c string) (StopReport, error) {
 	return StopReport{}, unknown(c)
 }
-func (emptyHandler) Restart(_ context.Context, c string) (StopReport, error) {
+func (emptyHandler) Restart(_ context.Context, c string, _ time.Duration) (StopReport, error) {
 	return StopReport{}, unknown(c)
 }
 func (emptyHandler) Reload(context.Context) (ReloadReport, error) { return ReloadReport{}, nil }

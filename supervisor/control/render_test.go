@@ -17,7 +17,7 @@ func TestWriteStatusTable(t *testing.T) {
 			Uptime: history.Duration(26*time.Hour + 5*time.Minute), Restarts: 3, LastReason: "close_wait",
 			CloseWait: &CloseWait{Now: 25, Persistent: 3}, FDs: &FDs{Open: 812, Limit: 1024}, Cgroup: &Cgroup{CPU: history.Duration(12300 * time.Millisecond)}},
 		{Name: "api", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, PID: 88,
-			Uptime: history.Duration(4*time.Minute + 12*time.Second + 300*time.Millisecond),
+			Uptime:    history.Duration(4*time.Minute + 12*time.Second + 300*time.Millisecond),
 			CloseWait: &CloseWait{Now: -1, Persistent: 0}, FDs: &FDs{Open: 9}},
 		{Name: "worker", State: "backoff", StateFor: history.Duration(2 * time.Second), Restarts: 1, LastReason: "exited"},
 	}

@@ -11,6 +11,35 @@
 // Read skips such lines with a Warning and returns every whole record, oldest
 // first across the rotated files.
 //
+// # Guarantees
+//
+//   - Durable where a reader looks: Append returns nil only once the record
+//     is written and fsynced to the file at the path. Before each write
+//     the path is compared with the open file (device and inode); a
+//     history deleted, renamed away or replaced (logrotate's create mode)
+//     is reopened, and created, rather than written to an inode no reader
+//     will find. (A replacement between that check and the write takes
+//     that one write.) The live size is re-read too, so a truncation in
+//     place (copytruncate) does not make the next rotation come early.
+//   - Whole lines: one write(2) per batch of records on O_APPEND, so lines
+//     never interleave, even with another process appending; a short write
+//     is cut back, and a torn tail found at open is ended with a newline.
+//   - Nothing waits at open: Open opens with O_NONBLOCK and refuses a path
+//     that is not a regular file (ErrNotRegular), so a FIFO nobody reads
+//     costs an error, not a hung caller; OpenLater does not touch the file
+//     at all. Read refuses such paths the same way. (An open(2) still
+//     takes as long as the file system takes to answer it.)
+//   - Bounded rotation: a rotation renames or removes each file present
+//     once, whatever Keep is, and leaves at most Keep rotated files, .1 the
+//     newest; files beyond Keep (left by a larger Keep) are removed.
+//   - Failures cost records, never the caller: after an error the Writer
+//     reopens the path at the next Append.
+//
+// What may block is Append: it waits for its write(2) and fsync(2), and for
+// the group commit in progress, as long as the disk takes (a failing disk,
+// a hung NFS server: indefinitely). A caller that must not stall, such as
+// the supervisor's restart path, appends from a goroutine of its own.
+//
 // Example:
 //
 //	w, err := history.Open(history.DefaultPath, history.Options{MaxSize: 10 << 20, Keep: 5})

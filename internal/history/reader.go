@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Filter selects records. The zero value selects everything.
@@ -108,9 +109,11 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 	return recs, warns, nil
 }
 
-// readFile opens one history file and feeds its records to fn.
+// readFile opens one history file and feeds its records to fn. A path
+// that is not a regular file is refused at once: os.Open of a FIFO would
+// wait for a writer.
 func readFile(name string, fn func(Record)) ([]Warning, error) {
-	fh, err := os.Open(name)
+	fh, _, err := openRegular(name, unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

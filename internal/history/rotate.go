@@ -18,51 +18,86 @@ import (
 func (w *Writer) rotate() error {
 	w.f.Close()
 	w.f = nil
-	err := rotateFiles(w.path, w.opts.Keep)
+	err := rotateFiles(w.ops, w.path, w.opts.Keep)
 	if oerr := w.open(); oerr != nil {
 		return errors.Join(err, oerr)
 	}
 	return err
 }
 
-// rotateFiles shifts path.N-1 → path.N … path → path.1, dropping what falls
-// beyond keep, and syncs the directory so the renames survive a crash
-// together with the records written after them.
-func rotateFiles(path string, keep int) error {
+// rotateFiles shifts path.N → path.N+1 … path → path.1 for the files that
+// exist, dropping what falls beyond keep, and syncs the directory so the
+// renames survive a crash together with the records written after them.
+// Its cost follows the files present, never keep: a Keep of ten million
+// once meant ten million renames of missing names per rotation, under the
+// writer's lock.
+func rotateFiles(ops fileOps, path string, keep int) error {
 	nums, err := rotatedNumbers(path)
 	if err != nil {
 		return err
 	}
-	// Files beyond keep are left from a larger Keep before; with keep 0
-	// every rotated file, and below the live file itself, goes.
-	for _, n := range nums {
-		if n <= keep {
-			continue
+	for _, op := range rotationPlan(nums, keep) {
+		from := rotatedName(path, op.from)
+		if op.to < 0 {
+			err = ops.Remove(from)
+		} else {
+			err = ops.Rename(from, rotatedName(path, op.to))
 		}
-		if err := os.Remove(rotatedName(path, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A rotated file may vanish meanwhile (an operator, a second
+		// resreap on the same file); only the live file must be there.
+		if err != nil && (op.from == 0 || !errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
-	}
-	if keep == 0 {
-		if err := os.Remove(path); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(path))
-	}
-	for n := keep - 1; n >= 1; n-- {
-		err := os.Rename(rotatedName(path, n), rotatedName(path, n+1))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Rename(path, rotatedName(path, 1)); err != nil {
-		return err
 	}
 	return syncDir(filepath.Dir(path))
 }
 
-// rotatedName is the name of the n-th rotated file of path.
-func rotatedName(path string, n int) string { return path + "." + strconv.Itoa(n) }
+// fileOps are the directory operations of a rotation. The Writer uses
+// osFileOps; a test counts the calls.
+type fileOps interface {
+	Rename(from, to string) error
+	Remove(name string) error
+}
+
+type osFileOps struct{}
+
+func (osFileOps) Rename(from, to string) error { return os.Rename(from, to) }
+func (osFileOps) Remove(name string) error     { return os.Remove(name) }
+
+// rotateOp is one step of a rotation: rename file number from to number to,
+// or remove it when to is negative. Number 0 is the live file.
+type rotateOp struct{ from, to int }
+
+// rotationPlan lists the steps that rotate the files numbered nums
+// (ascending, as rotatedNumbers returns them) keeping keep rotated files:
+// one step per file, from the oldest down, so that every rename's target
+// has already moved on. A file whose next number would pass keep is
+// removed, so are files left beyond keep by a larger Keep before; with keep
+// 0 the live file goes too. Numbers need not be contiguous: path.1 and
+// path.7 become path.2 and path.8, which keeps their order.
+func rotationPlan(nums []int, keep int) []rotateOp {
+	ops := make([]rotateOp, 0, len(nums)+1)
+	for i := len(nums) - 1; i >= 0; i-- {
+		if n := nums[i]; n >= keep {
+			ops = append(ops, rotateOp{n, -1})
+		} else {
+			ops = append(ops, rotateOp{n, n + 1})
+		}
+	}
+	if keep == 0 {
+		return append(ops, rotateOp{0, -1})
+	}
+	return append(ops, rotateOp{0, 1})
+}
+
+// rotatedName is the name of the n-th rotated file of path; the 0th is
+// path itself.
+func rotatedName(path string, n int) string {
+	if n == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(n)
+}
 
 // rotatedNumbers returns, ascending, the N of every path.N present next to
 // path. A missing directory has none.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -151,4 +152,105 @@ func TestConcurrentAppendWithRotation(t *testing.T) {
 		}
 		next[r.Child]++
 	}
+}
+
+// A rotation costs one step per file present, whatever Keep says: a Keep
+// of ten million once meant ten million renames per rotation.
+func TestRotationPlan(t *testing.T) {
+	type op = rotateOp
+	const rm = -1
+	for _, tc := range []struct {
+		name string
+		nums []int
+		keep int
+		want []rotateOp
+	}{
+		{"first rotation", nil, 5, []op{{0, 1}}},
+		{"shift", []int{1, 2}, 5, []op{{2, 3}, {1, 2}, {0, 1}}},
+		{"oldest falls off", []int{1, 2, 3}, 3, []op{{3, rm}, {2, 3}, {1, 2}, {0, 1}}},
+		{"gap keeps order", []int{1, 7}, 8, []op{{7, 8}, {1, 2}, {0, 1}}},
+		{"gap at the edge", []int{1, 7}, 7, []op{{7, rm}, {1, 2}, {0, 1}}},
+		{"left by a larger keep", []int{1, 4, 9}, 2, []op{{9, rm}, {4, rm}, {1, 2}, {0, 1}}},
+		{"keep 0", []int{1, 3}, 0, []op{{3, rm}, {1, rm}, {0, rm}}},
+		{"huge keep", []int{1, 2, 3}, 10_000_000, []op{{3, 4}, {2, 3}, {1, 2}, {0, 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if have := rotationPlan(tc.nums, tc.keep); !slices.Equal(have, tc.want) {
+				t.Errorf("rotationPlan(%v, %d) = %v, want %v", tc.nums, tc.keep, have, tc.want)
+			}
+		})
+	}
+}
+
+// With a Keep far beyond the files present, a rotation renames and
+// removes only the files there are (counted as they are done), and the
+// result is the same as with a small Keep.
+func TestRotationLargeKeep(t *testing.T) {
+	const keep, total = 10_000_000, 20
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	line, _ := encodeLine(rec("a", EventRestart, 100))
+	w := openT(t, path, Options{MaxSize: int64(len(line)), Keep: keep}) // one record per file
+	ops := &countingOps{limit: 100}
+	w.ops = ops
+	for i := range total {
+		if err := w.Append(rec("a", EventRestart, 100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rotation k (k = 1 … total-1) moves k files: the live one and the
+	// k-1 rotated before.
+	if want := (total - 1) * total / 2; ops.renames != want || ops.removes != 0 {
+		t.Errorf("%d renames, %d removes; want %d renames, none removed", ops.renames, ops.removes, want)
+	}
+	nums, _ := rotatedNumbers(path)
+	if len(nums) != total-1 || nums[0] != 1 || nums[len(nums)-1] != total-1 {
+		t.Errorf("rotated files %v, want 1..%d", nums, total-1)
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != total || len(warns) != 0 {
+		t.Fatalf("have %d records, %v; want %d, no warnings", len(recs), warns, total)
+	}
+	for i, r := range recs {
+		if r.PID != 1100+i {
+			t.Fatalf("record %d has pid %d (order across files)", i, r.PID)
+		}
+	}
+}
+
+// countingOps counts the renames and removals of rotations, and fails
+// every call after limit of a single rotation: a rotation that walks Keep
+// instead of the files present stops at once instead of taking minutes.
+type countingOps struct {
+	limit            int
+	renames, removes int
+	calls            int // in the rotation under way
+}
+
+func (c *countingOps) Rename(from, to string) error {
+	if err := c.count(from); err != nil {
+		return err
+	}
+	c.renames++
+	return os.Rename(from, to)
+}
+
+func (c *countingOps) Remove(name string) error {
+	if err := c.count(name); err != nil {
+		return err
+	}
+	c.removes++
+	return os.Remove(name)
+}
+
+// count refuses calls beyond the limit within one rotation, which ends
+// by moving the live file.
+func (c *countingOps) count(name string) error {
+	c.calls++
+	if c.calls > c.limit {
+		return fmt.Errorf("more than %d renames and removals in one rotation (at %s)", c.limit, name)
+	}
+	if strings.HasSuffix(name, ".jsonl") {
+		c.calls = 0
+	}
+	return nil
 }

@@ -46,11 +46,13 @@ type Options struct {
 // own.
 //
 // A Writer survives write failures: after an error it closes its
-// descriptor and reopens the path on the next Append, so a full disk or a
-// replaced file costs the records written meanwhile, never the supervisor.
+// descriptor and reopens the path on the next Append, so a full disk costs
+// the records written meanwhile, never the supervisor. A file deleted or
+// replaced under it costs nothing: it is reopened before the next write.
 type Writer struct {
 	path string
 	opts Options
+	ops  fileOps // the renames and removals of a rotation
 
 	mu     sync.Mutex // guards queue and closed
 	queue  *batch     // records waiting for the next write
@@ -58,9 +60,10 @@ type Writer struct {
 
 	// flushMu is held by the one goroutine writing; it guards the file.
 	flushMu sync.Mutex
-	f       *os.File // nil after a failure, until the next write reopens
-	size    int64    // bytes in the live file, for rotation
-	torn    bool     // the file does not end in '\n': start the next write with one
+	f       *os.File    // nil after a failure, until the next write reopens
+	st      os.FileInfo // f's identity when opened, to notice a replaced path
+	size    int64       // bytes in the live file, for rotation
+	torn    bool        // the file does not end in '\n': start the next write with one
 }
 
 // batch is a queue of records written together. done and the errors are
@@ -79,6 +82,9 @@ type pending struct {
 // Open opens (creating it and its directory if needed) the history file at
 // path for appending. The directory is made 0750 and the file 0640: the
 // history names commands and peers that not every local user should read.
+// A path that is not a regular file (a FIFO, a device) is refused with an
+// error wrapping ErrNotRegular; the open never waits for a FIFO's reader.
+// Like any open(2), it takes as long as the filesystem takes to answer.
 func Open(path string, opts Options) (*Writer, error) {
 	w, err := OpenLater(path, opts)
 	if err != nil {
@@ -93,12 +99,13 @@ func Open(path string, opts Options) (*Writer, error) {
 // OpenLater returns a Writer that opens path at its first Append, and
 // again at every Append after a failure: for a supervisor whose history
 // is not writable when it starts (a full disk at boot), so recording
-// begins as soon as it can. Only bad options are an error.
+// begins as soon as it can. Only bad options are an error; it does not
+// touch the file system, so it returns at once.
 func OpenLater(path string, opts Options) (*Writer, error) {
 	if opts.MaxSize < 0 || opts.Keep < 0 {
 		return nil, fmt.Errorf("history: open %s: negative MaxSize or Keep", path)
 	}
-	return &Writer{path: path, opts: opts}, nil
+	return &Writer{path: path, opts: opts, ops: osFileOps{}}, nil
 }
 
 // Path returns the path of the live file.
@@ -106,7 +113,14 @@ func (w *Writer) Path() string { return w.path }
 
 // Append writes rec as one line and syncs it to disk before returning nil,
 // so a caller that reports the event only after Append returned never
-// reports what a crash could lose. A zero rec.Time is set to now.
+// reports what a crash could lose. A zero rec.Time is set to now. If the
+// file at the path is not the one the Writer has open (deleted, replaced),
+// the path is reopened first, so the record lands where Read looks.
+//
+// Append blocks: for the write(2) and fsync(2) of its record and of the
+// batch being written when it was called, which on a slow or failing disk
+// can take seconds or, on a hung network filesystem, never end. Callers
+// that must not stall call it from a goroutine of their own.
 //
 // On error the record may be missing or, if only the sync failed, present
 // but not known to be durable; the error names the path. The Writer stays
@@ -181,11 +195,9 @@ func (w *Writer) flush(b *batch) {
 	recs := b.recs
 	var rotErr error
 	for len(recs) > 0 {
-		if w.f == nil {
-			if err := w.open(); err != nil {
-				setErr(recs, pathError("append to", w.path, err))
-				return
-			}
+		if err := w.current(); err != nil {
+			setErr(recs, pathError("append to", w.path, err))
+			return
 		}
 		if rotErr == nil && w.opts.MaxSize > 0 && w.size > 0 &&
 			w.size+int64(len(recs[0].line)) > w.opts.MaxSize {

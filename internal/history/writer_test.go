@@ -5,6 +5,7 @@ package history
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // readAll reads the history at path, failing the test on an error.
@@ -162,8 +167,9 @@ func TestConcurrentAppend(t *testing.T) {
 	}
 }
 
-// Writing to /dev/full fails with ENOSPC even for root: a real full disk.
-// Once the path is a regular file again, the same Writer succeeds.
+// A path that is no use (a device, a directory below a regular file)
+// fails each Append with an error naming it; once the path is a regular
+// file again, the same Writer succeeds.
 func TestAppendFailureThenRecovery(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
@@ -176,11 +182,15 @@ func TestAppendFailureThenRecovery(t *testing.T) {
 	if err := os.Symlink("/dev/full", path); err != nil {
 		t.Fatal(err)
 	}
-	w := openT(t, path, Options{MaxSize: 1 << 20, Keep: 2})
+	w, err := OpenLater(path, Options{MaxSize: 1 << 20, Keep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
 
-	err := w.Append(rec("a", EventStart, 1))
-	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("Append to a full device: %v; want ENOSPC naming %s", err, path)
+	err = w.Append(rec("a", EventStart, 1))
+	if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append to a device: %v; want ErrNotRegular naming %s", err, path)
 	}
 
 	// Worse: the directory is replaced by a regular file, which no
@@ -209,6 +219,207 @@ func TestAppendFailureThenRecovery(t *testing.T) {
 	recs, _ := readAll(t, path)
 	if len(recs) != 1 || recs[0].PID != 1003 {
 		t.Errorf("have %+v, want only the record written after the fix", recs)
+	}
+}
+
+// A real full disk: a small tmpfs, filled up. A write that finds no room
+// fails with ENOSPC, one that finds room for part of its line is cut back,
+// and once space is freed the same Writer goes on, with no torn line left.
+func TestAppendDiskFullThenRecovery(t *testing.T) {
+	testchild.NeedRoot(t) // to mount a tmpfs
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	path := filepath.Join(mnt, "hist", "history.jsonl")
+	w := openT(t, path, Options{MaxSize: 1 << 20, Keep: 2})
+	filler := filepath.Join(mnt, "filler")
+
+	fillDisk(t, filler) // the empty history file needs a page for its first byte
+	err := w.Append(rec("a", EventStart, 1))
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append to a full disk: %v; want ENOSPC naming %s", err, path)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(rec("a", EventStart, 2)); err != nil {
+		t.Fatalf("Append after space was freed: %v", err)
+	}
+
+	// The history's page has room left for part of a long record only.
+	fillDisk(t, filler)
+	long := rec("a", EventStop, 3)
+	long.Message = strings.Repeat("x", 3*os.Getpagesize())
+	if err := w.Append(long); !errors.Is(err, io.ErrShortWrite) {
+		t.Fatalf("Append of a record larger than the room left: %v; want a short write", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(rec("a", EventStart, 4)); err != nil {
+		t.Fatalf("Append after space was freed again: %v", err)
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != 2 || recs[0].PID != 1002 || recs[1].PID != 1004 || len(warns) != 0 {
+		t.Errorf("have %+v, warnings %v; want the records 2 and 4, no warnings", recs, warns)
+	}
+}
+
+// fillDisk writes name until its filesystem is full.
+func fillDisk(t *testing.T, name string) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 512)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// A history deleted or replaced under a running Writer (rm, logrotate's
+// create mode) is recreated at the next Append: a record written to an
+// inode no path leads to is lost in all but name.
+func TestAppendAfterFileReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replace func(t *testing.T, path string)
+	}{
+		{"deleted", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"renamed away and recreated", func(t *testing.T, path string) {
+			if err := os.Rename(path, path+"-old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, nil, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"replaced by a symlink to another file", func(t *testing.T, path string) {
+			other := filepath.Join(filepath.Dir(path), "other.jsonl")
+			if err := os.WriteFile(other, nil, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(other, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			w := openT(t, path, Options{})
+			if err := w.Append(rec("a", EventStart, 1)); err != nil {
+				t.Fatal(err)
+			}
+			tc.replace(t, path)
+			if err := w.Append(rec("a", EventExit, 2)); err != nil {
+				t.Fatal(err)
+			}
+			recs, warns := readAll(t, path)
+			if len(recs) != 1 || recs[0].PID != 1002 || len(warns) != 0 {
+				t.Errorf("have %+v, warnings %v; want the record written after the replacement", recs, warns)
+			}
+		})
+	}
+}
+
+// A file truncated in place (logrotate's copytruncate) starts counting
+// toward MaxSize from its new size, not from what the Writer had written.
+func TestAppendAfterTruncateInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	line, _ := encodeLine(rec("a", EventStart, 1))
+	w := openT(t, path, Options{MaxSize: int64(3 * len(line)), Keep: 2})
+	for i := range 2 {
+		if err := w.Append(rec("a", EventStart, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := w.Append(rec("a", EventStart, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nums, _ := rotatedNumbers(path); len(nums) != 0 {
+		t.Errorf("rotated files %v: the Writer counted bytes that were truncated away", nums)
+	}
+	if recs, _ := readAll(t, path); len(recs) != 3 || recs[0].PID != 1010 {
+		t.Errorf("have %+v, want the 3 records written after the truncation", recs)
+	}
+}
+
+// Opening a FIFO for writing blocks until a reader comes. Neither Open nor
+// an Append of a Writer from OpenLater may wait for one, nor Read for a
+// writer: each refuses the path at once, with or without a reader.
+func TestFIFORefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	if err := unix.Mkfifo(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		returned(t, "Open", func() error {
+			w, err := Open(path, Options{})
+			if err == nil {
+				w.Close()
+			}
+			return err
+		})
+		returned(t, "Append", func() error {
+			w, err := OpenLater(path, Options{})
+			if err != nil {
+				return nil // a wrong error, which returned() reports
+			}
+			defer w.Close()
+			return w.Append(rec("a", EventStart, 1))
+		})
+		returned(t, "Read", func() error {
+			_, _, err := Read(path, Filter{})
+			return err
+		})
+	}
+	t.Run("no reader", check)
+	t.Run("a reader", func(t *testing.T) {
+		r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		check(t)
+	})
+}
+
+// returned runs fn, which must return an error wrapping ErrNotRegular, and
+// fails the test if it has not returned within a generous bound: a call
+// blocked on a FIFO never returns by itself.
+func returned(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "FIFO") {
+			t.Errorf("%s on a FIFO: %v; want an error saying it is not a regular file (a FIFO)", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s on a FIFO has not returned after 10s: blocked", what)
 	}
 }
 

@@ -115,7 +115,7 @@ func TestMissingBinaryBacksOff(t *testing.T) {
 	}
 	for _, r := range fails[:3] {
 		if r.Reason != history.ReasonStartFailed || !strings.Contains(r.Message, "/nonexistent/bin/ghost") ||
-			!strings.Contains(r.Message, "no such file") || r.Backoff == 0 || r.PID != 0 {
+			!strings.Contains(r.Message, "does not exist") || r.Backoff == 0 || r.PID != 0 {
 			t.Errorf("failed start record %+v", r)
 		}
 	}
@@ -130,10 +130,10 @@ func TestBadDirAndUserAreFailedStarts(t *testing.T) {
 	h.hist.waitFor(t, 30*time.Second, "both failed", func(r []history.Record) bool {
 		return len(h.hist.matching("nodir", history.EventStart)) > 0 && len(h.hist.matching("nouser", history.EventStart)) > 0
 	})
-	if m := h.hist.matching("nodir", history.EventStart)[0].Message; !strings.Contains(m, "dir /nonexistent/dir: no such file") {
+	if m := h.hist.matching("nodir", history.EventStart)[0].Message; !strings.Contains(m, "directory /nonexistent/dir does not exist") {
 		t.Errorf("bad dir message %q", m)
 	}
-	if m := h.hist.matching("nouser", history.EventStart)[0].Message; !strings.Contains(m, "user no-such-user-resreap") {
+	if m := h.hist.matching("nouser", history.EventStart)[0].Message; !strings.Contains(m, `no such user "no-such-user-resreap"`) {
 		t.Errorf("bad user message %q", m)
 	}
 }

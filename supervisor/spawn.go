@@ -3,13 +3,8 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,41 +30,11 @@ func (e *spawnError) Error() string {
 
 func (e *spawnError) Unwrap() error { return e.Err }
 
-// resolveCommand finds the binary to exec: a name without '/' is looked up
-// in PATH, a relative path is taken relative to the child's dir.
+// resolveCommand finds the binary to exec, as resreap check does (the same
+// function): a name without '/' in resreap's PATH, a relative path
+// relative to the child's dir.
 func resolveCommand(spec *config.ChildSpec) (string, error) {
-	name := spec.Command[0]
-	if !strings.Contains(name, "/") {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			var ee *exec.Error
-			if errors.As(err, &ee) {
-				err = ee.Err
-			}
-			return "", &spawnError{What: "exec", Path: name, Err: err}
-		}
-		name = p
-	} else if !filepath.IsAbs(name) && spec.Dir != "" {
-		name = filepath.Join(spec.Dir, name)
-	}
-	st, err := os.Stat(name)
-	switch {
-	case err != nil:
-		return "", &spawnError{What: "exec", Path: name, Err: unwrapPathError(err)}
-	case st.IsDir():
-		return "", &spawnError{What: "exec", Path: name, Err: unix.EISDIR}
-	case st.Mode().Perm()&0o111 == 0:
-		return "", &spawnError{What: "exec", Path: name, Err: unix.EACCES}
-	}
-	return name, nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return config.ResolveCommand(spec.Command[0], spec.Dir)
 }
 
 // childEnv is the supervisor's environment (unless clear_env) with the
@@ -107,9 +72,9 @@ func credential(spec *config.ChildSpec) (*syscall.Credential, error) {
 	}
 	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
 	if spec.User != "" {
-		u, err := lookupUser(spec.User)
+		u, err := config.LookupUser(spec.User)
 		if err != nil {
-			return nil, &spawnError{What: "user", Path: spec.User, Err: err}
+			return nil, err
 		}
 		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
@@ -123,9 +88,9 @@ func credential(spec *config.ChildSpec) (*syscall.Credential, error) {
 		}
 	}
 	if spec.Group != "" {
-		g, err := lookupGroup(spec.Group)
+		g, err := config.LookupGroup(spec.Group)
 		if err != nil {
-			return nil, &spawnError{What: "group", Path: spec.Group, Err: err}
+			return nil, err
 		}
 		gid, _ := strconv.ParseUint(g.Gid, 10, 32)
 		cred.Gid = uint32(gid)
@@ -134,20 +99,6 @@ func credential(spec *config.ChildSpec) (*syscall.Credential, error) {
 		return nil, &spawnError{What: "user", Path: spec.User, Err: unix.EPERM}
 	}
 	return cred, nil
-}
-
-func lookupUser(name string) (*user.User, error) {
-	if _, err := strconv.Atoi(name); err == nil {
-		return user.LookupId(name)
-	}
-	return user.Lookup(name)
-}
-
-func lookupGroup(name string) (*user.Group, error) {
-	if _, err := strconv.Atoi(name); err == nil {
-		return user.LookupGroupId(name)
-	}
-	return user.LookupGroup(name)
 }
 
 // spawnOptions are the parts of a start that are not in the spec.
@@ -232,18 +183,16 @@ func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error)
 // rlimit_nofile), the program's own binary, the directory, the
 // credentials and the environment.
 func prepare(spec *config.ChildSpec, extraEnv []string) (path, target string, attr *syscall.ProcAttr, err error) {
+	if spec.Dir != "" {
+		if err := config.CheckDir(spec.Dir); err != nil {
+			return "", "", nil, err
+		}
+	}
 	target, err = resolveCommand(spec)
 	if err != nil {
 		return "", "", nil, err
 	}
 	path = target
-	if spec.Dir != "" {
-		if st, err := os.Stat(spec.Dir); err != nil {
-			return "", "", nil, &spawnError{What: "dir", Path: spec.Dir, Err: unwrapPathError(err)}
-		} else if !st.IsDir() {
-			return "", "", nil, &spawnError{What: "dir", Path: spec.Dir, Err: unix.ENOTDIR}
-		}
-	}
 	cred, err := credential(spec)
 	if err != nil {
 		return "", "", nil, err

@@ -13,11 +13,17 @@ import (
 )
 
 // runCheck validates a config file: exit 0 when it is good, 2 with every
-// problem (file:line: key: message) when it is not.
+// problem (file:line: key: message) when it is not. Unless told otherwise
+// it also checks the file against this host (config.CheckHost): programs,
+// directories, users and groups that must exist, limits the host must
+// allow. Those checks judge the host as this process sees it, so they
+// belong on the machine, as the user, resreap will run as;
+// --no-host-checks validates a file meant for another machine.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", defaultConfig, "config file to validate")
+	noHost := fs.Bool("no-host-checks", false, "validate the file only, not against this host (for a file meant for another machine)")
 	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return exit
 	}
@@ -25,6 +31,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		*path = fs.Arg(0)
 	}
 	cfg, err := config.Load(*path)
+	if err == nil && !*noHost {
+		err = config.CheckHost(cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if errors.Is(err, config.ErrInvalid) {
@@ -32,6 +41,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d children)\n", *path, len(cfg.Children))
+	host := "host checked"
+	if *noHost {
+		host = "host not checked"
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d children, %s)\n", *path, len(cfg.Children), host)
 	return 0
 }

@@ -47,6 +47,14 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	// What resreap check would say of this host: each child concerned
+	// backs off and says why at its start; the others run.
+	var hostErr *config.Error
+	if errors.As(config.CheckHost(cfg), &hostErr) {
+		for _, p := range hostErr.Problems {
+			log.Warn().Str("key", p.Key).Int("line", p.Line).Msg(p.Msg)
+		}
+	}
 	reaper, err := supervisor.NewReaper(log)
 	if err != nil {
 		log.Error().Err(err).Msg("start")

@@ -87,7 +87,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty command", "[[child]]\nname = \"a\"\ncommand = []\n", []string{"x.toml:3: child[0].command: missing or empty command"}},
 		{"unknown signal", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TREM\"] }\n", []string{"x.toml:4: child[0].stop.signals: unknown signal \"TREM\""}},
 		{"bad durations", "[defaults]\nstart_seconds = \"-1s\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\nbackoff = { initial = \"soon\" }\nhealth.interval = \"0s\"\n",
-			[]string{"x.toml:2: defaults.start_seconds: must not be negative", "x.toml:6: child[0].backoff.initial: bad duration \"soon\"", "x.toml:7: child[0].health.interval: must be > 0"}},
+			[]string{"x.toml:2: defaults.start_seconds: -1s is out of range: must be between 0s and 1h", "x.toml:6: child[0].backoff.initial: bad duration \"soon\"", "x.toml:7: child[0].health.interval: 0s is out of range: must be between 100ms and 1h"}},
 		{"cycle", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"b\"]\n[[child]]\nname = \"b\"\ncommand = [\"x\"]\ndepends_on = [\"a\"]\n", []string{"dependency cycle: a -> b -> a"}},
 		{"unknown dependency", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"zz\"]\n", []string{"x.toml:4: child[0].depends_on: unknown child \"zz\""}},
 		{"bad restart", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nrestart = \"sometimes\"\n", []string{"x.toml:4: child[0].restart: must be always, on-failure or never"}},

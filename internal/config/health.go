@@ -8,15 +8,15 @@ import "github.com/resreap/resreap/health"
 // once, with the parser the scan uses, so the check and the scan can never
 // disagree.
 func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
-	v.duration(key+".interval", f.Interval, &h.Interval, false)
+	v.duration(key+".interval", f.Interval, &h.Interval, rangeHealthInterval)
 	if cw := f.CloseWait; cw != nil {
 		k := key + ".close_wait"
 		p := &h.Policy.CloseWait
 		if cw.Enabled != nil {
 			p.Disabled = !*cw.Enabled
 		}
-		v.positive(k+".threshold", cw.Threshold, &p.Threshold)
-		v.positive(k+".persist", cw.Persist, &p.Persist)
+		intIn(v, k+".threshold", cw.Threshold, &p.Threshold, rangeThreshold)
+		intIn(v, k+".persist", cw.Persist, &p.Persist, rangePersist)
 		if cw.IgnoreForeign != nil {
 			ign, err := health.ParseIgnore(cw.IgnoreForeign)
 			if err != nil {
@@ -31,17 +31,9 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		if fd.Enabled != nil {
 			p.Disabled = !*fd.Enabled
 		}
-		if fd.MaxRatio != nil {
-			if p.MaxRatio = *fd.MaxRatio; p.MaxRatio < 0 || p.MaxRatio > 1 {
-				v.add(k+".max_ratio", "must be in [0, 1] (0 = off)")
-			}
-		}
-		if fd.MaxOpen != nil {
-			if p.MaxOpen = *fd.MaxOpen; p.MaxOpen < 0 {
-				v.add(k+".max_open", "must be >= 0 (0 = off)")
-			}
-		}
-		v.positive(k+".persist", fd.Persist, &p.Persist)
+		floatIn(v, k+".max_ratio", fd.MaxRatio, &p.MaxRatio, rangeMaxRatio)
+		intIn(v, k+".max_open", fd.MaxOpen, &p.MaxOpen, rangeMaxOpen)
+		intIn(v, k+".persist", fd.Persist, &p.Persist, rangePersist)
 	}
 	if hk := f.BeforeRestart; hk != nil {
 		k := key + ".before_restart"
@@ -49,6 +41,7 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		if hk.Command != nil && (len(hk.Command) == 0 || hk.Command[0] == "") {
 			v.add(k+".command", "empty command")
 		}
-		v.duration(k+".timeout", hk.Timeout, &h.BeforeRestart.Timeout, false)
+		v.argv(k+".command", hk.Command)
+		v.duration(k+".timeout", hk.Timeout, &h.BeforeRestart.Timeout, rangeHookTimeout)
 	}
 }

@@ -80,6 +80,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		v.unknownKey(k)
 	}
 	cfg := v.config(path, &fc)
+	cfg.lines = v.lines
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, &Error{Path: path, Problems: v.problems}
@@ -104,12 +105,18 @@ func (v *validator) unknownKey(k toml.Key) {
 	found := false
 	for loc, line := range v.lines {
 		if stripIndexes(loc) == path {
-			v.problems = append(v.problems, Problem{Line: line, Key: displayKey(loc), Msg: "unknown key"})
+			key := displayKey(loc)
+			if key == "" {
+				key = k.String() // an empty key: `""`
+			}
+			v.problems = append(v.problems, Problem{Line: line, Key: key, Msg: "unknown key"})
 			found = true
 		}
 	}
 	if !found {
-		v.problems = append(v.problems, Problem{Key: path, Msg: "unknown key"})
+		// The decoder's own spelling, quoted where TOML needs it (an
+		// empty key, a dot inside a key).
+		v.problems = append(v.problems, Problem{Key: k.String(), Msg: "unknown key"})
 	}
 }
 
@@ -141,18 +148,11 @@ func displayKey(path string) string {
 	return b.String()
 }
 
-// Default locations used when the [supervisor] table does not set them.
-const (
-	DefaultStateDir      = "/var/lib/resreap"
-	DefaultControlSocket = "/run/resreap/control.sock"
-	defaultHistoryName   = "history.jsonl"
-)
-
 func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor {
 	sc := Supervisor{
 		StateDir:       strOr(fs.StateDir, DefaultStateDir),
-		HistoryMaxSize: 64 << 20,
-		HistoryKeep:    5,
+		HistoryMaxSize: defaultHistoryMaxSize,
+		HistoryKeep:    defaultHistoryKeep,
 		ControlSocket:  strOr(fs.ControlSocket, DefaultControlSocket),
 		ControlGroup:   strOr(fs.ControlGroup, ""),
 		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
@@ -169,19 +169,16 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 	if sc.ControlSocket != "" {
 		sc.ControlSocket = relTo(base, sc.ControlSocket)
 	}
-	if fs.HistoryMaxSize != nil {
-		n, err := parseSize(fs.HistoryMaxSize)
-		if err != nil {
-			v.add("supervisor.history_max_size", "%v", err)
+	for _, kv := range [][2]string{{"state_dir", sc.StateDir}, {"history_file", sc.HistoryFile}, {"control_socket", sc.ControlSocket}, {"control_group", sc.ControlGroup}} {
+		if strings.ContainsRune(kv[1], 0) {
+			v.add("supervisor."+kv[0], "contains a NUL byte")
 		}
-		sc.HistoryMaxSize = n
 	}
-	if fs.HistoryKeep != nil {
-		if *fs.HistoryKeep < 0 {
-			v.add("supervisor.history_keep", "must be >= 0")
-		}
-		sc.HistoryKeep = *fs.HistoryKeep
+	if len(sc.ControlSocket) > maxSocketPath {
+		v.add("supervisor.control_socket", "%s is %d bytes long; a Unix socket path holds at most %d", sc.ControlSocket, len(sc.ControlSocket), maxSocketPath)
 	}
+	v.size("supervisor.history_max_size", fs.HistoryMaxSize, &sc.HistoryMaxSize, rangeHistoryMaxSize)
+	intIn(v, "supervisor.history_keep", fs.HistoryKeep, &sc.HistoryKeep, rangeHistoryKeep)
 	switch sc.HealthReader {
 	case health.ReaderAuto, health.ReaderNetlink, health.ReaderProc:
 	default:
@@ -189,6 +186,10 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 	}
 	return sc
 }
+
+// maxSocketPath is the longest path bind(2) takes for a Unix socket:
+// sun_path holds 108 bytes with the terminating NUL.
+const maxSocketPath = 107
 
 // relTo resolves a relative path against the config file's directory, so
 // a config works the same from any working directory.
@@ -204,36 +205,6 @@ func strOr(p *string, def string) string {
 		return def
 	}
 	return *p
-}
-
-// parseSize reads a byte count: an integer, or a string like "100MB",
-// "512KiB", "1G" (binary multiples).
-func parseSize(v any) (int64, error) {
-	switch x := v.(type) {
-	case int64:
-		if x < 0 {
-			return 0, fmt.Errorf("must be >= 0")
-		}
-		return x, nil
-	case string:
-		s := strings.ToUpper(strings.TrimSpace(x))
-		mult := int64(1)
-		for _, u := range []struct {
-			suffix string
-			mult   int64
-		}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-			if strings.HasSuffix(s, u.suffix) {
-				s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-				break
-			}
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("bad size %q (want e.g. 100MB)", x)
-		}
-		return n * mult, nil
-	}
-	return 0, fmt.Errorf("bad size %v (want bytes or a string like \"100MB\")", v)
 }
 
 // LoadSupervisor reads only the [supervisor] table of a config file:

@@ -16,6 +16,8 @@ type Config struct {
 	Path       string
 	Supervisor Supervisor
 	Children   []ChildSpec
+
+	lines keyLines // the line of each key, for CheckHost's problems
 }
 
 // Supervisor is the [supervisor] table.

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -41,37 +40,6 @@ func (v *validator) add(path, format string, args ...any) {
 	if !slices.Contains(v.problems, p) {
 		v.problems = append(v.problems, p)
 	}
-}
-
-// defaultStopWait is the wait after each stop signal when the file gives
-// none.
-const defaultStopWait = 5 * time.Second
-
-// DefaultKillWait bounds the wait for an exit after SIGKILL.
-const DefaultKillWait = 10 * time.Second
-
-// builtinChild holds the built-in defaults, used where neither [defaults]
-// nor the child sets a key. It is the one place each default lives.
-var builtinChild = ChildSpec{
-	Restart:    RestartAlways,
-	StartGrace: time.Second,
-	Backoff:    BackoffSpec{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, ResetAfter: 5 * time.Minute},
-	StartLimit: StartLimit{Burst: 5, Interval: time.Minute},
-	Stop:       StopSpec{Steps: []StopStep{{Signal: unix.SIGTERM, Wait: defaultStopWait}}, KillWait: DefaultKillWait},
-	Health: HealthSpec{
-		Interval:      2 * time.Second,
-		Policy:        health.DefaultPolicy(),
-		BeforeRestart: HookSpec{Timeout: 10 * time.Second},
-	},
-}
-
-// DefaultChild returns a ChildSpec holding every built-in default and no
-// name or command: what a [[child]] gets when neither it nor [defaults]
-// sets a key.
-func DefaultChild() ChildSpec {
-	c := builtinChild
-	c.Stop.Steps = append([]StopStep(nil), c.Stop.Steps...)
-	return c
 }
 
 func (v *validator) config(path string, fc *fileConfig) *Config {
@@ -106,40 +74,31 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 	switch {
 	case c.Name == "":
 		v.add(key+".name", "missing or empty name")
-	case strings.ContainsAny(c.Name, " \t\n/"):
+	case strings.ContainsAny(c.Name, " \t\n/\x00"):
 		v.add(key+".name", "name %q must not contain spaces or '/'", c.Name)
+	case len(c.Name) > maxNameLen:
+		v.add(key+".name", "name is %d bytes long, more than %d", len(c.Name), maxNameLen)
 	}
 	c.Command = f.Command
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		v.add(key+".command", "missing or empty command (an argv array, e.g. [\"/usr/bin/app\", \"--flag\"])")
 	}
+	v.argv(key+".command", c.Command)
 	c.Dir = relTo(v.base, strOr(f.Dir, ""))
 	c.Env = f.Env
+	v.env(key+".env", c.Env)
 	c.ClearEnv = f.ClearEnv != nil && *f.ClearEnv
 	c.User, c.Group = strOr(f.User, ""), strOr(f.Group, "")
-	if f.RlimitNofile != nil {
-		if *f.RlimitNofile <= 0 {
-			v.add(key+".rlimit_nofile", "must be > 0")
-		} else {
-			c.RlimitNofile = uint64(*f.RlimitNofile)
+	for _, kv := range [][2]string{{"dir", c.Dir}, {"user", c.User}, {"group", c.Group}} {
+		if strings.ContainsRune(kv[1], 0) {
+			v.add(key+"."+kv[0], "contains a NUL byte")
 		}
 	}
-	if f.MemoryMax != nil {
-		n, err := parseSize(f.MemoryMax)
-		switch {
-		case err != nil:
-			v.add(key+".memory_max", "%v", err)
-		case n != 0 && n < 1<<20:
-			v.add(key+".memory_max", "must be at least 1MB (0 or absent = no limit)")
-		}
-		c.MemoryMax = n
-	}
-	if f.PidsMax != nil {
-		if *f.PidsMax < 1 {
-			v.add(key+".pids_max", "must be >= 1 (absent = no limit)")
-		}
-		c.PidsMax = *f.PidsMax
-	}
+	var nofile int64
+	intIn(v, key+".rlimit_nofile", f.RlimitNofile, &nofile, rangeRlimitNofile)
+	c.RlimitNofile = uint64(nofile)
+	v.size(key+".memory_max", f.MemoryMax, &c.MemoryMax, rangeMemoryMax)
+	intIn(v, key+".pids_max", f.PidsMax, &c.PidsMax, rangePidsMax)
 	if f.Restart != nil {
 		c.Restart = RestartPolicy(*f.Restart)
 		switch c.Restart {
@@ -148,7 +107,7 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 			v.add(key+".restart", "must be always, on-failure or never, not %q", *f.Restart)
 		}
 	}
-	v.duration(key+".start_seconds", f.StartGrace, &c.StartGrace, true)
+	v.duration(key+".start_seconds", f.StartGrace, &c.StartGrace, rangeStartSeconds)
 	if f.Backoff != nil {
 		v.backoff(key+".backoff", f.Backoff, &c.Backoff)
 	}
@@ -170,51 +129,52 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 	return c
 }
 
+// maxNameLen bounds a child's name: its cgroup leaf, "child-<name>.<gen>",
+// must fit a file name (255 bytes).
+const maxNameLen = 200
+
+// argv reports arguments the kernel cannot pass: execve(2) takes
+// NUL-terminated strings, so a NUL inside one makes every start fail.
+func (v *validator) argv(key string, argv []string) {
+	for i, a := range argv {
+		if strings.ContainsRune(a, 0) {
+			v.add(key, "argument %d contains a NUL byte", i)
+		}
+	}
+}
+
+// env reports variables execve(2) cannot pass, or that would read back as
+// another variable: an empty name, '=' in the name, NUL anywhere.
+func (v *validator) env(key string, env map[string]string) {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		switch {
+		case k == "" || strings.ContainsAny(k, "=\x00"):
+			v.add(key, "bad variable name %q (must be non-empty, without '=' or NUL)", k)
+		case strings.ContainsRune(env[k], 0):
+			v.add(key, "%s: value contains a NUL byte", k)
+		}
+	}
+}
+
 func (v *validator) backoff(k string, b *fileBackoff, dst *BackoffSpec) {
-	v.duration(k+".initial", b.Initial, &dst.Initial, true)
-	v.duration(k+".max", b.Max, &dst.Max, true)
-	v.duration(k+".reset_after", b.ResetAfter, &dst.ResetAfter, false)
-	if b.Multiplier != nil {
-		if dst.Multiplier = *b.Multiplier; dst.Multiplier < 1 {
-			v.add(k+".multiplier", "must be >= 1")
-		}
+	okInitial := v.duration(k+".initial", b.Initial, &dst.Initial, rangeBackoffInitial)
+	okMax := v.duration(k+".max", b.Max, &dst.Max, rangeBackoffMax)
+	if okInitial && okMax && dst.Max < dst.Initial {
+		v.add(k+".max", "must be >= initial (%s)", fmtDuration(dst.Initial))
 	}
-	if b.Jitter != nil {
-		if dst.Jitter = *b.Jitter; dst.Jitter < 0 || dst.Jitter >= 1 {
-			v.add(k+".jitter", "must be in [0, 1)")
-		}
-	}
-	if dst.Max < dst.Initial {
-		v.add(k+".max", "must be >= initial (%s)", dst.Initial)
-	}
+	v.duration(k+".reset_after", b.ResetAfter, &dst.ResetAfter, rangeResetAfter)
+	floatIn(v, k+".multiplier", b.Multiplier, &dst.Multiplier, rangeBackoffMultiplier)
+	floatIn(v, k+".jitter", b.Jitter, &dst.Jitter, rangeBackoffJitter)
 }
 
 func (v *validator) startLimit(k string, sl *fileStartLimit, dst *StartLimit) {
-	if sl.Burst != nil {
-		if dst.Burst = *sl.Burst; dst.Burst < 1 {
-			v.add(k+".burst", "must be >= 1")
-		}
-	}
-	v.duration(k+".interval", sl.Interval, &dst.Interval, false)
-}
-
-// duration parses a duration key into *dst. zeroOK allows "0s".
-func (v *validator) duration(key string, s *string, dst *time.Duration, zeroOK bool) {
-	if s == nil {
-		return
-	}
-	d, err := time.ParseDuration(*s)
-	switch {
-	case err != nil:
-		v.add(key, "bad duration %q (want e.g. \"2s\", \"500ms\", \"1m\")", *s)
-	case d < 0:
-		v.add(key, "must not be negative")
-	case d == 0 && !zeroOK:
-		v.add(key, "must be > 0")
-	default:
-		*dst = d
-		return
-	}
+	intIn(v, k+".burst", sl.Burst, &dst.Burst, rangeStartLimitBurst)
+	v.duration(k+".interval", sl.Interval, &dst.Interval, rangeStartLimitInterval)
 }
 
 func (v *validator) stop(key string, f *fileStop) StopSpec {
@@ -227,8 +187,8 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 	case nil:
 		waits = []time.Duration{defaultStopWait}
 	case string:
-		var d time.Duration
-		v.duration(key+".wait", &w, &d, false)
+		d := defaultStopWait
+		v.duration(key+".wait", &w, &d, rangeStopWait)
 		waits = []time.Duration{d}
 	case []any:
 		if len(w) != len(signals) {
@@ -240,15 +200,15 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 				v.add(key+".wait", "entries must be duration strings like \"2s\"")
 				continue
 			}
-			var d time.Duration
-			v.duration(key+".wait", &s, &d, false)
+			d := defaultStopWait
+			v.duration(key+".wait", &s, &d, rangeStopWait)
 			waits = append(waits, d)
 		}
 	default:
 		v.add(key+".wait", "must be a duration string or an array of them")
 	}
 	spec := StopSpec{KillWait: DefaultKillWait}
-	v.duration(key+".kill_wait", f.KillWait, &spec.KillWait, false)
+	v.duration(key+".kill_wait", f.KillWait, &spec.KillWait, rangeKillWait)
 	for i, name := range signals {
 		sig, err := signame.Parse(name)
 		if err != nil {
@@ -266,17 +226,6 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 		spec.Steps = append(spec.Steps, StopStep{Signal: sig, Wait: wait})
 	}
 	return spec
-}
-
-func (v *validator) positive(key string, p *int, dst *int) {
-	if p == nil {
-		return
-	}
-	if *p < 1 {
-		v.add(key, "must be >= 1")
-		return
-	}
-	*dst = *p
 }
 
 // dependencies reports unknown dependencies and cycles.

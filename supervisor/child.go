@@ -255,7 +255,7 @@ func (c *child) run(ctx context.Context) {
 			switch kind {
 			case timerRunning:
 				c.setState(Running)
-				c.log.Info().Int("pid", c.proc.pid).Msg("running")
+				c.log.Info().Int("pid", c.proc.pid).Msgf("%s running (pid %d)", c.name, c.proc.pid)
 			case timerBackoff:
 				c.start()
 			}

@@ -4,6 +4,8 @@ package supervisor
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +135,9 @@ func (r *recorder) close() {
 	}
 }
 
-// logEvent logs rec with ev, saying whether it was recorded.
+// logEvent logs rec with ev, saying whether it was recorded. The message
+// is one readable line (see eventLine); the fields carry the same facts
+// for machines, durations as text with units.
 func logEvent(ev *zerolog.Event, rec history.Record, recorded bool) {
 	if rec.PID != 0 {
 		ev = ev.Int("pid", rec.PID)
@@ -148,10 +152,92 @@ func logEvent(ev *zerolog.Event, rec history.Record, recorded bool) {
 		ev = ev.Str("signal", rec.Signal)
 	}
 	if rec.Backoff > 0 {
-		ev = ev.Str("backoff", time.Duration(rec.Backoff).Round(time.Millisecond).String())
+		ev = ev.Str("backoff", roundText(time.Duration(rec.Backoff)))
+	}
+	if rec.StopDuration > 0 {
+		ev = ev.Str("took", roundText(time.Duration(rec.StopDuration)))
 	}
 	if rec.Message != "" {
 		ev = ev.Str("detail", rec.Message)
 	}
-	ev.Str("event", string(rec.Event)).Bool("recorded", recorded).Msg(string(rec.Event))
+	ev.Str("event", string(rec.Event)).Bool("recorded", recorded).Msg(eventLine(rec))
+}
+
+// eventLine says what a record says in one line, for the log:
+//
+//	fe-server stopped: QUIT (2.0s) -> TERM (10.0s) -> KILL (3ms), took 12.0s, reason close_wait
+//	worker exited: exit 3 after 4.0s; next start in 1.0s
+func eventLine(r history.Record) string {
+	who := r.Child
+	if who == "" {
+		who = "resreap"
+	}
+	var b strings.Builder
+	switch r.Event {
+	case history.EventStart:
+		if r.PID == 0 {
+			fmt.Fprintf(&b, "%s failed to start: %s", who, r.Message)
+		} else {
+			fmt.Fprintf(&b, "%s started (pid %d)", who, r.PID)
+		}
+		if r.Restarts > 0 {
+			fmt.Fprintf(&b, ", restart %d", r.Restarts)
+		}
+	case history.EventStop:
+		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), roundText(time.Duration(r.StopDuration)))
+	case history.EventExit:
+		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), roundText(time.Duration(r.Uptime)))
+	case history.EventRestart:
+		fmt.Fprintf(&b, "%s restarting", who)
+	case history.EventOrphaned:
+		fmt.Fprintf(&b, "%s: %s; stopped: %s, took %s", who, r.Message, escalationText(r), roundText(time.Duration(r.StopDuration)))
+	default:
+		fmt.Fprintf(&b, "%s %s", who, r.Event)
+	}
+	if r.Reason != "" && r.Event != history.EventStart && r.Event != history.EventExit {
+		fmt.Fprintf(&b, ", reason %s", r.Reason)
+	}
+	if s := r.Evidence.Summary(); s != "" && r.Event != history.EventRestart {
+		b.WriteString(": " + s)
+	}
+	if r.Backoff > 0 {
+		fmt.Fprintf(&b, "; next start in %s", roundText(time.Duration(r.Backoff)))
+	}
+	return b.String()
+}
+
+// escalationText is the signals of a stop, each with how long resreap
+// waited after it: until the next signal, or the end.
+func escalationText(r history.Record) string {
+	if len(r.SignalsSent) == 0 {
+		return "ended before any signal"
+	}
+	end := r.SignalsSent[0].Time.Add(time.Duration(r.StopDuration))
+	parts := make([]string, len(r.SignalsSent))
+	for i, s := range r.SignalsSent {
+		next := end
+		if i+1 < len(r.SignalsSent) {
+			next = r.SignalsSent[i+1].Time
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", s.Signal, roundText(max(0, next.Sub(s.Time))))
+	}
+	out := strings.Join(parts, " → ")
+	if r.Killed {
+		out += ", killed"
+	} else if r.Signal != "" || r.ExitCode != nil {
+		out += ", " + history.Ended(history.Record{Signal: r.Signal, ExitCode: r.ExitCode})
+	}
+	return out
+}
+
+// roundText writes d to a readable precision: milliseconds under a second,
+// tenths of a second under a minute, seconds above.
+func roundText(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }

@@ -176,14 +176,15 @@ func (d *daemon) output() string {
 	return d.raw.String()
 }
 
-// waitLog waits for a log line whose message is msg.
+// waitLog waits for a log line whose message is msg, or that records the
+// history event msg ("exit", "orphaned").
 func (d *daemon) waitLog(t *testing.T, msg string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		d.mu.Lock()
 		for _, m := range d.logs {
-			if m["message"] == msg {
+			if m["message"] == msg || m["event"] == msg {
 				d.mu.Unlock()
 				return
 			}

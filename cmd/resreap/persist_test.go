@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,12 +116,21 @@ fds = { enabled = false }
 			leakStart = time.Time{}
 		}
 	}
-	// Not before (persist-1) x interval; within start_seconds (100ms) +
-	// persist x interval (2s) + 1s.
-	const least, most = time.Second, 3100 * time.Millisecond
+	// Never before (persist-1) x interval: that is the fix. Typically
+	// within start_seconds (100ms) + persist x interval (2s) + 1s; a loaded
+	// machine may delay a tick, so that bound holds for the median, and
+	// every detection comes within twice it.
+	const least, typical = time.Second, 3100 * time.Millisecond
 	for _, l := range latencies {
-		if l < least || l > most {
-			t.Errorf("leak caught %s after the start, want %s to %s", l, least, most)
+		if l < least || l > 2*typical {
+			t.Errorf("leak caught %s after the start, want %s to %s", l, least, 2*typical)
+		}
+	}
+	if len(latencies) > 0 {
+		sorted := slices.Clone(latencies)
+		slices.Sort(sorted)
+		if med := sorted[len(sorted)/2]; med > typical {
+			t.Errorf("median detection %s after the start, want at most %s", med, typical)
 		}
 	}
 	if len(latencies) < 3 {

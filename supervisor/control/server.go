@@ -123,7 +123,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 			// EMFILE and friends: the supervisor must outlive an fd
 			// shortage, so back off and retry as net/http does.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn().Err(err).Dur("retry_in", delay).Msg("control socket accept failed")
+			s.log.Warn().Err(err).Str("retry_in", delay.String()).Msg("control socket accept failed")
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -224,7 +224,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn, h Handler) {
 	if req.Signal != "" {
 		ev = ev.Str("signal", req.Signal)
 	}
-	ev.Dur("took", time.Since(start)).Msg("control command")
+	ev.Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("control command")
 	s.write(c, log, resp)
 }
 

@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 	}
 	defer w.close()
 	w.log.Info().Str("reader", w.scan.Reader()).Str("pattern", patternText(o)).Int("limit", o.Limit).
-		Dur("interval", w.opts.Interval).Str("openmax", o.OpenMax.String()).Bool("dry_run", o.DryRun).Bool("check_only", w.checkOnly()).
+		Str("interval", w.opts.Interval.String()).Str("openmax", o.OpenMax.String()).Bool("dry_run", o.DryRun).Bool("check_only", w.checkOnly()).
 		Msg("watching")
 	scans := 0
 	if o.Once {
@@ -250,7 +250,7 @@ func (w *watcher) notePSError(err error) {
 
 func (w *watcher) debugScan(cands []candidate, res []health.Result, took time.Duration) {
 	st := w.scan.Stats()
-	w.log.Debug().Int("candidates", len(cands)).Dur("took", took).Str("reader", w.scan.Reader()).
+	w.log.Debug().Int("candidates", len(cands)).Str("took", took.Round(time.Microsecond).String()).Str("reader", w.scan.Reader()).
 		Int("fd_walks", st.FDWalks).Msg("scan")
 	for i, r := range res {
 		c := cands[i]

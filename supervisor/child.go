@@ -51,6 +51,10 @@ type child struct {
 	attempts  int // start attempts in this resreap; every one after the first is a restart
 	timer     *time.Timer
 	timerOn   timerKind
+	// quietUntil: verdicts are not acted on before then (a veto's
+	// cooldown); reported: the last dry-run verdict recorded ("pid reason").
+	quietUntil time.Time
+	reported   string
 
 	mu      sync.Mutex // guards snap, changed, shared and live
 	snap    ChildStatus

@@ -5,6 +5,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -206,26 +207,40 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 }
 
 // unhealthy acts on a health verdict: record it, ask the before-restart
-// hook, and restart through the stop path unless the hook vetoes.
+// hook, and restart through the stop path unless the hook vetoes. After a
+// veto the child's verdicts are not acted on for the veto cooldown, so
+// the hook is not asked (and the veto not recorded) at every scan. In a
+// dry run a verdict is recorded once per process and reason, as
+// would_restart.
 func (c *child) unhealthy(v verdict) {
 	if c.proc == nil || c.proc.pid != v.pid || c.status().State != Running {
 		return // a stale verdict, or not judged while starting, stopping or in backoff
 	}
+	if time.Now().Before(c.quietUntil) {
+		return
+	}
 	ev := v.evidence
 	reason := history.Reason(ev.Reason)
 	log := c.log.Warn().Str("evidence", ev.Summary())
-	c.update(func(s *ChildStatus) { s.LastReason = reason })
 	rec := history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
 	if c.sup.opts.DryRun {
-		rec.Message = "dry run: would restart"
-		c.sup.record(log, rec)
+		key := strconv.Itoa(c.proc.pid) + " " + string(reason)
+		if c.reported != key {
+			c.reported = key
+			rec.Event, rec.Message = history.EventWouldRestart, "dry run: not restarted"
+			c.sup.record(log, rec)
+		}
 		return
 	}
+	c.update(func(s *ChildStatus) { s.LastReason = reason })
 	c.sup.record(log, rec)
 	if err := c.runHook(ev); err != nil {
 		var veto *VetoError
 		if errors.As(err, &veto) {
-			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason, Message: err.Error()})
+			cool := c.spec.Health.Cooldown()
+			c.quietUntil = time.Now().Add(cool)
+			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason,
+				Message: fmt.Sprintf("%v; verdicts not acted on for %s", err, cool)})
 			return
 		}
 		c.log.Error().Err(err).Msg("before_restart hook failed to run; restarting anyway")

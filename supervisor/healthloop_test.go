@@ -102,9 +102,9 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{leakerSpec("fe", addr, 3)}}
 	h := startConfig(t, cfg, Options{DryRun: true})
 	pid := h.waitState(t, "fe", Running, 30*time.Second).PID
-	recs := h.hist.waitFor(t, 60*time.Second, "two dry-run verdicts", func(r []history.Record) bool { return count(r, "fe", history.EventUnhealthy) >= 2 })
+	recs := h.hist.waitFor(t, 60*time.Second, "a dry-run verdict", func(r []history.Record) bool { return count(r, "fe", history.EventWouldRestart) >= 1 })
 	for _, r := range recs {
-		if r.Event == history.EventUnhealthy && !strings.Contains(r.Message, "dry run") {
+		if r.Event == history.EventWouldRestart && !strings.Contains(r.Message, "dry run") {
 			t.Errorf("verdict without dry-run note: %+v", r)
 		}
 		if r.Event == history.EventStop || r.Event == history.EventRestart {
@@ -119,4 +119,56 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	// left to its death signal when resreap exits. Kill it here.
 	unix.Kill(-pid, unix.SIGKILL)
 	waitGone(t, pid, 30*time.Second)
+}
+
+// After a veto the hook is not asked again before the cooldown: a hook
+// that always says no is asked about once per cooldown, not at every
+// scan, and each veto is recorded once.
+func TestVetoCooldown(t *testing.T) {
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	spec := leakerSpec("fe", addr, 3)
+	spec.Health.VetoCooldown = time.Second // 10 intervals of 100ms
+	asked := filepath.Join(t.TempDir(), "asked")
+	spec.Health.BeforeRestart = config.HookSpec{Timeout: 10 * time.Second, Command: []string{"sh", "-c", `echo >> "$0"; exit 1`, asked}}
+	h := startSupervisor(t, spec)
+	h.hist.waitMatching(t, 1, "fe", history.EventVeto)
+	start := time.Now()
+	h.hist.waitMatching(t, 3, "fe", history.EventVeto)
+	took := time.Since(start)
+	data, _ := os.ReadFile(asked)
+	vetoes := h.hist.matching("fe", history.EventVeto)
+	// Two more vetoes cannot come sooner than two cooldowns.
+	if took < 2*time.Second {
+		t.Errorf("3 vetoes within %s of the first: the cooldown of 1s was not kept", took)
+	}
+	if n := strings.Count(string(data), "\n"); n < 3 || n > len(vetoes)+1 {
+		t.Errorf("hook asked %d times for %d vetoes", n, len(vetoes))
+	}
+	if !strings.Contains(vetoes[0].Message, "verdicts not acted on for 1s") {
+		t.Errorf("veto message %q does not say how long", vetoes[0].Message)
+	}
+}
+
+// A dry run records a verdict once per process and reason, as
+// would_restart, and never stops the child.
+func TestDryRunRecordsOnce(t *testing.T) {
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{leakerSpec("fe", addr, 3)}}
+	h := startConfig(t, cfg, Options{DryRun: true})
+	first := h.hist.waitMatching(t, 1, "fe", history.EventWouldRestart)[0]
+	// 30 more scans of the same leaking process.
+	pid := h.waitState(t, "fe", Running, 30*time.Second).PID
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(h.hist.matching("fe", history.EventWouldRestart)); n != 1 {
+		t.Errorf("%d would_restart records for one process, want 1", n)
+	}
+	if n := len(h.hist.matching("fe", history.EventUnhealthy, history.EventStop, history.EventRestart)); n != 0 {
+		t.Errorf("%d unhealthy/stop/restart records in a dry run", n)
+	}
+	if first.PID != pid || first.Evidence == nil || h.sup.Status()[0].PID != pid {
+		t.Errorf("would_restart %+v: want the live process %d with evidence, still running", first, pid)
+	}
 }

@@ -148,6 +148,10 @@ var (
 	// before it could fork; the restart waits for the hook, and a leaking
 	// child should not wait an hour.
 	rangeHookTimeout = durRange{min: 100 * time.Millisecond, max: time.Hour}
+	// health.veto_cooldown: 0..24h, 0 = VetoIntervals intervals (the
+	// default). After a veto the hook is not asked again for that long;
+	// a day of vetoes is an operator's decision, not a cooldown.
+	rangeVetoCooldown = durRange{min: 0, max: 24 * time.Hour}
 )
 
 // DefaultChild returns a ChildSpec holding every built-in default and no

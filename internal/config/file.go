@@ -70,6 +70,7 @@ type fileHealth struct {
 	CloseWait     *fileCloseWait `toml:"close_wait"`
 	FDs           *fileFDs       `toml:"fds"`
 	BeforeRestart *fileHook      `toml:"before_restart"`
+	VetoCooldown  *string        `toml:"veto_cooldown"`
 }
 
 type fileCloseWait struct {

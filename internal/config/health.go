@@ -35,6 +35,7 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		intIn(v, k+".max_open", fd.MaxOpen, &p.MaxOpen, rangeMaxOpen)
 		intIn(v, k+".persist", fd.Persist, &p.Persist, rangePersist)
 	}
+	v.duration(key+".veto_cooldown", f.VetoCooldown, &h.VetoCooldown, rangeVetoCooldown)
 	if hk := f.BeforeRestart; hk != nil {
 		k := key + ".before_restart"
 		h.BeforeRestart.Command = hk.Command

@@ -115,6 +115,22 @@ type HealthSpec struct {
 	Interval      time.Duration
 	Policy        health.Policy
 	BeforeRestart HookSpec
+	// VetoCooldown is how long verdicts are not acted on after the hook
+	// vetoed a restart (or, in a dry run, after a verdict was reported):
+	// the hook is not asked again every scan. 0 means VetoIntervals
+	// intervals; see Cooldown.
+	VetoCooldown time.Duration
+}
+
+// VetoIntervals is the default veto cooldown, in health intervals.
+const VetoIntervals = 5
+
+// Cooldown returns VetoCooldown, or VetoIntervals intervals when unset.
+func (h HealthSpec) Cooldown() time.Duration {
+	if h.VetoCooldown > 0 {
+		return h.VetoCooldown
+	}
+	return VetoIntervals * h.Interval
 }
 
 // Enabled reports whether any check runs for the child.

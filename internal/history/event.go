@@ -9,7 +9,7 @@ import (
 
 // Events lists every event name, in the order of a child's life.
 func Events() []Event {
-	return []Event{EventOrphaned, EventStart, EventExit, EventUnhealthy, EventVeto,
+	return []Event{EventOrphaned, EventStart, EventExit, EventUnhealthy, EventWouldRestart, EventVeto,
 		EventStop, EventRestart, EventFatal, EventReload}
 }
 

@@ -22,6 +22,9 @@ const (
 	EventFatal     Event = "fatal"     // the start limit was hit; no more restarts
 	EventReload    Event = "reload"    // the configuration was reloaded
 	EventOrphaned  Event = "orphaned"  // processes a previous resreap left were found and stopped
+	// EventWouldRestart is a verdict resreap did not act on because it was
+	// told not to (--dry-run): recorded once per process and reason.
+	EventWouldRestart Event = "would_restart"
 )
 
 // Reason says why the event happened.

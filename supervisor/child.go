@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -304,17 +305,31 @@ func (c *child) handle(req request) reply {
 			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, signame.Name(req.signal), err)}
 		}
 	case reqUpdate:
-		c.spec = *req.spec
-		c.mu.Lock()
-		c.shared = c.spec
-		c.mu.Unlock()
-		c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
-		if c.proc != nil {
-			rep := c.restart(history.ReasonReload, nil, false)
-			return reply{stop: &rep}
-		}
+		return c.applySpec(*req.spec)
+	}
+	return reply{}
+}
+
+// applySpec applies a reloaded spec. The failure count and backoff start
+// over, as for a new child. A running process is restarted only when a
+// key of the process itself changed (see config.ChildSpec.Diff); a child
+// not running is started.
+func (c *child) applySpec(spec config.ChildSpec) reply {
+	keys, restart := c.spec.Diff(spec)
+	c.spec = spec
+	c.mu.Lock()
+	c.shared = c.spec
+	c.mu.Unlock()
+	c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
+	c.tracker.reset()
+	c.quietUntil, c.reported = time.Time{}, ""
+	c.log.Info().Strs("changed", keys).Bool("restart", restart && c.proc != nil).Msg(c.name + " reloaded: " + strings.Join(keys, ", ") + " changed")
+	switch {
+	case c.proc != nil && restart:
+		rep := c.restart(history.ReasonReload, nil, false)
+		return reply{stop: &rep}
+	case c.proc == nil:
 		c.cancelTimer()
-		c.tracker.reset()
 		c.start()
 	}
 	return reply{}

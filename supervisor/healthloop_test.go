@@ -171,4 +171,9 @@ func TestDryRunRecordsOnce(t *testing.T) {
 	if first.PID != pid || first.Evidence == nil || h.sup.Status()[0].PID != pid {
 		t.Errorf("would_restart %+v: want the live process %d with evidence, still running", first, pid)
 	}
+	h.stop()
+	// A dry run sends no signal even at shutdown (the child would die by
+	// its parent-death signal when resreap exits): kill it here.
+	unix.Kill(-pid, unix.SIGKILL)
+	waitGone(t, pid, 30*time.Second)
 }

@@ -6,19 +6,26 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 )
 
-// ReloadReport lists what a reload did.
+// ReloadReport lists what a reload did: children started, stopped,
+// restarted (a key of their process changed), updated in place (only how
+// they are supervised changed) and left alone; Changes names the keys
+// that changed, by child.
 type ReloadReport struct {
-	Started, Stopped, Restarted, Unchanged []string
+	Started, Stopped, Restarted, Updated, Unchanged []string
+	Changes                                         map[string][]string
 }
 
 // Reload applies a new, already validated configuration: children that are
-// new start, children that are gone stop, children whose spec changed
-// restart with the new spec, and the rest are not touched. Changes to the
+// new start, children that are gone stop, children whose process keys
+// changed (command, env, user, limits...) restart with the new spec, those
+// where only supervision keys changed (backoff, stop, health, ...) get
+// them without a restart, and the rest are not touched. Changes to the
 // [supervisor] table take effect at the next start of resreap.
 func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
 	s.reloadMu.Lock()
@@ -47,9 +54,38 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadRepo
 		s.child(spec.Name).call(ctx, request{kind: reqUpdate, spec: &spec, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
 	}
 	s.startAll(ctx, added)
-	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload,
-		Message: fmt.Sprintf("started %v, stopped %v, restarted %v", rep.Started, rep.Stopped, rep.Restarted)})
+	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload, Message: rep.String()})
 	return rep, nil
+}
+
+// String says what a reload did on one line:
+//
+//	started api; stopped old; restarted fe (command, env); updated db (health.interval); 2 unchanged
+func (r ReloadReport) String() string {
+	var parts []string
+	for _, p := range []struct {
+		verb  string
+		names []string
+	}{{"started", r.Started}, {"stopped", r.Stopped}, {"restarted", r.Restarted}, {"updated", r.Updated}} {
+		if len(p.names) == 0 {
+			continue
+		}
+		names := make([]string, len(p.names))
+		for i, n := range p.names {
+			names[i] = n
+			if keys := r.Changes[n]; len(keys) > 0 {
+				names[i] += " (" + strings.Join(keys, ", ") + ")"
+			}
+		}
+		parts = append(parts, p.verb+" "+strings.Join(names, ", "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no change")
+	}
+	if n := len(r.Unchanged); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d unchanged", n))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // reloadPlan sorts the children of cfg into new ones (added), changed ones
@@ -65,17 +101,26 @@ func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, adde
 		case !ok || s.child(spec.Name) == nil:
 			added = append(added, spec)
 			rep.Started = append(rep.Started, spec.Name)
-		case !specEqual(&prev, &spec):
-			changed = append(changed, spec)
-			rep.Restarted = append(rep.Restarted, spec.Name)
 		default:
-			rep.Unchanged = append(rep.Unchanged, spec.Name)
+			keys, restart := prev.Diff(spec)
+			switch {
+			case len(keys) == 0:
+				rep.Unchanged = append(rep.Unchanged, spec.Name)
+				continue
+			case restart:
+				rep.Restarted = append(rep.Restarted, spec.Name)
+			default:
+				rep.Updated = append(rep.Updated, spec.Name)
+			}
+			changed = append(changed, spec)
+			if rep.Changes == nil {
+				rep.Changes = map[string][]string{}
+			}
+			rep.Changes[spec.Name] = keys
 		}
 	}
 	return rep, added, changed
 }
-
-func specEqual(a, b *config.ChildSpec) bool { return reflect.DeepEqual(a, b) }
 
 // ReloadFile re-reads the configuration file the supervisor was started
 // with and applies it. An invalid file changes nothing: the error (with

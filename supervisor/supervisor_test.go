@@ -168,3 +168,39 @@ func descendantsOf(pid int) []string {
 	}
 	return out
 }
+
+// A reload that changes only how a child is supervised (its health
+// interval, its stop) applies it to the running process; one that changes
+// the process (its environment) restarts it. Both reset the backoff, and
+// the report names the keys.
+func TestReloadUpdatesInPlace(t *testing.T) {
+	a, b := helperSpec("a", "sleep"), helperSpec("b", "sleep")
+	h := startSupervisor(t, a, b)
+	pidA := h.waitState(t, "a", Running, 30*time.Second).PID
+	pidB := h.waitState(t, "b", Running, 30*time.Second).PID
+
+	a2, b2 := a, b
+	a2.Health.Interval, a2.Stop.KillWait = 3*time.Second, 7*time.Second
+	b2.Env = testchild.EnvMap("sleep", "VERSION=2")
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{a2, b2}}
+	rep, err := h.sup.Reload(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Updated, []string{"a"}) || !slices.Equal(rep.Restarted, []string{"b"}) ||
+		!slices.Equal(rep.Changes["a"], []string{"stop", "health.interval"}) || !slices.Equal(rep.Changes["b"], []string{"env"}) {
+		t.Fatalf("reload report %+v", rep)
+	}
+	if want := "restarted b (env); updated a (stop, health.interval)"; rep.String() != want {
+		t.Errorf("report %q, want %q", rep.String(), want)
+	}
+	if st := h.waitState(t, "a", Running, 30*time.Second); st.PID != pidA {
+		t.Errorf("a restarted for a supervision change: pid %d -> %d", pidA, st.PID)
+	}
+	if st := h.waitState(t, "b", Running, 30*time.Second); st.PID == pidB {
+		t.Errorf("b kept pid %d after its env changed", pidB)
+	}
+	if r := h.hist.waitMatching(t, 1, "", history.EventReload)[0]; r.Message != rep.String() {
+		t.Errorf("reload record %q, want %q", r.Message, rep.String())
+	}
+}

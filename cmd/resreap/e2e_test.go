@@ -77,7 +77,7 @@ func TestControlCommandsEndToEnd(t *testing.T) {
 	}
 	waitStatus(t, cfg, running("sleeper", "stubborn", "extra"))
 	writeConfig(t, dir, e2eChildren+"\n[[child]]\nname = \"extra\"\n")
-	if code, out = resreap(t, "reload", "-c", cfg); code == 0 || !strings.Contains(out, "resreap.toml:") {
+	if code, out = resreap(t, "reload", "-c", cfg); code != 2 || !strings.Contains(out, "resreap.toml:") {
 		t.Errorf("bad reload: exit %d: %s", code, out)
 	}
 	waitStatus(t, cfg, running("sleeper", "stubborn", "extra"))

@@ -3,6 +3,9 @@
 package config
 
 import (
+	"maps"
+	"reflect"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -143,4 +146,44 @@ func (h HealthSpec) Enabled() bool {
 type HookSpec struct {
 	Command []string
 	Timeout time.Duration
+}
+
+// Diff lists the keys whose values differ between a and b, in file order,
+// and whether any of them concerns the process itself (its command,
+// environment, user, limits...), so that a reload must restart it. The
+// others (restart policy, backoff, stop, health, dependencies) change
+// only how resreap supervises it and apply to the running process.
+func (a ChildSpec) Diff(b ChildSpec) (keys []string, restart bool) {
+	for _, f := range []struct {
+		key     string
+		same    bool
+		process bool
+	}{
+		{"command", slices.Equal(a.Command, b.Command), true},
+		{"dir", a.Dir == b.Dir, true},
+		{"env", maps.Equal(a.Env, b.Env), true},
+		{"clear_env", a.ClearEnv == b.ClearEnv, true},
+		{"user", a.User == b.User, true},
+		{"group", a.Group == b.Group, true},
+		{"rlimit_nofile", a.RlimitNofile == b.RlimitNofile, true},
+		{"memory_max", a.MemoryMax == b.MemoryMax, true},
+		{"pids_max", a.PidsMax == b.PidsMax, true},
+		{"restart", a.Restart == b.Restart, false},
+		{"start_seconds", a.StartGrace == b.StartGrace, false},
+		{"backoff", a.Backoff == b.Backoff, false},
+		{"start_limit", a.StartLimit == b.StartLimit, false},
+		{"stop", reflect.DeepEqual(a.Stop, b.Stop), false},
+		{"depends_on", slices.Equal(a.DependsOn, b.DependsOn), false},
+		{"health.interval", a.Health.Interval == b.Health.Interval, false},
+		{"health.close_wait", reflect.DeepEqual(a.Health.Policy.CloseWait, b.Health.Policy.CloseWait), false},
+		{"health.fds", a.Health.Policy.FDs == b.Health.Policy.FDs, false},
+		{"health.before_restart", reflect.DeepEqual(a.Health.BeforeRestart, b.Health.BeforeRestart), false},
+		{"health.veto_cooldown", a.Health.VetoCooldown == b.Health.VetoCooldown, false},
+	} {
+		if !f.same {
+			keys = append(keys, f.key)
+			restart = restart || f.process
+		}
+	}
+	return keys, restart
 }

@@ -176,10 +176,13 @@ type StopReport struct {
 	Started *ChildStatus `json:"started,omitempty"`
 }
 
-// ReloadReport names the children a reload touched. A nil list means none.
+// ReloadReport names the children a reload touched (see
+// supervisor.ReloadReport). A nil list means none.
 type ReloadReport struct {
-	Started   []string `json:"started"`
-	Stopped   []string `json:"stopped"`
-	Restarted []string `json:"restarted"`
-	Unchanged []string `json:"unchanged"`
+	Started   []string            `json:"started"`
+	Stopped   []string            `json:"stopped"`
+	Restarted []string            `json:"restarted"`
+	Updated   []string            `json:"updated"`
+	Unchanged []string            `json:"unchanged"`
+	Changes   map[string][]string `json:"changes,omitempty"` // the keys that changed, by child
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor"
 )
@@ -89,10 +90,11 @@ func usage(format string, args ...any) Response {
 }
 
 // failure maps a handler error to its code: asking about a child that does
-// not exist is the caller's mistake, anything else a runtime failure.
+// not exist, or reloading a file that is not valid, is the caller's
+// mistake (exit 2, as resreap check), anything else a runtime failure.
 func failure(err error) Response {
 	code := CodeFailure
-	if errors.Is(err, supervisor.ErrUnknownChild) {
+	if errors.Is(err, supervisor.ErrUnknownChild) || errors.Is(err, config.ErrInvalid) {
 		code = CodeUsage
 	}
 	return Response{Error: err.Error(), Code: code}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/resreap/resreap/supervisor"
 )
 
 // WriteStatusTable writes a line about resreap, then st as an aligned
@@ -120,24 +122,9 @@ func (r StopReport) String() string {
 
 // String renders the report on one line, naming what changed:
 //
-//	reloaded: started api; stopped old; restarted fe-server; 2 unchanged
+//	reloaded: started api; stopped old; restarted fe-server (command); 2 unchanged
 func (r ReloadReport) String() string {
-	var parts []string
-	for _, p := range []struct {
-		verb  string
-		names []string
-	}{{"started", r.Started}, {"stopped", r.Stopped}, {"restarted", r.Restarted}} {
-		if len(p.names) > 0 {
-			parts = append(parts, p.verb+" "+strings.Join(p.names, ", "))
-		}
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "no change")
-	}
-	if n := len(r.Unchanged); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d unchanged", n))
-	}
-	return "reloaded: " + strings.Join(parts, "; ")
+	return "reloaded: " + supervisor.ReloadReport(r).String()
 }
 
 func dash(s string) string {

@@ -96,15 +96,18 @@ func rawExchange(t *testing.T, path, req string) string {
 	return line
 }
 
+// emptySupervisor is the supervisor object of emptyHandler's status.
+const emptySupervisor = `{"pid":0,"started":"0001-01-01T00:00:00Z","ownership":"","ownership_detail":"","children":0,"up":0}`
+
 func TestWireFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "control.sock")
 	var empty emptyHandler
 	serve(t, path, Options{}, empty)
 	tests := []struct{ req, want string }{
 		// An empty supervisor still answers a list, not null.
-		{`{"cmd":"status"}` + "\n", `{"ok":true,"status":[]}` + "\n"},
+		{`{"cmd":"status"}` + "\n", `{"ok":true,"status":[],"supervisor":` + emptySupervisor + `}` + "\n"},
 		// The last line may come without its newline.
-		{`{"cmd":"status"}`, `{"ok":true,"status":[]}` + "\n"},
+		{`{"cmd":"status"}`, `{"ok":true,"status":[],"supervisor":` + emptySupervisor + `}` + "\n"},
 		{`{"cmd":"signal","child":"fe","signal":"HUP"}` + "\n", `{"ok":true}` + "\n"},
 		{`{"cmd":"stop","child":"nope"}` + "\n", `{"ok":false,"error":"unknown child \"nope\"","code":2}` + "\n"},
 	}

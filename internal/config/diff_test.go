@@ -1,0 +1,50 @@
+//go:build linux
+
+package config
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestDiff(t *testing.T) {
+	base := DefaultChild()
+	base.Name, base.Command, base.Env = "fe", []string{"/opt/fe"}, map[string]string{"A": "1"}
+	for _, tc := range []struct {
+		name    string
+		change  func(*ChildSpec)
+		keys    []string
+		restart bool
+	}{
+		{"nothing", func(*ChildSpec) {}, nil, false},
+		{"command", func(c *ChildSpec) { c.Command = []string{"/opt/fe", "-v"} }, []string{"command"}, true},
+		{"env", func(c *ChildSpec) { c.Env = map[string]string{"A": "2"} }, []string{"env"}, true},
+		{"threshold only", func(c *ChildSpec) { c.Health.Policy.CloseWait.Threshold = 9 }, []string{"health.close_wait"}, false},
+		{"backoff and interval", func(c *ChildSpec) {
+			c.Backoff.Max = time.Hour
+			c.Health.Interval = time.Second
+		}, []string{"backoff", "health.interval"}, false},
+		{"stop and user", func(c *ChildSpec) {
+			c.Stop.Steps = []StopStep{{Signal: 3, Wait: time.Second}}
+			c.User = "fe"
+		}, []string{"user", "stop"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := base
+			b.Env = map[string]string{"A": "1"}
+			b.Stop.Steps = slices.Clone(base.Stop.Steps)
+			tc.change(&b)
+			keys, restart := base.Diff(b)
+			if !slices.Equal(keys, tc.keys) || restart != tc.restart {
+				t.Errorf("Diff = %v, %v; want %v, %v", keys, restart, tc.keys, tc.restart)
+			}
+		})
+	}
+	// Every field of ChildSpec but Name is compared: a new field must be
+	// added to Diff (and to this count).
+	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 17 {
+		t.Errorf("ChildSpec has %d fields: add the new ones to Diff", n)
+	}
+}

@@ -21,9 +21,10 @@ type peer struct {
 // passed on, or a directory left wider than we would make it, must not
 // widen who can stop children.
 type access struct {
-	owner uint32 // the effective uid of resreap, which owns the socket
-	gid   uint32 // the operators group, when group is set
-	group bool
+	owner     uint32 // the effective uid of resreap, which owns the socket
+	gid       uint32 // the control group, when group is set
+	group     bool
+	groupName string // as configured, for the refusal
 }
 
 // check lets in root, the socket's owner and, with a group configured,
@@ -45,7 +46,10 @@ func (a access) check(p peer, groups func() ([]uint32, error)) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("permission denied: uid %d may not use the resreap control socket", p.UID)
+	if a.group {
+		return fmt.Errorf("permission denied: uid %d is not root, resreap's user (uid %d) or a member of the control group %q", p.UID, a.owner, a.groupName)
+	}
+	return fmt.Errorf("permission denied: uid %d is not root or resreap's user (uid %d); set control_group to let others in", p.UID, a.owner)
 }
 
 // lookupGroup resolves a group name, or takes a numeric gid as it is so

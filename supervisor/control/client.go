@@ -33,7 +33,7 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
 		return nil, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
 	case errors.Is(err, os.ErrPermission):
-		return nil, fmt.Errorf("control socket %s: permission denied (run as root or as a member of the operators group)", path)
+		return nil, fmt.Errorf("control socket %s: permission denied (run as root, as resreap's user, or as a member of its control_group)", path)
 	}
 	return nil, fmt.Errorf("control socket %s: %w", path, err)
 }

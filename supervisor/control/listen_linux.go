@@ -47,7 +47,7 @@ func listenSocket(path string, opts Options) (*net.UnixListener, fileIdent, acce
 		if err != nil {
 			return nil, fileIdent{}, acc, err
 		}
-		acc.gid, acc.group, gid = g, true, int(g)
+		acc.gid, acc.group, acc.groupName, gid = g, true, opts.Group, int(g)
 		sockMode, dirMode = 0o660, 0o750
 	}
 	dir := filepath.Dir(path)
@@ -112,11 +112,14 @@ func placeSocket(tmpPath, path string, mode os.FileMode, gid int) (fileIdent, er
 }
 
 // ensureDir creates dir with mode and group when it is missing. An existing
-// directory is left as it is: its mode is the administrator's choice (or
-// systemd's RuntimeDirectoryMode=).
+// directory keeps its mode (the administrator's choice, or systemd's
+// RuntimeDirectoryMode=), except that with a group the group must be able
+// to reach the socket in it: a directory resreap owns is given the group
+// and g+x; one it does not own and that keeps the group out is an error
+// that says so, rather than a socket its members cannot use.
 func ensureDir(dir string, mode os.FileMode, gid int) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
+	if st, err := os.Stat(dir); err == nil {
+		return groupCanEnter(dir, st, gid)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -131,6 +134,26 @@ func ensureDir(dir string, mode os.FileMode, gid int) error {
 		return os.Lchown(dir, -1, gid)
 	}
 	return nil
+}
+
+// groupCanEnter makes sure members of gid (-1: no group) can traverse
+// the existing directory dir.
+func groupCanEnter(dir string, st os.FileInfo, gid int) error {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	perm := st.Mode().Perm()
+	switch {
+	case gid < 0 || !ok || perm&0o001 != 0:
+		return nil // no group, or others may enter anyway
+	case int(sys.Gid) == gid && perm&0o010 != 0:
+		return nil
+	case int(sys.Uid) != os.Geteuid():
+		return fmt.Errorf("%s is %v, owner %d, group %d: the control group (gid %d) cannot reach the socket in it; give it that group and g+x, or choose another control_socket",
+			dir, perm, sys.Uid, sys.Gid, gid)
+	}
+	if err := os.Lchown(dir, -1, gid); err != nil {
+		return err
+	}
+	return os.Chmod(dir, perm|0o010)
 }
 
 // checkStale decides what to do with whatever is at path: nothing there or

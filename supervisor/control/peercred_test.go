@@ -94,19 +94,27 @@ func TestPeerCredentials(t *testing.T) {
 		cred   syscall.Credential
 		widen  bool // open the file modes so that only the peer check stands
 		accept bool
+		dir    bool // the socket's directory exists first, 0750 root:root (made by the history, say)
 	}{
-		{"nobody refused", Options{}, syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}, true, false},
+		{"nobody refused", Options{}, syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}, true, false, false},
 		{"nobody outside the group refused", Options{Group: "4242"},
-			syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{1}}, true, false},
-		{"root accepted", Options{}, syscall.Credential{Uid: 0, Gid: nobody, Groups: []uint32{}}, false, true},
+			syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{1}}, true, false, false},
+		{"root accepted", Options{}, syscall.Credential{Uid: 0, Gid: nobody, Groups: []uint32{}}, false, true, false},
 		{"primary group accepted", Options{Group: "4242"},
-			syscall.Credential{Uid: nobody, Gid: operators, Groups: []uint32{}}, false, true},
+			syscall.Credential{Uid: nobody, Gid: operators, Groups: []uint32{}}, false, true, false},
 		{"supplementary group accepted", Options{Group: "4242"},
-			syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{1, operators}}, false, true},
+			syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{1, operators}}, false, true, false},
+		{"group member through an existing 0750 directory", Options{Group: "4242"},
+			syscall.Credential{Uid: nobody, Gid: operators, Groups: []uint32{}}, false, true, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(base, "run"+string(rune('a'+i)), "control.sock")
+			if tt.dir {
+				if err := os.Mkdir(filepath.Dir(path), 0o750); err != nil {
+					t.Fatal(err)
+				}
+			}
 			serve(t, path, tt.opts, &fakeHandler{})
 			if tt.widen {
 				if err := os.Chmod(filepath.Dir(path), 0o755); err != nil {
@@ -126,7 +134,10 @@ func TestPeerCredentials(t *testing.T) {
 				}
 				return
 			}
-			want := "permission denied: uid 65534 may not use the resreap control socket"
+			want := "permission denied: uid 65534 is not root or resreap's user (uid 0); set control_group to let others in"
+			if tt.opts.Group != "" {
+				want = `permission denied: uid 65534 is not root, resreap's user (uid 0) or a member of the control group "4242"`
+			}
 			if resp.OK || resp.Code != CodeFailure || resp.Error != want {
 				t.Errorf("refused peer got %+v, want error %q", resp, want)
 			}

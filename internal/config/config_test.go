@@ -80,20 +80,20 @@ func TestParseConfigErrors(t *testing.T) {
 		src  string
 		want []string // each must appear in the error
 	}{
-		{"unknown key", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ncomand = [\"y\"]\n", []string{"x.toml:4: child[0].comand: unknown key"}},
+		{"unknown key", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ncomand = [\"y\"]\n", []string{"x.toml:4: child[a].comand: unknown key"}},
 		{"unknown table key", "[supervisor]\nhistory = \"x\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n", []string{"x.toml:2: supervisor.history: unknown key"}},
 		{"duplicate and empty names", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\ncommand = [\"x\"]\n",
-			[]string{"x.toml:5: child[1].name: duplicate name \"a\"", "x.toml:7: child[2].name: missing or empty name"}},
-		{"empty command", "[[child]]\nname = \"a\"\ncommand = []\n", []string{"x.toml:3: child[0].command: missing or empty command"}},
-		{"unknown signal", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TREM\"] }\n", []string{"x.toml:4: child[0].stop.signals: unknown signal \"TREM\""}},
+			[]string{"x.toml:5: child[a].name: duplicate name \"a\"", "x.toml:7: child[2].name: missing or empty name"}},
+		{"empty command", "[[child]]\nname = \"a\"\ncommand = []\n", []string{"x.toml:3: child[a].command: missing or empty command"}},
+		{"unknown signal", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TREM\"] }\n", []string{"x.toml:4: child[a].stop.signals: unknown signal \"TREM\""}},
 		{"bad durations", "[defaults]\nstart_seconds = \"-1s\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\nbackoff = { initial = \"soon\" }\nhealth.interval = \"0s\"\n",
-			[]string{"x.toml:2: defaults.start_seconds: -1s is out of range: must be between 0s and 1h", "x.toml:6: child[0].backoff.initial: bad duration \"soon\"", "x.toml:7: child[0].health.interval: 0s is out of range: must be between 100ms and 1h"}},
+			[]string{"x.toml:2: defaults.start_seconds: -1s is out of range: must be between 0s and 1h", "x.toml:6: child[a].backoff.initial: bad duration \"soon\"", "x.toml:7: child[a].health.interval: 0s is out of range: must be between 100ms and 1h"}},
 		{"cycle", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"b\"]\n[[child]]\nname = \"b\"\ncommand = [\"x\"]\ndepends_on = [\"a\"]\n", []string{"dependency cycle: a -> b -> a"}},
-		{"unknown dependency", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"zz\"]\n", []string{"x.toml:4: child[0].depends_on: unknown child \"zz\""}},
-		{"bad restart", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nrestart = \"sometimes\"\n", []string{"x.toml:4: child[0].restart: must be always, on-failure or never"}},
-		{"bad ignore entry", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[child.health]\nclose_wait = { ignore_foreign = [\"10.0.0.1:http\"] }\n", []string{"x.toml:5: child[0].health.close_wait.ignore_foreign"}},
+		{"unknown dependency", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"zz\"]\n", []string{"x.toml:4: child[a].depends_on: unknown child \"zz\""}},
+		{"bad restart", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nrestart = \"sometimes\"\n", []string{"x.toml:4: child[a].restart: must be always, on-failure or never"}},
+		{"bad ignore entry", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[child.health]\nclose_wait = { ignore_foreign = [\"10.0.0.1:http\"] }\n", []string{"x.toml:5: child[a].health.close_wait.ignore_foreign"}},
 		{"kill listed", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"TERM\", \"KILL\"], wait = [\"1s\"] }\n",
-			[]string{"child[0].stop.signals: KILL is always sent last", "child[0].stop.wait: has 1 durations for 2 signals"}},
+			[]string{"child[a].stop.signals: KILL is always sent last", "child[a].stop.wait: has 1 durations for 2 signals"}},
 		{"syntax error", "[[child]]\nname = \"a\ncommand = [\"x\"]\n", []string{"x.toml:2:"}},
 		{"type error", "[[child]]\nname = \"a\"\ncommand = \"x\"\n", []string{"x.toml:3:"}},
 		{"no children", "[supervisor]\n", []string{"no [[child]] defined"}},
@@ -132,5 +132,36 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
 	if !errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A file broken elsewhere still leads the command line to the socket; a
+// problem in [supervisor] itself is reported with its line.
+func TestLoadSupervisorOfABrokenFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, src, socket, problem string
+	}{
+		{"child not TOML", "[supervisor]\ncontrol_socket = \"/run/x.sock\"\n[supervisor.health]\nreader = \"proc\"\n\n[[child]]\nname = \"a\ncommand = [\n", "/run/x.sock", ""},
+		{"default socket", "[[child]]\nname = \"a\ncommand = [\n", DefaultControlSocket, ""},
+		{"broken supervisor", "[supervisor]\ncontrol_socket = \"/run/x.sock\nx = 1\n[[child]]\nname=\"a\"\n", "", "x.toml:2: "},
+		{"misspelt key", "[supervisor]\ncontrol_sockett = \"/run/x.sock\"\n[[child]]\nname = \"a\ncommand = [\n", "", "x.toml:2: supervisor.control_sockett: unknown key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "x.toml")
+			if err := os.WriteFile(path, []byte(tc.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sc, err := LoadSupervisor(path)
+			if tc.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.problem) {
+					t.Errorf("LoadSupervisor: %v, want %q", err, tc.problem)
+				}
+				return
+			}
+			if err != nil || sc.ControlSocket != tc.socket {
+				t.Errorf("LoadSupervisor = %q, %v; want %q", sc.ControlSocket, err, tc.socket)
+			}
+		})
 	}
 }

@@ -106,6 +106,9 @@ func CheckHost(cfg *Config) error { return ReadHost().Check(cfg) }
 // Check is CheckHost against h.
 func (h Host) Check(cfg *Config) error {
 	v := &validator{lines: cfg.lines}
+	for _, c := range cfg.Children {
+		v.names = append(v.names, c.Name)
+	}
 	h.checkSupervisor(v, cfg.Supervisor)
 	for i := range cfg.Children {
 		h.checkChild(v, "child."+strconv.Itoa(i), &cfg.Children[i], cfg.Supervisor)

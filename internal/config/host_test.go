@@ -99,13 +99,13 @@ health.before_restart = { command = ["sh", "-c", "true"] }
 	have := problems(Host{}.Check(cfg), dir)
 	want := []string{
 		`x.toml:2: defaults.user: no such user "no-such-user-resreap"`,
-		`x.toml:6: child[0].command: noexec is not executable (mode -rw-r--r--)`,
-		`x.toml:12: child[1].command: adir is a directory, not a program`,
-		`x.toml:18: child[2].command: program missing/prog does not exist`,
-		`x.toml:20: child[2].group: no such group "no-such-group-resreap"`,
-		`x.toml:24: child[3].command: "no-such-program-resreap" not found in PATH (` + os.Getenv("PATH") + `)`,
-		`x.toml:26: child[3].dir: directory nodir does not exist`,
-		`x.toml:31: child[4].dir: prog is not a directory (a regular file)`,
+		`x.toml:6: child[noexec].command: noexec is not executable (mode -rw-r--r--)`,
+		`x.toml:12: child[isdir].command: adir is a directory, not a program`,
+		`x.toml:18: child[missing].command: program missing/prog does not exist`,
+		`x.toml:20: child[missing].group: no such group "no-such-group-resreap"`,
+		`x.toml:24: child[nopath].command: "no-such-program-resreap" not found in PATH (` + os.Getenv("PATH") + `)`,
+		`x.toml:26: child[nopath].dir: directory nodir does not exist`,
+		`x.toml:31: child[notdir].dir: prog is not a directory (a regular file)`,
 	}
 	if !slices.Equal(have, want) {
 		t.Errorf("have\n%s\nwant\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
@@ -124,7 +124,7 @@ func TestCheckHostRelativeToBadDir(t *testing.T) {
 	dir := hostFiles(t)
 	cfg := parseT(t, dir, "[[child]]\nname = \"a\"\ncommand = [\"./prog\"]\ndir = \"nodir\"\nhealth.before_restart = { command = [\"./hook\"] }\n")
 	have := problems(Host{}.Check(cfg), dir)
-	if want := []string{"x.toml:4: child[0].dir: directory nodir does not exist"}; !slices.Equal(have, want) {
+	if want := []string{"x.toml:4: child[a].dir: directory nodir does not exist"}; !slices.Equal(have, want) {
 		t.Errorf("have %q, want %q", have, want)
 	}
 }
@@ -177,7 +177,7 @@ func TestCheckHostNofile(t *testing.T) {
 			have := problems(tt.host.Check(parseT(t, dir, src)), dir)
 			var want []string
 			if tt.want != "" {
-				want = []string{"x.toml:4: child[0].rlimit_nofile: " + tt.want}
+				want = []string{"x.toml:4: child[a].rlimit_nofile: " + tt.want}
 			}
 			if !slices.Equal(have, want) {
 				t.Errorf("have %q, want %q", have, want)
@@ -214,25 +214,25 @@ func TestCheckHostLimits(t *testing.T) {
 	}{
 		{"controllers there", full, "auto", nil},
 		{"hybrid host", hybrid, "auto", []string{
-			"x.toml:5: child[0].memory_max: memory controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",
-			"x.toml:6: child[0].pids_max: pids controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",
+			"x.toml:5: child[a].memory_max: memory controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",
+			"x.toml:6: child[a].pids_max: pids controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",
 		}},
 		{"cgroup off", full, "off", []string{
-			"x.toml:5: child[0].memory_max: cannot apply: [supervisor] cgroup = \"off\" runs children without cgroups",
-			"x.toml:6: child[0].pids_max: cannot apply: [supervisor] cgroup = \"off\" runs children without cgroups",
+			"x.toml:5: child[a].memory_max: cannot apply: [supervisor] cgroup = \"off\" runs children without cgroups",
+			"x.toml:6: child[a].pids_max: cannot apply: [supervisor] cgroup = \"off\" runs children without cgroups",
 		}},
 		{"not writable", readOnly, "auto", []string{
-			"x.toml:5: child[0].memory_max: cannot apply: the cgroup2 hierarchy at /sys/fs/cgroup/unified is not writable below /, so children would run in process groups",
-			"x.toml:6: child[0].pids_max: cannot apply: the cgroup2 hierarchy at /sys/fs/cgroup/unified is not writable below /, so children would run in process groups",
+			"x.toml:5: child[a].memory_max: cannot apply: the cgroup2 hierarchy at /sys/fs/cgroup/unified is not writable below /, so children would run in process groups",
+			"x.toml:6: child[a].pids_max: cannot apply: the cgroup2 hierarchy at /sys/fs/cgroup/unified is not writable below /, so children would run in process groups",
 		}},
 		{"no hierarchy", none, "auto", []string{
-			"x.toml:5: child[0].memory_max: cannot apply: no cgroup2 hierarchy: none mounted",
-			"x.toml:6: child[0].pids_max: cannot apply: no cgroup2 hierarchy: none mounted",
+			"x.toml:5: child[a].memory_max: cannot apply: no cgroup2 hierarchy: none mounted",
+			"x.toml:6: child[a].pids_max: cannot apply: no cgroup2 hierarchy: none mounted",
 		}},
 		{"no hierarchy for a path", none, "/resreap", []string{
 			"x.toml:2: supervisor.cgroup: no cgroup2 hierarchy to build /resreap in: no cgroup2 hierarchy: none mounted",
-			"x.toml:5: child[0].memory_max: cannot apply: no cgroup2 hierarchy: none mounted",
-			"x.toml:6: child[0].pids_max: cannot apply: no cgroup2 hierarchy: none mounted",
+			"x.toml:5: child[a].memory_max: cannot apply: no cgroup2 hierarchy: none mounted",
+			"x.toml:6: child[a].pids_max: cannot apply: no cgroup2 hierarchy: none mounted",
 		}},
 	}
 	for _, tt := range tests {

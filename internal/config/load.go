@@ -63,19 +63,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	var fc fileConfig
 	md, err := toml.Decode(string(data), &fc)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{Path: path, Problems: []Problem{{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}}}
-		}
-		// Type mismatches come as plain errors: "toml: line 3 (last key "x"): ..."
-		p := Problem{Key: "-", Msg: err.Error()}
-		if m := reDecodeErr.FindStringSubmatch(err.Error()); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Key, p.Msg = m[2], m[3]
-		}
-		return nil, &Error{Path: path, Problems: []Problem{p}}
+		return nil, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
 	}
 	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
+	for _, c := range fc.Child {
+		v.names = append(v.names, childName(c.Name))
+	}
 	for _, k := range md.Undecoded() {
 		v.unknownKey(k)
 	}
@@ -105,7 +98,7 @@ func (v *validator) unknownKey(k toml.Key) {
 	found := false
 	for loc, line := range v.lines {
 		if stripIndexes(loc) == path {
-			key := displayKey(loc)
+			key := v.displayKey(loc)
 			if key == "" {
 				key = k.String() // an empty key: `""`
 			}
@@ -131,12 +124,16 @@ func stripIndexes(path string) string {
 	return strings.Join(out, ".")
 }
 
-// displayKey turns "child.1.stop" into "child[1].stop".
-func displayKey(path string) string {
+// displayKey turns "child.1.stop" into "child[fe-server].stop", naming
+// the child when it has a name, else "child[1].stop".
+func (v *validator) displayKey(path string) string {
 	parts := strings.Split(path, ".")
 	var b strings.Builder
 	for i, p := range parts {
-		if _, err := strconv.Atoi(p); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			if i == 1 && parts[0] == "child" && n < len(v.names) && v.names[n] != "" {
+				p = v.names[n]
+			}
 			b.WriteString("[" + p + "]")
 			continue
 		}
@@ -207,24 +204,56 @@ func strOr(p *string, def string) string {
 	return *p
 }
 
+// childName is a child's name as a problem shows it: "" (show its index)
+// when it has none, or none a reader could take for a name, or a very long
+// one.
+func childName(p *string) string {
+	if p == nil || *p == "" || len(*p) > 64 || strings.ContainsAny(*p, " \t\n/[]") {
+		return ""
+	}
+	return *p
+}
+
+// decodeProblem turns a TOML decoding error into a Problem with its line.
+func decodeProblem(err error) Problem {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return Problem{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}
+	}
+	// Type mismatches come as plain errors: "toml: line 3 (last key "x"): ..."
+	p := Problem{Key: "-", Msg: err.Error()}
+	if m := reDecodeErr.FindStringSubmatch(err.Error()); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Key, p.Msg = m[2], m[3]
+	}
+	return p
+}
+
 // LoadSupervisor reads only the [supervisor] table of a config file:
 // where the history and the control socket are. The command-line clients
 // use it so that a file whose children are being edited (and may be
-// invalid) still leads them to the running resreap, which then reports the
-// problems itself. Only a file that is not TOML at all is an error.
+// invalid, even not TOML at all) still leads them to the running resreap,
+// which then reports the problems itself: when the whole file does not
+// parse, the [supervisor] tables are read alone. Only a problem in those
+// tables is an error, with its line.
 func LoadSupervisor(path string) (Supervisor, error) {
-	var fc struct {
-		Supervisor fileSupervisor `toml:"supervisor"`
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Supervisor{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	md, err := toml.Decode(string(data), &fc)
-	if err != nil {
-		return Supervisor{}, &Error{Path: path, Problems: []Problem{{Key: "supervisor", Msg: err.Error()}}}
+	var fc struct {
+		Supervisor fileSupervisor `toml:"supervisor"`
 	}
-	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
+	src := string(data)
+	md, err := toml.Decode(src, &fc)
+	if err != nil {
+		src = supervisorTables(src)
+		fc.Supervisor = fileSupervisor{}
+		if md, err = toml.Decode(src, &fc); err != nil {
+			return Supervisor{}, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
+		}
+	}
+	v := &validator{base: filepath.Dir(path), lines: locateKeys(src)}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && k[0] == "supervisor" {
 			v.unknownKey(k) // a misspelt control_socket must not silently mean the default
@@ -235,4 +264,25 @@ func LoadSupervisor(path string) (Supervisor, error) {
 		return sc, &Error{Path: path, Problems: v.problems}
 	}
 	return sc, nil
+}
+
+// reTableHeader matches a table header line and captures its name.
+var reTableHeader = regexp.MustCompile(`^\s*\[\[?\s*([^\]]*?)\s*\]\]?\s*(#.*)?$`)
+
+// supervisorTables returns src with every line blanked but those of the
+// [supervisor] table and its sub-tables, so that their line numbers stay
+// those of the file.
+func supervisorTables(src string) string {
+	lines := strings.Split(src, "\n")
+	in := false
+	for i, l := range lines {
+		if m := reTableHeader.FindStringSubmatch(l); m != nil {
+			name := strings.ReplaceAll(m[1], " ", "")
+			in = name == "supervisor" || strings.HasPrefix(name, "supervisor.")
+		}
+		if !in {
+			lines[i] = ""
+		}
+	}
+	return strings.Join(lines, "\n")
 }

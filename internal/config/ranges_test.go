@@ -21,8 +21,8 @@ func TestRanges(t *testing.T) {
 		// The values found in the field.
 		{sup(`history_max_size = "8589934592GB"`), `supervisor.history_max_size: size "8589934592GB" is too large`},
 		{sup(`history_keep = 10000000`), "supervisor.history_keep: 10000000 is out of range: must be between 0 and 1000"},
-		{ch(`health.interval = "1ns"`), "child[0].health.interval: 1ns is out of range: must be between 100ms and 1h"},
-		{ch(`start_limit = { interval = "1ns" }`), "child[0].start_limit.interval: 1ns is out of range: must be between 1s and 24h"},
+		{ch(`health.interval = "1ns"`), "child[a].health.interval: 1ns is out of range: must be between 100ms and 1h"},
+		{ch(`start_limit = { interval = "1ns" }`), "child[a].start_limit.interval: 1ns is out of range: must be between 1s and 24h"},
 
 		{sup(`history_max_size = "1MB"`), ""},
 		{sup(`history_max_size = "1TB"`), ""},
@@ -39,12 +39,12 @@ func TestRanges(t *testing.T) {
 
 		{ch(`rlimit_nofile = 1`), ""},
 		{ch(`rlimit_nofile = 1073741824`), ""},
-		{ch(`rlimit_nofile = 0`), "child[0].rlimit_nofile: 0 is out of range: must be between 1 and 1073741824"},
+		{ch(`rlimit_nofile = 0`), "child[a].rlimit_nofile: 0 is out of range: must be between 1 and 1073741824"},
 		{ch(`rlimit_nofile = 1073741825`), "out of range"},
 		{ch(`memory_max = "1MB"`), ""},
 		{ch(`memory_max = "1PB"`), ""},
 		{ch(`memory_max = 0`), ""},
-		{ch(`memory_max = "512KB"`), `child[0].memory_max: "512KB" is out of range: must be between 1MB and 1PB, or 0 (no limit)`},
+		{ch(`memory_max = "512KB"`), `child[a].memory_max: "512KB" is out of range: must be between 1MB and 1PB, or 0 (no limit)`},
 		{ch(`memory_max = "1025TB"`), "out of range"},
 		{ch(`memory_max = "1.5GB"`), `bad size "1.5GB"`},
 		{ch(`pids_max = 1`), ""},
@@ -54,7 +54,7 @@ func TestRanges(t *testing.T) {
 
 		{ch(`start_seconds = "0s"`), ""},
 		{ch(`start_seconds = "1h"`), ""},
-		{ch(`start_seconds = "61m"`), "child[0].start_seconds: 61m is out of range: must be between 0s and 1h"},
+		{ch(`start_seconds = "61m"`), "child[a].start_seconds: 61m is out of range: must be between 0s and 1h"},
 		{ch(`backoff = { initial = "0s", max = "0s" }`), ""},
 		{ch(`backoff = { initial = "1h", max = "24h" }`), ""},
 		{ch(`backoff = { initial = "61m", max = "24h" }`), "backoff.initial: 61m is out of range"},
@@ -82,7 +82,7 @@ func TestRanges(t *testing.T) {
 
 		{ch(`stop = { wait = "1ns" }`), ""},
 		{ch(`stop = { wait = "1h" }`), ""},
-		{ch(`stop = { wait = "0s" }`), "child[0].stop.wait: 0s is out of range: must be more than 0s and at most 1h"},
+		{ch(`stop = { wait = "0s" }`), "child[a].stop.wait: 0s is out of range: must be more than 0s and at most 1h"},
 		{ch(`stop = { signals = ["QUIT", "TERM"], wait = ["1s", "61m"] }`), "stop.wait: 61m is out of range"},
 		{ch(`stop = { kill_wait = "100ms" }`), ""},
 		{ch(`stop = { kill_wait = "10m" }`), ""},
@@ -138,11 +138,11 @@ func TestRangeInheritedBlamedOnce(t *testing.T) {
 func TestUnpassableStrings(t *testing.T) {
 	const child = "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n"
 	tests := []struct{ src, want string }{
-		{child + "env = { \"A=B\" = \"1\" }\n", `child[0].env: bad variable name "A=B"`},
-		{child + "env = { \"\" = \"1\" }\n", `child[0].env: bad variable name ""`},
-		{child + "env = { A = \"x\\u0000y\" }\n", "child[0].env: A: value contains a NUL byte"},
-		{"[[child]]\nname = \"a\"\ncommand = [\"x\", \"a\\u0000b\"]\n", "child[0].command: argument 1 contains a NUL byte"},
-		{child + "dir = \"/a\\u0000b\"\n", "child[0].dir: contains a NUL byte"},
+		{child + "env = { \"A=B\" = \"1\" }\n", `child[a].env: bad variable name "A=B"`},
+		{child + "env = { \"\" = \"1\" }\n", `child[a].env: bad variable name ""`},
+		{child + "env = { A = \"x\\u0000y\" }\n", "child[a].env: A: value contains a NUL byte"},
+		{"[[child]]\nname = \"a\"\ncommand = [\"x\", \"a\\u0000b\"]\n", "child[a].command: argument 1 contains a NUL byte"},
+		{child + "dir = \"/a\\u0000b\"\n", "child[a].dir: contains a NUL byte"},
 		{"[[child]]\nname = \"" + strings.Repeat("n", 201) + "\"\ncommand = [\"x\"]\n", "child[0].name: name is 201 bytes long, more than 200"},
 		{"[supervisor]\ncontrol_socket = \"/" + strings.Repeat("s", 107) + "\"\n" + child, "a Unix socket path holds at most 107"},
 		{child + "health.before_restart = { command = [\"x\\u0000\"] }\n", "before_restart.command: argument 0 contains a NUL byte"},

@@ -19,6 +19,7 @@ import (
 type validator struct {
 	base     string // directory of the config file; relative paths start there
 	lines    keyLines
+	names    []string // the children's names, by index: problems name the child
 	problems []Problem
 }
 
@@ -36,7 +37,7 @@ func (v *validator) add(path, format string, args ...any) {
 			}
 		}
 	}
-	p := Problem{Line: v.lines.lineOf(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...)}
+	p := Problem{Line: v.lines.lineOf(path), Key: v.displayKey(path), Msg: fmt.Sprintf(format, args...)}
 	if !slices.Contains(v.problems, p) {
 		v.problems = append(v.problems, p)
 	}

@@ -87,15 +87,15 @@ memory_max = "64MB"
 		t.Errorf("exit %d, want 2:\n%s", code, out)
 	}
 	contains(t, out,
-		cfg+`:3: child[0].command: `+filepath.Join(dir, "noexec")+` is not executable (mode -rw-r--r--)`,
-		cfg+`:8: child[1].command: `+filepath.Join(dir, "adir")+` is a directory, not a program`,
-		cfg+`:12: child[2].command: program `+filepath.Join(dir, "missing")+` does not exist`,
-		cfg+`:16: child[3].command: "no-such-program-resreap" not found in PATH`,
-		cfg+`:21: child[4].user: no such user "no-such-user-resreap"`,
-		cfg+`:26: child[5].dir: directory `+filepath.Join(dir, "missing-dir")+` does not exist`,
+		cfg+`:3: child[noexec].command: `+filepath.Join(dir, "noexec")+` is not executable (mode -rw-r--r--)`,
+		cfg+`:8: child[isdir].command: `+filepath.Join(dir, "adir")+` is a directory, not a program`,
+		cfg+`:12: child[missing].command: program `+filepath.Join(dir, "missing")+` does not exist`,
+		cfg+`:16: child[nopath].command: "no-such-program-resreap" not found in PATH`,
+		cfg+`:21: child[nouser].user: no such user "no-such-user-resreap"`,
+		cfg+`:26: child[nodir].dir: directory `+filepath.Join(dir, "missing-dir")+` does not exist`,
 	)
 	if want := memoryProblem(t); want != "" {
-		contains(t, out, cfg+`:31: child[6].memory_max: `+want)
+		contains(t, out, cfg+`:31: child[limited].memory_max: `+want)
 	} else if strings.Contains(out, "memory_max") {
 		t.Errorf("memory_max reported on a host with a writable hierarchy and the memory controller:\n%s", out)
 	}
@@ -182,7 +182,7 @@ func TestCheckNofileAboveHardLimit(t *testing.T) {
 		want string
 	}{
 		{1000, 0, "ok (1 children, host checked)"},
-		{1001, 2, ":4: child[0].rlimit_nofile: 1001 is above resreap's hard RLIMIT_NOFILE (1000), which only CAP_SYS_RESOURCE can raise, and resreap runs without it"},
+		{1001, 2, ":4: child[a].rlimit_nofile: 1001 is above resreap's hard RLIMIT_NOFILE (1000), which only CAP_SYS_RESOURCE can raise, and resreap runs without it"},
 	} {
 		cfg := writeFile(t, dir, fmt.Sprintf("nofile-%d.toml", tc.n), fmt.Sprintf("[[child]]\nname = \"a\"\ncommand = [\"sh\"]\nrlimit_nofile = %d\n", tc.n))
 		argv := append(slices.Clone(wrap), sh, "-c", `ulimit -n 1000 && exec "$0" "$@"`, os.Args[0], "check", "-c", cfg)

@@ -165,3 +165,21 @@ func TestLoadSupervisorOfABrokenFile(t *testing.T) {
 		})
 	}
 }
+
+// A child without dir runs in the config file's directory, absolute, and
+// so do the relative paths of the file, whatever resreap's own working
+// directory is.
+func TestDefaultDirIsTheConfigsDir(t *testing.T) {
+	cfg, err := Parse("conf/x.toml", []byte("[supervisor]\nstate_dir = \"state\"\n[[child]]\nname = \"a\"\ncommand = [\"/bin/true\"]\n[[child]]\nname = \"b\"\ncommand = [\"/bin/true\"]\ndir = \"sub\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	conf := filepath.Join(wd, "conf")
+	if a, b := cfg.Children[0].Dir, cfg.Children[1].Dir; a != conf || b != filepath.Join(conf, "sub") {
+		t.Errorf("dirs %q and %q, want %q and %q", a, b, conf, filepath.Join(conf, "sub"))
+	}
+	if cfg.Supervisor.StateDir != filepath.Join(conf, "state") {
+		t.Errorf("state_dir %q", cfg.Supervisor.StateDir)
+	}
+}

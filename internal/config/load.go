@@ -65,7 +65,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
 	}
-	v := &validator{base: filepath.Dir(path), lines: locateKeys(string(data))}
+	v := &validator{base: baseDir(path), lines: locateKeys(string(data))}
 	for _, c := range fc.Child {
 		v.names = append(v.names, childName(c.Name))
 	}
@@ -160,7 +160,7 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 	case !strings.HasPrefix(c, "/") || strings.Contains(c, "/../") || strings.HasSuffix(c, "/.."):
 		v.add("supervisor.cgroup", "must be auto, off or an absolute cgroup path like /resreap, not %q", c)
 	}
-	base := filepath.Dir(path)
+	base := v.base
 	sc.StateDir = relTo(base, sc.StateDir)
 	sc.HistoryFile = relTo(base, strOr(fs.HistoryFile, filepath.Join(sc.StateDir, defaultHistoryName)))
 	if sc.ControlSocket != "" {
@@ -253,7 +253,7 @@ func LoadSupervisor(path string) (Supervisor, error) {
 			return Supervisor{}, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
 		}
 	}
-	v := &validator{base: filepath.Dir(path), lines: locateKeys(src)}
+	v := &validator{base: baseDir(path), lines: locateKeys(src)}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && k[0] == "supervisor" {
 			v.unknownKey(k) // a misspelt control_socket must not silently mean the default
@@ -285,4 +285,14 @@ func supervisorTables(src string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// baseDir is the absolute directory of the config file at path: relative
+// paths in the file, and a child's default working directory, are taken
+// from it, whatever resreap's own working directory.
+func baseDir(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return filepath.Dir(path)
 }

@@ -85,7 +85,10 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 		v.add(key+".command", "missing or empty command (an argv array, e.g. [\"/usr/bin/app\", \"--flag\"])")
 	}
 	v.argv(key+".command", c.Command)
-	c.Dir = relTo(v.base, strOr(f.Dir, ""))
+	// A child's working directory defaults to the config file's: the
+	// directory relative paths are taken from, whatever resreap's own
+	// working directory is (/ under systemd, anywhere from a shell).
+	c.Dir = relTo(v.base, strOr(f.Dir, "."))
 	c.Env = f.Env
 	v.env(key+".env", c.Env)
 	c.ClearEnv = f.ClearEnv != nil && *f.ClearEnv

@@ -12,6 +12,13 @@ import (
 	"github.com/resreap/resreap/internal/config"
 )
 
+const checkExamples = `  resreap check -c /etc/resreap/resreap.toml
+  resreap check configs/demo.toml --no-host-checks   validate for another machine
+every problem is printed as file:line: key: message. Exit status: 0 ok, 2
+problems (in the file, or on this host: a missing binary, user, dir, a
+limit above the hard limit, a cgroup controller the host lacks).
+`
+
 // runCheck validates a config file: exit 0 when it is good, 2 with every
 // problem (file:line: key: message) when it is not. Unless told otherwise
 // it also checks the file against this host (config.CheckHost): programs,
@@ -24,7 +31,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", defaultConfig, "config file to validate")
 	noHost := fs.Bool("no-host-checks", false, "validate the file only, not against this host (for a file meant for another machine)")
-	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
+	if exit, ok := parseArgs(fs, args, "resreap check [-c] FILE [--no-host-checks]", checkExamples, stdout, stderr); !ok {
 		return exit
 	}
 	if fs.NArg() == 1 && !fs.Changed("config") {

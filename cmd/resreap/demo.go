@@ -17,13 +17,22 @@ import (
 	"github.com/resreap/resreap/internal/signame"
 )
 
+const demoExamples = `  resreap demo fe-server --leak-after 2s --ignore TERM
+the children of configs/demo.toml (make run) run this.
+`
+
 // runDemo runs the demo children of configs/demo.toml.
 //
 //	resreap demo fe-server   a front end whose "network library" leaks
 //	                         connections in CLOSE_WAIT, and that is slow to die
 func runDemo(args []string, stdout, stderr io.Writer) int {
+	const demoUsage = "resreap demo fe-server [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]"
 	if len(args) == 0 || args[0] != "fe-server" {
-		fmt.Fprintln(stderr, "usage: resreap demo fe-server [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]")
+		fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
+		if exit, ok := parseArgs(fs, args, demoUsage, demoExamples, stdout, stderr); !ok {
+			return exit
+		}
+		fmt.Fprintln(stderr, "usage:", demoUsage)
 		return 2
 	}
 	fs := pflag.NewFlagSet("demo fe-server", pflag.ContinueOnError)
@@ -31,7 +40,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	leakAfter := fs.Duration("leak-after", 2*time.Second, "run cleanly this long before leaking")
 	leakEvery := fs.Duration("leak-every", 500*time.Millisecond, "leak one CLOSE_WAIT connection this often")
 	ignore := fs.StringSlice("ignore", nil, "signals to ignore (QUIT always prints a fake thread dump)")
-	if exit, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+	if exit, ok := parseArgs(fs, args[1:], demoUsage, demoExamples, stdout, stderr); !ok {
 		return exit
 	}
 	return demoFEServer(*leakAfter, *leakEvery, *ignore, stdout, stderr)

@@ -18,6 +18,14 @@ const historyUsage = `usage: resreap history [-f FILE | -c CONFIG] [--child NAME
                        [--event LIST] [-n N] [--json | --summary]
 
 Print the restart history, newest last. Times in the table are local.
+
+examples:
+  resreap history -c /etc/resreap/resreap.toml --since 1h
+  resreap history --child fe-server --event unhealthy,stop -n 20
+  resreap history --summary        restarts per child, by reason
+  resreap history --json | jq 'select(.event == "stop")'
+
+flags:
 `
 
 // historyArgs are the parsed flags of "resreap history".
@@ -81,11 +89,16 @@ func parseHistoryArgs(args []string, stdout io.Writer, now time.Time) (historyAr
 	fs.IntVarP(&a.filter.Last, "last", "n", 0, "only the last `N` events (0 = all)")
 	fs.BoolVar(&a.json, "json", false, "print JSON Lines instead of a table")
 	fs.BoolVar(&a.summary, "summary", false, "print restarts per child instead of events")
+	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprint(stdout, historyUsage, fs.FlagUsages())
 		}
 		return a, err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "resreap", version)
+		return a, pflag.ErrHelp // done, exit 0
 	}
 
 	switch {

@@ -30,17 +30,20 @@ const usage = `usage: resreap <command> [flags]
 
 commands:
   run      supervise the children of a config file (default: -c /etc/resreap/resreap.toml)
-  check    validate a config file: resreap check -c FILE
-  status   show the children of a running resreap
-  start, stop, restart NAME   control one child of a running resreap
+  check    validate a config file, and this host for it: resreap check -c FILE
+  status   [NAME...]           show a running resreap and its children; exit 1 if one is not up
+  start, stop, restart NAME... | all   control children of a running resreap
   reload   re-read the config of a running resreap
-  signal NAME SIG             send a signal to a child's process group
+  signal NAME SIG              send a signal to every process of a child (--main: its main process)
   history  show the restart history
   watch    watch processes resreap does not own (the old watchdog's flags)
   demo     demo children used by the bundled demo config
   version  print the version
 
-"resreap <command> -h" shows the flags of a command.
+"resreap <command> --help" shows the flags and examples of a command;
+every command takes --version. Control commands find the running resreap
+with -c/--config FILE (its control_socket) or -s/--socket PATH; in watch,
+-c, -s and -f are the old watchdog's command, signal and pattern.
 `
 
 func main() {
@@ -106,7 +109,3 @@ func parseArgs(fs *pflag.FlagSet, args []string, usage, examples string, stdout,
 	return 0, true
 }
 
-// parseFlags is parseArgs with a plain usage line and no examples.
-func parseFlags(fs *pflag.FlagSet, args []string, stdout, stderr io.Writer) (exit int, ok bool) {
-	return parseArgs(fs, args, "resreap "+fs.Name()+" [flags]", "", stdout, stderr)
-}

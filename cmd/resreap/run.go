@@ -24,6 +24,14 @@ import (
 
 const defaultConfig = "/etc/resreap/resreap.toml"
 
+const runExamples = `  resreap run -c /etc/resreap/resreap.toml
+  resreap run -c configs/demo.toml --dry-run --log-format console
+signals: TERM or INT stop every child and exit 0 (a second INT kills them
+at once); HUP reloads the file. Exit status: 0 after a clean stop, 1 when
+it cannot run (another resreap owns the socket or state_dir), 2 for a
+usage or config error.
+`
+
 // runRun supervises the children of a config file until SIGTERM or SIGINT.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -32,7 +40,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "log every signal and restart it would do; do none")
 	debug := fs.Bool("debug", false, "debug logging")
 	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
-	if exit, ok := parseFlags(fs, args, stdout, stderr); !ok {
+	if exit, ok := parseArgs(fs, args, "resreap run [-c FILE] [--dry-run] [--debug] [--log-format auto|console|json]", runExamples, stdout, stderr); !ok {
 		return exit
 	}
 	survivePipeReaders()

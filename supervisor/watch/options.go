@@ -52,8 +52,13 @@ Kill processes that have enough CLOSE_WAIT socket(s)
   -h, --help               this help
   -v, --version            print the version
 
+The one-letter flags are the old watchdog's, so its command lines keep
+working: here -c is a command, -s a signal and -f a pattern, while in the
+other resreap commands -c is a config file, -s a socket and -f a file.
+The long forms say which.
+
 A process is acted on when the same sockets (inode and 4-tuple) stay in
-CLOSE_WAIT for two consecutive checks. resreap itself and its ancestors are
+CLOSE_WAIT for two consecutive checks an interval apart. resreap itself and its ancestors are
 never candidates. Signals go through a pidfd opened when the process was
 judged, after checking its start time, so a reused PID is never signalled.
 `

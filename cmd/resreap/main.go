@@ -108,4 +108,3 @@ func parseArgs(fs *pflag.FlagSet, args []string, usage, examples string, stdout,
 	}
 	return 0, true
 }
-

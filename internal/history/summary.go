@@ -18,27 +18,44 @@ type childSummary struct {
 	restarts int
 	byReason map[Reason]int
 	last     *Record // the newest restart
+	// lastReason is why the newest restart happened.
+	lastReason Reason
 }
 
 // WriteSummary writes one row per child named in recs (sorted by name): the
 // number of restarts, split by reason with the most frequent first, and the
 // time (local, to the second) and reason of the last one. recs must be
 // oldest first, as Read returns them.
+//
+// A restart is a start attempt of a child after its first in the same run
+// of resreap: a start record with restarts > 0, whatever caused it, which
+// is what resreap status counts. Its reason is that of the record that
+// ended the process before it: the exit ("exited"), the stop (close_wait,
+// manual, reload...) or the failed start ("start_failed").
 func WriteSummary(w io.Writer, recs []Record) error {
 	byChild := map[string]*childSummary{}
+	cause := map[string]Reason{} // why each child's last process ended
 	for i := range recs {
 		r := &recs[i]
+		if r.Child == "" {
+			continue // resreap's own events (reload)
+		}
 		s := byChild[r.Child]
 		if s == nil {
 			s = &childSummary{child: r.Child, byReason: map[Reason]int{}}
 			byChild[r.Child] = s
 		}
-		if !r.Restarted() {
-			continue
+		switch {
+		case r.Event == EventStart && r.Restarts > 0:
+			s.restarts++
+			s.byReason[cause[r.Child]]++
+			s.last, s.lastReason = r, cause[r.Child]
+		case r.Event == EventExit, r.Event == EventStop, r.Event == EventOrphaned:
+			cause[r.Child] = r.Reason
 		}
-		s.restarts++
-		s.byReason[r.Reason]++
-		s.last = r
+		if r.Event == EventStart && r.PID == 0 {
+			cause[r.Child] = ReasonStartFailed
+		}
 	}
 	sums := make([]*childSummary, 0, len(byChild))
 	for _, s := range byChild {
@@ -52,19 +69,12 @@ func WriteSummary(w io.Writer, recs []Record) error {
 		last, lastReason := "-", "-"
 		if s.last != nil {
 			last = s.last.Time.Local().Format(tableTime)
-			lastReason = cell(string(s.last.Reason))
+			lastReason = cell(string(s.lastReason))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", cell(s.child), s.restarts,
 			cell(reasonCounts(s.byReason)), last, lastReason)
 	}
 	return tw.Flush()
-}
-
-// Restarted reports whether the record stands for a restart: a restart
-// event (resreap stopped the child and starts it again), or an exit or a
-// failed start after which a new start was scheduled (its backoff is set).
-func (r *Record) Restarted() bool {
-	return r.Event == EventRestart || (r.Event == EventExit || r.Event == EventStart) && r.Backoff > 0
 }
 
 // reasonCounts renders counts as "close_wait×3, exited×1", most frequent

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/resreap/resreap/health"
 )
 
 func intp(i int) *int { return &i }
@@ -108,22 +106,29 @@ func TestWriteJSON(t *testing.T) {
 	}
 }
 
+// A restart is a start attempt after the child's first in a run of
+// resreap (restarts > 0), counted under the reason of what ended the
+// process before it; resreap's own records (reload) make no row.
 func TestWriteSummary(t *testing.T) {
 	var recs []Record
-	add := func(child string, ev Event, reason Reason, n int) {
+	add := func(child string, ev Event, reason Reason, n, restarts, pid int) {
 		r := rec(child, ev, n)
-		r.Reason = reason
-		if reason == ReasonCloseWait {
-			r.Evidence = &health.Evidence{Reason: health.ReasonCloseWait, CloseWait: 3}
-		}
+		r.Reason, r.Restarts, r.PID = reason, restarts, pid
 		recs = append(recs, r)
 	}
-	add("fe-server", EventRestart, ReasonCloseWait, 1)
-	add("fe-server", EventRestart, ReasonExited, 2)
-	add("fe-server", EventRestart, ReasonCloseWait, 3)
-	add("batch", EventStart, "", 4)
-	add("fe-server", EventStop, ReasonShutdown, 5)
-	add("api", EventRestart, ReasonFDExhaustion, 6)
+	add("fe-server", EventStart, "", 1, 0, 10)
+	add("fe-server", EventStop, ReasonCloseWait, 2, 0, 10)
+	add("fe-server", EventRestart, ReasonCloseWait, 2, 1, 10)
+	add("fe-server", EventStart, "", 3, 1, 11)
+	add("fe-server", EventExit, ReasonExited, 4, 0, 11) // a crash, zero backoff
+	add("fe-server", EventStart, "", 4, 2, 12)
+	add("fe-server", EventStop, ReasonCloseWait, 5, 0, 12)
+	add("fe-server", EventStart, "", 6, 3, 13)
+	add("", EventReload, ReasonReload, 7, 0, 0)
+	add("batch", EventStart, "", 8, 0, 20)
+	add("api", EventStart, ReasonStartFailed, 9, 0, 0) // never ran
+	add("api", EventStart, "", 10, 1, 30)
+	add("fe-server", EventStop, ReasonShutdown, 11, 0, 13)
 
 	var buf bytes.Buffer
 	if err := WriteSummary(&buf, recs); err != nil {
@@ -131,11 +136,11 @@ func TestWriteSummary(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) != 4 {
-		t.Fatalf("have %d lines, want header and 3 children:\n%s", len(lines), buf.String())
+		t.Fatalf("have %d lines, want header and 3 children (no row for reload):\n%s", len(lines), buf.String())
 	}
 	for i, want := range [][]string{
 		{"CHILD", "RESTARTS", "BY REASON", "LAST RESTART", "LAST REASON"},
-		{"api", "1", "fd_exhaustion×1", "fd_exhaustion"},
+		{"api", "1", "start_failed×1", "start_failed"},
 		{"batch", "0", "-"},
 		{"fe-server", "3", "close_wait×2, exited×1", "close_wait"},
 	} {
@@ -145,8 +150,8 @@ func TestWriteSummary(t *testing.T) {
 			}
 		}
 	}
-	// The last restart of fe-server is at +3s, not the later stop.
-	last := time.Date(2026, 11, 25, 10, 0, 3, 0, time.UTC).Local().Format(tableTime)
+	// The last restart of fe-server is its start at +6s, not the later stop.
+	last := time.Date(2026, 11, 25, 10, 0, 6, 0, time.UTC).Local().Format(tableTime)
 	if !strings.Contains(lines[3], last) {
 		t.Errorf("fe-server row lacks last restart time %s: %s", last, lines[3])
 	}

@@ -76,7 +76,20 @@ var builtinChild = ChildSpec{
 		BeforeRestart: HookSpec{Timeout: 10 * time.Second},
 	},
 	// rlimit_nofile, memory_max, pids_max: unset (inherit, no limit).
+	// ready: none (ready once up start_seconds); a probe's timeout 2s and
+	// interval 500ms. start_timeout: 1m. liveness: off.
+	Ready:        ReadySpec{Timeout: 2 * time.Second, Interval: 500 * time.Millisecond},
+	StartTimeout: time.Minute,
+	// stdout, stderr: inherit (resreap's own, lines prefixed).
+	Stdout: OutputSpec{Mode: OutputInherit},
+	Stderr: OutputSpec{Mode: OutputInherit},
 }
+
+// A child's output file: rotated at 100MB, 5 kept.
+const (
+	defaultOutputMaxSize = 100 << 20
+	defaultOutputKeep    = 5
+)
 
 // Ranges of the [[child]] and [defaults] keys.
 var (
@@ -152,6 +165,17 @@ var (
 	// default). After a veto the hook is not asked again for that long;
 	// a day of vetoes is an operator's decision, not a cooldown.
 	rangeVetoCooldown = durRange{min: 0, max: 24 * time.Hour}
+	// ready.timeout: 10ms..1m for one probe; ready.interval: 50ms..1m
+	// between probes (a probe every few ms is load, not a probe).
+	rangeReadyTimeout  = durRange{min: 10 * time.Millisecond, max: time.Minute}
+	rangeReadyInterval = durRange{min: 50 * time.Millisecond, max: time.Minute}
+	// start_timeout: 1s..1h to become ready; then the start has failed.
+	rangeStartTimeout = durRange{min: time.Second, max: time.Hour}
+	// liveness.failures: 0..100 probes failing in a row, 0 = off.
+	rangeLivenessFailures = numRange{min: 0, max: 100, zero: "off"}
+	// stdout/stderr file: max_size 1MB..1TB, keep 0..100 rotated files.
+	rangeOutputMaxSize = numRange{min: 1 << 20, max: 1 << 40, unit: fmtSize}
+	rangeOutputKeep    = numRange{min: 0, max: 100}
 )
 
 // DefaultChild returns a ChildSpec holding every built-in default and no

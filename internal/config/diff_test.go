@@ -44,7 +44,7 @@ func TestDiff(t *testing.T) {
 	}
 	// Every field of ChildSpec but Name is compared: a new field must be
 	// added to Diff (and to this count).
-	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 17 {
+	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 23 {
 		t.Errorf("ChildSpec has %d fields: add the new ones to Diff", n)
 	}
 }

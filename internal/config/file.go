@@ -21,6 +21,7 @@ type fileSupervisor struct {
 	ControlSocket  *string `toml:"control_socket"`
 	ControlGroup   *string `toml:"control_group"`
 	Cgroup         *string `toml:"cgroup"`
+	MetricsListen  *string `toml:"metrics_listen"`
 	Health         struct {
 		Reader *string `toml:"reader"`
 	} `toml:"health"`
@@ -44,6 +45,13 @@ type fileChild struct {
 	Stop         *fileStop         `toml:"stop"`
 	DependsOn    []string          `toml:"depends_on"`
 	Health       *fileHealth       `toml:"health"`
+	EnvFile      *string           `toml:"env_file"`
+	Ready        *fileReady        `toml:"ready"`
+	StartTimeout *string           `toml:"start_timeout"`
+	Liveness     *fileLiveness     `toml:"liveness"`
+	Required     *bool             `toml:"required"`
+	Stdout       any               `toml:"stdout"` // "inherit", "null" or { file = ... }
+	Stderr       any               `toml:"stderr"`
 }
 
 type fileBackoff struct {

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -70,7 +71,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		v.names = append(v.names, childName(c.Name))
 	}
 	for _, k := range md.Undecoded() {
-		v.unknownKey(k)
+		if !freeForm(k) {
+			v.unknownKey(k)
+		}
 	}
 	cfg := v.config(path, &fc)
 	cfg.lines = v.lines
@@ -154,6 +157,12 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 		ControlGroup:   strOr(fs.ControlGroup, ""),
 		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
 		Cgroup:         strOr(fs.Cgroup, CgroupAuto),
+		MetricsListen:  strOr(fs.MetricsListen, ""),
+	}
+	if sc.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(sc.MetricsListen); err != nil {
+			v.add("supervisor.metrics_listen", "want host:port (e.g. 127.0.0.1:9321), not %q", sc.MetricsListen)
+		}
 	}
 	switch c := sc.Cgroup; {
 	case c == CgroupAuto, c == CgroupOff:
@@ -202,6 +211,13 @@ func strOr(p *string, def string) string {
 		return def
 	}
 	return *p
+}
+
+// freeForm reports whether k is inside a value the validator reads
+// itself (stdout, stderr: a string or a table), whose keys the decoder
+// leaves undecoded.
+func freeForm(k toml.Key) bool {
+	return len(k) > 2 && (k[0] == "child" || k[0] == "defaults") && (k[1] == "stdout" || k[1] == "stderr")
 }
 
 // childName is a child's name as a problem shows it: "" (show its index)

@@ -37,6 +37,9 @@ type Supervisor struct {
 	// groups), CgroupOff (process groups only), or the path of the cgroup
 	// resreap builds its subtree in, as /proc/<pid>/cgroup shows paths.
 	Cgroup string
+	// MetricsListen is the address of the HTTP server for /metrics,
+	// /healthz and /readyz ("127.0.0.1:9321"); "" serves none.
+	MetricsListen string
 }
 
 // Values of Supervisor.Cgroup besides a path.
@@ -76,6 +79,16 @@ type ChildSpec struct {
 	Stop       StopSpec
 	DependsOn  []string
 	Health     HealthSpec
+	// Ready says when a start has succeeded (see ReadySpec); StartTimeout
+	// bounds the wait for it, after which the start has failed.
+	Ready        ReadySpec
+	StartTimeout time.Duration
+	Liveness     LivenessSpec
+	// Required children must be running and ready for resreap to report
+	// itself ready (/readyz, systemd READY=1).
+	Required bool
+	Stdout   OutputSpec
+	Stderr   OutputSpec
 }
 
 // BackoffSpec shapes the delay before a restart: after k consecutive
@@ -174,6 +187,12 @@ func (a ChildSpec) Diff(b ChildSpec) (keys []string, restart bool) {
 		{"start_limit", a.StartLimit == b.StartLimit, false},
 		{"stop", reflect.DeepEqual(a.Stop, b.Stop), false},
 		{"depends_on", slices.Equal(a.DependsOn, b.DependsOn), false},
+		{"ready", reflect.DeepEqual(a.Ready, b.Ready), false},
+		{"start_timeout", a.StartTimeout == b.StartTimeout, false},
+		{"liveness", a.Liveness == b.Liveness, false},
+		{"required", a.Required == b.Required, false},
+		{"stdout", a.Stdout == b.Stdout, true},
+		{"stderr", a.Stderr == b.Stderr, true},
 		{"health.interval", a.Health.Interval == b.Health.Interval, false},
 		{"health.close_wait", reflect.DeepEqual(a.Health.Policy.CloseWait, b.Health.Policy.CloseWait), false},
 		{"health.fds", a.Health.Policy.FDs == b.Health.Policy.FDs, false},

@@ -21,6 +21,8 @@ type validator struct {
 	lines    keyLines
 	names    []string // the children's names, by index: problems name the child
 	problems []Problem
+	// getenv looks ${VAR} up; nil means os.LookupEnv.
+	getenv func(string) (string, bool)
 }
 
 // add records a problem about path, a dotted key path with array indexes
@@ -80,7 +82,7 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 	case len(c.Name) > maxNameLen:
 		v.add(key+".name", "name is %d bytes long, more than %d", len(c.Name), maxNameLen)
 	}
-	c.Command = f.Command
+	c.Command = v.expandAll(key+".command", f.Command)
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		v.add(key+".command", "missing or empty command (an argv array, e.g. [\"/usr/bin/app\", \"--flag\"])")
 	}
@@ -88,9 +90,8 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 	// A child's working directory defaults to the config file's: the
 	// directory relative paths are taken from, whatever resreap's own
 	// working directory is (/ under systemd, anywhere from a shell).
-	c.Dir = relTo(v.base, strOr(f.Dir, "."))
-	c.Env = f.Env
-	v.env(key+".env", c.Env)
+	c.Dir = relTo(v.base, v.expand(key+".dir", strOr(f.Dir, ".")))
+	c.Env = v.childEnv(key, f)
 	c.ClearEnv = f.ClearEnv != nil && *f.ClearEnv
 	c.User, c.Group = strOr(f.User, ""), strOr(f.Group, "")
 	for _, kv := range [][2]string{{"dir", c.Dir}, {"user", c.User}, {"group", c.Group}} {
@@ -130,7 +131,25 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 	if f.Health != nil {
 		v.health(key+".health", f.Health, &c.Health)
 	}
+	v.operations(key, f, &c)
 	return c
+}
+
+// childEnv is the child's environment: its env_file (the file's path and
+// the table's values with ${VAR} expanded), with env on top.
+func (v *validator) childEnv(key string, f *fileChild) map[string]string {
+	var env map[string]string
+	if f.EnvFile != nil {
+		env = v.envFile(key+".env_file", relTo(v.base, v.expand(key+".env_file", *f.EnvFile)))
+	}
+	for k, val := range f.Env {
+		if env == nil {
+			env = map[string]string{}
+		}
+		env[k] = v.expand(key+".env", val)
+	}
+	v.env(key+".env", env)
+	return env
 }
 
 // maxNameLen bounds a child's name: its cgroup leaf, "child-<name>.<gen>",

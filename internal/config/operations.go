@@ -1,0 +1,247 @@
+//go:build linux
+
+package config
+
+import (
+	"bufio"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// ReadySpec says when a started child is ready: a TCP connect, an HTTP GET
+// answered 2xx, or a command that exits 0. Without one a child is ready
+// once it has stayed up start_seconds.
+type ReadySpec struct {
+	TCP      string        // "127.0.0.1:8010"
+	HTTP     string        // "http://127.0.0.1:8010/health"
+	Exec     []string      // argv
+	Timeout  time.Duration // of one probe
+	Interval time.Duration // between probes
+}
+
+// Enabled reports whether a probe is configured.
+func (r ReadySpec) Enabled() bool { return r.TCP != "" || r.HTTP != "" || len(r.Exec) > 0 }
+
+// String names the probe for logs: "tcp 127.0.0.1:8010".
+func (r ReadySpec) String() string {
+	switch {
+	case r.TCP != "":
+		return "tcp " + r.TCP
+	case r.HTTP != "":
+		return "http " + r.HTTP
+	case len(r.Exec) > 0:
+		return "exec " + strings.Join(r.Exec, " ")
+	}
+	return "none"
+}
+
+// LivenessSpec keeps the ready probe running once the child runs: Failures
+// probes failing in a row restart it (reason liveness). 0 is off.
+type LivenessSpec struct {
+	Failures int
+}
+
+// Output modes of a child's stdout or stderr.
+const (
+	OutputInherit = "inherit" // resreap's own stdout/stderr, lines prefixed with the child's name
+	OutputNull    = "null"    // discarded
+	OutputFile    = "file"    // a file of its own, rotated by size
+)
+
+// OutputSpec says where a child's stdout or stderr goes.
+type OutputSpec struct {
+	Mode     string // OutputInherit, OutputNull or OutputFile
+	File     string // OutputFile: the path
+	MaxSize  int64  // OutputFile: rotate at this size
+	Keep     int    // OutputFile: rotated files kept
+	Compress bool   // OutputFile: gzip rotated files
+}
+
+type fileReady struct {
+	TCP      *string  `toml:"tcp"`
+	HTTP     *string  `toml:"http"`
+	Exec     []string `toml:"exec"`
+	Timeout  *string  `toml:"timeout"`
+	Interval *string  `toml:"interval"`
+}
+
+type fileLiveness struct {
+	Failures *int `toml:"failures"`
+}
+
+type fileOutput struct {
+	File     *string `toml:"file"`
+	MaxSize  any     `toml:"max_size"`
+	Keep     *int    `toml:"keep"`
+	Compress *bool   `toml:"compress"`
+}
+
+// operations validates the keys that fit a child into the tools around
+// it: readiness, liveness, output, environment file.
+func (v *validator) operations(key string, f *fileChild, c *ChildSpec) {
+	if f.Ready != nil {
+		v.ready(key+".ready", f.Ready, &c.Ready)
+	}
+	v.duration(key+".start_timeout", f.StartTimeout, &c.StartTimeout, rangeStartTimeout)
+	if f.Liveness != nil {
+		intIn(v, key+".liveness.failures", f.Liveness.Failures, &c.Liveness.Failures, rangeLivenessFailures)
+		if c.Liveness.Failures > 0 && f.Ready == nil {
+			v.add(key+".liveness", "needs a ready probe to run")
+		}
+	}
+	c.Required = f.Required != nil && *f.Required
+	c.Stdout = v.output(key+".stdout", f.Stdout, c.Stdout)
+	c.Stderr = v.output(key+".stderr", f.Stderr, c.Stderr)
+}
+
+func (v *validator) ready(key string, f *fileReady, r *ReadySpec) {
+	n := 0
+	if f.TCP != nil {
+		n++
+		r.TCP = v.expand(key+".tcp", *f.TCP)
+		if _, _, err := net.SplitHostPort(r.TCP); err != nil {
+			v.add(key+".tcp", "want host:port, not %q", r.TCP)
+		}
+	}
+	if f.HTTP != nil {
+		n++
+		r.HTTP = v.expand(key+".http", *f.HTTP)
+		if u, err := url.Parse(r.HTTP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(key+".http", "want an http:// or https:// URL, not %q", r.HTTP)
+		}
+	}
+	if f.Exec != nil {
+		n++
+		r.Exec = v.expandAll(key+".exec", f.Exec)
+		if len(r.Exec) == 0 || r.Exec[0] == "" {
+			v.add(key+".exec", "empty command")
+		}
+	}
+	if n != 1 {
+		v.add(key, "give exactly one of tcp, http and exec")
+	}
+	v.duration(key+".timeout", f.Timeout, &r.Timeout, rangeReadyTimeout)
+	v.duration(key+".interval", f.Interval, &r.Interval, rangeReadyInterval)
+}
+
+// output reads stdout or stderr: "inherit", "null" or a table with file.
+func (v *validator) output(key string, x any, def OutputSpec) OutputSpec {
+	switch o := x.(type) {
+	case nil:
+		return def
+	case string:
+		if o != OutputInherit && o != OutputNull {
+			v.add(key, "must be \"inherit\", \"null\" or { file = \"...\" }, not %q", o)
+		}
+		return OutputSpec{Mode: o}
+	case map[string]any:
+		return v.outputFile(key, o)
+	}
+	v.add(key, "must be \"inherit\", \"null\" or { file = \"...\" }")
+	return def
+}
+
+func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
+	out := OutputSpec{Mode: OutputFile, MaxSize: defaultOutputMaxSize, Keep: defaultOutputKeep}
+	for k, val := range m {
+		switch k {
+		case "file":
+			s, ok := val.(string)
+			if !ok || s == "" {
+				v.add(key+".file", "must be a path")
+				continue
+			}
+			out.File = relTo(v.base, v.expand(key+".file", s))
+		case "max_size":
+			v.size(key+".max_size", val, &out.MaxSize, rangeOutputMaxSize)
+		case "keep":
+			n, ok := val.(int64)
+			if !ok || n < int64(rangeOutputKeep.min) || n > int64(rangeOutputKeep.max) {
+				v.add(key+".keep", "must be a whole number between %d and %d", rangeOutputKeep.min, rangeOutputKeep.max)
+				continue
+			}
+			out.Keep = int(n)
+		case "compress":
+			b, ok := val.(bool)
+			if !ok {
+				v.add(key+".compress", "must be true or false")
+			}
+			out.Compress = b
+		default:
+			v.add(key+"."+k, "unknown key")
+		}
+	}
+	if out.File == "" {
+		v.add(key+".file", "missing: where the output goes")
+	}
+	return out
+}
+
+// envFile reads a file of KEY=VALUE lines, as systemd's EnvironmentFile:
+// blank lines and # comments are skipped, a value may be in single or
+// double quotes, and "export " before the name is allowed.
+func (v *validator) envFile(key, path string) map[string]string {
+	f, err := os.Open(path)
+	if err != nil {
+		v.add(key, "%v", err)
+		return nil
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, val, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t\x00") {
+			v.add(key, "%s:%d: want KEY=VALUE, not %q", path, n, line)
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+			val = val[1 : len(val)-1]
+		}
+		env[k] = val
+	}
+	if err := sc.Err(); err != nil {
+		v.add(key, "%s: %v", path, err)
+	}
+	return env
+}
+
+// expand expands ${VAR} in s from resreap's environment (see expand),
+// reporting an unset variable as a problem of key.
+func (v *validator) expand(key, s string) string {
+	out, err := expand(s, v.lookupEnv)
+	if err != nil {
+		v.add(key, "%v", err)
+		return s
+	}
+	return out
+}
+
+// expandAll expands every element of argv.
+func (v *validator) expandAll(key string, argv []string) []string {
+	if argv == nil {
+		return nil
+	}
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = v.expand(key, a)
+	}
+	return out
+}
+
+// lookupEnv is os.LookupEnv, unless a test set v.getenv.
+func (v *validator) lookupEnv(k string) (string, bool) {
+	if v.getenv != nil {
+		return v.getenv(k)
+	}
+	return os.LookupEnv(k)
+}

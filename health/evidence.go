@@ -16,6 +16,9 @@ type Reason string
 const (
 	ReasonCloseWait    Reason = "close_wait"
 	ReasonFDExhaustion Reason = "fd_exhaustion"
+	// ReasonLiveness is a child whose ready probe kept failing once it ran
+	// (the supervisor's liveness check, not a scan's).
+	ReasonLiveness Reason = "liveness"
 )
 
 // Tuple is a TCP 4-tuple as seen from the owning process.
@@ -62,6 +65,10 @@ type Evidence struct {
 	ByForeign map[string]int `json:"by_foreign,omitempty"`
 	// FDs is the fd usage of the target's process closest to its limit.
 	FDs *FDUsage `json:"fds,omitempty"`
+	// Probe is the last error of the ready probe, for a liveness verdict,
+	// and Failures how many probes failed in a row.
+	Probe    string `json:"probe,omitempty"`
+	Failures int    `json:"failures,omitempty"`
 }
 
 // MaxSamples is the number of sample sockets kept in Evidence.
@@ -96,6 +103,9 @@ func (e *Evidence) Summary() string {
 			}
 			parts = append(parts, fmt.Sprintf("%s×%d", t.k, t.v))
 		}
+	}
+	if e.Probe != "" {
+		parts = append(parts, fmt.Sprintf("%d probes failed, last: %s", e.Failures, e.Probe))
 	}
 	if f := e.FDs; f != nil {
 		s := fmt.Sprintf("fds %d/%d", f.Open, f.Limit)

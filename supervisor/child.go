@@ -56,6 +56,11 @@ type child struct {
 	// cooldown); reported: the last dry-run verdict recorded ("pid reason").
 	quietUntil time.Time
 	reported   string
+	// The prober of the current process (see prober), its results, and
+	// how to end it; probing counts it, for run to wait for it.
+	probes    chan probeResult
+	stopProbe context.CancelFunc
+	probing   sync.WaitGroup
 
 	mu      sync.Mutex // guards snap, changed, shared and live
 	snap    ChildStatus
@@ -114,16 +119,20 @@ type ChildStatus struct {
 	Health     health.Result // the latest scan of the live process
 	HealthAt   time.Time     // when it was taken; zero before the first
 	Usage      *cgroup.Stats // the live process's cgroup, read by Status; nil without one
+	WaitingFor string        // a dependency the child waits for before its start
 }
 
 // Up reports whether the child is as it should be: running, or not
 // running on purpose (stopped by an operator, or exited cleanly where its
 // restart policy says not to start it again). Starting, backoff,
-// stopping, fatal, or exited after a failure are not up.
+// stopping, fatal, waiting for a dependency, or exited after a failure
+// are not up.
 func (st ChildStatus) Up() bool {
 	switch st.State {
-	case Running, Stopped:
+	case Running:
 		return true
+	case Stopped:
+		return st.WaitingFor == ""
 	case Exited:
 		return !st.LastFailed
 	}
@@ -139,6 +148,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		log:      s.log.With().Str("child", spec.Name).Logger(),
 		reqs:     make(chan request),
 		verdicts: make(chan verdict, 1),
+		probes:   make(chan probeResult),
 		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -176,24 +186,22 @@ func (c *child) setState(st State) {
 	}
 }
 
-// waitWhile waits until the child's state is no longer st, ctx is done,
-// or d has passed.
-func (c *child) waitWhile(ctx context.Context, st State, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+// waitFor waits until the child is in state st and reports whether it
+// is; false when ctx is done or the child was removed first.
+func (c *child) waitFor(ctx context.Context, st State) bool {
 	for {
 		c.mu.Lock()
 		cur, changed := c.snap.State, c.changed
 		c.mu.Unlock()
-		if cur != st {
-			return
+		if cur == st {
+			return true
 		}
 		select {
 		case <-changed:
+		case <-c.done:
+			return false
 		case <-ctx.Done():
-			return
-		case <-timer.C:
-			return
+			return false
 		}
 	}
 }
@@ -239,6 +247,7 @@ func (c *child) run(ctx context.Context) {
 				c.stop(history.ReasonShutdown, nil)
 			}
 			c.cancelTimer()
+			c.endProbe()
 			return
 		case v := <-c.verdicts:
 			c.unhealthy(v)
@@ -249,6 +258,8 @@ func (c *child) run(ctx context.Context) {
 			}
 		case ex := <-exitCh:
 			c.exited(ex)
+		case r := <-c.probes:
+			c.probed(r)
 		case ex := <-lingerCh:
 			p := c.lingering[0]
 			c.lingering = c.lingering[1:]
@@ -259,8 +270,7 @@ func (c *child) run(ctx context.Context) {
 			c.timerOn = timerNone
 			switch kind {
 			case timerRunning:
-				c.setState(Running)
-				c.log.Info().Int("pid", c.proc.pid).Msgf("%s running (pid %d)", c.name, c.proc.pid)
+				c.running("up " + c.spec.StartGrace.String())
 			case timerBackoff:
 				c.start()
 			}

@@ -46,11 +46,72 @@ func (c *child) start() {
 	})
 	c.setState(Starting)
 	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventStart, Restarts: restarts})
-	if c.spec.StartGrace > 0 {
+	switch {
+	case c.spec.Ready.Enabled():
+		c.startProbe(p)
+	case c.spec.StartGrace > 0:
 		c.arm(timerRunning, c.spec.StartGrace)
-	} else {
-		c.setState(Running)
+	default:
+		c.running("started")
 	}
+}
+
+// running marks the started process Running: it has become ready, or
+// stayed up start_seconds without a probe.
+func (c *child) running(why string) {
+	c.setState(Running)
+	c.log.Info().Int("pid", c.proc.pid).Str("because", why).Msgf("%s running (pid %d)", c.name, c.proc.pid)
+}
+
+// startProbe starts the prober of process p (see prober).
+func (c *child) startProbe(p *process) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopProbe = cancel
+	spec := c.spec
+	c.probing.Go(func() { prober(ctx, &spec, p.pid, c.sup.reaper, c.log, c.probes) })
+}
+
+// endProbe stops the prober, if any, and waits for it: it must not
+// outlive the process it probes.
+func (c *child) endProbe() {
+	if c.stopProbe != nil {
+		c.stopProbe()
+		c.stopProbe = nil
+	}
+	c.probing.Wait()
+}
+
+// probed acts on what the prober found: readiness makes the child
+// Running; no readiness within start_timeout is a failed start (the
+// process is stopped, then the backoff or the start limit); failures of
+// a running child, liveness.failures in a row, restart it like a health
+// verdict.
+func (c *child) probed(r probeResult) {
+	if c.proc == nil || r.pid != c.proc.pid {
+		return
+	}
+	switch {
+	case r.ready && c.status().State == Starting:
+		c.cancelTimer()
+		c.running("ready: " + c.spec.Ready.String())
+	case r.timedOut:
+		c.notReady(r.err)
+	case r.err != nil && r.fails >= c.spec.Liveness.Failures:
+		ev := &health.Evidence{Reason: health.ReasonLiveness, Probe: r.err.Error(), Failures: r.fails}
+		c.unhealthy(verdict{pid: r.pid, evidence: ev})
+	}
+}
+
+// notReady handles a start that did not become ready within
+// start_timeout: the process is stopped and the start counts as failed.
+func (c *child) notReady(last error) {
+	msg := fmt.Sprintf("not ready within %s (%s); last probe: %v", c.spec.StartTimeout, c.spec.Ready, last)
+	c.log.Warn().Msg(c.name + " " + msg)
+	uptime := time.Since(c.proc.started)
+	rep := c.stop(history.ReasonNotReady, nil)
+	c.update(func(s *ChildStatus) { s.LastReason, s.LastExit, s.Failures = history.ReasonNotReady, msg, s.Failures+1 })
+	c.failed(history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: history.ReasonNotReady,
+		Message: msg, Restarts: c.attempts}, uptime, true)
 }
 
 // spawn starts the child's process, in its cgroup when it has one.
@@ -92,8 +153,12 @@ func (c *child) exited(ex ExitStatus) {
 	}
 }
 
-// setProc sets the current process, and the copy ForceKill reads.
+// setProc sets the current process, and the copy ForceKill reads. The
+// prober of the process before ends with it.
 func (c *child) setProc(p *process) {
+	if p == nil {
+		c.endProbe()
+	}
 	c.proc = p
 	c.mu.Lock()
 	c.live = p

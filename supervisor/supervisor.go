@@ -63,13 +63,15 @@ type Supervisor struct {
 	cancel   map[string]context.CancelFunc
 	outputs  map[*os.File]struct{}
 
-	ctx     context.Context // the children's context, set by Run
-	loops   sync.WaitGroup  // child run loops
-	copiers sync.WaitGroup  // output copy goroutines
-	health  *healthLoop
-	own     *owner    // how children are owned, set by Run
-	started time.Time // when Run began
-	rec     *recorder // writes the history, set by Run
+	ctx      context.Context // the children's context, set by Run
+	runCtx   context.Context // Run's own: done when shutdown begins
+	starters sync.WaitGroup  // startAfter goroutines
+	loops    sync.WaitGroup  // child run loops
+	copiers  sync.WaitGroup  // output copy goroutines
+	health   *healthLoop
+	own      *owner    // how children are owned, set by Run
+	started  time.Time // when Run began
+	rec      *recorder // writes the history, set by Run
 }
 
 // New makes a Supervisor for cfg. Nothing starts until Run.
@@ -125,7 +127,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	childCtx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
 	s.mu.Lock()
-	s.ctx = childCtx
+	s.ctx, s.runCtx = childCtx, ctx
 	s.mu.Unlock()
 
 	s.health = hl
@@ -133,12 +135,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	healthDone := make(chan struct{})
 	go func() { defer close(healthDone); hl.run(healthCtx) }()
 
-	// A reload (SIGHUP) during start-up waits: both start children, and
-	// one would start a child the other is starting.
+	// A reload (SIGHUP) during start-up waits: both add children, and one
+	// would add a child the other is adding.
 	s.reloadMu.Lock()
-	s.startAll(ctx, cfg.Children)
+	s.startAll(cfg.Children)
 	s.reloadMu.Unlock()
 	<-ctx.Done()
+	s.starters.Wait() // they end with ctx
 
 	stopHealth()
 	<-healthDone
@@ -149,29 +152,40 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	return nil
 }
 
-// startAll starts children level by level: a child starts once the
-// children it depends on have left Starting (or after their start_seconds
-// plus a second at most, so a slow dependency delays but never blocks).
-func (s *Supervisor) startAll(ctx context.Context, specs []config.ChildSpec) {
-	levels, _ := config.StartLevels(specs)
-	byName := map[string]config.ChildSpec{}
-	for _, sp := range specs {
-		byName[sp.Name] = sp
+// startAll adds the children of specs and starts each once every child
+// it depends on is Running (for one with a ready probe: ready). Each
+// child waits in a goroutine of its own, so a dependency that never comes
+// up holds up its dependents only; a dependency that goes down later does
+// not stop them. The waits end with Run's context.
+func (s *Supervisor) startAll(specs []config.ChildSpec) {
+	added := make([]*child, len(specs))
+	for i, sp := range specs {
+		added[i] = s.addChild(sp)
 	}
-	for _, level := range levels {
-		var started []*child
-		for _, name := range level {
-			c := s.addChild(byName[name])
-			c.call(ctx, request{kind: reqStart}) //nolint:errcheck // failures are logged and retried by the child
-			started = append(started, c)
+	for i, c := range added {
+		var deps []*child
+		for _, d := range specs[i].DependsOn {
+			if dc := s.child(d); dc != nil && dc != c {
+				deps = append(deps, dc)
+			}
 		}
-		for _, c := range started {
-			c.waitWhile(ctx, Starting, byName[c.name].StartGrace+time.Second)
+		s.starters.Go(func() { s.startAfter(c, deps) })
+	}
+}
+
+// startAfter starts c once every one of deps is Running.
+func (s *Supervisor) startAfter(c *child, deps []*child) {
+	for _, d := range deps {
+		if d.status().State != Running {
+			c.update(func(st *ChildStatus) { st.WaitingFor = d.name })
+			c.log.Info().Str("for", d.name).Msgf("%s waits for %s to be running", c.name, d.name)
 		}
-		if ctx.Err() != nil {
-			return
+		if !d.waitFor(s.runCtx, Running) {
+			return // shutdown, or d was removed
 		}
 	}
+	c.update(func(st *ChildStatus) { st.WaitingFor = "" })
+	c.call(s.runCtx, request{kind: reqStart}) //nolint:errcheck // failures are logged and retried by the child
 }
 
 // addChild creates a child and its owner goroutine.

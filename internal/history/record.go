@@ -40,6 +40,8 @@ const (
 	ReasonShutdown     Reason = "shutdown"
 	ReasonStartFailed  Reason = "start_failed"
 	ReasonRecovery     Reason = "recovery" // a new resreap found the processes of one that died
+	ReasonLiveness     Reason = Reason(health.ReasonLiveness)
+	ReasonNotReady     Reason = "not_ready" // not ready within start_timeout: a failed start
 )
 
 // Proc is a process named in a record: one left by a previous resreap.

@@ -99,9 +99,12 @@ type ChildStatus struct {
 	// State is "stopped", "starting", "running", "backoff", "stopping",
 	// "exited" or "fatal"; Since when the child is in it, StateFor how
 	// long that has been.
-	State    string           `json:"state"`
-	Since    time.Time        `json:"since,omitzero"`
-	StateFor history.Duration `json:"state_for"`
+	State string `json:"state"`
+	// WaitingFor names the dependency a stopped child waits for before
+	// its first start.
+	WaitingFor string           `json:"waiting_for,omitempty"`
+	Since      time.Time        `json:"since,omitzero"`
+	StateFor   history.Duration `json:"state_for"`
 	// Up is true for a child that is as it should be: running, stopped by
 	// an operator, or exited cleanly as its restart policy allows. The
 	// exit code of resreap status follows it.

@@ -34,7 +34,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS\tCPU")
 	for _, c := range st {
 		state := dash(c.State)
-		if c.State != "" {
+		if c.WaitingFor != "" {
+			state = "waiting for " + c.WaitingFor
+		} else if c.State != "" {
 			state += " " + stateForText(time.Duration(c.StateFor))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",

@@ -1,0 +1,133 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/internal/config"
+)
+
+// probe runs the ready probe of r once: a TCP connect, an HTTP GET that
+// must answer 2xx, or a command that must exit 0, each within r.Timeout.
+// nil means ready.
+func probe(ctx context.Context, r config.ReadySpec, reaper *Reaper, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	switch {
+	case r.TCP != "":
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", r.TCP)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case r.HTTP != "":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.HTTP, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := probeClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return fmt.Errorf("GET %s: %s", r.HTTP, resp.Status)
+		}
+		return nil
+	case len(r.Exec) > 0:
+		err := RunHook(ctx, reaper, Hook{Command: r.Exec, Timeout: r.Timeout}, log.With().Str("probe", "exec").Logger())
+		var veto *VetoError
+		if errors.As(err, &veto) {
+			return fmt.Errorf("%s: %s", r.Exec[0], veto.Why)
+		}
+		return err
+	}
+	return nil
+}
+
+// probeClient does not follow a redirect to another host's health page,
+// and never keeps connections: a probe must see the server as a new
+// client would.
+var probeClient = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+// probeResult is what a child's prober tells its owner.
+type probeResult struct {
+	pid   int   // the process probed
+	ready bool  // the first success (start), not yet sent before
+	err   error // a failure; with failures, how many in a row
+	fails int
+	// timedOut: not ready within start_timeout; the prober stopped.
+	timedOut bool
+}
+
+// prober probes the process pid of a child: until it is ready (or
+// start_timeout passes), then, with liveness on, every interval for as
+// long as ctx lives. It sends what the owner must act on to out: the
+// readiness, a timeout, each failure once the child ran. It returns when
+// ctx is done; its owner cancels ctx when the process ends.
+func prober(ctx context.Context, spec *config.ChildSpec, pid int, reaper *Reaper, log zerolog.Logger, out chan<- probeResult) {
+	send := func(r probeResult) bool {
+		r.pid = pid
+		select {
+		case out <- r:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	deadline := time.Now().Add(spec.StartTimeout)
+	tick := time.NewTicker(spec.Ready.Interval)
+	defer tick.Stop()
+	var lastErr error
+	for ready := false; !ready; {
+		if lastErr = probe(ctx, spec.Ready, reaper, log); lastErr == nil {
+			ready = true
+			if !send(probeResult{ready: true}) {
+				return
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			send(probeResult{timedOut: true, err: lastErr})
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+	if spec.Liveness.Failures == 0 {
+		return
+	}
+	fails := 0
+	for {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		if err := probe(ctx, spec.Ready, reaper, log); err != nil {
+			fails++
+			if ctx.Err() == nil && !send(probeResult{err: err, fails: fails}) {
+				return
+			}
+			continue
+		}
+		fails = 0
+	}
+}

@@ -37,9 +37,10 @@ func (c *child) start() {
 		return
 	}
 	c.setProc(p)
-	prefix := c.spec.Name + " | "
 	for i, f := range p.outputs {
-		c.sup.copyOutput(f, prefix, i == 1)
+		if f != nil {
+			c.sup.copyOutput(f, &c.spec, i == 1)
+		}
 	}
 	c.update(func(s *ChildStatus) {
 		s.PID, s.Started, s.Restarts, s.Cgroup = p.pid, p.started, restarts, p.leaf.Path()

@@ -45,7 +45,8 @@ type Info struct {
 	OwnershipDetail string
 	DryRun          bool
 	// OutputLost counts lines of children's output dropped because
-	// resreap's stdout or stderr was not being read; HistoryDropped the
+	// resreap's stdout or stderr was not being read, or a child's output
+	// file could not take them; HistoryDropped the
 	// events dropped because the history did not keep up.
 	OutputLost, HistoryDropped int64
 }
@@ -57,9 +58,12 @@ func (s *Supervisor) Info() Info {
 	s.mu.Lock()
 	q1, q2, rec := s.stdout, s.stderr, s.rec
 	in.Started = s.started
+	for _, f := range s.files {
+		in.OutputLost += f.q.Lost()
+	}
 	s.mu.Unlock()
 	if q1 != nil {
-		in.OutputLost = q1.Lost() + q2.Lost()
+		in.OutputLost += q1.Lost() + q2.Lost()
 	}
 	if rec != nil {
 		in.HistoryDropped = rec.Dropped()

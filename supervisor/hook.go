@@ -68,9 +68,7 @@ func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
 		log.Warn().Msg("hook left a process holding its output; no longer reading it")
 	}
 	timer.Stop()
-	for _, f := range p.outputs {
-		f.Close() // ends the readers if they still run
-	}
+	closeAll(p.outputs) // ends the readers if they still run
 	<-outDone
 	return veto
 }
@@ -80,6 +78,9 @@ func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
 func logOutputs(files []*os.File, log zerolog.Logger) <-chan struct{} {
 	var wg sync.WaitGroup
 	for _, f := range files {
+		if f == nil {
+			continue
+		}
 		wg.Go(func() {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {

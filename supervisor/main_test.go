@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).reapLoop"),
 		goleak.IgnoreTopFunction("os/signal.signal_recv"),
 		goleak.IgnoreAnyFunction("os/signal.loop"),
+		// lumberjack's compress-and-prune goroutine, one per output file
+		// that rotated, has no way to stop; it waits on a channel.
+		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 	)
 }
 
@@ -160,6 +163,13 @@ func (l *lineRecorder) Write(p []byte) (int, error) {
 	close(l.changed)
 	l.changed = make(chan struct{})
 	return len(p), nil
+}
+
+// String returns what was written so far.
+func (l *lineRecorder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // waitLine waits for a line containing all parts and returns it.

@@ -9,6 +9,11 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/resreap/resreap/internal/config"
 )
 
 // maxQueued bounds the bytes of child output waiting for a writer: a
@@ -29,7 +34,10 @@ const closeWait = 2 * time.Second
 // never interleave within a line.
 type lineQueue struct {
 	w    io.Writer
-	name string // "stdout" or "stderr", for the notice of drops
+	name string // "stdout" or "stderr", or the file, for the notice of drops
+	// onWriteErr, if set, is told of lines w failed to take (counted as
+	// lost), once per batch, from the writer's goroutine.
+	onWriteErr func(lines int, err error)
 
 	mu      sync.Mutex
 	lines   [][]byte
@@ -82,11 +90,20 @@ func (q *lineQueue) run() {
 		lines, dropped, closed := q.lines, q.dropped, q.closed
 		q.lines, q.bytes, q.dropped = nil, 0, 0
 		q.mu.Unlock()
+		failed, lastErr := 0, error(nil)
 		for _, l := range lines {
-			q.w.Write(l) //nolint:errcheck // nowhere better to report a failing stdout
+			if _, err := q.w.Write(l); err != nil {
+				failed, lastErr = failed+1, err
+			}
 		}
 		if dropped > 0 {
-			fmt.Fprintf(q.w, "resreap: %d lines of child output dropped: %s was not being read\n", dropped, q.name)
+			fmt.Fprintf(q.w, "resreap: %d lines of child output dropped: %s was not being read\n", dropped, q.name) //nolint:errcheck // counted already
+		}
+		if failed > 0 && q.onWriteErr != nil {
+			q.mu.Lock()
+			q.lost += int64(failed)
+			q.mu.Unlock()
+			q.onWriteErr(failed, lastErr)
 		}
 		if closed {
 			return
@@ -95,8 +112,8 @@ func (q *lineQueue) run() {
 }
 
 // close writes what is queued and stops the writer, waiting for it at
-// most closeWait.
-func (q *lineQueue) close() {
+// most closeWait; it reports whether the writer returned.
+func (q *lineQueue) close() bool {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
@@ -106,7 +123,9 @@ func (q *lineQueue) close() {
 	}
 	select {
 	case <-q.done:
+		return true
 	case <-time.After(closeWait):
+		return false
 	}
 }
 
@@ -125,5 +144,37 @@ func copyLines(r *os.File, prefix string, q *lineQueue) {
 		if err != nil && err != bufio.ErrBufferFull {
 			return
 		}
+	}
+}
+
+// fileOutput is a child output file: lines go through a lineQueue, so a
+// slow or full disk never blocks the child or supervision, to a
+// lumberjack.Logger that rotates the file at max_size and keeps keep
+// rotated files. A line is written in one Write, so a rotation falls
+// between lines, never within one.
+type fileOutput struct {
+	q  *lineQueue
+	lj *lumberjack.Logger
+}
+
+func newFileOutput(o config.OutputSpec, log zerolog.Logger) *fileOutput {
+	lj := &lumberjack.Logger{
+		Filename:   o.File,
+		MaxSize:    int((o.MaxSize + 1<<20 - 1) >> 20), // lumberjack counts megabytes
+		MaxBackups: o.Keep,
+		Compress:   o.Compress,
+	}
+	q := newLineQueue(lj, o.File)
+	q.onWriteErr = func(n int, err error) {
+		log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%d lines of child output lost: %v", n, err)
+	}
+	return &fileOutput{q: q, lj: lj}
+}
+
+// close writes what is queued and closes the file, unless the writer is
+// stuck in a write (see lineQueue.close).
+func (f *fileOutput) close() {
+	if f.q.close() {
+		f.lj.Close() //nolint:errcheck // nothing more to write
 	}
 }

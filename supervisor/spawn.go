@@ -110,8 +110,7 @@ type spawnOptions struct {
 // spawn starts one instance of spec: in o.leaf if given (placed there by
 // clone3 before exec, so nothing it forks can start outside), leading its
 // own process group, SIGKILLed if resreap dies, stdin from /dev/null,
-// stdout and stderr into pipes whose lines the caller prefixes with the
-// child's name.
+// stdout and stderr into pipes the caller copies (see childStdio).
 func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error) {
 	path, target, attr, err := prepare(spec, o.env)
 	if err != nil {
@@ -126,36 +125,21 @@ func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error)
 		defer f.Close() // only needed until the clone
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, int(f.Fd())
 	}
-	devnull, err := os.Open(os.DevNull)
+	files, outputs, err := childStdio(spec)
 	if err != nil {
-		return nil, &spawnError{What: "open", Path: os.DevNull, Err: err}
+		return nil, err
 	}
-	defer devnull.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, &spawnError{What: "pipe", Path: "stdout", Err: err}
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, &spawnError{What: "pipe", Path: "stderr", Err: err}
-	}
-	attr.Files = []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()}
+	defer closeAll(files[:]) // the child's ends: the child has them once started
+	attr.Files = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	var shimR, shimW *os.File
 	if spec.RlimitNofile > 0 {
 		if shimR, shimW, err = os.Pipe(); err != nil {
-			outR.Close()
-			outW.Close()
-			errR.Close()
-			errW.Close()
+			closeAll(outputs)
 			return nil, &spawnError{What: "pipe", Path: "shim", Err: err}
 		}
 		attr.Files = append(attr.Files, shimW.Fd()) // shimErrFD
 	}
 	p, err := r.startProcess(path, argv, attr)
-	outW.Close()
-	errW.Close()
 	if shimW != nil {
 		shimW.Close()
 		if err == nil {
@@ -167,11 +151,10 @@ func (r *Reaper) spawn(spec *config.ChildSpec, o spawnOptions) (*process, error)
 		}
 	}
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		closeAll(outputs)
 		return nil, &spawnError{What: "exec", Path: path, Err: err}
 	}
-	p.outputs = []*os.File{outR, errR}
+	p.outputs = outputs
 	if o.leaf != nil {
 		p.leaf = *o.leaf
 	}
@@ -210,4 +193,41 @@ func prepare(spec *config.ChildSpec, extraEnv []string) (path, target string, at
 		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred},
 	}
 	return path, target, attr, nil
+}
+
+// childStdio opens a child's stdin, stdout and stderr: stdin is
+// /dev/null; an output is /dev/null when its spec says "null", else a
+// pipe whose read end is returned in outputs (index 0 stdout, 1 stderr;
+// nil for a null one) for the supervisor to copy.
+func childStdio(spec *config.ChildSpec) (files [3]*os.File, outputs []*os.File, err error) {
+	fail := func(what, path string, err error) ([3]*os.File, []*os.File, error) {
+		closeAll(files[:])
+		closeAll(outputs)
+		return [3]*os.File{}, nil, &spawnError{What: what, Path: path, Err: err}
+	}
+	if files[0], err = os.Open(os.DevNull); err != nil {
+		return fail("open", os.DevNull, err)
+	}
+	outputs = make([]*os.File, 2)
+	for i, o := range []config.OutputSpec{spec.Stdout, spec.Stderr} {
+		if o.Mode == config.OutputNull {
+			if files[i+1], err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+				return fail("open", os.DevNull, err)
+			}
+			continue
+		}
+		if outputs[i], files[i+1], err = os.Pipe(); err != nil {
+			return fail("pipe", []string{"stdout", "stderr"}[i], err)
+		}
+	}
+	return files, outputs, nil
+}
+
+// closeAll closes every non-nil file of fs.
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		if f != nil {
+			f.Close()
+		}
+	}
 }

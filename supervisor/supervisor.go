@@ -57,11 +57,12 @@ type Supervisor struct {
 
 	reloadMu sync.Mutex // one reload at a time
 	closing  bool       // guarded by mu: shutdown began, no more reloads
-	mu       sync.Mutex // guards cfg, children, cancel and outputs
+	mu       sync.Mutex // guards cfg, children, cancel, outputs and files
 	cfg      *config.Config
 	children map[string]*child
 	cancel   map[string]context.CancelFunc
 	outputs  map[*os.File]struct{}
+	files    map[config.OutputSpec]*fileOutput // child output files
 
 	ctx      context.Context // the children's context, set by Run
 	runCtx   context.Context // Run's own: done when shutdown begins
@@ -90,6 +91,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		children: map[string]*child{},
 		cancel:   map[string]context.CancelFunc{},
 		outputs:  map[*os.File]struct{}{},
+		files:    map[config.OutputSpec]*fileOutput{},
 	}
 }
 
@@ -263,11 +265,10 @@ func (s *Supervisor) child(name string) *child {
 	return s.children[name]
 }
 
-func (s *Supervisor) copyOutput(f *os.File, prefix string, stderr bool) {
-	q := s.stdout
-	if stderr {
-		q = s.stderr
-	}
+// copyOutput copies the lines of f, a child's stdout (or with stderr its
+// stderr), to where spec says they go, until the pipe ends.
+func (s *Supervisor) copyOutput(f *os.File, spec *config.ChildSpec, stderr bool) {
+	q, prefix := s.outputQueue(spec, stderr)
 	s.mu.Lock()
 	s.outputs[f] = struct{}{}
 	s.mu.Unlock()
@@ -282,27 +283,55 @@ func (s *Supervisor) copyOutput(f *os.File, prefix string, stderr bool) {
 	}()
 }
 
+// outputQueue returns the queue for a child's stdout (or stderr) and the
+// prefix of its lines: resreap's own stdout or stderr with the child's
+// name, or the child's file, unprefixed. A file output is opened once per
+// setting and kept until shutdown; children with the same setting share
+// it, and stdout and stderr may.
+func (s *Supervisor) outputQueue(spec *config.ChildSpec, stderr bool) (*lineQueue, string) {
+	o, q := spec.Stdout, s.stdout
+	if stderr {
+		o, q = spec.Stderr, s.stderr
+	}
+	if o.Mode != config.OutputFile {
+		return q, spec.Name + " | "
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.files[o]
+	if f == nil {
+		f = newFileOutput(o, s.log.With().Str("child", spec.Name).Logger())
+		s.files[o] = f
+	}
+	return f.q, ""
+}
+
 // closeOutputs ends the output copiers. A pipe stays open while any
 // process holds its write end (a grandchild that left the process group,
-// say), so after a grace period the read ends are closed.
+// say), so after a grace period the read ends are closed. Then what is
+// queued is written out, and the files closed.
 func (s *Supervisor) closeOutputs() {
 	done := make(chan struct{})
 	go func() { s.copiers.Wait(); close(done) }()
 	select {
 	case <-done:
-		s.stdout.close()
-		s.stderr.close()
-		return
 	case <-time.After(2 * time.Second):
+		s.mu.Lock()
+		for f := range s.outputs {
+			f.Close()
+		}
+		s.mu.Unlock()
+		<-done
 	}
-	s.mu.Lock()
-	for f := range s.outputs {
-		f.Close()
-	}
-	s.mu.Unlock()
-	<-done
 	s.stdout.close()
 	s.stderr.close()
+	s.mu.Lock()
+	files := s.files
+	s.files = map[config.OutputSpec]*fileOutput{}
+	s.mu.Unlock()
+	for _, f := range files {
+		f.close()
+	}
 }
 
 // record hands an event to the recorder: it is written to the history,

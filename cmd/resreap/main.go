@@ -8,6 +8,7 @@
 //	resreap check -c FILE           validate a configuration
 //	resreap status|start|stop|restart|reload|signal   control a running resreap
 //	resreap history                 read the restart history
+//	resreap logs NAME [-f]          show a child's output file
 //	resreap watch [flags]           the standalone watchdog, for processes resreap does not own
 //	resreap version
 package main
@@ -36,6 +37,7 @@ commands:
   reload   re-read the config of a running resreap
   signal NAME SIG              send a signal to every process of a child (--main: its main process)
   history  show the restart history
+  logs     NAME [-f] [-n N]    show a child's output file
   watch    watch processes resreap does not own (the old watchdog's flags)
   demo     demo children used by the bundled demo config
   version  print the version
@@ -66,6 +68,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runCtl(cmd, rest, stdout, stderr)
 	case "history":
 		return runHistory(rest, stdout, stderr)
+	case "logs":
+		return runLogs(rest, stdout, stderr)
 	case "watch":
 		return runWatch(rest, stdout, stderr)
 	case "demo":

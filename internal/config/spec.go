@@ -23,6 +23,16 @@ type Config struct {
 	lines keyLines // the line of each key, for CheckHost's problems
 }
 
+// Child returns the child called name, or nil.
+func (c *Config) Child(name string) *ChildSpec {
+	for i := range c.Children {
+		if c.Children[i].Name == name {
+			return &c.Children[i]
+		}
+	}
+	return nil
+}
+
 // Supervisor is the [supervisor] table.
 type Supervisor struct {
 	StateDir       string // default /var/lib/resreap

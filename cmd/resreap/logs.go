@@ -1,0 +1,175 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	nxtail "github.com/nxadm/tail"
+	"github.com/spf13/pflag"
+
+	"github.com/resreap/resreap/internal/config"
+)
+
+const logsExamples = `  resreap logs fe-server                 its last 100 lines of stdout
+  resreap logs fe-server --stderr -n 20
+  resreap logs fe-server -f              follow, across rotations, until ^C
+only output that goes to a file (stdout = { file = "..." }) can be shown;
+for the others the command says where it goes. Paths come from the config
+file, with ${VAR} expanded in this shell's environment.
+`
+
+// runLogs implements "resreap logs": 0 shown, 1 nothing to show (the
+// output does not go to a file, or the file cannot be read), 2 usage or
+// config error.
+func runLogs(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return logs(ctx, args, stdout, stderr)
+}
+
+func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
+	path := fs.StringP("config", "c", defaultConfig, "config `FILE` that declares the child")
+	follow := fs.BoolP("follow", "f", false, "keep printing lines as they are written, across rotations")
+	n := fs.IntP("lines", "n", 100, "print the last `N` lines first (0: none)")
+	errStream := fs.Bool("stderr", false, "show the child's stderr (default: stdout)")
+	usage := "resreap logs [-c CONFIG] [-f] [-n N] [--stderr] NAME"
+	if exit, ok := parseArgs(fs, args, usage, logsExamples, stdout, stderr); !ok {
+		return exit
+	}
+	if fs.NArg() != 1 || *n < 0 {
+		fmt.Fprintf(stderr, "usage: %s\n", usage)
+		return 2
+	}
+	name := fs.Arg(0)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
+		return 2
+	}
+	spec := cfg.Child(name)
+	if spec == nil {
+		fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", *path, name)
+		return 2
+	}
+	stream, out := "stdout", spec.Stdout
+	if *errStream {
+		stream, out = "stderr", spec.Stderr
+	}
+	switch out.Mode {
+	case config.OutputNull:
+		fmt.Fprintf(stderr, "resreap logs: %s's %s is discarded (%s = \"null\")\n", name, stream, stream)
+		return 1
+	case config.OutputInherit:
+		fmt.Fprintf(stderr, "resreap logs: %s's %s goes to resreap's own %s, each line prefixed with %q\n"+
+			"(under systemd: journalctl -u resreap | grep -F %q); set %s = { file = \"...\" } to keep it in a file\n",
+			name, stream, stream, name+" | ", name+" | ", stream)
+		return 1
+	}
+	off, err := printLastLines(stdout, out.File, *n)
+	if err != nil && !(*follow && errors.Is(err, os.ErrNotExist)) {
+		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
+		return 1
+	}
+	if !*follow {
+		return 0
+	}
+	return followFile(ctx, stdout, stderr, out.File, off)
+}
+
+// printLastLines writes the last n lines of the file at path to w and
+// returns the offset after them, where following goes on.
+func printLastLines(w io.Writer, path string, n int) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, err
+	}
+	start, err := lastLinesStart(f, end, n)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(f, start, end-start)); err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	return end, nil
+}
+
+// lastLinesStart returns the offset of the first of the last n lines of
+// the first end bytes of f, reading backwards in blocks. A last line
+// without its newline counts as a line.
+func lastLinesStart(f io.ReaderAt, end int64, n int) (int64, error) {
+	if n == 0 {
+		return end, nil
+	}
+	const block = 64 << 10
+	buf := make([]byte, block)
+	pos, seen := end, 0
+	for pos > 0 {
+		size := min(int64(block), pos)
+		pos -= size
+		b := buf[:size]
+		if _, err := f.ReadAt(b, pos); err != nil && err != io.EOF {
+			return 0, err
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] != '\n' || pos+int64(i) == end-1 {
+				continue // the final newline ends the last line, it starts none
+			}
+			if seen++; seen == n {
+				return pos + int64(i) + 1, nil
+			}
+		}
+	}
+	return 0, nil
+}
+
+// followFile prints what is appended to path from offset off on, and
+// reopens it when it is rotated, until ctx is done.
+func followFile(ctx context.Context, stdout, stderr io.Writer, path string, off int64) int {
+	t, err := nxtail.TailFile(path, nxtail.Config{
+		Location:  &nxtail.SeekInfo{Offset: off, Whence: io.SeekStart},
+		Follow:    true,
+		ReOpen:    true,
+		MustExist: false,
+		Logger:    nxtail.DiscardingLogger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, err)
+		return 1
+	}
+	defer t.Cleanup()
+	for {
+		select {
+		case <-ctx.Done():
+			t.Stop() //nolint:errcheck // stopping on request
+			return 0
+		case l, ok := <-t.Lines:
+			if !ok {
+				if err := t.Err(); err != nil {
+					fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, err)
+					return 1
+				}
+				return 0
+			}
+			if l.Err != nil {
+				fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, l.Err)
+				continue
+			}
+			if _, err := fmt.Fprintln(stdout, l.Text); err != nil {
+				return 1
+			}
+		}
+	}
+}

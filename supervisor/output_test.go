@@ -1,0 +1,113 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/testchild"
+)
+
+// A child writing as fast as it can into a file that rotates every
+// megabyte loses no line and splits none: every numbered line it wrote
+// is in the file or one of its rotated copies, once, whole and in order.
+func TestOutputFileRotatesWithoutLosingLines(t *testing.T) {
+	const lines = 250000 // about 2.9 MB: three files at 1 MB; under the queue's bound, so nothing may drop
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fast.log")
+	spec := helperSpec("fast", "lines", testchild.NEnv+"="+strconv.Itoa(lines))
+	spec.Stdout = config.OutputSpec{Mode: config.OutputFile, File: file, MaxSize: 1 << 20, Keep: 100}
+	spec.Stderr = config.OutputSpec{Mode: config.OutputNull}
+	h := startSupervisor(t, spec)
+	h.waitState(t, "fast", Running, 30*time.Second)
+
+	var got []int
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got = readNumberedLines(t, dir, "fast")
+		if len(got) >= lines || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(got) != lines {
+		t.Fatalf("%d lines in the files, want %d", len(got), lines)
+	}
+	for i, n := range got {
+		if n != i+1 {
+			t.Fatalf("line %d of the files is line %d, want line %d", i+1, n, i+1)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "fast*"))
+	if len(files) < 3 {
+		t.Errorf("files %v, want the current one and at least two rotated", files)
+	}
+	if lost := h.sup.Info().OutputLost; lost != 0 {
+		t.Errorf("%d lines reported lost", lost)
+	}
+	if text := h.out.String(); strings.Contains(text, "fast | line") {
+		t.Errorf("lines of a file output also went to resreap's stdout")
+	}
+}
+
+// readNumberedLines reads the numbers of the "line N" lines of the
+// output files of child name in dir, oldest file first (lumberjack names
+// rotated copies name-<time>.ext, and the current file is the newest). A
+// line that is not "line N" or other text fails the test, unless it is the
+// helper's ready line.
+func readNumberedLines(t *testing.T, dir, name string) []int {
+	t.Helper()
+	rotated, _ := filepath.Glob(filepath.Join(dir, name+"-*.log"))
+	slices.Sort(rotated) // the time stamp in the name sorts oldest first
+	var out []int
+	for _, path := range append(rotated, filepath.Join(dir, name+".log")) {
+		f, err := os.Open(path)
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			l := sc.Text()
+			if strings.HasPrefix(l, "ready ") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.TrimPrefix(l, "line "))
+			if err != nil || !strings.HasPrefix(l, "line ") {
+				f.Close()
+				t.Fatalf("%s: unexpected line %q", path, l)
+			}
+			out = append(out, n)
+		}
+		f.Close()
+	}
+	return out
+}
+
+// "null" discards the output: nothing reaches resreap's stdout.
+func TestOutputNull(t *testing.T) {
+	quiet := helperSpec("quiet", "lines", testchild.NEnv+"=100")
+	quiet.Stdout = config.OutputSpec{Mode: config.OutputNull}
+	loud := helperSpec("loud", "lines", testchild.NEnv+"=100")
+	h := startSupervisor(t, quiet, loud)
+	h.out.waitLine(t, 30*time.Second, "loud | line 100")
+	h.waitState(t, "quiet", Running, 30*time.Second)
+	h.stop()
+	if text := h.out.String(); strings.Contains(text, "quiet | ") {
+		t.Errorf("output of a null stdout reached resreap's stdout:\n%s", text)
+	}
+	if st := fmt.Sprint(h.sup.Info().OutputLost); st != "0" {
+		t.Errorf("OutputLost %s", st)
+	}
+}

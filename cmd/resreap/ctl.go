@@ -5,12 +5,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -111,13 +111,11 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: %s\n", usage)
 		return 2
 	}
-	if slices.Equal(names, []string{"all"}) {
-		var err error
-		if names, err = allNames(path); err != nil {
-			fmt.Fprintf(stderr, "resreap %s: %v\n", cmd, err)
-			return 1
-		}
+	known, exit := childNames(path, stderr)
+	if exit != 0 {
+		return exit
 	}
+	names = expandNames(known, names)
 	worst := 0
 	for _, n := range names {
 		req := control.Request{Cmd: cmd, Child: n}
@@ -153,7 +151,15 @@ func ctlSignal(path string, args []string, mainOnly bool, usage string, stdout, 
 		fmt.Fprintf(stderr, "resreap signal: %v\n", err)
 		return 2
 	}
-	return ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: args[0], Signal: args[1], Main: mainOnly}, stdout, stderr)
+	known, exit := childNames(path, stderr)
+	if exit != 0 {
+		return exit
+	}
+	worst := 0
+	for _, n := range expandNames(known, args[:1]) {
+		worst = max(worst, ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: n, Signal: args[1], Main: mainOnly}, stdout, stderr))
+	}
+	return worst
 }
 
 // ctlStatus prints the status of the named children (all when none) and
@@ -166,7 +172,11 @@ func ctlStatus(path string, names []string, asJSON bool, stdout, stderr io.Write
 	children := resp.Status
 	if len(names) > 0 {
 		children = nil
-		for _, n := range names {
+		var known []string
+		for _, c := range resp.Status {
+			known = append(known, c.Name)
+		}
+		for _, n := range expandNames(known, names) {
 			i := slices.IndexFunc(resp.Status, func(c control.ChildStatus) bool { return c.Name == n })
 			if i < 0 {
 				fmt.Fprintf(stderr, "resreap status: unknown child %q\n", n)
@@ -202,20 +212,66 @@ func ctlStatus(path string, names []string, asJSON bool, stdout, stderr io.Write
 	return 0
 }
 
-// allNames asks resreap for the names of its children.
-func allNames(path string) ([]string, error) {
-	resp, err := control.Call(context.Background(), path, control.Request{Cmd: control.CmdStatus})
-	if err == nil && !resp.OK {
-		err = errors.New(resp.Error)
+// expandNames resolves the names of a command line against the children
+// resreap has (known): "all" is every child; the name of a child with
+// instances ("fe-server") is each of its copies (fe-server.0,
+// fe-server.1, ...), in order; any other name stays as it is, for resreap
+// to accept or refuse.
+func expandNames(known, names []string) []string {
+	var out []string
+	for _, n := range names {
+		switch {
+		case n == "all":
+			out = append(out, known...)
+		case slices.Contains(known, n):
+			out = append(out, n)
+		default:
+			copies := instancesOf(known, n)
+			if len(copies) == 0 {
+				copies = []string{n}
+			}
+			out = append(out, copies...)
+		}
 	}
-	if err != nil {
-		return nil, err
+	return out
+}
+
+// instancesOf returns the names in known of the form base.N, by N.
+func instancesOf(known []string, base string) []string {
+	type copyName struct {
+		name string
+		n    int
+	}
+	var cs []copyName
+	for _, k := range known {
+		num, ok := strings.CutPrefix(k, base+".")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil && n >= 0 && strconv.Itoa(n) == num {
+			cs = append(cs, copyName{k, n})
+		}
+	}
+	slices.SortFunc(cs, func(a, b copyName) int { return a.n - b.n })
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.name
+	}
+	return out
+}
+
+// childNames asks resreap for the names of its children; when it cannot,
+// it prints why and returns the exit status for it.
+func childNames(path string, stderr io.Writer) ([]string, int) {
+	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, stderr)
+	if exit != 0 {
+		return nil, exit
 	}
 	var names []string
 	for _, c := range resp.Status {
 		names = append(names, c.Name)
 	}
-	return names, nil
+	return names, 0
 }
 
 // ctlCall sends req, prints the answer and returns the exit status.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	nxtail "github.com/nxadm/tail"
@@ -56,7 +57,17 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	spec := cfg.Child(name)
 	if spec == nil {
-		fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", *path, name)
+		var copies []string
+		for _, c := range cfg.Children {
+			if c.Base == name && c.Instances > 0 {
+				copies = append(copies, c.Name)
+			}
+		}
+		if len(copies) > 0 {
+			fmt.Fprintf(stderr, "resreap logs: %s has %d instances: name one of %s\n", name, len(copies), strings.Join(copies, ", "))
+		} else {
+			fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", *path, name)
+		}
 		return 2
 	}
 	stream, out := "stdout", spec.Stdout

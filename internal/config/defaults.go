@@ -104,6 +104,8 @@ var (
 	// pids_max: 1..4194304, the kernel's PID_MAX_LIMIT: no cgroup can hold
 	// more tasks than that.
 	rangePidsMax = numRange{min: 1, max: 4 << 20}
+	// instances: copies of one [[child]]; a thousand is a fleet, not a host.
+	rangeInstances = numRange{min: 1, max: 1000}
 	// start_seconds: 0..1h. 0 makes no exit a failed start (the start
 	// limit never applies); a start that takes over an hour is not a
 	// start.

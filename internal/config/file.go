@@ -52,6 +52,7 @@ type fileChild struct {
 	Required     *bool             `toml:"required"`
 	Stdout       any               `toml:"stdout"` // "inherit", "null" or { file = ... }
 	Stderr       any               `toml:"stderr"`
+	Instances    *int64            `toml:"instances"`
 }
 
 type fileBackoff struct {

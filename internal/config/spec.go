@@ -70,7 +70,13 @@ const (
 
 // ChildSpec is one [[child]] with [defaults] applied.
 type ChildSpec struct {
-	Name         string
+	Name string
+	// Base is the name of the [[child]] table. With instances = N the
+	// table makes N children, Base.0 to Base.N-1: Instances is N and
+	// Instance the copy's number. Without, Base is Name and Instances 0.
+	Base         string
+	Instances    int
+	Instance     int
 	Command      []string // argv; Command[0] is looked up in PATH
 	Dir          string
 	Env          map[string]string // merged over the supervisor's environment
@@ -182,6 +188,7 @@ func (a ChildSpec) Diff(b ChildSpec) (keys []string, restart bool) {
 		same    bool
 		process bool
 	}{
+		{"instances", a.Instances == b.Instances, false},
 		{"command", slices.Equal(a.Command, b.Command), true},
 		{"dir", a.Dir == b.Dir, true},
 		{"env", maps.Equal(a.Env, b.Env), true},

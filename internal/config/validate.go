@@ -53,20 +53,26 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 	if len(fc.Child) == 0 {
 		v.add("child", "no [[child]] defined")
 	}
+	if fc.Defaults.Instances != nil {
+		v.add("defaults.instances", "instances cannot be a default")
+		fc.Defaults.Instances = nil
+	}
 	seen := map[string]int{}
 	for i := range fc.Child {
 		fch := fc.Child[i]
 		mergeInto(&fch, &fc.Defaults)
 		key := "child." + strconv.Itoa(i)
-		spec := v.child(key, &fch)
-		if spec.Name != "" {
-			if j, dup := seen[spec.Name]; dup {
-				v.add(key+".name", "duplicate name %q (also child[%d])", spec.Name, j)
+		for _, spec := range v.instances(key, &fch, v.child(key, &fch)) {
+			if spec.Name != "" {
+				if j, dup := seen[spec.Name]; dup {
+					v.add(key+".name", "duplicate name %q (also child[%d])", spec.Name, j)
+				}
+				seen[spec.Name] = i
 			}
-			seen[spec.Name] = i
+			cfg.Children = append(cfg.Children, spec)
 		}
-		cfg.Children = append(cfg.Children, spec)
 	}
+	expandDependencies(cfg.Children)
 	v.dependencies(cfg.Children, seen)
 	return cfg
 }
@@ -253,13 +259,14 @@ func (v *validator) stop(key string, f *fileStop) StopSpec {
 
 // dependencies reports unknown dependencies and cycles.
 func (v *validator) dependencies(children []ChildSpec, index map[string]int) {
-	for i, c := range children {
+	for _, c := range children {
+		key := "child." + strconv.Itoa(index[c.Name]) + ".depends_on"
 		for _, d := range c.DependsOn {
 			if _, ok := index[d]; !ok && d != "" {
-				v.add("child."+strconv.Itoa(i)+".depends_on", "unknown child %q", d)
+				v.add(key, "unknown child %q", d)
 			}
-			if d == c.Name && d != "" {
-				v.add("child."+strconv.Itoa(i)+".depends_on", "%q depends on itself", d)
+			if (d == c.Name || d == c.Base) && d != "" {
+				v.add(key, "%q depends on itself", d)
 			}
 		}
 	}

@@ -21,6 +21,13 @@ test: build test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+## faults: only the fault suite (fault_*_test.go: resreap against its own
+## I/O failing, PID reuse, state machine corners, abuse), with the race
+## detector; part of `make test` too
+.PHONY: faults
+faults:
+	$(GO) test -race -count=1 -timeout 10m -run '^TestFault' -v ./cmd/resreap/ ./supervisor/
+
 ## test-deps: install ss (iproute2) and ps (procps) when missing: the
 ## health cross-checks and the watchdog's -p use them
 .PHONY: test-deps

@@ -15,7 +15,7 @@ import (
 )
 
 // historyFixture writes a small history: two children, a restart with
-// evidence, ending with a torn line in a second file when torn is set.
+// evidence and the start after it.
 func historyFixture(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "history.jsonl")
@@ -33,6 +33,7 @@ func historyFixture(t *testing.T) string {
 			SignalsSent: []history.SignalSent{{Signal: "TERM"}, {Signal: "KILL"}}},
 		{Time: now.Add(-5 * time.Minute), Child: "fe-server", PID: 11, Event: history.EventRestart,
 			Reason: history.ReasonCloseWait},
+		{Time: now.Add(-5*time.Minute + time.Second), Child: "fe-server", PID: 13, Event: history.EventStart, Restarts: 1},
 		{Time: now.Add(-time.Minute), Child: "worker", PID: 12, Event: history.EventExit,
 			Reason: history.ReasonExited},
 	} {
@@ -61,18 +62,18 @@ func TestRunHistory(t *testing.T) {
 		stderr     string   // must appear; "" = stderr empty
 		stdoutRows int      // lines on stdout, header included; 0 = unchecked
 	}{
-		{name: "table", args: []string{"-f", path}, stdout: []string{"CHILD", "fe-server", "worker", "old", "TERM→KILL (killed)"}, stdoutRows: 6},
-		{name: "long file flag", args: []string{"--file=" + path}, stdoutRows: 6},
-		{name: "child", args: []string{"-f", path, "--child", "fe-server"}, stdout: []string{"fe-server"}, notStdout: []string{"worker"}, stdoutRows: 4},
-		{name: "since age", args: []string{"-f", path, "--since", "1h"}, notStdout: []string{"old"}, stdoutRows: 5},
+		{name: "table", args: []string{"-f", path}, stdout: []string{"CHILD", "fe-server", "worker", "old", "TERM→KILL (killed)"}, stdoutRows: 7},
+		{name: "long file flag", args: []string{"--file=" + path}, stdoutRows: 7},
+		{name: "child", args: []string{"-f", path, "--child", "fe-server"}, stdout: []string{"fe-server"}, notStdout: []string{"worker"}, stdoutRows: 5},
+		{name: "since age", args: []string{"-f", path, "--since", "1h"}, notStdout: []string{"old"}, stdoutRows: 6},
 		{name: "since time", args: []string{"-f", path, "--since", time.Now().Add(-2 * time.Minute).Format(time.RFC3339)}, stdout: []string{"worker"}, stdoutRows: 2},
 		{name: "events", args: []string{"-f", path, "--event", "restart,exit"}, notStdout: []string{" stop "}, stdoutRows: 3},
-		{name: "last", args: []string{"-f", path, "-n", "2"}, stdout: []string{"worker", "restart"}, stdoutRows: 3},
+		{name: "last", args: []string{"-f", path, "-n", "3"}, stdout: []string{"worker", "restart"}, stdoutRows: 4},
 		{name: "json", args: []string{"-f", path, "--json", "-n", "1"}, stdout: []string{`"child":"worker"`}, stdoutRows: 1},
 		{name: "summary", args: []string{"-f", path, "--summary"}, stdout: []string{"RESTARTS", "close_wait×1"}, stdoutRows: 4},
 		{name: "config", args: []string{"-c", config, "--child", "worker"}, stdout: []string{"worker"}, stdoutRows: 2},
 		{name: "help", args: []string{"--help"}, stdout: []string{"usage: resreap history", "--since"}},
-		{name: "torn line warns", args: []string{"-f", torn}, stderr: "torn.jsonl:5: skipped", stdoutRows: 5},
+		{name: "torn line warns", args: []string{"-f", torn}, stderr: "torn.jsonl:6: skipped", stdoutRows: 6},
 
 		{name: "missing file", args: []string{"-f", filepath.Join(t.TempDir(), "none")}, code: 1, stderr: "no such file"},
 		{name: "directory", args: []string{"-f", t.TempDir()}, code: 1, stderr: "is a directory"},
@@ -129,8 +130,8 @@ func TestRunHistoryJSONLines(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("have %d lines, want 5", len(lines))
+	if len(lines) != 6 {
+		t.Fatalf("have %d lines, want 6", len(lines))
 	}
 	for _, l := range lines {
 		var r history.Record

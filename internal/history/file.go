@@ -154,7 +154,7 @@ func (w *Writer) write(recs []*pending) error {
 	}
 	n, err := writeOnce(w.f, buf)
 	if err == nil && n < len(buf) {
-		err = io.ErrShortWrite
+		err = shortWriteCause(w.f, len(buf)-n)
 	}
 	if err != nil {
 		if n > 0 {

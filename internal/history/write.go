@@ -3,8 +3,12 @@
 package history
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // writeOnce hands b to a single write(2). os.File.Write loops on short
@@ -33,4 +37,15 @@ func writeOnce(f *os.File, b []byte) (n int, err error) {
 		return 0, cerr
 	}
 	return n, err
+}
+
+// shortWriteCause explains a write(2) that took only part of a line,
+// leaving left bytes: a full file system (the usual cause, which the
+// kernel reports only at the next write) is ENOSPC, with the free space.
+func shortWriteCause(f *os.File, left int) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err == nil && uint64(st.Bavail)*uint64(st.Bsize) < uint64(left) {
+		return fmt.Errorf("%w (%d bytes free, %d more needed)", syscall.ENOSPC, uint64(st.Bavail)*uint64(st.Bsize), left)
+	}
+	return io.ErrShortWrite
 }

@@ -160,6 +160,57 @@ func (w *Writer) Append(rec Record) error {
 	return p.err
 }
 
+// AppendAll is Append for several records at once: they are written and
+// synced together, one fsync for all of them. errs[i] is the outcome of
+// recs[i], as Append's would be.
+func (w *Writer) AppendAll(recs []Record) (errs []error) {
+	errs = make([]error, len(recs))
+	ps := make([]*pending, 0, len(recs))
+	idx := make([]int, 0, len(recs))
+	for i, rec := range recs {
+		if rec.Time.IsZero() {
+			rec.Time = time.Now()
+		}
+		line, err := encodeLine(rec)
+		if err != nil {
+			errs[i] = pathError("append to", w.path, fmt.Errorf("encode: %w", err))
+			continue
+		}
+		ps = append(ps, &pending{line: line})
+		idx = append(idx, i)
+	}
+	if len(ps) == 0 {
+		return errs
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		for _, i := range idx {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	if w.queue == nil {
+		w.queue = &batch{}
+	}
+	b := w.queue
+	b.recs = append(b.recs, ps...)
+	w.mu.Unlock()
+
+	w.flushMu.Lock()
+	if !b.done {
+		w.mu.Lock()
+		w.queue = nil
+		w.mu.Unlock()
+		w.flush(b)
+	}
+	w.flushMu.Unlock()
+	for j, p := range ps {
+		errs[idx[j]] = p.err
+	}
+	return errs
+}
+
 // Close writes what is queued, then closes the file. Later Appends return
 // ErrClosed; a second Close does nothing.
 func (w *Writer) Close() error {

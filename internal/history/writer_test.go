@@ -5,7 +5,6 @@ package history
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -252,8 +251,8 @@ func TestAppendDiskFullThenRecovery(t *testing.T) {
 	fillDisk(t, filler)
 	long := rec("a", EventStop, 3)
 	long.Message = strings.Repeat("x", 3*os.Getpagesize())
-	if err := w.Append(long); !errors.Is(err, io.ErrShortWrite) {
-		t.Fatalf("Append of a record larger than the room left: %v; want a short write", err)
+	if err := w.Append(long); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "bytes free") {
+		t.Fatalf("Append of a record larger than the room left: %v; want ENOSPC with the free space", err)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -556,5 +555,26 @@ func TestOpenLaterRetries(t *testing.T) {
 	recs, _, err := Read(path, Filter{})
 	if err != nil || len(recs) != 1 || recs[0].Child != "b" {
 		t.Fatalf("read back %+v, %v; want the one record written after the fix", recs, err)
+	}
+}
+
+// AppendAll writes several records with one write and one sync, each with
+// its outcome.
+func TestAppendAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w := openT(t, path, Options{})
+	errs := w.AppendAll([]Record{rec("a", EventStart, 1), rec("b", EventStart, 2), rec("a", EventExit, 1)})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("record %d: %v", i, err)
+		}
+	}
+	recs, warns := readAll(t, path)
+	if len(recs) != 3 || recs[0].Child != "a" || recs[1].Child != "b" || recs[2].Event != EventExit || len(warns) != 0 {
+		t.Errorf("have %+v, warnings %v", recs, warns)
+	}
+	w.Close()
+	if errs := w.AppendAll([]Record{rec("a", EventStart, 3)}); !errors.Is(errs[0], ErrClosed) {
+		t.Errorf("AppendAll after Close: %v", errs[0])
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -60,6 +61,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	open atomic.Int64 // connections being served
 }
 
 // Listen creates the control socket at path and returns a Server ready to
@@ -114,6 +117,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 	defer stop()
 
 	var delay time.Duration
+	var lastWarn time.Time
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
@@ -133,9 +137,30 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 			continue
 		}
 		delay = 0
-		wg.Go(func() { s.serveConn(ctx, c, h) })
+		timeout := readTimeout
+		if n := s.open.Add(1); n > busyConns {
+			// A flood of connections that say nothing must not hold
+			// resreap's fds for the whole read timeout; a real client
+			// sends its request at once, so it is still answered.
+			timeout = busyReadTimeout
+			if time.Since(lastWarn) > 10*time.Second {
+				s.log.Warn().Int64("open", n).Msg("control socket: many connections open; new ones get " + busyReadTimeout.String() + " to send their request")
+				lastWarn = time.Now()
+			}
+		}
+		wg.Go(func() {
+			defer s.open.Add(-1)
+			s.serveConn(ctx, c, h, timeout)
+		})
 	}
 }
+
+// Past busyConns open connections, a new one gets busyReadTimeout rather
+// than readTimeout to send its request.
+const (
+	busyConns       = 64
+	busyReadTimeout = time.Second
+)
 
 // Close removes the socket, closes the listener and makes a running Serve
 // return. It does not wait for Serve: Serve's return says that every
@@ -169,7 +194,7 @@ func (s *Server) closeListener() error {
 }
 
 // serveConn answers the one request of a connection.
-func (s *Server) serveConn(ctx context.Context, c *net.UnixConn, h Handler) {
+func (s *Server) serveConn(ctx context.Context, c *net.UnixConn, h Handler, timeout time.Duration) {
 	defer c.Close()
 	p, err := peerCred(c)
 	if err != nil {
@@ -185,7 +210,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn, h Handler) {
 
 	// Set the deadline before watching ctx: if ctx is already done the
 	// watcher runs at once and its past deadline wins.
-	_ = c.SetReadDeadline(time.Now().Add(readTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
 	unwatch := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 	req, err := readRequest(c)
 	unwatch()

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Reason says why a target was judged unhealthy.
@@ -48,6 +49,9 @@ type FDUsage struct {
 	// SlopePerMin is the growth of Open in fds per minute over the recent
 	// scans; 0 when fewer than two scans are known.
 	SlopePerMin float64 `json:"slope_per_min"`
+	// Prediction is set when the verdict is a prediction (fds.predict):
+	// the fit, when it reaches the limit, and the counts it rests on.
+	Prediction *Prediction `json:"prediction,omitempty"`
 }
 
 // Evidence is what a health verdict rests on. It is logged with the
@@ -111,6 +115,10 @@ func (e *Evidence) Summary() string {
 		s := fmt.Sprintf("fds %d/%d", f.Open, f.Limit)
 		if f.SlopePerMin != 0 {
 			s += fmt.Sprintf(" (%+.0f/min)", f.SlopePerMin)
+		}
+		if pr := f.Prediction; pr != nil {
+			s += fmt.Sprintf(", limit reached in %s at this rate (fit of %d scans, R² %.2f)",
+				time.Duration(pr.ReachesLimitIn).Round(time.Second), len(pr.Samples), pr.R2)
 		}
 		parts = append(parts, s)
 	}

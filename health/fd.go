@@ -2,29 +2,7 @@
 
 package health
 
-import (
-	"math"
-
-	"github.com/prometheus/procfs"
-)
-
-// fdLimit returns the soft RLIMIT_NOFILE of pid from /proc/<pid>/limits;
-// 0 means unlimited. It is read each scan because a process (or prlimit)
-// may change it at any time.
-func fdLimit(fs procfs.FS, pid int) (uint64, error) {
-	p, err := fs.Proc(pid)
-	if err != nil {
-		return 0, err
-	}
-	l, err := p.Limits()
-	if err != nil {
-		return 0, err
-	}
-	if l.OpenFiles == math.MaxUint64 {
-		return 0, nil
-	}
-	return l.OpenFiles, nil
-}
+import "math"
 
 // overFDLimit reports whether open fds breach the policy for a process
 // whose soft limit is limit (0 = unlimited, so only MaxOpen applies).

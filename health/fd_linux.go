@@ -15,17 +15,65 @@ import (
 // directory of up to a million entries; older kernels report 0 and the
 // entries are counted.
 func fdCount(procRoot string, pid int, buf []byte) (int, error) {
+	_, n, err := fdStat(procRoot, pid, buf)
+	return n, err
+}
+
+// fdStat returns the effective uid of pid and its number of open fds, from
+// one stat of /proc/<pid>/fd (see fdCount). procfs gives every file of
+// /proc/<pid> the owner of the process (root when it is not dumpable), so
+// the owner of that directory is the owner of /proc/<pid>.
+func fdStat(procRoot string, pid int, buf []byte) (uid uint32, fds int, err error) {
 	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if st.Size > 0 {
-		return int(st.Size), nil
+		return st.Uid, int(st.Size), nil
 	}
 	n := 0
-	err := readDirNames(dir, buf, func([]byte) bool { n++; return true })
-	return n, err
+	err = readDirNames(dir, buf, func([]byte) bool { n++; return true })
+	return st.Uid, n, err
+}
+
+// fdLimit returns the soft RLIMIT_NOFILE of pid from /proc/<pid>/limits;
+// 0 means unlimited. It is read each scan because a process (or prlimit)
+// may change it at any time, into buf: a tick allocates only the path for
+// it (see parseNofileLimit).
+func fdLimit(procRoot string, pid int, buf []byte) (uint64, error) {
+	n, err := readFile(procRoot+"/"+strconv.Itoa(pid)+"/limits", buf)
+	if err != nil {
+		return 0, err
+	}
+	return parseNofileLimit(buf[:n])
+}
+
+// readFile reads the file at path into buf and returns its length; a file
+// longer than buf is cut short. Unlike os.ReadFile it makes no os.File
+// (whose poller registration costs two more syscalls on a /proc file) and
+// no buffer: open, read to the end, close.
+func readFile(path string, buf []byte) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		k, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // readDirNames calls fn with each entry name of dir except "." and "..",
@@ -77,20 +125,22 @@ func readDirFD(fd int, buf []byte, fn func(name []byte) bool) error {
 }
 
 // socketInodes calls fn with the inode of every socket pid holds, read from
-// the links "socket:[N]" of /proc/<pid>/fd. This is the expensive part of
-// the CLOSE_WAIT check (one readlink per fd) and only runs when a
-// persistent CLOSE_WAIT socket has no known owner.
+// the links "socket:[N]" of /proc/<pid>/fd, and returns how many links it
+// read. This is the expensive part of the CLOSE_WAIT check (one readlink
+// per fd) and only runs when a persistent CLOSE_WAIT socket has no known
+// owner.
 //
 // fn returns false to stop the walk.
-func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) error {
+func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) (readlinks int, err error) {
 	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
 	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer unix.Close(dfd)
 	var link [64]byte
-	return readDirFD(dfd, buf, func(name []byte) bool {
+	err = readDirFD(dfd, buf, func(name []byte) bool {
+		readlinks++
 		n, err := unix.Readlinkat(dfd, string(name), link[:])
 		if err != nil {
 			return true // fd closed meanwhile
@@ -100,15 +150,7 @@ func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bo
 		}
 		return true
 	})
-}
-
-// procUID returns the effective uid of pid: the owner of /proc/<pid>.
-func procUID(procRoot string, pid int) (uint32, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(procRoot+"/"+strconv.Itoa(pid), &st); err != nil {
-		return 0, err
-	}
-	return st.Uid, nil
+	return readlinks, err
 }
 
 // parseSocketLink decodes "socket:[12345]".

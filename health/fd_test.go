@@ -9,21 +9,79 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
 )
 
 func TestFDLimitFixture(t *testing.T) {
-	fs, err := procfs.NewFS("testdata/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf := make([]byte, 4096)
 	for pid, want := range map[int]uint64{100: 64, 101: 0} {
-		have, err := fdLimit(fs, pid)
+		have, err := fdLimit("testdata/proc", pid, buf)
 		if err != nil || have != want {
 			t.Errorf("fdLimit(%d) = %d, %v; want %d", pid, have, err, want)
 		}
 	}
-	if _, err := fdLimit(fs, 12345); !isGone(err) {
+	if _, err := fdLimit("testdata/proc", 12345, buf); !isGone(err) {
 		t.Errorf("missing pid: %v, want ENOENT", err)
+	}
+}
+
+// TestFDLimitSelf: the parser agrees with procfs and with getrlimit on
+// this kernel's limits file.
+func TestFDLimitSelf(t *testing.T) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	want := rl.Cur
+	if want == unix.RLIM_INFINITY {
+		want = 0
+	}
+	have, err := fdLimit("/proc", os.Getpid(), make([]byte, 4096))
+	if err != nil || have != want {
+		t.Errorf("fdLimit(self) = %d, %v; want %d", have, err, want)
+	}
+	p, err := procfs.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.OpenFiles != rl.Cur {
+		t.Errorf("procfs says %d, getrlimit %d", l.OpenFiles, rl.Cur)
+	}
+}
+
+func TestParseNofileLimit(t *testing.T) {
+	const head = "Limit                     Soft Limit           Hard Limit           Units     \n" +
+		"Max processes             96365                96365                processes \n"
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{head + "Max open files            1024                 524288               files     \n", 1024, true},
+		{head + "Max open files            unlimited            unlimited            files     \n", 0, true},
+		{"Max open files            64                   4096                 files", 64, true}, // no final newline
+		{head, 0, false},
+		{"Max open files\n", 0, false},
+		{"Max open files            lots                 4096                 files\n", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		have, err := parseNofileLimit([]byte(tt.in))
+		if have != tt.want || (err == nil) != tt.ok {
+			t.Errorf("parseNofileLimit(%q) = %d, %v; want %d, ok %v", tt.in, have, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseNofileLimitAllocs(t *testing.T) {
+	data := []byte("Limit                     Soft Limit           Hard Limit           Units     \n" +
+		"Max open files            1024                 524288               files     \n")
+	if n := testing.AllocsPerRun(100, func() { parseNofileLimit(data) }); n != 0 {
+		t.Errorf("parseNofileLimit allocates %.0f times", n)
 	}
 }
 

@@ -50,16 +50,19 @@ func (h *fdHistory) slopePerMin() float64 {
 }
 
 // checkFDs reads the fd count and limit of every process of a target,
-// updates the target's run of scans over the policy, and returns the
-// usage of the process closest to its limit, and whether that run makes
-// the target unhealthy: at least Persist consecutive scans of the target
-// over the policy, spanning at least (Persist-1) of its intervals.
+// updates the target's run of scans over the policy (or, with Predict,
+// predicted to reach the limit within it), and returns the usage of the
+// process closest to its limit (or predicted to reach it first), and
+// whether that run makes the target unhealthy: at least Persist
+// consecutive scans of the target over the policy, spanning at least
+// (Persist-1) of its intervals.
 func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDUsage, bool) {
 	ts := s.state(t.Name)
 	name := t.Name
 	var worst FDUsage
 	worstRatio := -1.0
 	over := false
+	var predicted *FDUsage // the process predicted to run out first
 	live := make(map[int]bool, len(pids))
 	for _, pid := range pids {
 		n, err := fdCount(s.procRoot, pid, s.dirBuf)
@@ -67,7 +70,7 @@ func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDU
 			s.logOnce(name, "count fds", pid, err)
 			continue
 		}
-		limit, err := fdLimit(s.fs, pid)
+		limit, err := fdLimit(s.procRoot, pid, s.fileBuf)
 		if err != nil {
 			s.logOnce(name, "read limits", pid, err)
 		}
@@ -85,6 +88,17 @@ func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDU
 			worstRatio = r
 			worst = FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: h.slopePerMin()}
 		}
+		if pr, soon := h.predict(limit, p.Predict); soon && (predicted == nil || pr.ReachesLimitIn < predicted.Prediction.ReachesLimitIn) {
+			predicted = &FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: pr.SlopePerMin, Prediction: &pr}
+		}
+	}
+	if predicted != nil {
+		// The process about to run out is the one to show, unless another
+		// is over the limit already.
+		if !over {
+			worst = *predicted
+		}
+		over = true
 	}
 	for pid := range ts.history {
 		if !live[pid] {

@@ -18,6 +18,7 @@ type ownerCache struct {
 	pos   map[uint64]int    // inode -> owning pid
 	neg   map[uint64]uint64 // inode -> scan at which it was found not ours
 	owned []int             // sorted owned pids the negative entries hold for
+	spare []int             // the previous owned, reused by setOwned
 }
 
 func newOwnerCache() ownerCache {
@@ -29,13 +30,14 @@ func newOwnerCache() ownerCache {
 // be, so the negative entries are void; positive entries of PIDs no longer
 // owned are dropped.
 func (c *ownerCache) setOwned(pids []int) {
-	sorted := slices.Clone(pids)
+	sorted := append(c.spare[:0], pids...)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
+	c.spare = sorted
 	if slices.Equal(sorted, c.owned) {
 		return
 	}
-	c.owned = sorted
+	c.owned, c.spare = sorted, c.owned
 	clear(c.neg)
 	for ino, pid := range c.pos {
 		if _, ok := slices.BinarySearch(sorted, pid); !ok {

@@ -2,6 +2,8 @@
 
 package health
 
+import "time"
+
 // Defaults applied to zero fields of a Policy.
 const (
 	DefaultThreshold = 2
@@ -43,6 +45,10 @@ type FDPolicy struct {
 	// Persist is the number of consecutive scans over the limit that makes
 	// the target unhealthy; 0 means DefaultPersist.
 	Persist int
+	// Predict, when set, also makes the target unhealthy when the fd
+	// count's trend says it reaches the limit within Predict (see
+	// predict.go for when a trend is believed).
+	Predict time.Duration
 	// Disabled turns the check off (fd usage is then not even read).
 	Disabled bool
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,10 @@ type Result struct {
 	// only computed once some socket has persisted, so 0 also means "no
 	// socket has persisted yet".
 	CloseWait int
+	// CloseWaitNow counts every CLOSE_WAIT socket the target owns at this
+	// scan, persistent or not; -1 when unknown: finding the owner of a
+	// socket that cannot be persistent yet would cost an fd walk per scan.
+	CloseWaitNow int
 	// FDs is the usage of the process closest to its limit; zero when the
 	// fd check is disabled.
 	FDs FDUsage
@@ -65,6 +70,12 @@ type Stats struct {
 	FDWalks int
 	// FDTables counts the fd tables read by those walks.
 	FDTables int
+	// Readlinks counts the fd links those walks read, one readlinkat each:
+	// the cost of a walk.
+	Readlinks int
+	// ReadErrors counts socket dumps that failed (their namespace's
+	// targets were not judged for CLOSE_WAIT at that scan).
+	ReadErrors int
 }
 
 // Scanner judges targets, one Scan per tick for all of them. It keeps the
@@ -73,7 +84,6 @@ type Stats struct {
 type Scanner struct {
 	mu       sync.Mutex
 	procRoot string
-	fs       procfs.FS
 	reader   SocketReader
 	log      zerolog.Logger
 	now      func() time.Time
@@ -84,7 +94,9 @@ type Scanner struct {
 	targets map[string]*targetState
 	logged  map[string]bool // scanner-wide errors already logged
 	stats   Stats
-	dirBuf  []byte
+	dirBuf  []byte   // getdents of /proc/<pid>/fd and /task
+	fileBuf []byte   // small /proc files: limits, children
+	pols    []Policy // of the Scan in progress
 }
 
 // sockKey identifies a socket across scans: an inode may be reused by a new
@@ -127,12 +139,12 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 	if root == "" {
 		root = "/proc"
 	}
-	pfs, err := procfs.NewFS(root)
-	if err != nil {
+	if _, err := procfs.NewFS(root); err != nil { // is it a directory?
 		return nil, fmt.Errorf("health: %w", err)
 	}
 	r := opts.SocketReader
 	if r == nil {
+		var err error
 		if r, err = NewReader(opts.Reader, root, opts.Log); err != nil {
 			return nil, err
 		}
@@ -143,7 +155,6 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 	}
 	s := &Scanner{
 		procRoot: root,
-		fs:       pfs,
 		reader:   r,
 		log:      opts.Log,
 		now:      now,
@@ -152,6 +163,7 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 		targets:  map[string]*targetState{},
 		logged:   map[string]bool{},
 		dirBuf:   make([]byte, 32<<10),
+		fileBuf:  make([]byte, 4<<10),
 	}
 	s.ownNS, _ = netnsInode(root, "self")
 	return s, nil
@@ -212,10 +224,12 @@ func (s *Scanner) Scan(targets []Target) []Result {
 	now := s.now()
 
 	res := make([]Result, len(targets))
-	pols := make([]Policy, len(targets))
+	// The policies live only during the Scan: the slice is reused.
+	s.pols = slices.Grow(s.pols[:0], len(targets))[:len(targets)]
+	pols := s.pols
 	for i, t := range targets {
 		pols[i] = t.Policy.withDefaults()
-		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t)}
+		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t), CloseWaitNow: -1}
 		ts := s.state(t.Name)
 		ts.pids, ts.cw = res[i].PIDs, !pols[i].CloseWait.Disabled
 		ts.scans = record(ts.scans, now)
@@ -238,7 +252,7 @@ func (s *Scanner) pidsOf(t Target) []int {
 		return nil
 	}
 	if t.Descendants {
-		return Descendants(s.procRoot, t.PID)
+		return descendants(s.procRoot, t.PID, s.dirBuf, s.fileBuf)
 	}
 	return []int{t.PID}
 }

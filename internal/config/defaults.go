@@ -81,8 +81,9 @@ var builtinChild = ChildSpec{
 	Ready:        ReadySpec{Timeout: 2 * time.Second, Interval: 500 * time.Millisecond},
 	StartTimeout: time.Minute,
 	// stdout, stderr: inherit (resreap's own, lines prefixed).
-	Stdout: OutputSpec{Mode: OutputInherit},
-	Stderr: OutputSpec{Mode: OutputInherit},
+	Stdout:  OutputSpec{Mode: OutputInherit},
+	Stderr:  OutputSpec{Mode: OutputInherit},
+	Capture: CaptureSpec{Output: 3 * time.Second, Keep: 10},
 }
 
 // A child's output file: rotated at 100MB, 5 kept.
@@ -104,6 +105,13 @@ var (
 	// pids_max: 1..4194304, the kernel's PID_MAX_LIMIT: no cgroup can hold
 	// more tasks than that.
 	rangePidsMax = numRange{min: 1, max: 4 << 20}
+	// capture_output: 0 (none) .. 1m of output after QUIT; capture_keep:
+	// 1 .. 1000 captures per child.
+	rangeCaptureOutput = durRange{min: 100 * time.Millisecond, max: time.Minute, zero: "none"}
+	rangeCaptureKeep   = numRange{min: 1, max: 1000}
+	// fds.predict: 1m .. 7d ahead; a trend fitted over the last 16 scans
+	// says little about next month.
+	rangePredict = durRange{min: time.Minute, max: 7 * 24 * time.Hour}
 	// instances: copies of one [[child]]; a thousand is a fleet, not a host.
 	rangeInstances = numRange{min: 1, max: 1000}
 	// start_seconds: 0..1h. 0 makes no exit a failed start (the start

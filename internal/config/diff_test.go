@@ -45,7 +45,7 @@ func TestDiff(t *testing.T) {
 	// Every field of ChildSpec but Name, Base and Instance (the name's
 	// parts) is compared: a new field must be added to Diff (and to this
 	// count).
-	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 26 {
+	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 27 {
 		t.Errorf("ChildSpec has %d fields: add the new ones to Diff", n)
 	}
 }

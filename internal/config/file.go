@@ -11,6 +11,13 @@ type fileConfig struct {
 	Supervisor fileSupervisor `toml:"supervisor"`
 	Defaults   fileChild      `toml:"defaults"`
 	Child      []fileChild    `toml:"child"`
+	Group      []fileGroup    `toml:"group"`
+}
+
+type fileGroup struct {
+	Name           *string  `toml:"name"`
+	Members        []string `toml:"members"`
+	MaxUnavailable any      `toml:"max_unavailable"` // a count, or "25%"
 }
 
 type fileSupervisor struct {
@@ -28,31 +35,35 @@ type fileSupervisor struct {
 }
 
 type fileChild struct {
-	Name         *string           `toml:"name"`
-	Command      []string          `toml:"command"`
-	Dir          *string           `toml:"dir"`
-	Env          map[string]string `toml:"env"`
-	ClearEnv     *bool             `toml:"clear_env"`
-	User         *string           `toml:"user"`
-	Group        *string           `toml:"group"`
-	RlimitNofile *int64            `toml:"rlimit_nofile"`
-	MemoryMax    any               `toml:"memory_max"` // bytes, or "512MB"
-	PidsMax      *int64            `toml:"pids_max"`
-	Restart      *string           `toml:"restart"`
-	StartGrace   *string           `toml:"start_seconds"`
-	Backoff      *fileBackoff      `toml:"backoff"`
-	StartLimit   *fileStartLimit   `toml:"start_limit"`
-	Stop         *fileStop         `toml:"stop"`
-	DependsOn    []string          `toml:"depends_on"`
-	Health       *fileHealth       `toml:"health"`
-	EnvFile      *string           `toml:"env_file"`
-	Ready        *fileReady        `toml:"ready"`
-	StartTimeout *string           `toml:"start_timeout"`
-	Liveness     *fileLiveness     `toml:"liveness"`
-	Required     *bool             `toml:"required"`
-	Stdout       any               `toml:"stdout"` // "inherit", "null" or { file = ... }
-	Stderr       any               `toml:"stderr"`
-	Instances    *int64            `toml:"instances"`
+	Name          *string           `toml:"name"`
+	Command       []string          `toml:"command"`
+	Dir           *string           `toml:"dir"`
+	Env           map[string]string `toml:"env"`
+	ClearEnv      *bool             `toml:"clear_env"`
+	User          *string           `toml:"user"`
+	Group         *string           `toml:"group"`
+	RlimitNofile  *int64            `toml:"rlimit_nofile"`
+	MemoryMax     any               `toml:"memory_max"` // bytes, or "512MB"
+	PidsMax       *int64            `toml:"pids_max"`
+	Restart       *string           `toml:"restart"`
+	StartGrace    *string           `toml:"start_seconds"`
+	Backoff       *fileBackoff      `toml:"backoff"`
+	StartLimit    *fileStartLimit   `toml:"start_limit"`
+	Stop          *fileStop         `toml:"stop"`
+	DependsOn     []string          `toml:"depends_on"`
+	Health        *fileHealth       `toml:"health"`
+	EnvFile       *string           `toml:"env_file"`
+	Ready         *fileReady        `toml:"ready"`
+	StartTimeout  *string           `toml:"start_timeout"`
+	Liveness      *fileLiveness     `toml:"liveness"`
+	Required      *bool             `toml:"required"`
+	Stdout        any               `toml:"stdout"` // "inherit", "null" or { file = ... }
+	Stderr        any               `toml:"stderr"`
+	Instances     *int64            `toml:"instances"`
+	Capture       *bool             `toml:"capture"`
+	CaptureDir    *string           `toml:"capture_dir"`
+	CaptureOutput *string           `toml:"capture_output"`
+	CaptureKeep   *int              `toml:"capture_keep"`
 }
 
 type fileBackoff struct {
@@ -84,6 +95,7 @@ type fileHealth struct {
 
 type fileCloseWait struct {
 	Enabled       *bool    `toml:"enabled"`
+	Mode          *string  `toml:"mode"`
 	Threshold     *int     `toml:"threshold"`
 	Persist       *int     `toml:"persist"`
 	IgnoreForeign []string `toml:"ignore_foreign"`
@@ -91,9 +103,11 @@ type fileCloseWait struct {
 
 type fileFDs struct {
 	Enabled  *bool    `toml:"enabled"`
+	Mode     *string  `toml:"mode"`
 	MaxRatio *float64 `toml:"max_ratio"`
 	MaxOpen  *int     `toml:"max_open"`
 	Persist  *int     `toml:"persist"`
+	Predict  *string  `toml:"predict"`
 }
 
 type fileHook struct {

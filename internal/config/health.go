@@ -2,7 +2,11 @@
 
 package config
 
-import "github.com/resreap/resreap/health"
+import (
+	"maps"
+
+	"github.com/resreap/resreap/health"
+)
 
 // health validates a [health] table into h. The ignore list is parsed here,
 // once, with the parser the scan uses, so the check and the scan can never
@@ -15,6 +19,7 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		if cw.Enabled != nil {
 			p.Disabled = !*cw.Enabled
 		}
+		v.mode(k+".mode", cw.Mode, health.ReasonCloseWait, h)
 		intIn(v, k+".threshold", cw.Threshold, &p.Threshold, rangeThreshold)
 		intIn(v, k+".persist", cw.Persist, &p.Persist, rangePersist)
 		if cw.IgnoreForeign != nil {
@@ -31,9 +36,11 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		if fd.Enabled != nil {
 			p.Disabled = !*fd.Enabled
 		}
+		v.mode(k+".mode", fd.Mode, health.ReasonFDExhaustion, h)
 		floatIn(v, k+".max_ratio", fd.MaxRatio, &p.MaxRatio, rangeMaxRatio)
 		intIn(v, k+".max_open", fd.MaxOpen, &p.MaxOpen, rangeMaxOpen)
 		intIn(v, k+".persist", fd.Persist, &p.Persist, rangePersist)
+		v.duration(k+".predict", fd.Predict, &p.Predict, rangePredict)
 	}
 	v.duration(key+".veto_cooldown", f.VetoCooldown, &h.VetoCooldown, rangeVetoCooldown)
 	if hk := f.BeforeRestart; hk != nil {
@@ -44,5 +51,27 @@ func (v *validator) health(key string, f *fileHealth, h *HealthSpec) {
 		}
 		v.argv(k+".command", hk.Command)
 		v.duration(k+".timeout", hk.Timeout, &h.BeforeRestart.Timeout, rangeHookTimeout)
+	}
+}
+
+// Modes of a check.
+const (
+	ModeEnforce = "enforce" // act on verdicts (the default)
+	ModeObserve = "observe" // record them as would_restart, act on none
+)
+
+// mode reads a check's mode into h.Observe.
+func (v *validator) mode(key string, m *string, check health.Reason, h *HealthSpec) {
+	switch {
+	case m == nil, *m == ModeEnforce:
+		delete(h.Observe, check)
+	case *m == ModeObserve:
+		h.Observe = maps.Clone(h.Observe) // the map may be the defaults'
+		if h.Observe == nil {
+			h.Observe = map[health.Reason]bool{}
+		}
+		h.Observe[check] = true
+	default:
+		v.add(key, "must be %q or %q, not %q", ModeEnforce, ModeObserve, *m)
 	}
 }

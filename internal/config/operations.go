@@ -95,6 +95,29 @@ func (v *validator) operations(key string, f *fileChild, c *ChildSpec) {
 	c.Required = f.Required != nil && *f.Required
 	c.Stdout = v.output(key+".stdout", f.Stdout, c.Stdout)
 	c.Stderr = v.output(key+".stderr", f.Stderr, c.Stderr)
+	v.capture(key, f, &c.Capture)
+}
+
+// capture validates capture, capture_dir, capture_output and
+// capture_keep. The directory defaults to <state_dir>/captures, filled in
+// by config once the state_dir is known.
+func (v *validator) capture(key string, f *fileChild, c *CaptureSpec) {
+	c.Enabled = f.Capture != nil && *f.Capture
+	if f.CaptureDir != nil {
+		c.Dir = relTo(v.base, v.expand(key+".capture_dir", *f.CaptureDir))
+	}
+	v.duration(key+".capture_output", f.CaptureOutput, &c.Output, rangeCaptureOutput)
+	intIn(v, key+".capture_keep", f.CaptureKeep, &c.Keep, rangeCaptureKeep)
+	if !c.Enabled {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"capture_dir", f.CaptureDir != nil}, {"capture_output", f.CaptureOutput != nil}, {"capture_keep", f.CaptureKeep != nil}} {
+			if k.set {
+				v.add(key+"."+k.name, "has no effect without capture = true")
+			}
+		}
+	}
 }
 
 func (v *validator) ready(key string, f *fileReady, r *ReadySpec) {

@@ -19,6 +19,7 @@ type Config struct {
 	Path       string
 	Supervisor Supervisor
 	Children   []ChildSpec
+	Groups     []GroupSpec
 
 	lines keyLines // the line of each key, for CheckHost's problems
 }
@@ -105,6 +106,19 @@ type ChildSpec struct {
 	Required bool
 	Stdout   OutputSpec
 	Stderr   OutputSpec
+	Capture  CaptureSpec
+}
+
+// CaptureSpec saves the state of an unhealthy child before its stop
+// escalation begins, into Dir/<child>/<time>-<pid>/: its CLOSE_WAIT
+// sockets, its fd table, its /proc status and limits, and, when the first
+// stop signal is QUIT, Output of its output after it (a JVM thread dump).
+// Keep captures are kept per child, the newest.
+type CaptureSpec struct {
+	Enabled bool
+	Dir     string // default <state_dir>/captures
+	Output  time.Duration
+	Keep    int
 }
 
 // BackoffSpec shapes the delay before a restart: after k consecutive
@@ -152,6 +166,9 @@ type HealthSpec struct {
 	// the hook is not asked again every scan. 0 means VetoIntervals
 	// intervals; see Cooldown.
 	VetoCooldown time.Duration
+	// Observe holds the checks in observe mode: their verdicts are
+	// recorded (would_restart), never acted on.
+	Observe map[health.Reason]bool
 }
 
 // VetoIntervals is the default veto cooldown, in health intervals.
@@ -209,12 +226,14 @@ func (a ChildSpec) Diff(b ChildSpec) (keys []string, restart bool) {
 		{"liveness", a.Liveness == b.Liveness, false},
 		{"required", a.Required == b.Required, false},
 		{"stdout", a.Stdout == b.Stdout, true},
+		{"capture", a.Capture == b.Capture, false},
 		{"stderr", a.Stderr == b.Stderr, true},
 		{"health.interval", a.Health.Interval == b.Health.Interval, false},
 		{"health.close_wait", reflect.DeepEqual(a.Health.Policy.CloseWait, b.Health.Policy.CloseWait), false},
 		{"health.fds", a.Health.Policy.FDs == b.Health.Policy.FDs, false},
 		{"health.before_restart", reflect.DeepEqual(a.Health.BeforeRestart, b.Health.BeforeRestart), false},
 		{"health.veto_cooldown", a.Health.VetoCooldown == b.Health.VetoCooldown, false},
+		{"health mode", maps.Equal(a.Health.Observe, b.Health.Observe), false},
 	} {
 		if !f.same {
 			keys = append(keys, f.key)

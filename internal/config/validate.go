@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,12 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 	}
 	expandDependencies(cfg.Children)
 	v.dependencies(cfg.Children, seen)
+	cfg.Groups = v.groups(fc.Group, cfg.Children)
+	for i := range cfg.Children {
+		if c := &cfg.Children[i].Capture; c.Dir == "" {
+			c.Dir = filepath.Join(cfg.Supervisor.StateDir, "captures")
+		}
+	}
 	return cfg
 }
 

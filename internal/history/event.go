@@ -9,8 +9,8 @@ import (
 
 // Events lists every event name, in the order of a child's life.
 func Events() []Event {
-	return []Event{EventOrphaned, EventStart, EventExit, EventUnhealthy, EventWouldRestart, EventVeto,
-		EventStop, EventRestart, EventFatal, EventReload}
+	return []Event{EventOrphaned, EventStart, EventExit, EventUnhealthy, EventWouldRestart, EventCorrelated,
+		EventDeferred, EventVeto, EventStop, EventRestart, EventFatal, EventReload}
 }
 
 // Known reports whether e is one of the events resreap writes.

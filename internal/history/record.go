@@ -23,8 +23,17 @@ const (
 	EventReload    Event = "reload"    // the configuration was reloaded
 	EventOrphaned  Event = "orphaned"  // processes a previous resreap left were found and stopped
 	// EventWouldRestart is a verdict resreap did not act on because it was
-	// told not to (--dry-run): recorded once per process and reason.
+	// told not to (--dry-run, or the check's mode = "observe"): recorded
+	// once per process and reason.
 	EventWouldRestart Event = "would_restart"
+	// EventDeferred is a health restart held back by its group's restart
+	// budget (max_unavailable): the child stays up and is judged again at
+	// each scan. Recorded once per process and reason.
+	EventDeferred Event = "deferred"
+	// EventCorrelated is most members of a group found unhealthy at once
+	// with the same dominant foreign endpoint: probably that upstream, not
+	// the processes. Child is empty; Group, Endpoint and Members say it.
+	EventCorrelated Event = "correlated"
 )
 
 // Reason says why the event happened.
@@ -81,6 +90,16 @@ type Record struct {
 	Evidence *health.Evidence `json:"evidence,omitempty"`
 	// Processes lists what an orphaned record found.
 	Processes []Proc `json:"processes,omitempty"`
+	// Capture is the directory where the state of the process was saved
+	// before a health stop (capture = true).
+	Capture string `json:"capture,omitempty"`
+
+	// Group is the [[group]] of a deferred or correlated record; Endpoint
+	// and Members the shared foreign endpoint and the members found
+	// leaking to it (correlated).
+	Group    string   `json:"group,omitempty"`
+	Endpoint string   `json:"endpoint,omitempty"`
+	Members  []string `json:"members,omitempty"`
 }
 
 // Duration is a time.Duration written as Go duration text ("1.503s"); the

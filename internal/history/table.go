@@ -29,11 +29,20 @@ func WriteTable(w io.Writer, recs []Record) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Time.Local().Format(tableTime),
-			cell(r.Child), cell(string(r.Event)), cell(string(r.Reason)), pid,
+			cell(who(r)), cell(string(r.Event)), cell(string(r.Reason)), pid,
 			cell(Ended(r)), shortDuration(r.Uptime), shortDuration(r.StopDuration),
 			shortDuration(r.Backoff), cell(detail(r)))
 	}
 	return tw.Flush()
+}
+
+// who is the CHILD column: the child, or for a group's record
+// "group NAME".
+func who(r Record) string {
+	if r.Child == "" && r.Group != "" {
+		return "group " + r.Group
+	}
+	return r.Child
 }
 
 // WriteJSON writes recs as JSON Lines, exactly as they appear in the file.
@@ -84,12 +93,17 @@ func Ended(r Record) string {
 	return chain + " (" + outcome + ")"
 }
 
-// detail is the last column: the evidence in one line, else the message.
+// detail is the last column: the message and the evidence in one line,
+// "message: evidence", or whichever there is.
 func detail(r Record) string {
-	if s := r.Evidence.Summary(); s != "" {
+	s := r.Evidence.Summary()
+	switch {
+	case s == "":
+		return r.Message
+	case r.Message == "":
 		return s
 	}
-	return r.Message
+	return r.Message + ": " + s
 }
 
 // cell makes s safe for one tabwriter cell: no tabs or newlines, which would

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -53,9 +54,16 @@ type child struct {
 	timer     *time.Timer
 	timerOn   timerKind
 	// quietUntil: verdicts are not acted on before then (a veto's
-	// cooldown); reported: the last dry-run verdict recorded ("pid reason").
+	// cooldown); reported and deferred: the last would_restart and
+	// deferred verdicts recorded ("pid reason"), each recorded once.
 	quietUntil time.Time
 	reported   string
+	deferred   string
+	// tap, when set, gets a copy of the child's output (a capture after
+	// QUIT); captured is the capture directory of the stop under way, for
+	// its records.
+	tap      tapOutput
+	captured string
 	// The prober of the current process (see prober), its results, and
 	// how to end it; probing counts it, for run to wait for it.
 	probes    chan probeResult
@@ -111,15 +119,21 @@ type ChildStatus struct {
 	Restarts int       // start attempts after the first, in this resreap
 	// Failures counts failed starts (an exit within start_seconds, or a
 	// start that never ran), so a caller can tell a start that failed.
-	Failures   int
+	Failures int
+	// RestartsBy counts Restarts by the reason the process before ended
+	// (or its start failed): exited, close_wait, operator...
+	RestartsBy map[history.Reason]int
 	LastReason history.Reason
 	LastExit   string
-	LastFailed bool          // the last exit was a failure (non-zero, or a signal)
-	Cgroup     string        // the live process's cgroup path; "" without one
-	Health     health.Result // the latest scan of the live process
-	HealthAt   time.Time     // when it was taken; zero before the first
-	Usage      *cgroup.Stats // the live process's cgroup, read by Status; nil without one
-	WaitingFor string        // a dependency the child waits for before its start
+	// LastExitCode is the last exit as a shell reports it (the code, or
+	// 128 + the signal), -1 when there was none or it is unknown.
+	LastExitCode int
+	LastFailed   bool          // the last exit was a failure (non-zero, or a signal)
+	Cgroup       string        // the live process's cgroup path; "" without one
+	Health       health.Result // the latest scan of the live process
+	HealthAt     time.Time     // when it was taken; zero before the first
+	Usage        *cgroup.Stats // the live process's cgroup, read by Status; nil without one
+	WaitingFor   string        // a dependency the child waits for before its start
 }
 
 // Up reports whether the child is as it should be: running, or not
@@ -152,7 +166,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now()}
+	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1}
 	return c
 }
 
@@ -167,7 +181,9 @@ func (c *child) healthSpec() config.HealthSpec {
 func (c *child) status() ChildStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snap
+	st := c.snap
+	st.RestartsBy = maps.Clone(st.RestartsBy)
+	return st
 }
 
 func (c *child) update(f func(*ChildStatus)) {
@@ -332,7 +348,7 @@ func (c *child) applySpec(spec config.ChildSpec) reply {
 	c.mu.Unlock()
 	c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
 	c.tracker.reset()
-	c.quietUntil, c.reported = time.Time{}, ""
+	c.quietUntil, c.reported, c.deferred = time.Time{}, "", ""
 	c.log.Info().Strs("changed", keys).Bool("restart", restart && c.proc != nil).Msg(c.name + " reloaded: " + strings.Join(keys, ", ") + " changed")
 	switch {
 	case c.proc != nil && restart:

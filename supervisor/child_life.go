@@ -26,6 +26,14 @@ import (
 func (c *child) start() {
 	c.attempts++
 	restarts := c.attempts - 1
+	if restarts > 0 {
+		c.update(func(s *ChildStatus) {
+			if s.RestartsBy == nil {
+				s.RestartsBy = map[history.Reason]int{}
+			}
+			s.RestartsBy[s.LastReason]++
+		})
+	}
 	p, err := c.spawn()
 	if err != nil {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
@@ -39,7 +47,7 @@ func (c *child) start() {
 	c.setProc(p)
 	for i, f := range p.outputs {
 		if f != nil {
-			c.sup.copyOutput(f, &c.spec, i == 1)
+			c.sup.copyOutput(f, c, i == 1)
 		}
 	}
 	c.update(func(s *ChildStatus) {
@@ -69,7 +77,7 @@ func (c *child) startProbe(p *process) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopProbe = cancel
 	spec := c.spec
-	c.probing.Go(func() { prober(ctx, &spec, p.pid, c.sup.reaper, c.log, c.probes) })
+	c.probing.Go(func() { prober(ctx, &spec, p, c.sup.reaper, c.log, c.probes) })
 }
 
 // endProbe stops the prober, if any, and waits for it: it must not
@@ -125,7 +133,11 @@ func (c *child) spawn() (*process, error) {
 	if ok {
 		o.leaf = &leaf
 	}
-	return c.sup.reaper.spawn(&c.spec, o)
+	p, err := c.sup.reaper.spawn(&c.spec, o)
+	if err != nil && ok {
+		c.sup.own.release(leaf) // nothing ever ran in it
+	}
+	return p, err
 }
 
 // exited handles an exit resreap did not cause.
@@ -138,7 +150,7 @@ func (c *child) exited(ex ExitStatus) {
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	setExit(&rec, ex)
 	c.update(func(s *ChildStatus) {
-		s.PID, s.LastReason, s.LastExit, s.Started, s.Cgroup = 0, history.ReasonExited, ex.String(), time.Time{}, ""
+		s.PID, s.LastReason, s.LastExit, s.LastExitCode, s.Started, s.Cgroup = 0, history.ReasonExited, ex.String(), ex.ShellCode(), time.Time{}, ""
 		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
 		s.LastFailed = ex.Failed()
 		if uptime < c.spec.StartGrace {
@@ -147,6 +159,11 @@ func (c *child) exited(ex ExitStatus) {
 	})
 	switch {
 	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
+		c.setState(Exited)
+		c.sup.record(c.log.Info(), rec)
+	case c.sup.isClosing():
+		// Shutdown (or its second interrupt) got there first: nothing
+		// will be started again.
 		c.setState(Exited)
 		c.sup.record(c.log.Info(), rec)
 	default:
@@ -231,22 +248,24 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	rec := history.Record{
 		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
 		Uptime: history.Duration(time.Since(p.started)), SignalsSent: rep.SignalsSent,
-		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev,
+		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev, Capture: c.captured,
 	}
-	ended := "lingering"
+	var ended, lastExit string
+	exitCode := -1
 	if rep.Err != nil {
 		// Not dead after SIGKILL (D state): its exit is still collected
 		// by the run loop; the child moves on meanwhile, in a new cgroup.
 		c.lingering = append(c.lingering, p)
 		rec.Message = rep.Err.Error()
+		ended, lastExit = "lingering", "not reaped: "+rep.Err.Error()
 	} else {
 		c.sup.own.release(p.leaf)
 		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.started))
 		setExit(&rec, rep.Exit)
-		ended = rep.EndedBy()
+		ended, lastExit, exitCode = rep.EndedBy(), rep.Exit.String(), rep.Exit.ShellCode()
 	}
 	c.update(func(s *ChildStatus) {
-		s.PID, s.LastReason, s.LastExit, s.Started, s.Cgroup = 0, reason, rep.Exit.String(), time.Time{}, ""
+		s.PID, s.LastReason, s.LastExit, s.LastExitCode, s.Started, s.Cgroup = 0, reason, lastExit, exitCode, time.Time{}, ""
 		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
 	})
 	c.setState(Stopped)
@@ -267,7 +286,8 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 	if useBackoff {
 		delay = c.tracker.nextDelay(c.spec.Backoff, uptime)
 	}
-	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: reason, Backoff: history.Duration(delay), Restarts: c.attempts, Evidence: ev})
+	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: reason,
+		Backoff: history.Duration(delay), Restarts: c.attempts, Evidence: ev, Capture: c.captured})
 	c.backoff(delay)
 	return rep
 }
@@ -276,8 +296,10 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 // hook, and restart through the stop path unless the hook vetoes. After a
 // veto the child's verdicts are not acted on for the veto cooldown, so
 // the hook is not asked (and the veto not recorded) at every scan. In a
-// dry run a verdict is recorded once per process and reason, as
-// would_restart.
+// dry run, or for a check in observe mode, a verdict is recorded once per
+// process and reason, as would_restart. A member of a [[group]] whose
+// budget is spent waits, up and judged again at each scan; the wait is
+// recorded once, as deferred.
 func (c *child) unhealthy(v verdict) {
 	if c.proc == nil || c.proc.pid != v.pid || c.status().State != Running {
 		return // a stale verdict, or not judged while starting, stopping or in backoff
@@ -289,20 +311,37 @@ func (c *child) unhealthy(v verdict) {
 	reason := history.Reason(ev.Reason)
 	log := c.log.Warn().Str("evidence", ev.Summary())
 	rec := history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
-	if c.sup.opts.DryRun {
-		key := strconv.Itoa(c.proc.pid) + " " + string(reason)
-		if c.reported != key {
-			c.reported = key
-			rec.Event, rec.Message = history.EventWouldRestart, "dry run: not restarted"
+	once := strconv.Itoa(c.proc.pid) + " " + string(reason) // one record per process and reason
+	if why := c.notActing(ev.Reason); why != "" {
+		if c.reported != once {
+			c.reported = once
+			rec.Event, rec.Message = history.EventWouldRestart, why
 			c.sup.record(log, rec)
 		}
 		return
 	}
+	ok, group, why := c.sup.admitRestart(c, c.proc.pid)
+	if !ok {
+		// Held back by the group's budget: the child stays up, and the
+		// next scan judges it again.
+		if c.deferred != once {
+			c.deferred = once
+			rec.Event, rec.Message, rec.Group = history.EventDeferred, why, group.Name
+			c.sup.record(log, rec)
+		} else {
+			c.log.Debug().Msg("restart still deferred: " + why)
+		}
+		return
+	}
 	c.update(func(s *ChildStatus) { s.LastReason = reason })
+	if group != nil {
+		rec.Group = group.Name
+	}
 	c.sup.record(log, rec)
 	if err := c.runHook(ev); err != nil {
 		var veto *VetoError
 		if errors.As(err, &veto) {
+			c.sup.releaseRestart(c)
 			cool := c.spec.Health.Cooldown()
 			c.quietUntil = time.Now().Add(cool)
 			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason,
@@ -311,7 +350,21 @@ func (c *child) unhealthy(v verdict) {
 		}
 		c.log.Error().Err(err).Msg("before_restart hook failed to run; restarting anyway")
 	}
+	c.captured = c.capture(ev)
 	c.restart(reason, ev, true)
+	c.captured = ""
+}
+
+// notActing says why a verdict for check is not acted on ("" when it is):
+// a dry run, or the check in observe mode.
+func (c *child) notActing(check health.Reason) string {
+	switch {
+	case c.sup.opts.DryRun:
+		return "dry run: not restarted"
+	case c.spec.Health.Observe[check]:
+		return "observe mode: not restarted"
+	}
+	return ""
 }
 
 // runHook runs the child's before_restart hook, if it has one.
@@ -322,7 +375,7 @@ func (c *child) runHook(ev *health.Evidence) error {
 	}
 	h := Hook{
 		Command: hk.Command, Timeout: hk.Timeout, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv,
-		ExtraEnv: health.HookEnv(c.spec.Name, c.proc.pid, ev),
+		ExtraEnv: health.HookEnv(c.spec.Name, c.proc.pid, ev), Cgroup: c.proc.leaf,
 	}
 	err := RunHook(context.Background(), c.sup.reaper, h, c.log.With().Str("hook", "before_restart").Logger())
 	if err == nil {

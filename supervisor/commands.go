@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,9 +47,10 @@ type Info struct {
 	DryRun          bool
 	// OutputLost counts lines of children's output dropped because
 	// resreap's stdout or stderr was not being read, or a child's output
-	// file could not take them; HistoryDropped the
+	// file could not take them; HistoryFailed the events the history
+	// file did not take (a write error), HistoryDropped the
 	// events dropped because the history did not keep up.
-	OutputLost, HistoryDropped int64
+	OutputLost, HistoryFailed, HistoryDropped int64
 }
 
 // Info returns what the supervisor says about itself.
@@ -66,9 +68,32 @@ func (s *Supervisor) Info() Info {
 		in.OutputLost += q1.Lost() + q2.Lost()
 	}
 	if rec != nil {
-		in.HistoryDropped = rec.Dropped()
+		in.HistoryDropped, in.HistoryFailed = rec.Dropped(), rec.Failed()
 	}
 	return in
+}
+
+// NotReady names the children marked required that are not Running
+// (for one with a ready probe: not ready), sorted; none means resreap is
+// ready to serve. Before Run and after shutdown began, every required
+// child is named.
+func (s *Supervisor) NotReady() []string {
+	var out []string
+	s.mu.Lock()
+	specs := s.cfg.Children
+	closing := s.closing
+	s.mu.Unlock()
+	for _, spec := range specs {
+		if !spec.Required {
+			continue
+		}
+		c := s.child(spec.Name)
+		if closing || c == nil || c.status().State != Running {
+			out = append(out, spec.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (s *Supervisor) lookup(name string) (*child, error) {

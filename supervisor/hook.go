@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 )
 
@@ -25,6 +26,10 @@ type Hook struct {
 	Env      map[string]string // over resreap's environment, unless ClearEnv
 	ClearEnv bool
 	ExtraEnv []string // "K=V" entries that describe the verdict
+	// Cgroup, when set, is the cgroup the hook starts in: the child's, so
+	// that what the hook leaves behind (a setsid process holding its
+	// output) goes with the child's stop. Zero: resreap's own.
+	Cgroup cgroup.Group
 }
 
 // VetoError is a hook that said no: it exited non-zero or timed out.
@@ -45,7 +50,11 @@ const hookOutputGrace = time.Second
 // behind cannot delay RunHook by more than hookOutputGrace.
 func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
 	spec := config.ChildSpec{Name: "hook", Command: h.Command, Dir: h.Dir, Env: h.Env, ClearEnv: h.ClearEnv}
-	p, err := r.spawn(&spec, spawnOptions{env: h.ExtraEnv})
+	o := spawnOptions{env: h.ExtraEnv}
+	if h.Cgroup != (cgroup.Group{}) {
+		o.leaf = &h.Cgroup
+	}
+	p, err := r.spawn(&spec, o)
 	if err != nil {
 		return err
 	}

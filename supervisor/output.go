@@ -90,12 +90,7 @@ func (q *lineQueue) run() {
 		lines, dropped, closed := q.lines, q.dropped, q.closed
 		q.lines, q.bytes, q.dropped = nil, 0, 0
 		q.mu.Unlock()
-		failed, lastErr := 0, error(nil)
-		for _, l := range lines {
-			if _, err := q.w.Write(l); err != nil {
-				failed, lastErr = failed+1, err
-			}
-		}
+		failed, lastErr := q.writeLines(lines)
 		if dropped > 0 {
 			fmt.Fprintf(q.w, "resreap: %d lines of child output dropped: %s was not being read\n", dropped, q.name) //nolint:errcheck // counted already
 		}
@@ -109,6 +104,35 @@ func (q *lineQueue) run() {
 			return
 		}
 	}
+}
+
+// writeChunk bounds one write of whole lines: a few system calls for a
+// burst of short lines rather than one per line.
+const writeChunk = 64 << 10
+
+// writeLines writes lines to w, as few lines per Write as fit in
+// writeChunk (a longer line alone), and returns how many lines a failed
+// Write lost, and its error.
+func (q *lineQueue) writeLines(lines [][]byte) (failed int, lastErr error) {
+	var buf []byte
+	n := 0
+	flush := func() {
+		if _, err := q.w.Write(buf); err != nil {
+			failed, lastErr = failed+n, err
+		}
+		buf, n = buf[:0], 0
+	}
+	for _, l := range lines {
+		if len(buf) > 0 && len(buf)+len(l) > writeChunk {
+			flush()
+		}
+		buf = append(buf, l...)
+		n++
+	}
+	if n > 0 {
+		flush()
+	}
+	return failed, lastErr
 }
 
 // close writes what is queued and stops the writer, waiting for it at
@@ -130,8 +154,8 @@ func (q *lineQueue) close() bool {
 }
 
 // copyLines copies r to q line by line with prefix until EOF or until r
-// is closed. Lines longer than the buffer are split, not dropped.
-func copyLines(r *os.File, prefix string, q *lineQueue) {
+// is closed, and to the capture tap while one is installed. Lines longer than the buffer are split, not dropped.
+func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -140,6 +164,9 @@ func copyLines(r *os.File, prefix string, q *lineQueue) {
 				line = line[:len(line)-1]
 			}
 			q.put(prefix, line)
+			if t := tap.Load(); t != nil {
+				t.add("", line)
+			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			return

@@ -12,13 +12,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 )
 
 // probe runs the ready probe of r once: a TCP connect, an HTTP GET that
 // must answer 2xx, or a command that must exit 0, each within r.Timeout.
 // nil means ready.
-func probe(ctx context.Context, r config.ReadySpec, reaper *Reaper, log zerolog.Logger) error {
+func probe(ctx context.Context, r config.ReadySpec, leaf cgroup.Group, reaper *Reaper, log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	switch {
@@ -44,7 +45,7 @@ func probe(ctx context.Context, r config.ReadySpec, reaper *Reaper, log zerolog.
 		}
 		return nil
 	case len(r.Exec) > 0:
-		err := RunHook(ctx, reaper, Hook{Command: r.Exec, Timeout: r.Timeout}, log.With().Str("probe", "exec").Logger())
+		err := RunHook(ctx, reaper, Hook{Command: r.Exec, Timeout: r.Timeout, Cgroup: leaf}, log.With().Str("probe", "exec").Logger())
 		var veto *VetoError
 		if errors.As(err, &veto) {
 			return fmt.Errorf("%s: %s", r.Exec[0], veto.Why)
@@ -74,12 +75,14 @@ type probeResult struct {
 	timedOut bool
 }
 
-// prober probes the process pid of a child: until it is ready (or
+// prober probes the process p of a child (an exec probe runs in its
+// cgroup, when it has one): until it is ready (or
 // start_timeout passes), then, with liveness on, every interval for as
 // long as ctx lives. It sends what the owner must act on to out: the
 // readiness, a timeout, each failure once the child ran. It returns when
 // ctx is done; its owner cancels ctx when the process ends.
-func prober(ctx context.Context, spec *config.ChildSpec, pid int, reaper *Reaper, log zerolog.Logger, out chan<- probeResult) {
+func prober(ctx context.Context, spec *config.ChildSpec, p *process, reaper *Reaper, log zerolog.Logger, out chan<- probeResult) {
+	pid := p.pid
 	send := func(r probeResult) bool {
 		r.pid = pid
 		select {
@@ -94,7 +97,7 @@ func prober(ctx context.Context, spec *config.ChildSpec, pid int, reaper *Reaper
 	defer tick.Stop()
 	var lastErr error
 	for ready := false; !ready; {
-		if lastErr = probe(ctx, spec.Ready, reaper, log); lastErr == nil {
+		if lastErr = probe(ctx, spec.Ready, p.leaf, reaper, log); lastErr == nil {
 			ready = true
 			if !send(probeResult{ready: true}) {
 				return
@@ -121,7 +124,7 @@ func prober(ctx context.Context, spec *config.ChildSpec, pid int, reaper *Reaper
 		case <-ctx.Done():
 			return
 		}
-		if err := probe(ctx, spec.Ready, reaper, log); err != nil {
+		if err := probe(ctx, spec.Ready, p.leaf, reaper, log); err != nil {
 			fails++
 			if ctx.Err() == nil && !send(probeResult{err: err, fails: fails}) {
 				return

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
@@ -188,7 +189,7 @@ func TestProbeHTTP(t *testing.T) {
 	defer srv.Close()
 	for path, ok := range map[string]bool{"/ok": true, "/down": false, "/moved": false, "/missing": false} {
 		spec := config.ReadySpec{HTTP: srv.URL + path, Timeout: 10 * time.Second}
-		err := probe(context.Background(), spec, testReaper, zerolog.Nop())
+		err := probe(context.Background(), spec, cgroup.Group{}, testReaper, zerolog.Nop())
 		if (err == nil) != ok {
 			t.Errorf("GET %s: %v, want ready=%v", path, err, ok)
 		}

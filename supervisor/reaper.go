@@ -36,6 +36,16 @@ func (e ExitStatus) Code() (int, bool) {
 	return 0, false
 }
 
+// ShellCode is the exit code as a shell reports it: the code, or 128
+// plus the number of the signal that killed the process.
+func (e ExitStatus) ShellCode() int {
+	if sig, ok := e.Signal(); ok {
+		return 128 + int(sig)
+	}
+	code, _ := e.Code()
+	return code
+}
+
 // Signal returns the signal that killed the process, if one did.
 func (e ExitStatus) Signal() (unix.Signal, bool) {
 	if e.Status.Signaled() {

@@ -36,6 +36,7 @@ type recorder struct {
 	mu      sync.Mutex
 	queue   []pendingEvent
 	dropped int64
+	failed  int64 // appends that failed: events not recorded
 	closed  bool
 	wake    chan struct{} // buffered 1
 	done    chan struct{}
@@ -69,11 +70,18 @@ func (r *recorder) add(ev *zerolog.Event, rec history.Record) {
 	}
 }
 
-// Dropped returns how many events found the queue full.
+// Dropped returns how many events found the queue full, and Failed how
+// many the history did not take (a write error).
 func (r *recorder) Dropped() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.dropped
+}
+
+func (r *recorder) Failed() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
 }
 
 func (r *recorder) run() {
@@ -83,12 +91,34 @@ func (r *recorder) run() {
 		batch, closed := r.queue, r.closed
 		r.queue = nil
 		r.mu.Unlock()
-		for _, p := range batch {
-			logEvent(p.ev, p.rec, r.append(p.rec))
-		}
+		r.write(batch)
 		if closed {
 			return
 		}
+	}
+}
+
+// batchSink is a HistorySink that writes several records with one
+// fsync (history.Writer does).
+type batchSink interface {
+	AppendAll([]history.Record) []error
+}
+
+// write writes the events of batch, in one go when the sink can, and
+// logs each with whether it is on disk.
+func (r *recorder) write(batch []pendingEvent) {
+	if bs, ok := r.sink.(batchSink); ok && len(batch) > 1 {
+		recs := make([]history.Record, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
+		}
+		for i, err := range bs.AppendAll(recs) {
+			logEvent(batch[i].ev, batch[i].rec, r.outcome(batch[i].rec, err))
+		}
+		return
+	}
+	for _, p := range batch {
+		logEvent(p.ev, p.rec, r.append(p.rec))
 	}
 }
 
@@ -97,7 +127,12 @@ func (r *recorder) append(rec history.Record) bool {
 	if r.sink == nil {
 		return false
 	}
-	err := r.sink.Append(rec)
+	return r.outcome(rec, r.sink.Append(rec))
+}
+
+// outcome reports whether rec, written with error err, is on disk, and
+// logs and counts a failure.
+func (r *recorder) outcome(rec history.Record, err error) bool {
 	switch {
 	case err == nil:
 		return true
@@ -105,6 +140,9 @@ func (r *recorder) append(rec history.Record) bool {
 		r.log.Error().Err(err).Msg("history rotation failed; the record was written")
 		return true
 	}
+	r.mu.Lock()
+	r.failed++
+	r.mu.Unlock()
 	r.log.Error().Err(err).Str("child", rec.Child).Str("event", string(rec.Event)).Msg("HISTORY WRITE FAILED: event not recorded")
 	return false
 }
@@ -165,8 +203,9 @@ func logEvent(ev *zerolog.Event, rec history.Record, recorded bool) {
 
 // eventLine says what a record says in one line, for the log:
 //
-//	fe-server stopped: QUIT (2.0s) -> TERM (10.0s) -> KILL (3ms), took 12.0s, reason close_wait
-//	worker exited: exit 3 after 4.0s; next start in 1.0s
+//	fe-server stopped: QUIT (2s) → TERM (10s) → KILL (3ms), killed, took 12s, reason close_wait
+//	db stopped by TERM in 3ms, reason shutdown
+//	worker exited: exit 3 after 4s; next start in 1s
 func eventLine(r history.Record) string {
 	who := r.Child
 	if who == "" {
@@ -184,11 +223,26 @@ func eventLine(r history.Record) string {
 			fmt.Fprintf(&b, ", restart %d", r.Restarts)
 		}
 	case history.EventStop:
+		if len(r.SignalsSent) == 1 && !r.Killed {
+			// The usual case: "db stopped by TERM in 3ms", and how it
+			// ended when not by that signal: "(exit 0)".
+			fmt.Fprintf(&b, "%s stopped by %s in %s", who, r.SignalsSent[0].Signal, roundText(time.Duration(r.StopDuration)))
+			if r.Signal != r.SignalsSent[0].Signal {
+				fmt.Fprintf(&b, " (%s)", history.Ended(history.Record{Signal: r.Signal, ExitCode: r.ExitCode}))
+			}
+			break
+		}
 		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), roundText(time.Duration(r.StopDuration)))
 	case history.EventExit:
 		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), roundText(time.Duration(r.Uptime)))
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
+	case history.EventDeferred:
+		fmt.Fprintf(&b, "%s restart deferred (%s)", who, r.Message)
+	case history.EventWouldRestart:
+		fmt.Fprintf(&b, "%s would be restarted (%s)", who, r.Message)
+	case history.EventCorrelated:
+		return fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", "))
 	case history.EventOrphaned:
 		fmt.Fprintf(&b, "%s: %s; stopped: %s, took %s", who, r.Message, escalationText(r), roundText(time.Duration(r.StopDuration)))
 	default:

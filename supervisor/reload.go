@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -27,13 +28,25 @@ type ReloadReport struct {
 // where only supervision keys changed (backoff, stop, health, ...) get
 // them without a restart, and the rest are not touched. Changes to the
 // [supervisor] table take effect at the next start of resreap.
+// ErrNotSupervising is a reload refused because resreap is shutting down
+// (or never started).
+var ErrNotSupervising = errors.New("resreap is shutting down: reload refused")
+
 func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
+	select { // one that comes while Run starts up waits for it
+	case <-s.ready:
+	case <-s.runDone:
+		return ReloadReport{}, ErrNotSupervising
+	case <-ctx.Done():
+		return ReloadReport{}, ctx.Err()
+	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.mu.Lock()
 	if s.closing || s.ctx == nil {
 		s.mu.Unlock()
-		return ReloadReport{}, ErrNotRunning
+		s.log.Warn().Msg("reload ignored: resreap is shutting down")
+		return ReloadReport{}, ErrNotSupervising
 	}
 	old := s.cfg
 	s.cfg = cfg

@@ -37,13 +37,23 @@ func resolveCommand(spec *config.ChildSpec) (string, error) {
 	return config.ResolveCommand(spec.Command[0], spec.Dir)
 }
 
-// childEnv is the supervisor's environment (unless clear_env) with the
-// child's env on top, sorted for a stable result.
+// serviceManagerEnv is what systemd tells resreap alone: a child that
+// inherited NOTIFY_SOCKET would speak for resreap (and be refused under
+// NotifyAccess=main), and one with resreap's WATCHDOG_* would ping
+// resreap's watchdog.
+var serviceManagerEnv = map[string]bool{
+	"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true,
+	"LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true,
+}
+
+// childEnv is the supervisor's environment (unless clear_env, and without
+// serviceManagerEnv) with the child's env on top, sorted for a stable
+// result.
 func childEnv(spec *config.ChildSpec, extra ...string) []string {
 	m := map[string]string{}
 	if !spec.ClearEnv {
 		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
+			if k, v, ok := strings.Cut(kv, "="); ok && !serviceManagerEnv[k] {
 				m[k] = v
 			}
 		}

@@ -4,10 +4,12 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -45,7 +47,23 @@ type Options struct {
 	DryRun  bool        // log the signals and restarts it would do; do none
 	Stdout  io.Writer   // where children's stdout lines go (default os.Stdout)
 	Stderr  io.Writer   // where children's stderr lines go (default os.Stderr)
+	// OnScan, if set, is told of each health scan, from the health loop:
+	// it must return at once (a metric update, say).
+	OnScan func(ScanReport)
 }
+
+// ScanReport is one health scan, for metrics.
+type ScanReport struct {
+	Reader   string        // the socket reader: "netlink" or "proc"
+	Took     time.Duration // wall time of the scan
+	Err      error         // the scan failed (its targets were not judged)
+	FDTables int           // fd tables read
+}
+
+// aliveAfter is how long the health loop may go without a tick before
+// Alive says resreap is stuck: it ticks at least every second, and a scan
+// of 100k sockets takes under a second.
+const aliveAfter = 30 * time.Second
 
 // Supervisor starts, watches and stops the children of one configuration.
 type Supervisor struct {
@@ -70,9 +88,15 @@ type Supervisor struct {
 	loops    sync.WaitGroup  // child run loops
 	copiers  sync.WaitGroup  // output copy goroutines
 	health   *healthLoop
-	own      *owner    // how children are owned, set by Run
-	started  time.Time // when Run began
-	rec      *recorder // writes the history, set by Run
+	own      *owner         // how children are owned, set by Run
+	started  time.Time      // when Run began
+	rec      *recorder      // writes the history, set by Run
+	lastTick atomic.Int64   // UnixNano of the health loop's last tick
+	groups   *groups        // restart budgets and correlation of the [[group]]s
+	captures sync.WaitGroup // capture writers (see child.capture)
+	// ready closes once Run has added the children (a reload waits for
+	// it); runDone when Run returns.
+	ready, runDone chan struct{}
 }
 
 // New makes a Supervisor for cfg. Nothing starts until Run.
@@ -92,6 +116,9 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		cancel:   map[string]context.CancelFunc{},
 		outputs:  map[*os.File]struct{}{},
 		files:    map[config.OutputSpec]*fileOutput{},
+		groups:   newGroups(),
+		ready:    make(chan struct{}),
+		runDone:  make(chan struct{}),
 	}
 }
 
@@ -99,6 +126,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 // done, then stops them in reverse order and returns. Every goroutine it
 // started has ended when it returns.
 func (s *Supervisor) Run(ctx context.Context) error {
+	defer close(s.runDone)
 	if s.reaper == nil {
 		return fmt.Errorf("supervisor: Options.Reaper is required")
 	}
@@ -126,6 +154,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")
 	s.mu.Unlock()
 
+	// A reload (SIGHUP) during start-up waits until the children are
+	// added: both add children, and one would add a child the other is
+	// adding.
+	s.reloadMu.Lock()
 	childCtx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
 	s.mu.Lock()
@@ -137,11 +169,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	healthDone := make(chan struct{})
 	go func() { defer close(healthDone); hl.run(healthCtx) }()
 
-	// A reload (SIGHUP) during start-up waits: both add children, and one
-	// would add a child the other is adding.
-	s.reloadMu.Lock()
 	s.startAll(cfg.Children)
 	s.reloadMu.Unlock()
+	close(s.ready)
 	<-ctx.Done()
 	s.starters.Wait() // they end with ctx
 
@@ -151,6 +181,41 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	cancelAll()
 	s.loops.Wait()
 	s.closeOutputs()
+	s.waitCaptures()
+	return nil
+}
+
+// captureWait bounds how long shutdown waits for capture writers: one
+// stuck on a dead disk must not keep resreap from exiting.
+const captureWait = 5 * time.Second
+
+func (s *Supervisor) waitCaptures() {
+	done := make(chan struct{})
+	go func() { s.captures.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(captureWait):
+		s.log.Error().Msg("a capture is still being written at exit; it may be incomplete")
+	}
+}
+
+// isClosing reports whether shutdown has begun.
+func (s *Supervisor) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Alive returns nil while resreap's health loop runs: it ticked within
+// aliveAfter. Before Run it is an error.
+func (s *Supervisor) Alive() error {
+	last := s.lastTick.Load()
+	if last == 0 {
+		return errors.New("not running yet")
+	}
+	if ago := time.Since(time.Unix(0, last)); ago > aliveAfter {
+		return fmt.Errorf("the health loop last ticked %s ago", ago.Round(time.Second))
+	}
 	return nil
 }
 
@@ -265,17 +330,17 @@ func (s *Supervisor) child(name string) *child {
 	return s.children[name]
 }
 
-// copyOutput copies the lines of f, a child's stdout (or with stderr its
-// stderr), to where spec says they go, until the pipe ends.
-func (s *Supervisor) copyOutput(f *os.File, spec *config.ChildSpec, stderr bool) {
-	q, prefix := s.outputQueue(spec, stderr)
+// copyOutput copies the lines of f, c's stdout (or with stderr its
+// stderr), to where its spec says they go, until the pipe ends.
+func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool) {
+	q, prefix := s.outputQueue(&c.spec, stderr)
 	s.mu.Lock()
 	s.outputs[f] = struct{}{}
 	s.mu.Unlock()
 	s.copiers.Add(1)
 	go func() {
 		defer s.copiers.Done()
-		copyLines(f, prefix, q)
+		copyLines(f, prefix, q, &c.tap)
 		s.mu.Lock()
 		delete(s.outputs, f)
 		s.mu.Unlock()

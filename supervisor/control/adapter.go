@@ -49,7 +49,7 @@ func toControlStatus(st supervisor.ChildStatus) ChildStatus {
 	if !st.HealthAt.IsZero() {
 		r := st.Health
 		cs.ScannedAt = st.HealthAt
-		cs.CloseWait = &CloseWait{Now: -1, Persistent: r.CloseWait}
+		cs.CloseWait = &CloseWait{Now: r.CloseWaitNow, Persistent: r.CloseWait}
 		if r.FDs.PID != 0 {
 			cs.FDs = &FDs{PID: r.FDs.PID, Open: r.FDs.Open, Limit: r.FDs.Limit}
 		}

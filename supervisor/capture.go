@@ -1,0 +1,245 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health"
+)
+
+// A capture saves what an operator wants to see of an unhealthy process
+// after it is gone, into <capture_dir>/<child>/<time>-<pid>/:
+//
+//	close_wait.txt  its CLOSE_WAIT sockets: local, peer, pid, fd (as ss -tnp)
+//	fds.txt         the fd table of each of its processes (as ls -l /proc/PID/fd)
+//	status, limits  /proc/PID/status and /proc/PID/limits of its main process
+//	evidence.json   the verdict's evidence
+//	output.txt      with QUIT as the first stop signal: its output for
+//	                capture_output after the QUIT (a JVM's thread dump)
+//
+// What /proc says is read before the escalation starts, in memory (a few
+// reads); the files are written by a goroutine of their own, so a slow
+// disk delays no stop.
+
+// captureFiles is the state read from /proc, by file name.
+type captureFiles map[string][]byte
+
+// readCapture reads the capture files of the process tree pids (main
+// process first) in memory.
+func readCapture(pids []int, ev *health.Evidence) captureFiles {
+	files := captureFiles{}
+	main := strconv.Itoa(pids[0])
+	for _, name := range []string{"status", "limits"} {
+		if b, err := os.ReadFile("/proc/" + main + "/" + name); err == nil {
+			files[name] = b
+		} else {
+			files[name] = fmt.Appendf(nil, "cannot read /proc/%s/%s: %v\n", main, name, err)
+		}
+	}
+	sockets := map[uint64][]string{} // inode -> "pid fd" owners
+	var fds bytes.Buffer
+	tw := tabwriter.NewWriter(&fds, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PID\tFD\tTARGET")
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			fmt.Fprintf(tw, "%d\t-\tcannot read %s: %v\n", pid, dir, err)
+			continue
+		}
+		slices.SortFunc(ents, func(a, b os.DirEntry) int { return fdNumber(a.Name()) - fdNumber(b.Name()) })
+		for _, e := range ents {
+			target, err := os.Readlink(dir + "/" + e.Name())
+			if err != nil {
+				continue // closed meanwhile
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", pid, e.Name(), target)
+			if ino, ok := strings.CutPrefix(target, "socket:["); ok {
+				if n, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64); err == nil {
+					sockets[n] = append(sockets[n], fmt.Sprintf("pid=%d,fd=%s", pid, e.Name()))
+				}
+			}
+		}
+	}
+	tw.Flush()
+	files["fds.txt"] = fds.Bytes()
+	files["close_wait.txt"] = closeWaitList(pids[0], sockets)
+	if ev != nil {
+		if b, err := json.MarshalIndent(ev, "", "  "); err == nil {
+			files["evidence.json"] = append(b, '\n')
+		}
+	}
+	return files
+}
+
+// fdNumber is the number of an fd directory entry, for sorting.
+func fdNumber(name string) int {
+	n, _ := strconv.Atoi(name)
+	return n
+}
+
+// closeWaitList lists the CLOSE_WAIT sockets of the network namespace of
+// pid that owners holds, with their owners.
+func closeWaitList(pid int, owners map[uint64][]string) []byte {
+	r, err := health.NewReader(health.ReaderProc, "", zerolog.Nop())
+	if err != nil {
+		return fmt.Appendf(nil, "cannot read sockets: %v\n", err)
+	}
+	defer r.Close()
+	socks, err := r.CloseWait(pid)
+	if err != nil {
+		return fmt.Appendf(nil, "cannot read the sockets of pid %d: %v\n", pid, err)
+	}
+	var lines []string
+	for _, s := range socks {
+		if o := owners[s.Inode]; len(o) > 0 {
+			lines = append(lines, fmt.Sprintf("CLOSE-WAIT\t%s\t%s\t%s", s.Tuple.Local, s.Tuple.Remote, strings.Join(o, " ")))
+		}
+	}
+	slices.Sort(lines)
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATE\tLOCAL\tPEER\tPROCESS")
+	for _, l := range lines {
+		fmt.Fprintln(tw, l)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "%d sockets in CLOSE_WAIT\n", len(lines))
+	return b.Bytes()
+}
+
+// outputTap collects a child's output lines while installed (see
+// child.tap), up to maxTap bytes.
+type outputTap struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	lost int
+}
+
+const maxTap = 4 << 20
+
+func (t *outputTap) add(prefix string, line []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.buf.Len()+len(line) > maxTap {
+		t.lost++
+		return
+	}
+	t.buf.WriteString(prefix)
+	t.buf.Write(line)
+	t.buf.WriteByte('\n')
+}
+
+func (t *outputTap) bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := slices.Clone(t.buf.Bytes())
+	if t.lost > 0 {
+		b = fmt.Appendf(b, "[%d more lines not kept: over %d bytes]\n", t.lost, maxTap)
+	}
+	return b
+}
+
+// capture saves the state of the child's process before a health stop,
+// when the child's capture is on; it returns the capture's directory, or
+// "". With QUIT as the first stop signal and capture_output set, the
+// child's output is collected from now for capture_output.
+func (c *child) capture(ev *health.Evidence) string {
+	cs := c.spec.Capture
+	if !cs.Enabled || c.proc == nil {
+		return ""
+	}
+	p := c.proc
+	pids := c.status().Health.PIDs
+	if len(pids) == 0 || pids[0] != p.pid {
+		pids = []int{p.pid}
+	}
+	now := time.Now().UTC()
+	base := filepath.Join(cs.Dir, c.spec.Name)
+	dir := filepath.Join(base, now.Format("20060102T150405.000Z")+"-"+strconv.Itoa(p.pid))
+	files := readCapture(pids, ev)
+	var tap *outputTap
+	if steps := c.spec.Stop.Steps; cs.Output > 0 && len(steps) > 0 && steps[0].Signal == unix.SIGQUIT {
+		tap = &outputTap{}
+		c.tap.Store(tap)
+	}
+	log := c.log.With().Str("capture", dir).Logger()
+	c.sup.captures.Go(func() {
+		if err := writeCapture(dir, files); err != nil {
+			log.Error().Err(err).Msg("capture not saved")
+		}
+		if tap != nil {
+			// The QUIT is sent right after this capture began; a
+			// shutdown cuts the wait short.
+			select {
+			case <-time.After(cs.Output):
+			case <-c.sup.runCtx.Done():
+			}
+			c.tap.CompareAndSwap(tap, nil)
+			if err := writeCapture(dir, captureFiles{"output.txt": tap.bytes()}); err != nil {
+				log.Error().Err(err).Msg("capture output not saved")
+			}
+		}
+		if err := pruneCaptures(base, cs.Keep); err != nil {
+			log.Warn().Err(err).Msg("old captures not pruned")
+		}
+		log.Info().Msg(c.name + " capture saved in " + dir)
+	})
+	return dir
+}
+
+// writeCapture writes files into dir, creating it (0700: a capture shows
+// a process's sockets, files and environment-free status).
+func writeCapture(dir string, files captureFiles) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneCaptures removes the oldest capture directories of base beyond
+// the keep newest (their names sort by time).
+func pruneCaptures(base string, keep int) error {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	for _, e := range ents {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	slices.Sort(dirs)
+	for len(dirs) > keep {
+		if err := os.RemoveAll(filepath.Join(base, dirs[0])); err != nil {
+			return err
+		}
+		dirs = dirs[1:]
+	}
+	return nil
+}
+
+// tapOutput is where the output copiers of a child hand each line when a
+// capture collects it (nil: none).
+type tapOutput = atomic.Pointer[outputTap]

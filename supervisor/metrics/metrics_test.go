@@ -1,0 +1,300 @@
+//go:build linux
+
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/testchild"
+	"github.com/resreap/resreap/supervisor"
+)
+
+var reaper *supervisor.Reaper
+
+func TestMain(m *testing.M) {
+	supervisor.RunExecShim()
+	testchild.Main()
+	var err error
+	if reaper, err = supervisor.NewReaper(zerolog.Nop()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// child is a helper child with quick timings.
+func child(name, mode string, env ...string) config.ChildSpec {
+	spec := config.DefaultChild()
+	spec.Name = name
+	spec.Command = testchild.Argv("")
+	spec.Env = testchild.EnvMap(mode, env...)
+	spec.StartGrace = 50 * time.Millisecond
+	spec.Backoff = config.BackoffSpec{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, ResetAfter: time.Hour}
+	spec.StartLimit = config.StartLimit{Burst: 1000, Interval: time.Minute}
+	spec.Stop = config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: 5 * time.Second}}}
+	spec.Health.Interval = 100 * time.Millisecond
+	spec.Health.Policy.CloseWait.Disabled = true
+	spec.Health.Policy.FDs.Disabled = true
+	return spec
+}
+
+// running is a supervisor of specs with its metrics endpoint, both
+// stopped at cleanup.
+type running struct {
+	sup *supervisor.Supervisor
+	url string
+}
+
+func start(t *testing.T, specs ...config.ChildSpec) *running {
+	t.Helper()
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: specs}
+	scans := NewScans()
+	sup := supervisor.New(cfg, supervisor.Options{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
+		Reaper: reaper, Stdout: io.Discard, Stderr: io.Discard, OnScan: scans.Observe})
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone, serveDone := make(chan error, 1), make(chan error, 1)
+	go func() { runDone <- sup.Run(ctx) }()
+	go func() { serveDone <- Serve(ctx, ln, Handler(NewRegistry(sup, scans), sup, zerolog.Nop())) }()
+	t.Cleanup(func() {
+		cancel()
+		for _, ch := range []chan error{runDone, serveDone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("supervisor or server still running 60s after cancel")
+			}
+		}
+	})
+	return &running{sup: sup, url: "http://" + ln.Addr().String()}
+}
+
+// scrape reads /metrics and returns each sample as
+// `name{label="value",...}` (labels sorted, as the text format writes
+// them) -> value.
+func (r *running) scrape(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(r.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.Metric {
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			key := name
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			out[key] = value(m)
+		}
+	}
+	return out
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return 0
+}
+
+// waitMetrics scrapes until cond holds for the samples.
+func (r *running) waitMetrics(t *testing.T, what string, cond func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m := r.scrape(t)
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			var keys []string
+			for k, v := range m {
+				if strings.HasPrefix(k, "resreap_") {
+					keys = append(keys, fmt.Sprintf("%s %g", k, v))
+				}
+			}
+			t.Fatalf("no %s in the scrapes; last:\n%s", what, strings.Join(keys, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *running) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(r.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// The metrics follow the children: they start, one leaks CLOSE_WAIT
+// sockets and is restarted for it, one crashes and is restarted for that;
+// the scanner's work is counted.
+func TestMetricsFollowTheChildren(t *testing.T) {
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	leaky := child("leaky", "leak", testchild.AddrEnv+"="+addr, testchild.NEnv+"=4")
+	leaky.Health.Policy.CloseWait = health.CloseWaitPolicy{Threshold: 3, Persist: 2}
+	leaky.Health.Policy.FDs = health.FDPolicy{MaxRatio: 0.99, Persist: 2}
+	crash := child("crash", "exit", testchild.AfterEnv+"=200ms", testchild.CodeEnv+"=3")
+	steady := child("steady", "sleep")
+	r := start(t, leaky, crash, steady)
+
+	m := r.waitMetrics(t, "a close_wait restart of leaky and an exit restart of crash", func(m map[string]float64) bool {
+		return m[`resreap_child_restarts_total{child="leaky",reason="close_wait"}`] >= 1 &&
+			m[`resreap_child_restarts_total{child="crash",reason="exited"}`] >= 1
+	})
+	if got := m[`resreap_child_last_exit_code{child="crash"}`]; got != 3 {
+		t.Errorf("crash's last exit code %g, want 3", got)
+	}
+	if got := m[`resreap_child_up{child="steady"}`]; got != 1 {
+		t.Errorf("steady up = %g", got)
+	}
+	if got := m[`resreap_child_state{child="steady",state="running"}`]; got != 1 {
+		t.Errorf("steady running = %g", got)
+	}
+	if got := m[`resreap_child_state{child="steady",state="backoff"}`]; got != 0 {
+		t.Errorf("steady backoff = %g", got)
+	}
+	if m["resreap_fd_tables_read_total"] < 1 {
+		t.Errorf("fd tables read %g", m["resreap_fd_tables_read_total"])
+	}
+	if n := m[`resreap_scan_duration_seconds{reader="netlink"}`] + m[`resreap_scan_duration_seconds{reader="proc"}`]; n < 2 {
+		t.Errorf("%g scans observed", n)
+	}
+
+	// A live leaker has its figures: CLOSE_WAIT sockets that persisted,
+	// open fds against its limit, a start time.
+	m = r.waitMetrics(t, "leaky's persistent CLOSE_WAIT sockets", func(m map[string]float64) bool {
+		return m[`resreap_child_close_wait_persistent_sockets{child="leaky"}`] >= 3
+	})
+	st := statusOf(t, r.sup, "leaky")
+	if m[`resreap_child_fds_open{child="leaky"}`] < 4 || m[`resreap_child_fds_limit{child="leaky"}`] < 4 {
+		t.Errorf("fds %g/%g", m[`resreap_child_fds_open{child="leaky"}`], m[`resreap_child_fds_limit{child="leaky"}`])
+	}
+	if got := m[`resreap_child_start_time_seconds{child="leaky"}`]; got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("start time %g, pid %d started %s", got, st.PID, st.Started)
+	}
+}
+
+// The exported metrics pass promlint: names, units, help.
+func TestMetricsLint(t *testing.T) {
+	r := start(t, child("a", "sleep"), child("b", "exit", testchild.AfterEnv+"=10ms", testchild.CodeEnv+"=1"))
+	r.waitMetrics(t, "a restart of b", func(m map[string]float64) bool {
+		return m[`resreap_child_restarts_total{child="b",reason="exited"}`] >= 1
+	})
+	problems, err := testutil.CollectAndLint(newCollector(r.sup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scans := NewScans()
+	scans.Observe(supervisor.ScanReport{Reader: "netlink", Took: time.Millisecond, FDTables: 3})
+	more, err := testutil.CollectAndLint(scans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(problems, more...) {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// /readyz follows the required children: 503 naming the one that died,
+// 200 once it runs again; /healthz stays 200.
+func TestReadyzFlipsWhenRequiredChildDies(t *testing.T) {
+	req := child("db", "sleep")
+	req.Required = true
+	req.Backoff = config.BackoffSpec{Initial: 3 * time.Second, Max: 3 * time.Second, Multiplier: 1, ResetAfter: time.Hour}
+	opt := child("side", "exit", testchild.AfterEnv+"=10ms", testchild.CodeEnv+"=1") // not required: it never counts
+	r := start(t, req, opt)
+	waitStatus(t, r, "/readyz", http.StatusOK)
+	if code, body := r.get(t, "/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz %d %s", code, body)
+	}
+
+	pid := statusOf(t, r.sup, "db").PID
+	if err := r.sup.SignalChild(context.Background(), "db", unix.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	body := waitStatus(t, r, "/readyz", http.StatusServiceUnavailable)
+	if body != "not ready: db" {
+		t.Errorf("/readyz says %q, want \"not ready: db\"", body)
+	}
+	if code, _ := r.get(t, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d while a child is down: resreap itself is alive", code)
+	}
+	waitStatus(t, r, "/readyz", http.StatusOK)
+	if now := statusOf(t, r.sup, "db").PID; now == pid || now == 0 {
+		t.Errorf("db pid %d after the restart, was %d", now, pid)
+	}
+}
+
+func waitStatus(t *testing.T, r *running, path string, want int) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, body := r.get(t, path)
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d %q, want %d", path, code, body, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func statusOf(t *testing.T, sup *supervisor.Supervisor, name string) supervisor.ChildStatus {
+	t.Helper()
+	for _, st := range sup.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no child %s", name)
+	return supervisor.ChildStatus{}
+}

@@ -17,17 +17,23 @@ import (
 	"github.com/resreap/resreap/internal/signame"
 )
 
-const demoExamples = `  resreap demo fe-server --leak-after 2s --ignore TERM
-the children of configs/demo.toml (make run) run this.
+const demoExamples = `  resreap demo backend --listen 127.0.0.1:9322 --delay 3s
+  resreap demo fe-server --backend 127.0.0.1:9322 --leak-after 2s --ignore TERM
+the children of configs/demo.toml (make run) run these.
 `
+
+const demoUsage = "resreap demo backend [--listen ADDR] [--delay D]\n       resreap demo fe-server [--backend ADDR] [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]"
 
 // runDemo runs the demo children of configs/demo.toml.
 //
-//	resreap demo fe-server   a front end whose "network library" leaks
-//	                         connections in CLOSE_WAIT, and that is slow to die
+//	resreap demo backend     a backend that takes a while to listen, then
+//	                         closes every connection at once, as a peer that
+//	                         timed out does
+//	resreap demo fe-server   a front end whose "network library" leaks its
+//	                         connections to the backend in CLOSE_WAIT, and
+//	                         that is slow to die
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	const demoUsage = "resreap demo fe-server [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]"
-	if len(args) == 0 || args[0] != "fe-server" {
+	if len(args) == 0 || (args[0] != "fe-server" && args[0] != "backend") {
 		fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 		if exit, ok := parseArgs(fs, args, demoUsage, demoExamples, stdout, stderr); !ok {
 			return exit
@@ -35,34 +41,72 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage:", demoUsage)
 		return 2
 	}
-	fs := pflag.NewFlagSet("demo fe-server", pflag.ContinueOnError)
+	fs := pflag.NewFlagSet("demo "+args[0], pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if args[0] == "backend" {
+		listen := fs.String("listen", "127.0.0.1:9322", "address to listen on")
+		delay := fs.Duration("delay", 3*time.Second, "start-up time before it listens")
+		if exit, ok := parseArgs(fs, args[1:], demoUsage, demoExamples, stdout, stderr); !ok {
+			return exit
+		}
+		return demoBackend(*listen, *delay, stdout, stderr)
+	}
+	backend := fs.String("backend", "", "backend address (default: one of its own)")
 	leakAfter := fs.Duration("leak-after", 2*time.Second, "run cleanly this long before leaking")
 	leakEvery := fs.Duration("leak-every", 500*time.Millisecond, "leak one CLOSE_WAIT connection this often")
 	ignore := fs.StringSlice("ignore", nil, "signals to ignore (QUIT always prints a fake thread dump)")
 	if exit, ok := parseArgs(fs, args[1:], demoUsage, demoExamples, stdout, stderr); !ok {
 		return exit
 	}
-	return demoFEServer(*leakAfter, *leakEvery, *ignore, stdout, stderr)
+	addr := *backend
+	if addr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(stderr, "fe-server:", err)
+			return 1
+		}
+		go closeEach(ln)
+		addr = ln.Addr().String()
+	}
+	return demoFEServer(addr, *leakAfter, *leakEvery, *ignore, stdout, stderr)
 }
 
-func demoFEServer(leakAfter, leakEvery time.Duration, ignore []string, stdout, stderr io.Writer) int {
-	// The "backend" accepts and closes at once, like a peer that timed out:
-	// every connection the front end keeps open afterwards sits in CLOSE_WAIT.
-	backend, err := net.Listen("tcp", "127.0.0.1:0")
+// demoBackend sleeps delay (warming a cache, say), then listens on addr
+// and closes every connection at once until TERM or INT.
+func demoBackend(addr string, delay time.Duration, stdout, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	fmt.Fprintf(stdout, "backend pid %d warming up for %s\n", os.Getpid(), delay)
+	select {
+	case <-time.After(delay):
+	case <-sigs:
+		return 0
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintln(stderr, "fe-server:", err)
+		fmt.Fprintln(stderr, "backend:", err)
 		return 1
 	}
-	go func() {
-		for {
-			c, err := backend.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
+	go closeEach(ln)
+	fmt.Fprintf(stdout, "backend listening on %s\n", ln.Addr())
+	<-sigs
+	return 0
+}
+
+// closeEach accepts connections on ln and closes each at once, like a
+// peer that timed out: a client that keeps its end open afterwards holds
+// a socket in CLOSE_WAIT.
+func closeEach(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
 		}
-	}()
+		c.Close()
+	}
+}
+
+func demoFEServer(backend string, leakAfter, leakEvery time.Duration, ignore []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGQUIT, unix.SIGTERM, unix.SIGINT)
 	ignored := map[string]bool{}
@@ -72,7 +116,7 @@ func demoFEServer(leakAfter, leakEvery time.Duration, ignore []string, stdout, s
 		}
 	}
 	fmt.Fprintf(stdout, "fe-server pid %d up; backend at %s; leaking from %s on (ignoring %s)\n",
-		os.Getpid(), backend.Addr(), leakAfter, strings.Join(ignore, ","))
+		os.Getpid(), backend, leakAfter, strings.Join(ignore, ","))
 	var leaked []net.Conn
 	start := time.Now()
 	tick := time.NewTicker(leakEvery)
@@ -83,7 +127,7 @@ func demoFEServer(leakAfter, leakEvery time.Duration, ignore []string, stdout, s
 			if time.Since(start) < leakAfter {
 				continue
 			}
-			c, err := net.Dial("tcp", backend.Addr().String())
+			c, err := net.Dial("tcp", backend)
 			if err != nil {
 				fmt.Fprintln(stderr, "fe-server: dial:", err)
 				continue

@@ -73,7 +73,15 @@ type daemon struct {
 // control socket answers.
 func startDaemon(t *testing.T, cfg string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, cfg)
+}
+
+// startDaemonEnv is startDaemon with env ("K=V") added to resreap's
+// environment.
+func startDaemonEnv(t *testing.T, cfg string, env ...string) *daemon {
+	t.Helper()
 	d := &daemon{cmd: resreapCmd("run", "-c", cfg, "--log-format", "json"), done: make(chan struct{})}
+	d.cmd.Env = append(d.cmd.Env, env...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

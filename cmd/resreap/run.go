@@ -20,6 +20,7 @@ import (
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
+	"github.com/resreap/resreap/supervisor/metrics"
 )
 
 const defaultConfig = "/etc/resreap/resreap.toml"
@@ -44,6 +45,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exit
 	}
 	survivePipeReaders()
+	// Caught from the start: until then TERM, INT or HUP would kill
+	// resreap (HUP's default action) while it sets up.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(sigs)
 	log, closeLog, err := newLogger(stderr, *logFormat, *debug)
 	if err != nil {
 		fmt.Fprintln(stderr, "resreap run:", err)
@@ -68,7 +74,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	return serve(cfg, reaper, log, *dryRun, stdout, stderr)
+	return serve(cfg, reaper, log, *dryRun, sigs, stdout, stderr)
 }
 
 // survivePipeReaders keeps resreap alive when whoever reads its stdout or
@@ -81,10 +87,12 @@ func survivePipeReaders() {
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
-func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, stdout, stderr io.Writer) int {
+func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	hist, closeHist := openHistory(cfg.Supervisor, log)
 	defer closeHist()
-	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun, Stdout: stdout, Stderr: stderr})
+	scans := metrics.NewScans()
+	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun,
+		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -93,11 +101,15 @@ func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dr
 		return 1
 	}
 	defer func() { <-ctlDone }() // after stop(): Serve returns once ctx is done
+	metricsDone := serveMetrics(ctx, cfg.Supervisor.MetricsListen, sup, scans, log)
+	defer func() { <-metricsDone }()
+	notifyDone := notifySystemd(ctx, sup, log)
+	defer func() { <-notifyDone }()
 
 	runDone := make(chan error, 1)
 	go func() { runDone <- sup.Run(ctx) }()
 	log.Info().Str("config", cfg.Path).Int("children", len(cfg.Children)).Bool("dry_run", dryRun).Msg("resreap started")
-	return handleSignals(sup, stop, runDone, log)
+	return handleSignals(sup, sigs, stop, runDone, log)
 }
 
 // openHistory returns the restart history without opening it: the file is
@@ -153,13 +165,39 @@ func serveControl(ctx context.Context, sc config.Supervisor, sup *supervisor.Sup
 	return done, nil
 }
 
-// handleSignals runs until the supervisor has stopped: TERM and INT stop
-// the children (a second INT kills them at once), HUP reloads the config.
+// serveMetrics serves /metrics, /healthz and /readyz on addr until ctx is
+// done; the returned channel closes when it has stopped. Without addr, or
+// when addr cannot be bound, it returns a closed channel: supervision
+// never depends on metrics (the failure is logged).
+func serveMetrics(ctx context.Context, addr string, sup *supervisor.Supervisor, scans *metrics.Scans, log zerolog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if addr == "" {
+		close(done)
+		return done
+	}
+	ln, err := metrics.Listen(addr)
+	if err != nil {
+		log.Error().Err(err).Msg("METRICS UNAVAILABLE: /metrics, /healthz and /readyz are not served")
+		close(done)
+		return done
+	}
+	log.Info().Str("listen", ln.Addr().String()).Msg("metrics: /metrics /healthz /readyz")
+	mlog := log.With().Str("component", "metrics").Logger()
+	h := metrics.Handler(metrics.NewRegistry(sup, scans), sup, mlog)
+	go func() {
+		defer close(done)
+		if err := metrics.Serve(ctx, ln, h); err != nil {
+			mlog.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	return done
+}
+
+// handleSignals runs until the supervisor has stopped: TERM and INT (read
+// from sigs) stop the children (a second INT kills them at once), HUP
+// reloads the config. One that came during set-up is handled now.
 // It returns the exit code.
-func handleSignals(sup *supervisor.Supervisor, stop context.CancelFunc, runDone <-chan error, log zerolog.Logger) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	defer signal.Stop(sigs)
+func handleSignals(sup *supervisor.Supervisor, sigs <-chan os.Signal, stop context.CancelFunc, runDone <-chan error, log zerolog.Logger) int {
 	var reloads sync.WaitGroup // a reload still running at shutdown is waited for
 	defer reloads.Wait()
 	interrupts := 0

@@ -11,6 +11,12 @@
 // (127.77.0.x, every fourth one on [::1] when IPv6 is available), which keeps
 // the 4-tuples unique without exhausting the ephemeral port range.
 //
+// The CLOSE_WAIT sockets are held by the first worker, which then holds the
+// most fds of all; with -close-wait-apart, by a worker of their own that
+// holds nothing else (a small leaker beside large healthy processes). The
+// worker command lines say which: only the holder has "-close-wait N" with
+// N > 0.
+//
 // sockload prints one line starting with "ready" when every socket is in
 // place, then waits. It stops its workers and exits on SIGTERM, SIGINT or
 // when its standard input reaches end of file (-watch-stdin=false disables
@@ -22,6 +28,7 @@
 // Usage:
 //
 //	sockload -sockets 100000 -close-wait 100
+//	sockload -sockets 100000 -close-wait 100 -close-wait-apart
 //	sockload -conns 5000 -close-wait 10
 package main
 
@@ -54,6 +61,7 @@ func mainMain(args []string) int {
 	conns := fs.Int("conns", 0, "established loopback `connections` to hold (2 sockets each)")
 	sockets := fs.Int("sockets", 0, "target socket `count`: established sockets + CLOSE_WAIT sockets (overrides -conns)")
 	closeWait := fs.Int("close-wait", 100, "CLOSE_WAIT `sockets` to hold")
+	apart := fs.Bool("close-wait-apart", false, "hold the CLOSE_WAIT sockets in a worker of their own (default: in the first worker)")
 	perWorker := fs.Int("per-worker", 8500, "at most this many `connections` per worker process (2 fds each)")
 	ipv6 := fs.Bool("ipv6", true, "put part of the load on [::1] when IPv6 loopback is available")
 	watchStdin := fs.Bool("watch-stdin", true, "exit when standard input reaches end of file")
@@ -74,7 +82,7 @@ func mainMain(args []string) int {
 	}
 	v6 := *ipv6 && loopbackV6()
 
-	plan := planWorkers(*conns, *closeWait, *perWorker, v6)
+	plan := planWorkers(*conns, *closeWait, *perWorker, v6, *apart)
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sockload:", err)
@@ -147,13 +155,13 @@ type workerPlan struct {
 	cwAddr6   bool // put half of the CLOSE_WAIT sockets on [::1]
 }
 
-func planWorkers(conns, closeWait, perWorker int, v6 bool) []workerPlan {
+func planWorkers(conns, closeWait, perWorker int, v6, apart bool) []workerPlan {
 	n := (conns + perWorker - 1) / perWorker
 	if n == 0 && closeWait > 0 {
 		n = 1
 	}
-	if n > 250 {
-		n = 250 // 127.77.0.1-250; -per-worker would have to be raised
+	if n > 249 {
+		n = 249 // 127.77.0.1-249, and one more apart; -per-worker would have to be raised
 	}
 	plan := make([]workerPlan, n)
 	for i := range plan {
@@ -166,7 +174,10 @@ func planWorkers(conns, closeWait, perWorker int, v6 bool) []workerPlan {
 			plan[i].conns++
 		}
 	}
-	if n > 0 {
+	switch {
+	case apart && closeWait > 0 && conns > 0:
+		plan = append(plan, workerPlan{addr: fmt.Sprintf("127.77.0.%d", n+1), closeWait: closeWait, cwAddr6: v6})
+	case n > 0:
 		plan[0].closeWait = closeWait
 		plan[0].cwAddr6 = v6
 	}
@@ -343,7 +354,7 @@ func establish(addr string, n int) ([]*net.TCPConn, error) {
 				acceptErr <- err
 				return
 			}
-			_ = c.SetLinger(0)
+			hold(c)
 			out = append(out, c)
 		}
 		accepted <- out
@@ -355,7 +366,7 @@ func establish(addr string, n int) ([]*net.TCPConn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connection %d of %d: %w", i+1, n, err)
 		}
-		_ = c.SetLinger(0)
+		hold(c)
 		out = append(out, c)
 	}
 	select {
@@ -366,6 +377,18 @@ func establish(addr string, n int) ([]*net.TCPConn, error) {
 	case <-time.After(time.Minute):
 		return nil, fmt.Errorf("accepted fewer than %d connections", n)
 	}
+}
+
+// hold prepares a socket to be held, unchanged, for as long as the load
+// runs. Linger 0: it is closed with a reset on exit, leaving no TIME_WAIT
+// behind. No keepalive: Go turns it on (a probe after 15 s idle), and
+// probes change the table under measurement. A CLOSE_WAIT socket's probe
+// meets a peer gone since its FIN_WAIT2 timed out (60 s) and is reset; of
+// 100k idle loopback connections, thousands of probes went unanswered and
+// the connections were dropped after 150 s (9 probes 15 s apart).
+func hold(c *net.TCPConn) {
+	_ = c.SetLinger(0)
+	_ = c.SetKeepAlive(false)
 }
 
 func dialRetry(target *net.TCPAddr) (*net.TCPConn, error) {
@@ -410,7 +433,7 @@ func makeCloseWait(addr string, n int) ([]*net.TCPConn, error) {
 		if _, err := c.Read(buf); err != io.EOF {
 			return nil, fmt.Errorf("expected end of file from the closing listener, got %v", err)
 		}
-		_ = c.SetLinger(0) // closed with a reset on exit: no TIME_WAIT left behind
+		hold(c)
 		out = append(out, c)
 	}
 	return out, nil

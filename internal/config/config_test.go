@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,30 @@ func TestBundledConfigsAreValid(t *testing.T) {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// The configuration example of the README parses: the documentation
+// shows keys that exist, with values in range. Its env_file names a file
+// of the reader's host, so it is pointed at one here.
+func TestReadmeExampleIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```toml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no toml block in README.md")
+	}
+	envFile := filepath.Join(t.TempDir(), "fe.env")
+	if err := os.WriteFile(envFile, []byte("A=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example = strings.ReplaceAll(example, `"/etc/default/fe"`, strconv.Quote(envFile))
+	t.Setenv("HOME", "/root")
+	if _, err := Parse("README.md", []byte(example)); err != nil {
+		t.Errorf("the README's example: %v", err)
 	}
 }
 

@@ -69,7 +69,7 @@ func (c *child) start() {
 // stayed up start_seconds without a probe.
 func (c *child) running(why string) {
 	c.setState(Running)
-	c.log.Info().Int("pid", c.proc.pid).Str("because", why).Msgf("%s running (pid %d)", c.name, c.proc.pid)
+	c.sup.rec.note(c.log.Info().Int("pid", c.proc.pid).Str("because", why), fmt.Sprintf("%s running (pid %d)", c.name, c.proc.pid))
 }
 
 // startProbe starts the prober of process p (see prober).

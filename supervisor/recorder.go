@@ -45,6 +45,10 @@ type recorder struct {
 type pendingEvent struct {
 	ev  *zerolog.Event
 	rec history.Record
+	// note, when set, makes this a log line only (no record), queued so
+	// that it is logged after the events before it: "fe running" must not
+	// show up before "fe started", which waits for its fsync.
+	note string
 }
 
 func newRecorder(sink HistorySink, log zerolog.Logger) *recorder {
@@ -62,7 +66,23 @@ func (r *recorder) add(ev *zerolog.Event, rec history.Record) {
 		logEvent(ev.Str("history", "queue full: not recorded"), rec, false)
 		return
 	}
-	r.queue = append(r.queue, pendingEvent{ev, rec})
+	r.queue = append(r.queue, pendingEvent{ev: ev, rec: rec})
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// note logs msg with ev after the events queued before it.
+func (r *recorder) note(ev *zerolog.Event, msg string) {
+	r.mu.Lock()
+	if r.closed || len(r.queue) >= maxPending {
+		r.mu.Unlock()
+		ev.Msg(msg)
+		return
+	}
+	r.queue = append(r.queue, pendingEvent{ev: ev, note: msg})
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -107,18 +127,32 @@ type batchSink interface {
 // write writes the events of batch, in one go when the sink can, and
 // logs each with whether it is on disk.
 func (r *recorder) write(batch []pendingEvent) {
-	if bs, ok := r.sink.(batchSink); ok && len(batch) > 1 {
-		recs := make([]history.Record, len(batch))
-		for i, p := range batch {
-			recs[i] = p.rec
+	var idx []int // the records of the batch (not its notes)
+	for i, p := range batch {
+		if p.note == "" {
+			idx = append(idx, i)
 		}
-		for i, err := range bs.AppendAll(recs) {
-			logEvent(batch[i].ev, batch[i].rec, r.outcome(batch[i].rec, err))
-		}
-		return
 	}
-	for _, p := range batch {
-		logEvent(p.ev, p.rec, r.append(p.rec))
+	recorded := make([]bool, len(batch))
+	if bs, ok := r.sink.(batchSink); ok && len(idx) > 1 {
+		recs := make([]history.Record, len(idx))
+		for j, i := range idx {
+			recs[j] = batch[i].rec
+		}
+		for j, err := range bs.AppendAll(recs) {
+			recorded[idx[j]] = r.outcome(recs[j], err)
+		}
+	} else {
+		for _, i := range idx {
+			recorded[i] = r.append(batch[i].rec)
+		}
+	}
+	for i, p := range batch {
+		if p.note != "" {
+			p.ev.Msg(p.note)
+			continue
+		}
+		logEvent(p.ev, p.rec, recorded[i])
 	}
 }
 
@@ -165,9 +199,13 @@ func (r *recorder) close() {
 		left := r.queue
 		r.queue = nil
 		r.mu.Unlock()
-		r.log.Error().Int("events", len(left)).Str("waited", drainWait.String()).
+		r.log.Error().Int("queued", len(left)).Str("waited", drainWait.String()).
 			Msg("history stalled at shutdown: events not recorded")
 		for _, p := range left {
+			if p.note != "" {
+				p.ev.Msg(p.note)
+				continue
+			}
 			logEvent(p.ev, p.rec, false)
 		}
 	}

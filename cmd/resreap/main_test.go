@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
@@ -30,12 +32,15 @@ import (
 const mainEnv = "RESREAP_TEST_MAIN"
 
 func TestMain(m *testing.M) {
+	supervisor.RunExecShim()
 	testchild.Main()
 	if os.Getenv(mainEnv) != "" {
-		supervisor.RunExecShim()
 		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// The CLI scripts (testdata/script) run the binary as "resreap".
+	testscript.Main(m, map[string]func(){
+		"resreap": func() { os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
 }
 
 // resreapCmd returns a command running `resreap args...`.

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -33,7 +36,7 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
 		return nil, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
 	case errors.Is(err, os.ErrPermission):
-		return nil, fmt.Errorf("control socket %s: permission denied (run as root, as resreap's user, or as a member of its control_group)", path)
+		return nil, fmt.Errorf("control socket %s: permission denied: %s", path, whoMayConnect(path))
 	}
 	return nil, fmt.Errorf("control socket %s: %w", path, err)
 }
@@ -83,4 +86,25 @@ func callErr(ctx context.Context, path string, err error) error {
 		err = op.Err
 	}
 	return fmt.Errorf("control socket %s: %w", path, err)
+}
+
+// whoMayConnect says who may use the socket at path, from its directory's
+// owner and group (resreap makes it 0700, or 0750 with control_group).
+func whoMayConnect(path string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Dir(path), &st); err != nil {
+		return "run as root, as resreap's user, or as a member of its control_group"
+	}
+	owner := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	if st.Mode&0o050 == 0 {
+		return fmt.Sprintf("run as root or as %s (resreap's user); no control_group is set", owner)
+	}
+	group := strconv.FormatUint(uint64(st.Gid), 10)
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	return fmt.Sprintf("run as root, as %s (resreap's user), or as a member of the control group %q", owner, group)
 }

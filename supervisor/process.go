@@ -36,7 +36,16 @@ type process struct {
 // itself too, because it may have left its group (setpgid into another)
 // and would then escape a group signal. It fails with ErrGone once the
 // process has been reaped, having sent nothing.
-func (p *process) signal(sig unix.Signal) error {
+func (p *process) signal(sig unix.Signal) error { return p.kill(sig, true) }
+
+// signalMain sends sig to the process alone, not to its group or cgroup
+// (a server whose workers must not get HUP). It fails with ErrGone once
+// the process has been reaped.
+func (p *process) signalMain(sig unix.Signal) error { return p.kill(sig, false) }
+
+// kill sends sig to the process, and with group to its process group, only
+// while it is unreaped.
+func (p *process) kill(sig unix.Signal, group bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reaped {
@@ -47,21 +56,8 @@ func (p *process) signal(sig unix.Signal) error {
 	if err := unix.Kill(p.pid, sig); err != nil {
 		return fmt.Errorf("pid %d: signal %s: %w", p.pid, signame.Name(sig), err)
 	}
-	unix.Kill(-p.pid, sig) //nolint:errcheck // ESRCH: the process left its group, which is then empty
-	return nil
-}
-
-// signalMain sends sig to the process alone, not to its group or cgroup
-// (a server whose workers must not get HUP). It fails with ErrGone once
-// the process has been reaped.
-func (p *process) signalMain(sig unix.Signal) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.reaped {
-		return fmt.Errorf("pid %d: %w", p.pid, ErrGone)
-	}
-	if err := unix.Kill(p.pid, sig); err != nil {
-		return fmt.Errorf("pid %d: signal %s: %w", p.pid, signame.Name(sig), err)
+	if group {
+		unix.Kill(-p.pid, sig) //nolint:errcheck // ESRCH: the process left its group, which is then empty
 	}
 	return nil
 }

@@ -316,6 +316,13 @@ func holdPairs(n int) error {
 		return err
 	}
 	held = append(held, ln)
+	return connectPairs(ln, n, true)
+}
+
+// connectPairs makes n connections to ln and holds the client ends, and
+// with keepServer the server ends too; without, the server ends are
+// closed: the clients then sit in CLOSE_WAIT.
+func connectPairs(ln net.Listener, n int, keepServer bool) error {
 	for range n {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -325,7 +332,12 @@ func holdPairs(n int) error {
 		if err != nil {
 			return err
 		}
-		held = append(held, c, s)
+		held = append(held, c)
+		if keepServer {
+			held = append(held, s)
+		} else {
+			s.Close()
+		}
 	}
 	return nil
 }
@@ -355,19 +367,7 @@ func leakInOwnNetns(n int) error {
 		return err
 	}
 	held = append(held, ln)
-	for range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return err
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		s.Close()
-		held = append(held, c)
-	}
-	return nil
+	return connectPairs(ln, n, false)
 }
 
 // forkServer listens on addr and starts n workers that serve it, each in

@@ -22,6 +22,14 @@ import (
 // target keeps the times of its own recent scans. Every scan of a target
 // since a socket's first sighting then saw it too, and persistSince tells
 // whether those scans are enough.
+//
+// Who owns a socket is decided apart from how long it has been there. A
+// target with a cgroup (Target.Cgroup) owns the sockets carrying its
+// cgroup id, read from the dump itself (cgroup.go). Every other socket
+// that may be persistent for some target is an owner-walk candidate: its
+// owner is looked up in the fd tables of the targets that may hold it
+// (resolveOwners), and cached. A target with Target.CgroupOnly may hold
+// none that carries a cgroup id.
 
 // nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
 // sockets between scans.
@@ -37,7 +45,26 @@ type nsGroup struct {
 	pid     int   // pid whose namespace is read; 0 = the supervisor's own
 	members []int // indexes into the targets of the scan
 	cands   []sockKey
-	uids    map[uint64]uint32 // socket uid of each candidate, by inode
+	info    map[uint64]candInfo // of each candidate, by inode
+}
+
+// candInfo is what the dump said of an owner-walk candidate besides its
+// key.
+type candInfo struct {
+	uid    uint32
+	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
+}
+
+// closeWaitScan is the CLOSE_WAIT part of one Scan: the targets, their
+// policies and results (indexed alike), and what is found for each.
+type closeWaitScan struct {
+	targets []Target
+	pols    []Policy
+	res     []Result
+	limits  []time.Time // see persistSince
+	judged  []bool      // limits[i] is valid: the target may have persistent sockets
+	out     [][]SocketSample
+	now     time.Time
 }
 
 // groupByNetns groups targets by the inode of /proc/<pid>/ns/net. A target
@@ -96,36 +123,42 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 // presence, and returns, per target, the persistent CLOSE_WAIT sockets it
 // owns, sorted.
 func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
-	limits := make([]time.Time, len(targets))
-	judged := make([]bool, len(targets))
+	c := &closeWaitScan{targets: targets, pols: pols, res: res, now: now,
+		limits: make([]time.Time, len(targets)), judged: make([]bool, len(targets)),
+		out: make([][]SocketSample, len(targets))}
 	for i, t := range targets {
-		limits[i], judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
+		c.limits[i], c.judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
 	}
 	for _, g := range groups {
-		s.readGroup(g, targets, pols, limits, judged, now)
+		s.readGroup(g, c)
 	}
 	s.owners.prune(s.liveInodes())
 	s.owners.setOwned(s.ownedPIDs())
 
-	out := make([][]SocketSample, len(targets))
 	for _, g := range groups {
 		if len(g.cands) == 0 {
 			continue
 		}
-		s.resolveOwners(g, res)
+		s.resolveOwners(g)
 		for _, i := range g.members {
-			if judged[i] {
-				out[i] = s.persistentOf(g, pols[i].CloseWait, limits[i], res[i].PIDs, now)
+			if c.judged[i] {
+				c.out[i] = append(c.out[i], s.persistentOf(g, c, i)...)
 			}
 		}
 	}
-	return out
+	for _, o := range c.out {
+		slices.SortFunc(o, compareSamples)
+	}
+	return c.out
 }
 
 // readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
-// when each has been there, and collects the candidates: sockets old
-// enough to be persistent for at least one member, and not ignored by it.
-func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, limits []time.Time, judged []bool, now time.Time) {
+// when each has been there, gives the sockets carrying the cgroup id of a
+// member to it (byCgroup), and collects the owner-walk candidates among
+// the others: sockets old enough to be persistent for at least one member
+// that may hold them, and not ignored by it.
+func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
+	targets, pols := c.targets, c.pols
 	reading := false
 	for _, i := range g.members {
 		reading = reading || !pols[i].CloseWait.Disabled
@@ -146,31 +179,54 @@ func (s *Scanner) readGroup(g *nsGroup, targets []Target, pols []Policy, limits 
 		clear(st.since) // no data: persistence starts over rather than guess
 		return
 	}
+	byID := cgroupMembers(g, targets, pols)
+	for _, members := range byID {
+		for _, i := range members {
+			c.res[i].CloseWaitNow = 0
+		}
+	}
+	noIDs := false // the reader gives no cgroup ids
 	next := st.spare
 	clear(next)
 	for _, so := range socks {
 		k := sockKey{ns: g.ns, inode: so.Inode, tuple: so.Tuple}
 		since, ok := st.since[k]
 		if !ok {
-			since = now
+			since = c.now
 		}
 		next[k] = since
-		if s.candidate(g, pols, limits, judged, k, since) {
+		noIDs = noIDs || so.CgroupID == 0
+		if so.CgroupID != 0 && s.byCgroup(byID[so.CgroupID], k, since, c) {
+			continue
+		}
+		if s.candidate(g, c, k, since, so.CgroupID) {
 			g.cands = append(g.cands, k)
-			if g.uids == nil {
-				g.uids = map[uint64]uint32{}
+			if g.info == nil {
+				g.info = map[uint64]candInfo{}
 			}
-			g.uids[so.Inode] = so.UID
+			g.info[so.Inode] = candInfo{uid: so.UID, cgroup: so.CgroupID}
 		}
 	}
 	st.spare, st.since = st.since, next
+	if noIDs {
+		for _, members := range byID {
+			for _, i := range members {
+				c.res[i].CloseWaitNow = -1
+			}
+		}
+	}
 }
 
 // candidate reports whether the socket k, in CLOSE_WAIT since since, may
-// be persistent for some member of g.
-func (s *Scanner) candidate(g *nsGroup, pols []Policy, limits []time.Time, judged []bool, k sockKey, since time.Time) bool {
+// be persistent for some member of g that may hold it. A socket that
+// carries a cgroup id (none of the members', or byCgroup would have taken
+// it) is held by none of the CgroupOnly members.
+func (s *Scanner) candidate(g *nsGroup, c *closeWaitScan, k sockKey, since time.Time, cgroup uint64) bool {
 	for _, i := range g.members {
-		if judged[i] && !since.After(limits[i]) && !pols[i].CloseWait.Ignore.Match(k.tuple.Remote) {
+		if cgroup != 0 && c.targets[i].cgroupOnly() {
+			continue
+		}
+		if c.judged[i] && !since.After(c.limits[i]) && !c.pols[i].CloseWait.Ignore.Match(k.tuple.Remote) {
 			return true
 		}
 	}
@@ -190,34 +246,51 @@ func (s *Scanner) liveInodes() map[uint64]struct{} {
 }
 
 // ownedPIDs returns the PIDs of every target the Scanner keeps state for
-// that checks CLOSE_WAIT, as of each one's last scan.
-func (s *Scanner) ownedPIDs() []int {
-	var pids []int
+// that checks CLOSE_WAIT, as of each one's last scan: in idless those of
+// CgroupOnly targets, walked only for sockets without a cgroup id, in
+// walked the others.
+func (s *Scanner) ownedPIDs() (walked, idless []int) {
 	for _, ts := range s.targets {
-		if ts.cw {
-			pids = append(pids, ts.pids...)
+		switch {
+		case !ts.cw:
+		case ts.cgroupOnly:
+			idless = append(idless, ts.pids...)
+		default:
+			walked = append(walked, ts.pids...)
 		}
 	}
-	return pids
+	return walked, idless
 }
 
 // resolveOwners walks the fd tables of the owned PIDs of g's namespace,
 // once, when some candidate socket has no decided owner yet. Every target
 // the Scanner knows in that namespace is walked, not only those of this
-// scan: "no target holds it" is cached for all of them. The walk (one
-// readlink per fd) is the one expensive part of a scan, so it stops as
-// soon as every such socket is found, in the order walkOrder gives.
-func (s *Scanner) resolveOwners(g *nsGroup, res []Result) {
+// scan: "no target holds it" is cached for all of them. CgroupOnly
+// targets are walked only for a socket without a cgroup id (the reader
+// gives none). The walk (one readlink per fd) is the one expensive part of
+// a scan, so it stops as soon as every such socket is found, in the order
+// walkOrder gives.
+func (s *Scanner) resolveOwners(g *nsGroup) {
 	scan := uint64(s.stats.Scans)
 	want := map[uint64]struct{}{}
 	uids := map[uint32]bool{}
+	noID := false
 	for _, k := range g.cands {
 		if !s.owners.known(k.inode, scan) {
 			want[k.inode] = struct{}{}
-			uids[g.uids[k.inode]] = true
+			info := g.info[k.inode]
+			uids[info.uid] = true
+			noID = noID || info.cgroup == 0
 		}
 	}
 	if len(want) == 0 {
+		return
+	}
+	order := s.walkOrder(g.ns, uids, noID)
+	if len(order) == 0 {
+		for ino := range want {
+			s.owners.neg[ino] = scan
+		}
 		return
 	}
 	live := make(map[uint64]struct{}, len(s.nss[g.ns].since))
@@ -227,7 +300,7 @@ func (s *Scanner) resolveOwners(g *nsGroup, res []Result) {
 	start, wanted := time.Now(), len(want)
 	s.stats.FDWalks++
 	tables, readlinks := 0, 0
-	for _, w := range s.walkOrder(g.ns, uids) {
+	for _, w := range order {
 		if len(want) == 0 {
 			break
 		}
@@ -270,16 +343,18 @@ type walkItem struct {
 // walkOrder lists the PIDs of the targets in namespace ns that check
 // CLOSE_WAIT, once each, in the order the owner walk reads them: the
 // processes most likely to hold the wanted sockets for the fewest
-// readlinks first (compareWalk). It costs one stat of /proc/<pid>/fd per
-// process (fdStat), against one readlink per fd for the walk itself.
-func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool) []walkItem {
+// readlinks first (compareWalk). CgroupOnly targets are listed only with
+// idless (some wanted socket has no cgroup id). It costs one stat of
+// /proc/<pid>/fd per process (fdStat), against one readlink per fd for the
+// walk itself.
+func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool, idless bool) []walkItem {
 	holders := make(map[int]bool, len(s.owners.pos))
 	for _, pid := range s.owners.pos {
 		holders[pid] = true
 	}
 	names := make([]string, 0, len(s.targets))
 	for name, ts := range s.targets {
-		if ts.cw && ts.ns == ns {
+		if ts.cw && ts.ns == ns && (!ts.cgroupOnly || idless) {
 			names = append(names, name)
 		}
 	}
@@ -345,24 +420,30 @@ func compareBool(a, b bool) int {
 	return -1
 }
 
-// persistentOf returns the persistent sockets of g owned by pids: in
-// CLOSE_WAIT since limit or earlier, not ignored by p; each sample's Age
-// is counted up to now.
-func (s *Scanner) persistentOf(g *nsGroup, p CloseWaitPolicy, limit time.Time, pids []int, now time.Time) []SocketSample {
+// persistentOf returns the owner-walk candidates of g that are persistent
+// sockets of target i: owned by one of its PIDs as the walks found, in
+// CLOSE_WAIT since its limit or earlier, not ignored by it; each sample's
+// Age is counted up to now. A CgroupOnly target takes only the sockets
+// without a cgroup id here: the others are its own by id or not at all.
+func (s *Scanner) persistentOf(g *nsGroup, c *closeWaitScan, i int) []SocketSample {
 	var out []SocketSample
+	p, limit, pids := c.pols[i].CloseWait, c.limits[i], c.res[i].PIDs
+	cgroupOnly := c.targets[i].cgroupOnly()
 	since := s.nss[g.ns].since
 	for _, k := range g.cands {
 		first := since[k]
 		if first.After(limit) || p.Ignore.Match(k.tuple.Remote) {
 			continue
 		}
+		if cgroupOnly && g.info[k.inode].cgroup != 0 {
+			continue
+		}
 		pid, ok := s.owners.pos[k.inode]
 		if !ok || !slices.Contains(pids, pid) {
 			continue
 		}
-		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(first))})
+		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(first))})
 	}
-	slices.SortFunc(out, compareSamples)
 	return out
 }
 

@@ -33,7 +33,10 @@ func (t Tuple) String() string { return t.Local.String() + " -> " + t.Remote.Str
 
 // SocketSample is one persistent CLOSE_WAIT socket named in the evidence.
 type SocketSample struct {
-	PID   int    `json:"pid"`
+	// PID is the process holding the socket, as an fd table walk found
+	// it; 0 (left out of the JSON) when the socket was matched by the
+	// cgroup id the kernel reports with it, which reads no fd table.
+	PID   int    `json:"pid,omitempty"`
 	Inode uint64 `json:"inode"`
 	Tuple Tuple  `json:"tuple"`
 	// Age is how long the socket has been in CLOSE_WAIT, as far as the

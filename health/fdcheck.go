@@ -49,7 +49,8 @@ func (h *fdHistory) slopePerMin() float64 {
 	return (k*sxy - sx*sy) / d
 }
 
-// checkFDs reads the fd count and limit of every process of a target,
+// checkFDs reads the fd count and limit of every process of a target
+// (pids: its cgroup's processes, or PID and its descendants; see pidsOf),
 // updates the target's run of scans over the policy (or, with Predict,
 // predicted to reach the limit within it), and returns the usage of the
 // process closest to its limit (or predicted to reach it first), and

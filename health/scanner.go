@@ -20,9 +20,44 @@ type Target struct {
 	Name string
 	PID  int
 	// Descendants extends the target to every descendant of PID (a shell
-	// wrapper, a pre-fork server); false judges PID alone.
+	// wrapper, a pre-fork server); false judges PID alone. A target with
+	// a cgroup ignores it: the cgroup is the tree.
 	Descendants bool
-	Policy      Policy
+	// Cgroup and CgroupDir give the target a cgroup v2: its id (the
+	// number internal/cgroup's Group.ID returns, which the kernel reports
+	// with each socket) and its directory in the mounted hierarchy
+	// (Group.Dir). A target has a cgroup when both are set; the zero
+	// values mean none, and the target is judged by its fd tables as
+	// described in closewait.go.
+	//
+	// With a cgroup, the target's processes are those CgroupDir's
+	// cgroup.procs lists (PID first), read at every Scan into the
+	// Scanner's buffers; the fd check counts each one's fds. A CLOSE_WAIT
+	// socket carrying the id is the target's without any fd table read,
+	// which is what makes a leaker with 100k fds as cheap to judge as one
+	// with ten; the evidence samples of such sockets have PID 0, since
+	// which process of the cgroup holds them is not looked up.
+	//
+	// The kernel records the cgroup of the process that created the
+	// socket (for an accepted connection, the one that created the
+	// listener). A socket the target holds but got from another cgroup
+	// (accepted on a listener systemd made for socket activation, passed
+	// over a unix socket) carries that cgroup's id: unless CgroupOnly, it
+	// is looked for in the target's fd tables like the sockets of targets
+	// without a cgroup. Before Linux 5.15 (unless the fix was backported)
+	// every socket reports the root cgroup once a cgroup v1 net_cls or
+	// net_prio hierarchy is in use. When the reader gives no id (the
+	// /proc reader, a kernel before 5.7) a target with a cgroup falls back
+	// to the fd walk of its cgroup's processes.
+	Cgroup    uint64
+	CgroupDir string
+	// CgroupOnly says that the target holds no socket made outside its
+	// cgroup: a child the supervisor started in a fresh cgroup, which
+	// inherits none. A socket carrying another cgroup's id is then never
+	// looked for in its fd tables, so it costs no walk even when some
+	// other process of the host leaks. It means nothing without a cgroup.
+	CgroupOnly bool
+	Policy     Policy
 	// Interval is how often the target is scanned. Persist consecutive
 	// scans of the target count only when they span (Persist-1) intervals:
 	// a socket must have been in CLOSE_WAIT that long. 0 asks for the
@@ -39,8 +74,13 @@ type Result struct {
 	// socket has persisted yet".
 	CloseWait int
 	// CloseWaitNow counts every CLOSE_WAIT socket the target owns at this
-	// scan, persistent or not; -1 when unknown: finding the owner of a
-	// socket that cannot be persistent yet would cost an fd walk per scan.
+	// scan, persistent or not, whose foreign endpoint is not ignored. It
+	// is known for a target with a cgroup when the reader reports cgroup
+	// ids: the sockets carrying the target's id (one it got from another
+	// cgroup counts in CloseWait once persistent, never here). Otherwise
+	// it is -1: finding the owner of a socket that cannot be persistent
+	// yet would cost an fd walk per scan. It is -1 too when the CLOSE_WAIT
+	// check is off or the socket dump failed.
 	CloseWaitNow int
 	// FDs is the usage of the process closest to its limit; zero when the
 	// fd check is disabled.
@@ -76,6 +116,10 @@ type Stats struct {
 	// ReadErrors counts socket dumps that failed (their namespace's
 	// targets were not judged for CLOSE_WAIT at that scan).
 	ReadErrors int
+	// ByCgroup counts the CLOSE_WAIT sockets given to a target with a
+	// cgroup by their cgroup id, with no fd table read, summed over scans
+	// (a socket counts at every scan, once per such target).
+	ByCgroup int
 }
 
 // Scanner judges targets, one Scan per tick for all of them. It keeps the
@@ -109,10 +153,13 @@ type sockKey struct {
 
 // targetState is what the Scanner remembers about a target between scans.
 type targetState struct {
-	pids  []int
-	ns    uint64      // network namespace, as of the last scan
-	cw    bool        // the CLOSE_WAIT check is on
-	scans []time.Time // of this target's recent scans, oldest first
+	pids []int
+	ns   uint64 // network namespace, as of the last scan
+	cw   bool   // the CLOSE_WAIT check is on
+	// cgroupOnly: the target has a cgroup and CgroupOnly; its fd tables
+	// are walked only for sockets without a cgroup id.
+	cgroupOnly bool
+	scans      []time.Time // of this target's recent scans, oldest first
 	// fdOver holds the times of the consecutive scans, up to the last, in
 	// which some process of the target was over the fd policy.
 	fdOver  []time.Time
@@ -231,7 +278,7 @@ func (s *Scanner) Scan(targets []Target) []Result {
 		pols[i] = t.Policy.withDefaults()
 		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t), CloseWaitNow: -1}
 		ts := s.state(t.Name)
-		ts.pids, ts.cw = res[i].PIDs, !pols[i].CloseWait.Disabled
+		ts.pids, ts.cw, ts.cgroupOnly = res[i].PIDs, !pols[i].CloseWait.Disabled, t.cgroupOnly()
 		ts.scans = record(ts.scans, now)
 	}
 	groups := s.groupByNetns(targets, res)
@@ -250,6 +297,15 @@ func (s *Scanner) Scan(targets []Target) []Result {
 func (s *Scanner) pidsOf(t Target) []int {
 	if t.PID <= 0 {
 		return nil
+	}
+	if t.cgroupID() != 0 {
+		pids, err := cgroupPIDs(t.CgroupDir, t.PID, s.fileBuf)
+		if err == nil {
+			return pids
+		}
+		// The directory goes only once the cgroup is empty: the target
+		// is gone, and the fallback below finds as much.
+		s.logOnce(t.Name, "read cgroup.procs", t.PID, err)
 	}
 	if t.Descendants {
 		return descendants(s.procRoot, t.PID, s.dirBuf, s.fileBuf)

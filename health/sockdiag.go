@@ -25,7 +25,19 @@ const (
 	inetDiagMsgLen   = 72
 
 	tcpCloseWait = 8 // TCP_CLOSE_WAIT in the kernel's tcp_states.h
+
+	nlaHdrLen         = 4      // struct nlattr: nla_len, nla_type
+	nlaTypeMask       = 0x3fff // nla_type without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+	inetDiagCgroupID  = 21     // INET_DIAG_CGROUP_ID: a u64
+	inetDiagCgroupLen = nlaHdrLen + 8
 )
+
+// The cgroup id of each socket needs no request: since Linux 5.7
+// inet_diag_msg_attrs_fill adds INET_DIAG_CGROUP_ID to every socket it
+// reports (when the kernel keeps socket cgroup data, as every kernel with
+// cgroups does). It could not be asked for anyway: idiag_ext is a u8 of
+// extension bits 1 to 8 and the attribute is number 21. An older kernel
+// sends no such attribute and the id stays 0 (unknown).
 
 // stateCloseWait selects the CLOSE_WAIT sockets in a request; states 0
 // selects none, and the kernel then skips its socket tables altogether.
@@ -92,7 +104,8 @@ func parseDiagDump(buf []byte, seq uint32, dst []Socket) (_ []Socket, done bool,
 	return dst, false, nil
 }
 
-// parseInetDiagMsg decodes one struct inet_diag_msg. Ports are big endian
+// parseInetDiagMsg decodes one struct inet_diag_msg and the attributes
+// that follow it (only INET_DIAG_CGROUP_ID is kept). Ports are big endian
 // (__be16), addresses are in network order, the other fields are in host
 // order. ok is false for a short message or an unknown family.
 func parseInetDiagMsg(b []byte) (s Socket, ok bool) {
@@ -121,5 +134,28 @@ func parseInetDiagMsg(b []byte) (s Socket, ok bool) {
 		Local:  netip.AddrPortFrom(src, sport),
 		Remote: netip.AddrPortFrom(dst, dport),
 	}
+	s.CgroupID = diagCgroupID(b[inetDiagMsgLen:])
 	return s, true
+}
+
+// diagCgroupID returns the INET_DIAG_CGROUP_ID among the netlink
+// attributes in b, 0 when there is none. The attributes are walked in
+// place; a malformed one ends the walk, losing only the id.
+func diagCgroupID(b []byte) uint64 {
+	ne := binary.NativeEndian
+	for len(b) >= nlaHdrLen {
+		l := int(ne.Uint16(b))
+		if l < nlaHdrLen || l > len(b) {
+			return 0
+		}
+		if ne.Uint16(b[2:])&nlaTypeMask == inetDiagCgroupID && l >= inetDiagCgroupLen {
+			return ne.Uint64(b[nlaHdrLen:])
+		}
+		next := (l + 3) &^ 3 // attributes are 4-byte aligned
+		if next >= len(b) {
+			return 0
+		}
+		b = b[next:]
+	}
+	return 0
 }

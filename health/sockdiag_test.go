@@ -5,9 +5,17 @@ package health
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"syscall"
 	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // diagMsg encodes a netlink message carrying one inet_diag_msg, the way the
@@ -36,6 +44,28 @@ func diagMsg(seq uint32, family uint8, local, remote netip.AddrPort, uid, inode 
 	ne.PutUint32(m[64:], uid)
 	ne.PutUint32(m[68:], inode)
 	return b
+}
+
+// nlattr encodes one netlink attribute, padded to 4 bytes.
+func nlattr(typ uint16, payload []byte) []byte {
+	b := make([]byte, (nlaHdrLen+len(payload)+3)&^3)
+	binary.NativeEndian.PutUint16(b[0:], uint16(nlaHdrLen+len(payload)))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	copy(b[nlaHdrLen:], payload)
+	return b
+}
+
+func u64(v uint64) []byte { return binary.NativeEndian.AppendUint64(nil, v) }
+
+// withAttrs appends attributes to a message made by diagMsg, as the
+// kernel does after the inet_diag_msg, and fixes its length.
+func withAttrs(msg []byte, attrs ...[]byte) []byte {
+	out := append([]byte(nil), msg...)
+	for _, a := range attrs {
+		out = append(out, a...)
+	}
+	binary.NativeEndian.PutUint32(out[0:], uint32(len(out)))
+	return out
 }
 
 func ctrlMsg(seq uint32, typ uint16, errno int32) []byte {
@@ -115,5 +145,83 @@ func TestDiagRequest(t *testing.T) {
 	}
 	if req[16] != syscall.AF_INET6 || req[17] != syscall.IPPROTO_TCP || ne.Uint32(req[20:]) != 1<<8 {
 		t.Errorf("body %x", req[16:24])
+	}
+}
+
+// The kernel follows each inet_diag_msg with attributes: here what Linux
+// 6.x sends unasked (INET_DIAG_SHUTDOWN, INET_DIAG_MARK for CAP_NET_ADMIN,
+// INET_DIAG_CGROUP_ID, INET_DIAG_SOCKOPT), a pad, and flag bits in the type.
+func TestParseDiagCgroupID(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	base := diagMsg(3, syscall.AF_INET, ap("127.0.0.1:40000"), ap("127.0.0.1:8080"), 0, 11)
+	shutdown := nlattr(8, []byte{1})
+	mark := nlattr(15, []byte{0, 0, 0, 0})
+	sockopt := nlattr(22, []byte{0, 0})
+	const id = 0x1_0000_2a3b // past 32 bits: read as a u64
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want uint64
+	}{
+		{"none (kernel < 5.7)", base, 0},
+		{"as 6.x sends it", withAttrs(base, shutdown, mark, nlattr(inetDiagCgroupID, u64(id)), sockopt), id},
+		{"first", withAttrs(base, nlattr(inetDiagCgroupID, u64(7))), 7},
+		{"after a pad", withAttrs(base, nlattr(14, nil), nlattr(inetDiagCgroupID, u64(9))), 9},
+		{"flag bits in the type", withAttrs(base, nlattr(inetDiagCgroupID|0x8000, u64(5))), 5},
+		{"short payload", withAttrs(base, nlattr(inetDiagCgroupID, []byte{1, 2, 3, 4})), 0},
+		{"other attributes only", withAttrs(base, shutdown, sockopt), 0},
+		{"attribute longer than the message", withAttrs(base, []byte{200, 0, inetDiagCgroupID, 0}, u64(5)), 0},
+		{"zero-length attribute", withAttrs(base, []byte{0, 0, 0, 0}, nlattr(inetDiagCgroupID, u64(5))), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			have, _, err := parseDiagDump(tc.msg, 3, nil)
+			if err != nil || len(have) != 1 {
+				t.Fatalf("parse: %v %v", have, err)
+			}
+			want := sock(11, 0, "127.0.0.1:40000", "127.0.0.1:8080")
+			want.CgroupID = tc.want
+			if have[0] != want {
+				t.Errorf("have %+v, want %+v", have[0], want)
+			}
+		})
+	}
+	// Two messages in one datagram: each keeps its own id.
+	buf := cat(withAttrs(base, nlattr(inetDiagCgroupID, u64(1))),
+		withAttrs(diagMsg(3, syscall.AF_INET6, ap("[::1]:1"), ap("[::1]:2"), 0, 12), mark, nlattr(inetDiagCgroupID, u64(2))),
+		ctrlMsg(3, nlmsgDone, 0))
+	have, done, err := parseDiagDump(buf, 3, nil)
+	if err != nil || !done || len(have) != 2 || have[0].CgroupID != 1 || have[1].CgroupID != 2 {
+		t.Errorf("two messages: %+v done=%v err=%v", have, done, err)
+	}
+}
+
+// The live reader reports the cgroup id of the socket's creator: here the
+// test binary's own cgroup, whose id a stat of its directory gives.
+func TestDiagReaderCgroupID(t *testing.T) {
+	r, err := NewReader(ReaderNetlink, "", zerolog.Nop())
+	testchild.Need(t, fmt.Sprintf("the netlink socket reader (%v)", err), err == nil)
+	defer r.Close()
+	h, err := cgroup.Detect()
+	testchild.Need(t, fmt.Sprintf("a cgroup2 hierarchy (%v)", err), err == nil)
+	own, err := h.OwnGroup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := own.ID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("want EOF from the listener, got %v", err)
+	}
+	testchild.WaitFor(t, "the CLOSE_WAIT socket", func() bool { return len(closeWaitTo(t, r, 0, addr)) == 1 })
+	if have := closeWaitTo(t, r, 0, addr)[0].CgroupID; have != want {
+		t.Errorf("cgroup id %d, want %d (%s)", have, want, own.Dir())
 	}
 }

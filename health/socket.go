@@ -14,6 +14,13 @@ type Socket struct {
 	Inode uint64 // sockfs inode; the link target of the owner's fd is "socket:[Inode]"
 	Tuple Tuple  // local and foreign endpoint, IPv4-mapped addresses unmapped
 	UID   uint32 // owner UID of the socket
+	// CgroupID is the cgroup v2 id the kernel keeps with the socket
+	// (INET_DIAG_CGROUP_ID, Linux 5.7): the cgroup of the process that
+	// created it, or for an accepted connection of the process that
+	// created the listener; the id of a cgroup directory is what
+	// internal/cgroup's Group.ID returns. 0 means unknown: the /proc
+	// reader has no such column, and an older kernel sends no attribute.
+	CgroupID uint64
 }
 
 // SocketReader lists the TCP sockets in CLOSE_WAIT of one network namespace.

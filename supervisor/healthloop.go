@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cgroup"
 )
 
 // healthLoop runs the health scan for every Running child. Each child is
@@ -29,8 +30,20 @@ type healthLoop struct {
 	scanner *health.Scanner
 	due     map[string]time.Time
 	pids    map[string]int // pid judged last time, to forget state on restart
+	// leaves holds the cgroup of each child's live process, found once
+	// per process.
+	leaves map[string]leafRef
 	// next is the time of the next Scan of the children of each interval.
 	next map[time.Duration]time.Time
+}
+
+// leafRef is the cgroup of one process of a child, as a health.Target
+// names it; id 0 when the process has none (process-group ownership, or
+// its id could not be read).
+type leafRef struct {
+	pid int
+	id  uint64
+	dir string
 }
 
 func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
@@ -40,7 +53,7 @@ func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
 	}
 	s.log.Info().Str("reader", sc.Reader()).Msg("health scan ready")
 	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{},
-		next: map[time.Duration]time.Time{}}, nil
+		leaves: map[string]leafRef{}, next: map[time.Duration]time.Time{}}, nil
 }
 
 func (h *healthLoop) run(ctx context.Context) {
@@ -76,6 +89,7 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 			h.scanner.Forget(c.name)
 			delete(h.pids, c.name)
 			delete(h.due, c.name)
+			delete(h.leaves, c.name)
 			if st.State == Starting {
 				// Look again soon: the first scan should follow the
 				// start grace closely, not a whole interval later.
@@ -103,7 +117,9 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 		}
 		h.due[c.name] = now.Add(hs.Interval)
 		next = min(next, hs.Interval)
-		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy, Interval: hs.Interval})
+		leaf := h.leafOf(c, st.PID)
+		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy, Interval: hs.Interval,
+			Cgroup: leaf.id, CgroupDir: leaf.dir, CgroupOnly: true})
 		byName[c.name] = c
 	}
 	if len(targets) == 0 {
@@ -127,6 +143,40 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	}
 	h.sup.correlate(results, now)
 	return next
+}
+
+// leafOf returns the cgroup of the child's live process pid, reading its
+// id once per process. With it the Scanner judges every process of the
+// cgroup and gives the child the CLOSE_WAIT sockets carrying the id,
+// without reading fd tables; without it (cgroup = "off", or no writable
+// hierarchy) the child is judged by its process tree and fd walks. The
+// target is CgroupOnly: the child was created in a fresh leaf and
+// inherits no socket from resreap, so every socket it holds was made in
+// its cgroup (a listening socket resreap would hand to its children
+// would change that: connections accepted on it carry resreap's cgroup).
+func (h *healthLoop) leafOf(c *child, pid int) leafRef {
+	if r, ok := h.leaves[c.name]; ok && r.pid == pid {
+		return r
+	}
+	c.mu.Lock()
+	p := c.live
+	c.mu.Unlock()
+	r := leafRef{pid: pid}
+	if p == nil || p.pid != pid {
+		return r // the snapshot and the process disagree for now: ask again next time
+	}
+	if p.leaf != (cgroup.Group{}) {
+		id, err := p.leaf.ID()
+		if err != nil {
+			// Judged by its process tree instead; the next process of
+			// the child tries again.
+			c.log.Warn().Err(err).Str("cgroup", p.leaf.Path()).Msg("cgroup id unreadable: CLOSE_WAIT owners will be found by fd walks")
+		} else {
+			r.id, r.dir = id, p.leaf.Dir()
+		}
+	}
+	h.leaves[c.name] = r
+	return r
 }
 
 // report tells Options.OnScan of the Scan that began with the scanner's

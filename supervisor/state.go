@@ -34,6 +34,3 @@ func (s State) String() string {
 	}
 	return stateNames[s]
 }
-
-// alive reports whether a process exists in this state.
-func (s State) alive() bool { return s == Starting || s == Running || s == Stopping }

@@ -57,4 +57,3 @@ func waitState(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("%s not %s%s in 60s: %s", child, map[bool]string{true: "out of ", false: ""}[neg], strings.Join(states, "|"), last)
 }
-

@@ -72,13 +72,6 @@ type fileLiveness struct {
 	Failures *int `toml:"failures"`
 }
 
-type fileOutput struct {
-	File     *string `toml:"file"`
-	MaxSize  any     `toml:"max_size"`
-	Keep     *int    `toml:"keep"`
-	Compress *bool   `toml:"compress"`
-}
-
 // operations validates the keys that fit a child into the tools around
 // it: readiness, liveness, output, environment file.
 func (v *validator) operations(key string, f *fileChild, c *ChildSpec) {

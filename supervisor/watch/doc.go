@@ -11,6 +11,11 @@
 // process is pinned with a pidfd when it is judged and its start time is
 // checked before every signal, so a signal never reaches a newcomer.
 //
+// A candidate alone in its cgroup (a systemd service of one process) is
+// given its CLOSE_WAIT sockets by the cgroup id the kernel reports with
+// each one, without reading its fd table; a candidate that shares its
+// cgroup has its fd table walked, as the old tool's netstat -p did.
+//
 //	opts, err := watch.Parse([]string{"-f", "java", "-l", "5", "-S", "QUIT"})
 //	if err != nil {
 //		return err // errors.Is(err, watch.ErrUsage); the message names the flag

@@ -51,6 +51,12 @@ type Summary struct {
 	Verdicts int
 	Stopped  int // processes that exited after the escalation
 	Reader   string
+	// ByCgroup counts the CLOSE_WAIT sockets given to candidates by their
+	// cgroup id (candidates alone in their cgroup), over all scans.
+	ByCgroup int
+	// FDTables counts the fd tables read to find the owners of CLOSE_WAIT
+	// sockets, over all scans.
+	FDTables int
 }
 
 // Run watches until ctx is done (or, with Options.Once, for one judgement:
@@ -98,6 +104,7 @@ type watcher struct {
 	reaper   *supervisor.Reaper // starts the -c command
 	log      zerolog.Logger
 	sel      *selector
+	cg       *cgroups
 	scan     *health.Scanner
 	ev       *emitter
 	hist     *history.Writer // opened by Run, closed by it
@@ -128,6 +135,7 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 		w.reaper = supervisor.NewPIDReaper(env.Log)
 	}
 	w.sel = &selector{procRoot: root, fs: pfs, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
+	w.cg = newCgroups(root)
 	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
@@ -183,9 +191,16 @@ func (w *watcher) tick(ctx context.Context) error {
 	}
 	w.scan.Prune(targets) // processes that are gone, or no longer match
 	res := w.scan.Scan(targets)
+	for i, r := range res {
+		if targets[i].Cgroup != 0 {
+			nameSamples(r, cands[i].PID)
+		}
+	}
 	w.mu.Lock()
 	w.sum.Scans++
 	w.sum.Candidates = len(cands)
+	st := w.scan.Stats()
+	w.sum.ByCgroup, w.sum.FDTables = st.ByCgroup, st.FDTables
 	w.mu.Unlock()
 	if w.log.GetLevel() <= zerolog.DebugLevel {
 		w.debugScan(cands, res, time.Since(t0))
@@ -214,13 +229,24 @@ func (w *watcher) tick(ctx context.Context) error {
 
 // target turns a candidate into what the Scanner judges: the process
 // alone (a process resreap does not own has no known process tree to
-// extend to), with the checks it was selected for.
+// extend to), with the checks it was selected for. A candidate checked for
+// CLOSE_WAIT that is alone in its cgroup gets that cgroup (see cgroups),
+// but not CgroupOnly: a socket-activated service holds connections
+// accepted on systemd's listener, which carry systemd's cgroup id, so a
+// socket of no candidate's cgroup is still looked for in its fd table.
 func (w *watcher) target(c candidate) health.Target {
 	o := w.opts
+	var id uint64
+	var dir string
+	if c.CloseWait {
+		id, dir, _ = w.cg.alone(c.PID)
+	}
 	return health.Target{
-		Name:     c.key(),
-		PID:      c.PID,
-		Interval: o.Interval,
+		Name:      c.key(),
+		PID:       c.PID,
+		Cgroup:    id,
+		CgroupDir: dir,
+		Interval:  o.Interval,
 		Policy: health.Policy{
 			CloseWait: health.CloseWaitPolicy{
 				Threshold: o.Limit,
@@ -251,7 +277,7 @@ func (w *watcher) notePSError(err error) {
 func (w *watcher) debugScan(cands []candidate, res []health.Result, took time.Duration) {
 	st := w.scan.Stats()
 	w.log.Debug().Int("candidates", len(cands)).Str("took", took.Round(time.Microsecond).String()).Str("reader", w.scan.Reader()).
-		Int("fd_walks", st.FDWalks).Msg("scan")
+		Int("fd_walks", st.FDWalks).Int("fd_tables", st.FDTables).Msg("scan")
 	for i, r := range res {
 		c := cands[i]
 		e := w.log.Debug().Int("pid", c.PID).Str("comm", c.Comm).Int("close_wait", r.CloseWait)

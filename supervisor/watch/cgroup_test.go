@@ -1,0 +1,120 @@
+//go:build linux
+
+package watch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/testchild"
+)
+
+// newTestCgroup creates an empty cgroup "resreap-test-<pid>-<random>"
+// below the test process's own, or skips (fails in CI) without a writable
+// cgroup2 hierarchy. At cleanup, after the helpers started later are
+// gone, it kills what is left, waits for it to empty and removes it; a
+// cgroup left behind fails the test.
+func newTestCgroup(t *testing.T) cgroup.Group {
+	t.Helper()
+	h, err := cgroup.Detect()
+	if err == nil && !h.Writable {
+		err = h.CheckWritable()
+	}
+	testchild.Need(t, fmt.Sprintf("a writable cgroup2 hierarchy (%v)", err), err == nil)
+	own, err := h.OwnGroup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	g, err := own.Child(fmt.Sprintf("resreap-test-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Kill(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), helperWait)
+		defer cancel()
+		if err := g.WaitEmpty(ctx); err != nil {
+			t.Errorf("cleanup: test cgroup %s not empty: %v", g, err)
+		}
+		if err := g.Remove(); err != nil {
+			t.Errorf("cleanup: leftover test cgroup: %v", err)
+		}
+	})
+	return g
+}
+
+// leakerIn is leaker for a helper started inside g (clone3
+// CLONE_INTO_CGROUP), in mode "leak" or "parent" (a parent whose child
+// leaks; the helper's PID is the child's).
+func leakerIn(t *testing.T, g cgroup.Group, mode string, n int) (*helper, string) {
+	t.Helper()
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	f, err := g.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	token := fmt.Sprintf("watch-helper-%d-%s", os.Getpid(), strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
+	c := testchild.Start(t, testchild.Spec{Mode: mode, N: n, Addr: addr, Token: token, SigLog: true, CgroupFD: int(f.Fd())})
+	return &helper{Child: c, token: token}, addr
+}
+
+// A process alone in its cgroup, as a systemd service is, is judged by the
+// cgroup id of its sockets, and the evidence still names it. (Its fd
+// table may still be read, once, if some other process of the host holds
+// persistent CLOSE_WAIT sockets meanwhile: see cgroups.)
+func TestAloneInCgroupJudgedByID(t *testing.T) {
+	h, addr := leakerIn(t, newTestCgroup(t), "leak", 3)
+	sum, recs := runOnce(t, optsFor(h))
+	if sum.Verdicts != 1 || sum.Stopped != 1 || len(recs) != 2 || recs[0].Event != history.EventUnhealthy {
+		t.Fatalf("summary %+v events %v, want one verdict and a stop", sum, events(recs))
+	}
+	ev := recs[0].Evidence
+	if recs[0].PID != h.PID || ev == nil || ev.Reason != health.ReasonCloseWait || ev.CloseWait != 3 || ev.ByForeign[addr] != 3 {
+		t.Errorf("verdict %+v evidence %+v, want pid %d and 3 CLOSE_WAIT to %s", recs[0], ev, h.PID, addr)
+	}
+	for _, s := range ev.Samples {
+		if s.PID != h.PID {
+			t.Errorf("sample %+v, want pid %d", s, h.PID)
+		}
+	}
+	if sum.ByCgroup != 6 {
+		t.Errorf("summary %+v: want its 3 sockets given by cgroup id at both scans", sum)
+	}
+}
+
+// Processes that share a cgroup cannot be told apart by its id: each is
+// judged by walking its own fd table, and only the leaking one is acted on.
+func TestSharedCgroupWalks(t *testing.T) {
+	h, _ := leakerIn(t, newTestCgroup(t), "parent", 3) // the parent and its leaking child
+	o := optsFor(h)
+	o.Act = false
+	sum, recs := runOnce(t, o)
+	if sum.Candidates != 2 || sum.Verdicts != 1 || len(recs) != 1 || recs[0].PID != h.PID {
+		t.Fatalf("summary %+v records %+v, want 2 candidates and a verdict on pid %d", sum, recs, h.PID)
+	}
+	if sum.ByCgroup != 0 || sum.FDTables == 0 {
+		t.Errorf("summary %+v: want no socket by cgroup, fd tables read", sum)
+	}
+	if s := recs[0].Evidence.Samples[0]; s.PID != h.PID {
+		t.Errorf("sample %+v, want pid %d", s, h.PID)
+	}
+	if !h.Alive() {
+		t.Error("the helper died: --once without --act signals nothing")
+	}
+}

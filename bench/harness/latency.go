@@ -111,7 +111,7 @@ command = [%q, "restart", "-log", %q]
 restart = "always"
 start_seconds = "0s"
 backoff = { initial = "0s", max = "0s", multiplier = 1.0, jitter = 0.0, reset_after = "1m" }
-start_limit = { burst = 1000000, interval = "1m" }
+start_limit = { burst = 10000, interval = "1m" }
 `, child, childLog)
 	s, err := startSupervisor(resreap, dir, conf)
 	if err != nil {

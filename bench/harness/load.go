@@ -26,9 +26,12 @@ type Load struct {
 }
 
 // StartLoad starts sockload with a table of about sockets sockets, closeWait
-// of them in CLOSE_WAIT, and waits until it reports ready.
-func StartLoad(ctx context.Context, sockload string, sockets, closeWait int) (*Load, error) {
-	cmd := exec.Command(sockload, "-sockets", strconv.Itoa(sockets), "-close-wait", strconv.Itoa(closeWait))
+// of them in CLOSE_WAIT, and waits until it reports ready. The CLOSE_WAIT
+// sockets are held by the largest worker, or with apart by a small worker
+// of their own.
+func StartLoad(ctx context.Context, sockload string, sockets, closeWait int, apart bool) (*Load, error) {
+	cmd := exec.Command(sockload, "-sockets", strconv.Itoa(sockets), "-close-wait", strconv.Itoa(closeWait),
+		"-close-wait-apart="+strconv.FormatBool(apart))
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
 	// If the harness dies, sockload sees its stdin close and goes too.

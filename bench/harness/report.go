@@ -24,12 +24,15 @@ type Machine struct {
 	Commit string
 	Dirty  bool
 	Tools  []string // versions of the external tools
+	// Load is /proc/loadavg's 1, 5 and 15 minute figures when the run
+	// started and when it ended: other work on the machine skews CPU times.
+	LoadStart, LoadEnd string
 }
 
 // DescribeMachine reads /proc/cpuinfo, /proc/meminfo, uname, git and the
 // tools' version flags. Whatever cannot be read is left empty.
 func DescribeMachine() Machine {
-	m := Machine{Go: runtime.Version(), CPUs: runtime.NumCPU()}
+	m := Machine{Go: runtime.Version(), CPUs: runtime.NumCPU(), LoadStart: loadAvg()}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -52,6 +55,15 @@ func DescribeMachine() Machine {
 		}
 	}
 	return m
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages, or "".
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }
 
 func procMeminfo() (int, error) {
@@ -123,6 +135,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("| Memory | %s |\n", m.Memory)
 	p("| Kernel | %s |\n", m.Kernel)
 	p("| Go | %s |\n", m.Go)
+	if m.LoadStart != "" {
+		p("| Load average (1, 5, 15 min) at start → end | %s → %s |\n", m.LoadStart, m.LoadEnd)
+	}
 	for _, t := range m.Tools {
 		name, ver, _ := strings.Cut(t, ": ")
 		p("| %s | %s |\n", name, ver)
@@ -130,6 +145,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("\n")
 
 	r.writeScans(p)
+	r.writeWalks(p)
 	r.writeSupervisor(p)
 
 	p("## Method\n\n")
@@ -148,6 +164,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("- `resreap watch --once` takes two snapshots and then maps the persistent CLOSE_WAIT " +
 		"sockets to their owners; its figure is the whole command, both snapshots included. " +
 		"`resreap version` measures the start-up of the same binary alone, for reference.\n")
+	p("- Readlinks: the first scan of `resreap watch --once` reads no fd table (nothing has " +
+		"persisted yet); the second maps the persistent sockets to their owners, one readlink " +
+		"per fd read, until every one is found. The count is resreap's own (`health.Stats`, " +
+		"logged with each owner walk at debug level), from one more run of the same command " +
+		"with `--json -D`, apart from the measured runs.\n")
 	p("- Supervisor: `resreap run` on a configuration of its own in a temporary directory, " +
 		"RSS from `/proc/PID/status` (VmRSS, one sample per second), CPU from `/proc/PID/stat` " +
 		"(utime + stime) over the whole span. Latencies are timed by the child " +
@@ -207,9 +228,24 @@ func (r *Report) writeScans(p func(string, ...any)) {
 		}
 		p("\n")
 	}
+	// The readlinks of the first tool that counts them: both readers walk
+	// the same fd tables.
+	for ti, t := range r.Scans[0].Tools {
+		if len(t.Tool.Count) == 0 {
+			continue
+		}
+		p("| readlinks of the owner walk (fd tables read), `%s` |", t.Tool.Name)
+		for _, s := range r.Scans {
+			p(" %s |", walkCell(s.Tools[ti]))
+		}
+		p("\n")
+		break
+	}
 	p("\n![CPU time of one scan vs sockets on the host](%s)\n\n", r.Config.Chart)
 
-	var notes []string
+	notes := []string{"The load's CLOSE_WAIT sockets are held by its first worker, the process with the " +
+		"most fds: the worst case of the owner walk, which reads the tables with the fewest fds " +
+		"first. The owner-walk section below compares it with a small leaker."}
 	for ti, t := range r.Scans[0].Tools {
 		for _, s := range r.Scans {
 			if s.Tools[ti].Err != "" {
@@ -271,64 +307,27 @@ func (r *Report) writeScans(p func(string, ...any)) {
 }
 
 func writeDetail(p func(string, ...any), s ScanResult) {
-	p("| command | CPU median | CPU min – max | wall median | × floor (median of rounds) |\n")
-	p("|---|---:|---:|---:|---:|\n")
+	p("| command | CPU median | CPU min – max | wall median | × floor (median of rounds) | readlinks (fd tables) |\n")
+	p("|---|---:|---:|---:|---:|---:|\n")
 	for _, tr := range s.Tools {
 		if tr.Err != "" {
-			p("| `%s` | n/a | | | |\n", tr.Tool.Name)
+			p("| `%s` | n/a | | | | |\n", tr.Tool.Name)
 			continue
 		}
 		lo, hi := minMax(millis(tr.CPU))
-		p("| `%s` | %s | %s – %s | %s | %.2f |\n", tr.Tool.Name, ms(tr.MedianCPU()),
-			ms(lo), ms(hi), ms(tr.MedianWall()), tr.MedianRatio())
+		p("| `%s` | %s | %s – %s | %s | %.2f | %s |\n", tr.Tool.Name, ms(tr.MedianCPU()),
+			ms(lo), ms(hi), ms(tr.MedianWall()), tr.MedianRatio(), walkCell(tr))
 	}
 	p("\n")
 }
 
-func (r *Report) writeSupervisor(p func(string, ...any)) {
-	if r.Idle == nil && r.Restart == nil && r.Detect == nil {
-		return
+// walkCell is the owner-walk cost of a tool's counting run, for a table.
+func walkCell(tr ToolResult) string {
+	switch {
+	case tr.Walk != nil:
+		return fmt.Sprintf("%d (%d)", tr.Walk.Readlinks, tr.Walk.FDTables)
+	case tr.WalkErr != "":
+		return "n/a"
 	}
-	p("## Supervisor\n\n")
-	p("Measured while the %s-socket load was up.\n\n", sizeLabel(r.Config.SupervisorAt))
-	if i := r.Idle; i != nil {
-		p("### At rest: %d idle children (`sleep infinity`), health check every 1 s\n\n", i.Children)
-		p("| | |\n|---|---|\n")
-		p("| RSS, median of %d samples | %.1f MiB |\n", int(i.Duration.Seconds()), float64(i.RSSMedian)/1024)
-		p("| RSS, max / VmHWM | %.1f MiB / %.1f MiB |\n", float64(i.RSSMax)/1024, float64(i.HWM)/1024)
-		p("| CPU | %.2f %% of one core (%.2f s in %s) |\n", i.CPUPercent, i.CPUSeconds, i.Duration.Round(time.Second))
-		p("| threads | %d |\n", i.Threads)
-		if i.Reader != "" {
-			p("| socket reader | %s |\n", i.Reader)
-		}
-		p("| TCP sockets on the host | %d |\n", i.Sockets)
-		p("| history events besides the %d starts | %d |\n\n", i.Children, i.Events)
-	}
-	lat := func(name string, l Latencies) {
-		if l.N == 0 {
-			p("| %s | – | – | – | – | 0 |\n", name)
-			return
-		}
-		p("| %s | %s | %s | %s | %s | %d |\n", name, dur(l.Median), dur(l.P99), dur(l.Min), dur(l.Max), l.N)
-	}
-	if rs := r.Restart; rs != nil {
-		p("### Restart latency: child exit → next child running, backoff 0\n\n")
-		p("| | median | p99 | min | max | n |\n|---|---:|---:|---:|---:|---:|\n")
-		lat("exit → next start, timed by the children", rs.Child)
-		lat("exit → start events in the history (ms timestamps)", rs.History)
-		lat("reference: fork + exec + Go start-up of the child, from the harness", rs.Exec)
-		p("\nThe child's timestamps are its last instruction before `exit(1)` and its first after " +
-			"Go's start-up, so the first line includes one process start-up (third line).\n\n")
-	}
-	if d := r.Detect; d != nil {
-		p("### Detection latency: CLOSE_WAIT leak → restart, interval %s, persist %d, threshold 1\n\n", d.Interval, d.Persist)
-		p("| | median | p99 | min | max | n |\n|---|---:|---:|---:|---:|---:|\n")
-		lat("leak → SIGTERM received by the child", d.LeakToTerm)
-		lat("leak → stop event in the history (child reaped)", d.LeakToStop)
-		lat("leak → next child running", d.LeakToStart)
-		p("\nThe child leaks one socket at a random moment 0.5–1.5 s after it starts, so the leak "+
-			"falls anywhere between two scans. With persist %d the socket must be seen by %d "+
-			"consecutive scans: expect between %s and %s, plus the stop.\n\n",
-			d.Persist, d.Persist, time.Duration(d.Persist-1)*d.Interval, time.Duration(d.Persist)*d.Interval)
-	}
+	return ""
 }

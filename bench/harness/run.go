@@ -29,6 +29,12 @@ type Config struct {
 	QuietAt     int
 	QuietRounds int
 
+	// WalkAt, when > 0, compares the owner walks at that size: the
+	// CLOSE_WAIT sockets held by a small process of their own, then by the
+	// process holding the most fds (WalkHolders), each measured with
+	// WalkTools for Rounds rounds.
+	WalkAt int
+
 	// The supervisor is measured while the load of this size is up; 0
 	// measures nothing of the supervisor.
 	SupervisorAt int
@@ -36,6 +42,9 @@ type Config struct {
 	IdleFor      time.Duration
 	Restarts     int
 	Detections   int
+	// Baseline, when set, is another resreap binary (an earlier build)
+	// measured at rest too, health checks on, beside this one.
+	Baseline string
 
 	Chart string // file name of the chart inside OutDir ("scan-cost.svg")
 
@@ -50,7 +59,10 @@ type Report struct {
 	Machine  Machine
 	Scans    []ScanResult
 	Quiet    *ScanResult // the QuietAt load, without CLOSE_WAIT
-	Idle     *IdleResult
+	Walks    []WalkResult
+	Idle     *IdleResult // health checks on
+	IdleOff  *IdleResult // the same without health checks
+	IdleBase *IdleResult // Config.Baseline, health checks on
 	Restart  *RestartResult
 	Detect   *DetectResult
 	Failures []string // measurements that could not be made, and why
@@ -76,12 +88,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", what, err))
 	}
 
-	// scanAt puts a load of size sockets, closeWait of them in CLOSE_WAIT,
-	// measures every tool and then runs also (the supervisor measurements)
-	// while the load is still up.
-	scanAt := func(size, closeWait, rounds int, also func()) *ScanResult {
-		logf("load: %d sockets (%d in CLOSE_WAIT)", size, closeWait)
-		load, err := StartLoad(ctx, cfg.Sockload, size, closeWait)
+	// scanAt puts a load of size sockets, closeWait of them in CLOSE_WAIT
+	// (held apart or not), measures tools and then runs also (the
+	// supervisor measurements, the fd counts) while the load is still up.
+	scanAt := func(size, closeWait, rounds int, apart bool, tools []Tool, also func(l *Load)) *ScanResult {
+		logf("load: %d sockets (%d in CLOSE_WAIT, apart %v)", size, closeWait, apart)
+		load, err := StartLoad(ctx, cfg.Sockload, size, closeWait, apart)
 		if err != nil {
 			fail(fmt.Sprintf("load of %d sockets", size), err)
 			return nil
@@ -93,13 +105,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil
 		}
 		logf("  %s; table holds %d sockets, %d in CLOSE_WAIT", load.Ready, res.Sockets, res.CloseWait)
-		res.Tools, err = MeasureScans(ctx, cfg.Tools, rounds, logf)
+		res.Tools, err = MeasureScans(ctx, tools, rounds, logf)
 		if err != nil {
 			fail(fmt.Sprintf("scans at %d sockets", size), err)
 			res = nil
 		}
 		if also != nil {
-			also()
+			also(load)
 		}
 		return res
 	}
@@ -107,19 +119,39 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		var also func()
+		var also func(*Load)
 		if size == cfg.SupervisorAt {
-			also = func() { measureSupervisor(ctx, cfg, rep, logf, fail) }
+			also = func(*Load) { measureSupervisor(ctx, cfg, rep, logf, fail) }
 		}
-		if res := scanAt(size, cfg.CloseWait, cfg.Rounds, also); res != nil {
+		if res := scanAt(size, cfg.CloseWait, cfg.Rounds, false, cfg.Tools, also); res != nil {
 			rep.Scans = append(rep.Scans, *res)
 		}
 	}
 	if cfg.QuietAt > 0 && ctx.Err() == nil {
-		rep.Quiet = scanAt(cfg.QuietAt, 0, max(cfg.QuietRounds, 1), nil)
+		rep.Quiet = scanAt(cfg.QuietAt, 0, max(cfg.QuietRounds, 1), false, cfg.Tools, nil)
+	}
+	for _, h := range WalkHolders {
+		if cfg.WalkAt <= 0 || ctx.Err() != nil {
+			break
+		}
+		w := WalkResult{Holder: h}
+		res := scanAt(cfg.WalkAt, cfg.CloseWait, cfg.Rounds, h.Apart, WalkTools(cfg.Resreap), func(l *Load) {
+			var err error
+			if w.HolderFDs, w.LargestFDs, err = holderFDs(l.Ready, h.Apart); err != nil {
+				fail("owner walk: fd counts", err)
+			}
+			w.HostFDs, w.Processes = hostFDs()
+			logf("  holder %d fds, largest other worker %d fds; host %d fds in %d processes",
+				w.HolderFDs, w.LargestFDs, w.HostFDs, w.Processes)
+		})
+		if res != nil {
+			w.Scan = *res
+			rep.Walks = append(rep.Walks, w)
+		}
 	}
 
 	rep.Elapsed = time.Since(rep.Started)
+	rep.Machine.LoadEnd = loadAvg()
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return rep, err
 	}
@@ -155,13 +187,22 @@ func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(s
 		return d
 	}
 	if cfg.IdleChildren > 0 && cfg.IdleFor > 0 {
-		logf("supervisor at rest: %d idle children for %s", cfg.IdleChildren, cfg.IdleFor)
-		if r, err := MeasureIdle(ctx, cfg.Resreap, sub("idle"), cfg.IdleChildren, cfg.IdleFor); err != nil {
-			fail("supervisor at rest", err)
-		} else {
-			rep.Idle = &r
-			logf("  RSS median %d kB, max %d kB; CPU %.2f%% (%.2f s in %s); reader %q",
-				r.RSSMedian, r.RSSMax, r.CPUPercent, r.CPUSeconds, r.Duration.Round(time.Second), r.Reader)
+		idle := func(what, bin, dir string, health bool) *IdleResult {
+			logf("supervisor at rest, %s: %d idle children for %s", what, cfg.IdleChildren, cfg.IdleFor)
+			r, err := MeasureIdle(ctx, bin, sub(dir), cfg.IdleChildren, cfg.IdleFor, health)
+			if err != nil {
+				fail("supervisor at rest, "+what, err)
+				return nil
+			}
+			logf("  RSS median %d kB, max %d kB; CPU %.2f%% (%.2f s in %s); GC %d cycles, last %d MB live, %d MB goal; reader %q",
+				r.RSSMedian, r.RSSMax, r.CPUPercent, r.CPUSeconds, r.Duration.Round(time.Second),
+				r.GC.Cycles, r.GC.LiveMB, r.GC.GoalMB, r.Reader)
+			return &r
+		}
+		rep.Idle = idle("health checks on", cfg.Resreap, "idle", true)
+		rep.IdleOff = idle("health checks off", cfg.Resreap, "idle-off", false)
+		if cfg.Baseline != "" {
+			rep.IdleBase = idle("baseline "+cfg.Baseline, cfg.Baseline, "idle-base", true)
 		}
 	}
 	if cfg.Restarts > 0 {

@@ -75,6 +75,10 @@ type ToolResult struct {
 	Wall  []time.Duration
 	Ratio []float64 // CPU / floor's CPU in the same round
 	Err   string    // why the tool could not be measured; the rest is empty then
+	// Walk is what the owner walks of one counting run cost (Tool.Count);
+	// nil when the tool has no counting run or it failed (WalkErr).
+	Walk    *WalkCount
+	WalkErr string
 }
 
 // MedianCPU in milliseconds.
@@ -178,8 +182,18 @@ func MeasureScans(ctx context.Context, tools []Tool, rounds int, logf func(strin
 		}
 	}
 	for _, i := range live {
-		logf("  %-34s cpu %9.2f ms  wall %9.2f ms  ×floor %6.2f",
-			tools[i].Name, res[i].MedianCPU(), res[i].MedianWall(), res[i].MedianRatio())
+		walk := ""
+		if len(tools[i].Count) > 0 {
+			if wc, err := CountWalk(ctx, tools[i]); err != nil {
+				res[i].WalkErr = err.Error()
+				walk = "  readlinks: " + err.Error()
+			} else {
+				res[i].Walk = &wc
+				walk = fmt.Sprintf("  readlinks %d in %d fd tables", wc.Readlinks, wc.FDTables)
+			}
+		}
+		logf("  %-34s cpu %9.2f ms  wall %9.2f ms  ×floor %6.2f%s",
+			tools[i].Name, res[i].MedianCPU(), res[i].MedianWall(), res[i].MedianRatio(), walk)
 	}
 	return res, nil
 }

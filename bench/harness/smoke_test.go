@@ -37,6 +37,7 @@ func TestSmoke(t *testing.T) {
 		Sizes:     []int{1000},
 		CloseWait: 10,
 		Rounds:    2,
+		WalkAt:    1000,
 		Logf:      t.Logf,
 	}
 	if !testing.Short() {
@@ -66,9 +67,26 @@ func TestSmoke(t *testing.T) {
 			t.Logf("%s not measured: %s", tr.Tool.Name, tr.Err)
 		}
 	}
+	if len(rep.Walks) != len(WalkHolders) {
+		t.Fatalf("%d owner-walk cases, want %d", len(rep.Walks), len(WalkHolders))
+	}
+	for _, w := range rep.Walks {
+		for _, tr := range w.Scan.Tools {
+			if len(tr.Tool.Count) > 0 && tr.Err == "" && (tr.Walk == nil || tr.Walk.Walks != 1 || tr.Walk.Readlinks == 0) {
+				t.Errorf("%s, CLOSE_WAIT held by %s: walk %+v (%s), want one walk with readlinks",
+					tr.Tool.Name, w.Holder.Name, tr.Walk, tr.WalkErr)
+			}
+		}
+		if w.HolderFDs < cfg.CloseWait {
+			t.Errorf("CLOSE_WAIT held by %s: holder has %d fds", w.Holder.Name, w.HolderFDs)
+		}
+	}
 	if !testing.Short() {
 		if rep.Idle == nil || rep.Idle.RSSMedian == 0 {
 			t.Errorf("supervisor at rest not measured: %+v", rep.Idle)
+		}
+		if rep.IdleOff == nil || rep.IdleOff.RSSMedian == 0 || rep.IdleOff.Health {
+			t.Errorf("supervisor at rest without health checks not measured: %+v", rep.IdleOff)
 		}
 		if rep.Restart == nil || rep.Restart.Child.N != cfg.Restarts {
 			t.Errorf("restart latency: %+v", rep.Restart)
@@ -81,7 +99,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| `ss -tn state close-wait` (floor) |", "scan-cost.svg"} {
+	for _, want := range []string{"| `ss -tn state close-wait` (floor) |", "scan-cost.svg", "## Owner walk", "health checks off"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q", want)
 		}

@@ -29,13 +29,15 @@ type supervisorRun struct {
 	dir     string
 	history string
 	cmd     *exec.Cmd
+	started time.Time
 	done    chan struct{}
 	err     error
 }
 
 // startSupervisor writes the [supervisor] table (state under dir) followed by
-// children, and starts `resreap run` on it with its output in dir/resreap.log.
-func startSupervisor(resreap, dir, children string) (*supervisorRun, error) {
+// children, and starts `resreap run` on it with its output in dir/resreap.log
+// and env added to the harness's environment.
+func startSupervisor(resreap, dir, children string, env ...string) (*supervisorRun, error) {
 	state := filepath.Join(dir, "state")
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return nil, err
@@ -53,6 +55,7 @@ func startSupervisor(resreap, dir, children string) (*supervisorRun, error) {
 	}
 	defer logf.Close()
 	s.cmd = exec.Command(resreap, "run", "-c", cfg, "--log-format", "json")
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	// Its own process group, so that a supervisor that does not stop can be
@@ -61,6 +64,7 @@ func startSupervisor(resreap, dir, children string) (*supervisorRun, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start resreap run: %w", err)
 	}
+	s.started = time.Now()
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
 	return s, nil
 }
@@ -146,6 +150,8 @@ func countEvents(recs []history.Record, ev history.Event) int {
 // IdleResult is the supervisor's own footprint while it supervises idle
 // children.
 type IdleResult struct {
+	Binary     string // `resreap version` of the binary measured
+	Health     bool   // health checks on
 	Children   int
 	Duration   time.Duration // measured span
 	Sockets    int           // TCP sockets on the host during the measurement
@@ -157,13 +163,16 @@ type IdleResult struct {
 	CPUPercent float64 // of one core
 	Events     int     // history events other than the initial starts (expected 0)
 	Reader     string  // socket table reader the supervisor reported
+	GC         GCTrace // the Go runtime's collections (GODEBUG=gctrace=1)
 }
 
 // MeasureIdle runs `resreap run` with children copies of `sleep infinity`
-// and a health check every second, waits for them to start and settle, then
-// samples the supervisor's RSS every second for dur and its CPU time at both
-// ends.
-func MeasureIdle(ctx context.Context, resreap, dir string, children int, dur time.Duration) (IdleResult, error) {
+// and a health check every second (or none: health false), waits for them
+// to start and settle, then samples the supervisor's RSS every second for
+// dur and its CPU time at both ends. The supervisor runs with
+// GODEBUG=gctrace=1: its log then says how large the Go heap was after
+// each collection, and what the next one was set to wait for.
+func MeasureIdle(ctx context.Context, resreap, dir string, children int, dur time.Duration, health bool) (IdleResult, error) {
 	var b strings.Builder
 	b.WriteString(`[defaults]
 restart = "always"
@@ -171,18 +180,21 @@ start_seconds = "1s"
 
 [defaults.health]
 interval = "1s"
-close_wait = { threshold = 2, persist = 2 }
-fds = { max_ratio = 0.9, persist = 2 }
 `)
+	if health {
+		b.WriteString("close_wait = { threshold = 2, persist = 2 }\nfds = { max_ratio = 0.9, persist = 2 }\n")
+	} else {
+		b.WriteString("close_wait = { enabled = false }\nfds = { enabled = false }\n")
+	}
 	for i := 1; i <= children; i++ {
 		fmt.Fprintf(&b, "\n[[child]]\nname = \"idle-%02d\"\ncommand = [\"sleep\", \"infinity\"]\n", i)
 	}
-	s, err := startSupervisor(resreap, dir, b.String())
+	s, err := startSupervisor(resreap, dir, b.String(), "GODEBUG=gctrace=1")
 	if err != nil {
 		return IdleResult{}, err
 	}
 	defer s.stop()
-	res := IdleResult{Children: children}
+	res := IdleResult{Binary: firstLine(resreap, "version"), Health: health, Children: children}
 	err = s.waitFor(ctx, 60*time.Second, fmt.Sprintf("%d children to start", children), func() (bool, error) {
 		recs, err := s.records()
 		return countEvents(recs, history.EventStart) >= children, err
@@ -227,7 +239,12 @@ fds = { max_ratio = 0.9, persist = 2 }
 		return res, err
 	}
 	res.Events = len(recs) - countEvents(recs, history.EventStart)
-	res.Reader = logField(filepath.Join(dir, "resreap.log"), "health scan ready", "reader")
+	log := filepath.Join(dir, "resreap.log")
+	res.Reader = logField(log, "health scan ready", "reader")
+	if b, err := os.ReadFile(log); err == nil {
+		from := t0.Sub(s.started)
+		res.GC = parseGCTrace(b, from, from+res.Duration)
+	}
 	return res, nil
 }
 

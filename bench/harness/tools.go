@@ -24,6 +24,11 @@ type Tool struct {
 	// Reference tools are measured and tabled but left out of the chart:
 	// they are calibration points, not alternatives.
 	Reference bool
+
+	// Count, for resreap's own commands, is the same command logging at
+	// debug level in JSON: one run of it, apart from the measured ones,
+	// gives the fd tables and readlinks of its owner walks (CountWalk).
+	Count []string
 }
 
 // DefaultTools is the comparison of issue 5: resreap's two socket readers,
@@ -33,16 +38,18 @@ type Tool struct {
 //
 // `resreap watch --once` takes two snapshots `-i` seconds apart and exits 1
 // when it would act on some process, which the CLOSE_WAIT sockets held by
-// the load generator make it do; both statuses are a completed scan.
+// the load generator make it do; both statuses are a completed scan. It is a
+// check: it never signals.
 func DefaultTools(resreap string) []Tool {
 	watch := func(reader string) []string {
 		return []string{resreap, "watch", "--once", "-d", "-i", "0.05", "--reader", reader}
 	}
+	count := func(reader string) []string { return append(watch(reader), "--json", "-D") }
 	watchHelp := []string{resreap, "watch", "--help"}
 	return []Tool{
 		{Name: "ss -tn state close-wait", Argv: []string{"ss", "-tn", "state", "close-wait"}, Floor: true},
-		{Name: "resreap watch --once --reader netlink", Argv: watch("netlink"), OKExit: []int{0, 1}, Probe: watchHelp},
-		{Name: "resreap watch --once --reader proc", Argv: watch("proc"), OKExit: []int{0, 1}, Probe: watchHelp},
+		{Name: "resreap watch --once --reader netlink", Argv: watch("netlink"), Count: count("netlink"), OKExit: []int{0, 1}, Probe: watchHelp},
+		{Name: "resreap watch --once --reader proc", Argv: watch("proc"), Count: count("proc"), OKExit: []int{0, 1}, Probe: watchHelp},
 		{Name: "ss -tnp state close-wait", Argv: []string{"ss", "-tnp", "state", "close-wait"}},
 		{Name: "netstat -ntp", Argv: []string{"netstat", "-ntp"}},
 		{Name: "cat /proc/net/tcp /proc/net/tcp6", Argv: []string{"cat", "/proc/net/tcp", "/proc/net/tcp6"}},

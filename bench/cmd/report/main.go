@@ -35,11 +35,14 @@ func main() {
 	flag.IntVar(&cfg.Rounds, "rounds", 7, "measured `rounds` per size, after one warm-up round")
 	flag.IntVar(&cfg.QuietAt, "quiet-at", 50000, "also measure a load of this `size` without CLOSE_WAIT sockets (0: skip)")
 	flag.IntVar(&cfg.QuietRounds, "quiet-rounds", 3, "measured `rounds` of the load without CLOSE_WAIT")
+	flag.IntVar(&cfg.WalkAt, "walk-at", 100000, "compare the owner walks (CLOSE_WAIT held by a small process, then by the largest) at this `size` (0: skip)")
 	flag.IntVar(&cfg.SupervisorAt, "supervisor-at", 50000, "measure the supervisor while the load of this `size` is up (0: skip)")
 	flag.IntVar(&cfg.IdleChildren, "idle-children", 50, "idle `children` supervised for the RSS/CPU figure")
 	flag.DurationVar(&cfg.IdleFor, "idle-for", 60*time.Second, "`duration` of the RSS/CPU measurement")
 	flag.IntVar(&cfg.Restarts, "restarts", 200, "`restarts` timed for the restart latency")
 	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency")
+	flag.StringVar(&cfg.Baseline, "baseline", os.Getenv("RESREAP_BENCH_BASELINE"),
+		"also measure this resreap `binary` (an earlier build) at rest, beside this one; default $RESREAP_BENCH_BASELINE")
 	flag.Parse()
 
 	for _, s := range strings.Split(sizes, ",") {
@@ -50,7 +53,11 @@ func main() {
 		}
 		cfg.Sizes = append(cfg.Sizes, n)
 	}
-	for _, p := range []*string{&cfg.Resreap, &cfg.Sockload, &cfg.Child} {
+	paths := []*string{&cfg.Resreap, &cfg.Sockload, &cfg.Child}
+	if cfg.Baseline != "" {
+		paths = append(paths, &cfg.Baseline)
+	}
+	for _, p := range paths {
 		if _, err := os.Stat(*p); err != nil {
 			fmt.Fprintf(os.Stderr, "report: %v (run `make bench`, which builds it)\n", err)
 			os.Exit(2)

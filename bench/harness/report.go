@@ -146,6 +146,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	r.writeScans(p)
 	r.writeWalks(p)
+	r.writeTick(p)
 	r.writeSupervisor(p)
 
 	p("## Method\n\n")

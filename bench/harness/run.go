@@ -42,6 +42,9 @@ type Config struct {
 	IdleFor      time.Duration
 	Restarts     int
 	Detections   int
+	// TickOps, when > 0, runs the health-tick benchmark (MeasureTick)
+	// with that many ops per case while the SupervisorAt load is up.
+	TickOps int
 	// Baseline, when set, is another resreap binary (an earlier build)
 	// measured at rest too, health checks on, beside this one.
 	Baseline string
@@ -63,6 +66,7 @@ type Report struct {
 	Idle     *IdleResult // health checks on
 	IdleOff  *IdleResult // the same without health checks
 	IdleBase *IdleResult // Config.Baseline, health checks on
+	Tick     []TickResult
 	Restart  *RestartResult
 	Detect   *DetectResult
 	Failures []string // measurements that could not be made, and why
@@ -203,6 +207,17 @@ func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(s
 		rep.IdleOff = idle("health checks off", cfg.Resreap, "idle-off", false)
 		if cfg.Baseline != "" {
 			rep.IdleBase = idle("baseline "+cfg.Baseline, cfg.Baseline, "idle-base", true)
+		}
+	}
+	if cfg.TickOps > 0 {
+		logf("health tick of a 15,000-fd leaker: %s, %d ops per case", TickPattern, cfg.TickOps)
+		if r, err := MeasureTick(ctx, cfg.TickOps); err != nil {
+			fail("health tick", err)
+		} else {
+			rep.Tick = r
+			for _, t := range r {
+				logf("  %s: %s CPU, %.0f readlinks", t.Name, t.CPU, t.Readlinks)
+			}
 		}
 	}
 	if cfg.Restarts > 0 {

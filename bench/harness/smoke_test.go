@@ -44,6 +44,7 @@ func TestSmoke(t *testing.T) {
 		cfg.SupervisorAt = 1000
 		cfg.IdleChildren, cfg.IdleFor = 3, time.Second
 		cfg.Restarts, cfg.Detections = 10, 1
+		cfg.TickOps = 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -87,6 +88,9 @@ func TestSmoke(t *testing.T) {
 		}
 		if rep.IdleOff == nil || rep.IdleOff.RSSMedian == 0 || rep.IdleOff.Health {
 			t.Errorf("supervisor at rest without health checks not measured: %+v", rep.IdleOff)
+		}
+		if len(rep.Tick) != 3 || rep.Tick[0].Name != "ss" || rep.Tick[1].CPU <= 0 || !rep.Tick[2].HasLinks || rep.Tick[2].Readlinks < 15000 {
+			t.Errorf("health tick: %+v, want ss, then cgroup and walk cases, the walk reading every fd", rep.Tick)
 		}
 		if rep.Restart == nil || rep.Restart.Child.N != cfg.Restarts {
 			t.Errorf("restart latency: %+v", rep.Restart)

@@ -39,6 +39,7 @@ func main() {
 	flag.IntVar(&cfg.SupervisorAt, "supervisor-at", 50000, "measure the supervisor while the load of this `size` is up (0: skip)")
 	flag.IntVar(&cfg.IdleChildren, "idle-children", 50, "idle `children` supervised for the RSS/CPU figure")
 	flag.DurationVar(&cfg.IdleFor, "idle-for", 60*time.Second, "`duration` of the RSS/CPU measurement")
+	flag.IntVar(&cfg.TickOps, "tick-ops", 50, "`ops` per case of the health-tick benchmark of a 15,000-fd leaker (0: skip)")
 	flag.IntVar(&cfg.Restarts, "restarts", 200, "`restarts` timed for the restart latency")
 	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency")
 	flag.StringVar(&cfg.Baseline, "baseline", os.Getenv("RESREAP_BENCH_BASELINE"),

@@ -350,6 +350,24 @@ type frozenReader struct {
 
 func (f *frozenReader) CloseWait(int) ([]Socket, error) { return f.socks, nil }
 
+// benchSS runs `ss -tn state close-wait` once per op, the floor a scan is
+// compared with: the kernel's filtered dump, formatted, no owners.
+// cpu-ns/op is the user+system CPU time of ss alone.
+func benchSS(b *testing.B) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		b.Skip("ss not installed")
+	}
+	var cpu time.Duration
+	for b.Loop() {
+		cmd := exec.Command("ss", "-tn", "state", "close-wait")
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
+
 // BenchmarkScanBigLeaker measures the scans that judge a leaker holding
 // 15,000 fds and 5 persistent CLOSE_WAIT sockets, with and without its
 // cgroup, when the owners are not known yet (a first verdict, or new
@@ -358,8 +376,11 @@ func (f *frozenReader) CloseWait(int) ([]Socket, error) { return f.socks, nil }
 // reader is the live netlink one, or "frozen": one dump replayed, which
 // leaves the Scanner's own work. RESREAP_BENCH_FDS changes the fd count.
 // cpu-ns/op is user+system CPU time of the test process, readlinks/op the
-// fd links read.
+// fd links read. "tick" is one scan of a leaker that leaks one more socket
+// per scan: the health tick of the cgroup issue's benchmark, which
+// `make bench` runs with 50,000 other sockets on the host beside "ss".
 func BenchmarkScanBigLeaker(b *testing.B) {
+	b.Run("ss", benchSS)
 	fds := 15000
 	if v, err := strconv.Atoi(os.Getenv("RESREAP_BENCH_FDS")); err == nil {
 		fds = v
@@ -392,6 +413,32 @@ func BenchmarkScanBigLeaker(b *testing.B) {
 			for b.Loop() {
 				s.Forget(tc.t.Name)
 				s.Scan(tg)
+				if s.Scan(tg)[0].Verdict == nil {
+					b.Fatal("no verdict")
+				}
+			}
+			after := s.Stats()
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(after.Readlinks-before.Readlinks)/float64(b.N), "readlinks/op")
+		})
+		b.Run("tick/"+tc.name, func(b *testing.B) {
+			// Each op: one scan of a leaker that keeps leaking, one
+			// persistent socket whose owner is not known yet (the
+			// newest, at the end of the fd table), the others known.
+			s.Forget(tc.t.Name)
+			s.Scan(tg)
+			v := s.Scan(tg)[0].Verdict
+			if v == nil {
+				b.Fatal("no verdict")
+			}
+			newest := v.Samples[0].Inode
+			for _, smp := range v.Samples {
+				newest = max(newest, smp.Inode)
+			}
+			before := s.Stats()
+			cpu := cpuTime()
+			for b.Loop() {
+				delete(s.owners.pos, newest)
 				if s.Scan(tg)[0].Verdict == nil {
 					b.Fatal("no verdict")
 				}

@@ -63,12 +63,21 @@ type closeWaitScan struct {
 	res     []Result
 	limits  []time.Time // see persistSince
 	judged  []bool      // limits[i] is valid: the target may have persistent sockets
-	out     [][]SocketSample
-	now     time.Time
+	// nowUnknown[i]: a namespace of target i could not be read, or gave no
+	// cgroup ids, so its CloseWaitNow is -1.
+	nowUnknown []bool
+	out        [][]SocketSample
+	now        time.Time
 }
 
-// groupByNetns groups targets by the inode of /proc/<pid>/ns/net. A target
-// whose namespace cannot be read is assumed to share the supervisor's.
+// groupByNetns groups targets by network namespace, the inode of
+// /proc/<pid>/ns/net of each of their processes: a target whose processes
+// live in several namespaces (a child that runs `unshare -n` before its
+// server) is a member of each group, and its sockets are read in every
+// one. A process whose namespace cannot be read is taken to share the
+// supervisor's (logged for the target's main process; another one is most
+// likely gone). Each target's state keeps the namespace of each of its
+// processes (targetState.nsOf), for the owner walk.
 func (s *Scanner) groupByNetns(targets []Target, res []Result) []*nsGroup {
 	var groups []*nsGroup
 	byNS := map[uint64]*nsGroup{}
@@ -76,24 +85,30 @@ func (s *Scanner) groupByNetns(targets []Target, res []Result) []*nsGroup {
 		if len(res[i].PIDs) == 0 {
 			continue
 		}
-		ns, pid := s.ownNS, 0
-		if s.ownNS != 0 {
-			n, err := netnsInode(s.procRoot, strconv.Itoa(t.PID))
-			switch {
-			case err != nil:
-				s.logOnce(t.Name, "netns", t.PID, err)
-			case n != s.ownNS:
-				ns, pid = n, t.PID
+		ts := s.state(t.Name)
+		ts.nsOf = ts.nsOf[:0]
+		for _, pid := range res[i].PIDs {
+			ns, nsPID := s.ownNS, 0
+			if s.ownNS != 0 {
+				n, err := netnsInode(s.procRoot, strconv.Itoa(pid))
+				switch {
+				case err != nil && pid == t.PID:
+					s.logOnce(t.Name, "netns", t.PID, err)
+				case err == nil && n != s.ownNS:
+					ns, nsPID = n, pid
+				}
+			}
+			ts.nsOf = append(ts.nsOf, ns)
+			g := byNS[ns]
+			if g == nil {
+				g = &nsGroup{ns: ns, pid: nsPID}
+				byNS[ns] = g
+				groups = append(groups, g)
+			}
+			if n := len(g.members); n == 0 || g.members[n-1] != i {
+				g.members = append(g.members, i)
 			}
 		}
-		g := byNS[ns]
-		if g == nil {
-			g = &nsGroup{ns: ns, pid: pid}
-			byNS[ns] = g
-			groups = append(groups, g)
-		}
-		g.members = append(g.members, i)
-		s.state(t.Name).ns = ns
 	}
 	return groups
 }
@@ -125,12 +140,20 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
 	c := &closeWaitScan{targets: targets, pols: pols, res: res, now: now,
 		limits: make([]time.Time, len(targets)), judged: make([]bool, len(targets)),
-		out: make([][]SocketSample, len(targets))}
+		out: make([][]SocketSample, len(targets)), nowUnknown: make([]bool, len(targets))}
 	for i, t := range targets {
 		c.limits[i], c.judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
+		if t.cgroupID() != 0 && !pols[i].CloseWait.Disabled {
+			res[i].CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
+		}
 	}
 	for _, g := range groups {
 		s.readGroup(g, c)
+	}
+	for i, unknown := range c.nowUnknown {
+		if unknown {
+			res[i].CloseWaitNow = -1
+		}
 	}
 	s.owners.prune(s.liveInodes())
 	s.owners.setOwned(s.ownedPIDs())
@@ -177,14 +200,12 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 		t := targets[g.members[0]]
 		s.logOnce(t.Name, "read sockets ("+s.reader.Name()+")", t.PID, err)
 		clear(st.since) // no data: persistence starts over rather than guess
+		for _, i := range g.members {
+			c.nowUnknown[i] = true
+		}
 		return
 	}
 	byID := cgroupMembers(g, targets, pols)
-	for _, members := range byID {
-		for _, i := range members {
-			c.res[i].CloseWaitNow = 0
-		}
-	}
 	noIDs := false // the reader gives no cgroup ids
 	next := st.spare
 	clear(next)
@@ -211,7 +232,7 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	if noIDs {
 		for _, members := range byID {
 			for _, i := range members {
-				c.res[i].CloseWaitNow = -1
+				c.nowUnknown[i] = true
 			}
 		}
 	}
@@ -340,7 +361,7 @@ type walkItem struct {
 	fds    int // open fds; math.MaxInt when they cannot be counted
 }
 
-// walkOrder lists the PIDs of the targets in namespace ns that check
+// walkOrder lists the PIDs in namespace ns of the targets that check
 // CLOSE_WAIT, once each, in the order the owner walk reads them: the
 // processes most likely to hold the wanted sockets for the fewest
 // readlinks first (compareWalk). CgroupOnly targets are listed only with
@@ -354,7 +375,7 @@ func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool, idless bool) []walk
 	}
 	names := make([]string, 0, len(s.targets))
 	for name, ts := range s.targets {
-		if ts.cw && ts.ns == ns && (!ts.cgroupOnly || idless) {
+		if ts.cw && (!ts.cgroupOnly || idless) {
 			names = append(names, name)
 		}
 	}
@@ -362,8 +383,9 @@ func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool, idless bool) []walk
 	var items []walkItem
 	listed := map[int]bool{}
 	for _, name := range names {
-		for _, pid := range s.targets[name].pids {
-			if listed[pid] {
+		ts := s.targets[name]
+		for j, pid := range ts.pids {
+			if listed[pid] || j >= len(ts.nsOf) || ts.nsOf[j] != ns {
 				continue
 			}
 			listed[pid] = true

@@ -141,6 +141,47 @@ func TestScanOtherNetns(t *testing.T) {
 	}
 }
 
+// TestScanDescendantOtherNetns: a child that starts its server in a new
+// network namespace (`unshare -n server` below a shell) leaks sockets that
+// exist only there. The target is the parent, in the supervisor's
+// namespace; its descendant's namespace is read too, and the sockets are
+// the descendant's. Without Descendants the parent alone is judged and
+// holds none.
+func TestScanDescendantOtherNetns(t *testing.T) {
+	testchild.NeedRoot(t)
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			s := newTestScanner(t, kind)
+			h := testchild.Start(t, testchild.Spec{Mode: "netns-parent", N: 4})
+			parent := h.Cmd.Process.Pid
+			if h.PID == parent {
+				t.Fatalf("ready line %q from the parent, want the grandchild's", h.Ready)
+			}
+			tree := target("tree", parent)
+			tree.Descendants = true
+			alone := target("alone", parent)
+			tg := []Target{tree, alone}
+			s.Scan(tg)
+			res := s.Scan(tg)
+			r := res[0]
+			if r.Verdict == nil || r.CloseWait != 4 {
+				t.Fatalf("tree: %+v verdict %+v, want 4 persistent sockets", r, r.Verdict)
+			}
+			if !slices.Contains(r.PIDs, h.PID) {
+				t.Errorf("PIDs %v lack the descendant %d", r.PIDs, h.PID)
+			}
+			for _, smp := range r.Verdict.Samples {
+				if smp.PID != h.PID {
+					t.Errorf("sample %+v: want the descendant %d", smp, h.PID)
+				}
+			}
+			if res[1].Verdict != nil || res[1].CloseWait != 0 {
+				t.Errorf("parent alone: %+v verdict %+v, want healthy", res[1], res[1].Verdict)
+			}
+		})
+	}
+}
+
 func startHelperNetns(t *testing.T, n int) *testchild.Child {
 	t.Helper()
 	testchild.NeedRoot(t) // to create a network namespace

@@ -154,8 +154,8 @@ type sockKey struct {
 // targetState is what the Scanner remembers about a target between scans.
 type targetState struct {
 	pids []int
-	ns   uint64 // network namespace, as of the last scan
-	cw   bool   // the CLOSE_WAIT check is on
+	nsOf []uint64 // network namespace of each of pids, as of the last scan
+	cw   bool     // the CLOSE_WAIT check is on
 	// cgroupOnly: the target has a cgroup and CgroupOnly; its fd tables
 	// are walked only for sockets without a cgroup id.
 	cgroupOnly bool

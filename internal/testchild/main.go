@@ -61,6 +61,7 @@ var held []io.Closer
 //	              all closed, again
 //	pairs         hold NEnv established loopback connections, both ends
 //	netns         in a new network namespace (CLONE_NEWNET), bring lo up and leak NEnv sockets to itself
+//	netns-parent  start a netns grandchild in a new network namespace, which prints the ready line
 //	listen        listen on 127.0.0.1:0: "ready <pid> port <port>"
 //	closedelay    a well-behaved server on AddrEnv: it closes each connection AfterEnv after the peer hung up
 //	forkserver    a pre-fork server like nginx: listen on AddrEnv, start NEnv worker processes in
@@ -101,7 +102,7 @@ func run(mode string) int {
 	if path := os.Getenv(SigLogEnv); path != "" {
 		go logSignals(path, os.Getenv(OnTermEnv) == "ignore")
 	}
-	if mode != "parent" {
+	if mode != "parent" && mode != "netns-parent" {
 		fmt.Println(append([]any{"ready", os.Getpid()}, extra...)...)
 	}
 	switch mode {
@@ -166,7 +167,7 @@ func setUp(mode string) ([]any, error) {
 		return []any{"pgid", pgid}, err
 	case "grandchild":
 		signal.Ignore(unix.SIGTERM)
-		pid, err := startSelf("ignore-term", false)
+		pid, err := startSelf("ignore-term", false, 0)
 		return []any{"grandchild", pid}, err
 	case "leak":
 		for _, a := range strings.Split(os.Getenv(AddrEnv), ",") {
@@ -175,7 +176,10 @@ func setUp(mode string) ([]any, error) {
 			}
 		}
 	case "parent":
-		_, err := startSelf("leak", true)
+		_, err := startSelf("leak", true, 0)
+		return nil, err
+	case "netns-parent":
+		_, err := startSelf("netns", true, syscall.CLONE_NEWNET)
 		return nil, err
 	case "fds":
 		limit, _ := strconv.ParseUint(os.Getenv(LimitEnv), 10, 64)
@@ -210,7 +214,7 @@ func setUp(mode string) ([]any, error) {
 // startSelf starts the test binary in mode as a child of this helper,
 // sharing its output; with stdinPipe the child's stdin is a pipe this
 // helper holds, so it exits when this helper does.
-func startSelf(mode string, stdinPipe bool) (int, error) {
+func startSelf(mode string, stdinPipe bool, cloneflags uintptr) (int, error) {
 	env := envWith(mode)
 	files := []uintptr{0, 1, 2}
 	if stdinPipe {
@@ -223,7 +227,8 @@ func startSelf(mode string, stdinPipe bool) (int, error) {
 		defer r.Close()
 		env = append(env, stdinEnv+"=1")
 	}
-	return syscall.ForkExec(os.Args[0], os.Args, &syscall.ProcAttr{Env: env, Files: files})
+	return syscall.ForkExec(os.Args[0], os.Args, &syscall.ProcAttr{Env: env, Files: files,
+		Sys: &syscall.SysProcAttr{Cloneflags: cloneflags}})
 }
 
 // envWith is this helper's environment for a helper of its own in mode.

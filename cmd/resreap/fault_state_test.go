@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
@@ -387,4 +388,45 @@ stop = { signals = ["TERM"], wait = "500ms" }
 	}
 	t.Logf("stop reports: %d stops racing exit 0 against KILL (%s), all consistent with killed and ended_by; the command said %v",
 		n, strings.Join(parts, ", "), cli)
+}
+
+// A child that starts its server in a network namespace of its own (a
+// shell that runs `unshare -n server`): the server's CLOSE_WAIT sockets
+// exist only in that namespace. Only the child's main process's namespace
+// used to be read, and such a leak was never seen. With a cgroup the
+// sockets carry the child's cgroup id; without one the owner walk finds
+// them in the descendant's fd table.
+func TestFaultStateDescendantOtherNetns(t *testing.T) {
+	testchild.NeedRoot(t) // to create the network namespace
+	for _, mode := range []string{"auto", "off"} {
+		t.Run("cgroup="+mode, func(t *testing.T) {
+			if mode == "auto" {
+				needCgroups(t)
+			}
+			dir := t.TempDir()
+			children := `[defaults.health]
+interval = "200ms"
+close_wait = { threshold = 3, persist = 2 }
+fds = { enabled = false }
+
+` + helperChild("jailed", "netns-parent", testchild.NEnv+"=5")
+			cfg := faultConfig(t, dir, fmt.Sprintf("cgroup = %q", mode), children)
+			r := startRun(t, cfg, runOpts{})
+			var verdict *history.Record
+			testchild.WaitFor(t, "a close_wait verdict on jailed", func() bool {
+				for _, rec := range readHistory(t, dir, history.Filter{Events: []history.Event{history.EventUnhealthy}}) {
+					if rec.Child == "jailed" {
+						verdict = &rec
+						return true
+					}
+				}
+				return false
+			})
+			r.stop(t, syscall.SIGTERM, 30*time.Second)
+			ev := verdict.Evidence
+			if ev == nil || ev.Reason != health.ReasonCloseWait || ev.CloseWait != 5 {
+				t.Fatalf("verdict %+v, want close_wait with the 5 sockets of the namespace", ev)
+			}
+		})
+	}
 }

@@ -98,8 +98,9 @@ func (r *Report) writeIdle(p func(string, ...any)) {
 		p("The health checks cost %.1f MiB of RSS (median, on − off) and %.2f %% of a core",
 			float64(on.RSSMedian-off.RSSMedian)/1024, on.CPUPercent-off.CPUPercent)
 		if b := r.IdleBase; b != nil {
-			p("; the baseline's cost %.1f MiB and %.2f %%",
-				float64(b.RSSMedian-off.RSSMedian)/1024, b.CPUPercent-off.CPUPercent)
+			p("; with health checks on, the baseline used %+.1f MiB of RSS and %+.2f %% of a core against this build "+
+				"(its cost alone is not measured: the builds differ in more than the checks)",
+				float64(b.RSSMedian-on.RSSMedian)/1024, b.CPUPercent-on.CPUPercent)
 		}
 		p(". The Go runtime (GOGC=100) lets the heap grow to about twice what the last " +
 			"collection found live before it collects again, and collects at least every 2 " +

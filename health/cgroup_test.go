@@ -3,9 +3,6 @@
 package health
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -19,49 +16,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/testchild"
 )
-
-// newTestCgroup creates an empty cgroup "resreap-test-<pid>-<random>"
-// below the test process's own, or skips (fails in CI) without a writable
-// cgroup2 hierarchy. At cleanup, after the helpers started later are
-// gone, it kills what is left, waits for it to empty and removes it; a
-// cgroup left behind fails the test.
-func newTestCgroup(tb testing.TB) cgroup.Group {
-	tb.Helper()
-	h, err := cgroup.Detect()
-	if err == nil && !h.Writable {
-		err = h.CheckWritable()
-	}
-	testchild.Need(tb, fmt.Sprintf("a writable cgroup2 hierarchy (%v)", err), err == nil)
-	own, err := h.OwnGroup()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	g, err := own.Child(fmt.Sprintf("resreap-test-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := g.Create(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := g.Kill(); err != nil {
-			tb.Errorf("cleanup: %v", err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), testchild.Timeout)
-		defer cancel()
-		if err := g.WaitEmpty(ctx); err != nil {
-			tb.Errorf("cleanup: test cgroup %s not empty: %v", g, err)
-		}
-		if err := g.Remove(); err != nil {
-			tb.Errorf("cleanup: leftover test cgroup: %v", err)
-		}
-	})
-	return g
-}
 
 // startIn starts a helper inside g (clone3 CLONE_INTO_CGROUP).
 func startIn(tb testing.TB, g cgroup.Group, spec testchild.Spec) *testchild.Child {
@@ -91,7 +48,7 @@ func cgroupTarget(tb testing.TB, name string, pid int, g cgroup.Group) Target {
 // and n CLOSE_WAIT sockets to addr, and waits until the kernel shows them.
 func bigLeaker(tb testing.TB, s *Scanner, fds, n int, addr string) (*testchild.Child, cgroup.Group) {
 	tb.Helper()
-	g := newTestCgroup(tb)
+	g := cgrouptest.New(tb)
 	h := startIn(tb, g, testchild.Spec{Mode: "leak", N: n, Addr: addr, Env: []string{testchild.HoldFDsEnv + "=" + strconv.Itoa(fds)}})
 	testchild.WaitFor(tb, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(tb, s.reader, 0, addr)) >= n })
 	return h, g
@@ -142,7 +99,7 @@ func TestCloseWaitNowByCgroup(t *testing.T) {
 	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	other := testchild.ClosingListener(t, "127.0.0.1:0")
 	s := newTestScanner(t, ReaderNetlink, addr, other)
-	g := newTestCgroup(t)
+	g := cgrouptest.New(t)
 	h := startIn(t, g, testchild.Spec{Mode: "leak", N: 3, Addr: addr + "," + other})
 	testchild.WaitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, s.reader, 0, other)) == 3 })
 	ign, err := ParseIgnore([]string{other})
@@ -176,7 +133,7 @@ func TestCloseWaitNowByCgroup(t *testing.T) {
 func TestScanCgroupProcs(t *testing.T) {
 	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	s := newTestScanner(t, ReaderNetlink, addr)
-	g := newTestCgroup(t)
+	g := cgrouptest.New(t)
 	h := startIn(t, g, testchild.Spec{Mode: "parent", N: 2, Addr: addr}) // h.PID is the grandchild's
 	testchild.WaitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, s.reader, 0, addr)) == 2 })
 	parent := h.Cmd.Process.Pid
@@ -223,7 +180,7 @@ func TestScanMixedWalksOnlyTargetsWithoutCgroup(t *testing.T) {
 func TestScanCgroupWithoutIDsWalks(t *testing.T) {
 	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	s := newTestScanner(t, ReaderProc, addr)
-	g := newTestCgroup(t)
+	g := cgrouptest.New(t)
 	h := startIn(t, g, testchild.Spec{Mode: "leak", N: 3, Addr: addr})
 	testchild.WaitFor(t, "CLOSE_WAIT sockets", func() bool { return len(closeWaitTo(t, s.reader, 0, addr)) == 3 })
 	tg := []Target{cgroupTarget(t, "web", h.PID, g)}
@@ -251,7 +208,7 @@ func TestForeignLeakWithCgroups(t *testing.T) {
 			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, ReaderNetlink, addr)
 			leak(t, s, "leak", 3, addr) // in the test's own cgroup
-			g := newTestCgroup(t)
+			g := cgrouptest.New(t)
 			idle := startIn(t, g, testchild.Spec{Mode: "idle"})
 			tg := []Target{cgroupTarget(t, "idle", idle.PID, g)}
 			tg[0].CgroupOnly = only
@@ -281,7 +238,7 @@ func TestScanCgroupSocketFromElsewhere(t *testing.T) {
 		t.Run(fmt.Sprintf("CgroupOnly=%v", only), func(t *testing.T) {
 			addr := testchild.ClosingListener(t, "127.0.0.1:0")
 			s := newTestScanner(t, ReaderNetlink, addr)
-			g := newTestCgroup(t)
+			g := cgrouptest.New(t)
 			pid := holdInCgroup(t, g, addr)
 			tg := []Target{cgroupTarget(t, "svc", pid, g)}
 			tg[0].CgroupOnly = only

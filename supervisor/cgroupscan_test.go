@@ -10,6 +10,7 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
@@ -57,7 +58,7 @@ func firstRestart(t *testing.T, h *harness, name string) (history.Record, *healt
 // sockets carry its cgroup's id. The fd check still counts its fds, and
 // the status shows its CLOSE_WAIT sockets before any has persisted.
 func TestCgroupLeakerJudgedWithoutFDTables(t *testing.T) {
-	needCgroups(t)
+	cgrouptest.Need(t)
 	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	var sc scanCounter
 	h := startConfig(t, cgroupConfig(t, config.CgroupAuto, bigLeakerSpec("fe", addr, 5, 15000)), Options{OnScan: sc.onScan})

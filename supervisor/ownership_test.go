@@ -4,30 +4,19 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
-	"github.com/resreap/resreap/internal/testchild"
-	"golang.org/x/sys/unix"
 )
-
-// needCgroups fails the test in CI, skips it elsewhere, without a writable
-// cgroup2 hierarchy.
-func needCgroups(t *testing.T) {
-	t.Helper()
-	h, err := cgroup.Detect()
-	if err == nil && !h.Writable {
-		err = h.CheckWritable()
-	}
-	testchild.Need(t, fmt.Sprintf("a writable cgroup2 hierarchy (%v)", err), err == nil)
-}
 
 // escaper is a child whose shell starts a setsid grandchild and a
 // double-forked daemon, prints their PIDs, then waits.
@@ -62,7 +51,7 @@ func cgroupConfig(t *testing.T, mode string, specs ...config.ChildSpec) *config.
 // child's cgroup is removed, and at shutdown resreap leaves its subtree
 // and removes it.
 func TestCgroupStopTakesTheWholeTree(t *testing.T) {
-	needCgroups(t)
+	cgrouptest.Need(t)
 	home, _ := cgroup.ProcCgroup(os.Getpid())
 	h := startConfig(t, cgroupConfig(t, config.CgroupAuto, escaper("tree")), Options{})
 	setsid, daemon := escapees(t, h, "tree")
@@ -102,7 +91,7 @@ func TestCgroupStopTakesTheWholeTree(t *testing.T) {
 // What the main process leaves in its cgroup when it exits is killed
 // before the next start, so a worker cannot keep the old generation's port.
 func TestCgroupExitKillsTheRest(t *testing.T) {
-	needCgroups(t)
+	cgrouptest.Need(t)
 	spec := escaper("quitter")
 	spec.Command = []string{"sh", "-c", `setsid sleep 600 & echo setsid $!; (sleep 600 & echo daemon $!); sleep 0.5; exit 3`}
 	h := startConfig(t, cgroupConfig(t, config.CgroupAuto, spec), Options{})
@@ -138,7 +127,7 @@ func TestCgroupOffUsesProcessGroups(t *testing.T) {
 
 // A second resreap with the same state directory cannot take the subtree.
 func TestCgroupOneInstancePerStateDir(t *testing.T) {
-	needCgroups(t)
+	cgrouptest.Need(t)
 	cfg := cgroupConfig(t, config.CgroupAuto, helperSpec("a", "sleep"))
 	h := startConfig(t, cfg, Options{})
 	h.waitState(t, "a", Running, 30*time.Second)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
 )
@@ -94,7 +95,7 @@ func TestFaultSignalLeaveGroup(t *testing.T) {
 	for _, mode := range []string{"off", "auto"} {
 		t.Run("cgroup="+mode, func(t *testing.T) {
 			if mode == "auto" {
-				needCgroups(t)
+				cgrouptest.Need(t)
 			}
 			dir := t.TempDir()
 			cfg := faultConfig(t, dir, fmt.Sprintf("cgroup = %q", mode), helperChild("runaway", "leave-group")+
@@ -141,7 +142,7 @@ func TestFaultSignalLeaveGroup(t *testing.T) {
 // and agrees: the restart follows the hook within about a second, not
 // after the hook's timeout, and the leftover does not outlive the stop.
 func TestFaultSignalHookLeftover(t *testing.T) {
-	needCgroups(t) // with process groups only, a setsid process is out of reach: a known limit
+	cgrouptest.Need(t) // with process groups only, a setsid process is out of reach: a known limit
 	testchild.NeedCommand(t, "setsid")
 	dir := t.TempDir()
 	sink := testchild.ClosingListener(t, "127.0.0.1:0")

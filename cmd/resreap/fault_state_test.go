@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
@@ -401,7 +403,7 @@ func TestFaultStateDescendantOtherNetns(t *testing.T) {
 	for _, mode := range []string{"auto", "off"} {
 		t.Run("cgroup="+mode, func(t *testing.T) {
 			if mode == "auto" {
-				needCgroups(t)
+				cgrouptest.Need(t)
 			}
 			dir := t.TempDir()
 			children := `[defaults.health]

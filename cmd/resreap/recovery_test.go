@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
 )
@@ -30,24 +30,13 @@ func hello(addr string) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
-// needCgroups fails the test in CI, skips it elsewhere, without a writable
-// cgroup2 hierarchy.
-func needCgroups(t *testing.T) {
-	t.Helper()
-	h, err := cgroup.Detect()
-	if err == nil && !h.Writable {
-		err = h.CheckWritable()
-	}
-	testchild.Need(t, fmt.Sprintf("a writable cgroup2 hierarchy (%v)", err), err == nil)
-}
-
 // resreap dies of SIGKILL while its child, a pre-fork server, runs with
 // workers in sessions of their own: the master dies with resreap (parent
 // death signal), the workers keep the port. The next resreap finds them in
 // the child's cgroup, records them as orphaned, stops them, and only then
 // starts the server, which binds the port again.
 func TestCrashRecoveryFreesThePort(t *testing.T) {
-	needCgroups(t)
+	cgrouptest.Need(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := writeConfig(t, dir, helperChild("web", "forkserver", testchild.AddrEnv+"="+addr, testchild.NEnv+"=2"))

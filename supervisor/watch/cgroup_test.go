@@ -3,9 +3,6 @@
 package watch
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -13,50 +10,10 @@ import (
 
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/cgroup/cgrouptest"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/testchild"
 )
-
-// newTestCgroup creates an empty cgroup "resreap-test-<pid>-<random>"
-// below the test process's own, or skips (fails in CI) without a writable
-// cgroup2 hierarchy. At cleanup, after the helpers started later are
-// gone, it kills what is left, waits for it to empty and removes it; a
-// cgroup left behind fails the test.
-func newTestCgroup(t *testing.T) cgroup.Group {
-	t.Helper()
-	h, err := cgroup.Detect()
-	if err == nil && !h.Writable {
-		err = h.CheckWritable()
-	}
-	testchild.Need(t, fmt.Sprintf("a writable cgroup2 hierarchy (%v)", err), err == nil)
-	own, err := h.OwnGroup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	g, err := own.Child(fmt.Sprintf("resreap-test-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Create(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Kill(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), helperWait)
-		defer cancel()
-		if err := g.WaitEmpty(ctx); err != nil {
-			t.Errorf("cleanup: test cgroup %s not empty: %v", g, err)
-		}
-		if err := g.Remove(); err != nil {
-			t.Errorf("cleanup: leftover test cgroup: %v", err)
-		}
-	})
-	return g
-}
 
 // leakerIn is leaker for a helper started inside g (clone3
 // CLONE_INTO_CGROUP), in mode "leak" or "parent" (a parent whose child
@@ -79,7 +36,7 @@ func leakerIn(t *testing.T, g cgroup.Group, mode string, n int) (*helper, string
 // table may still be read, once, if some other process of the host holds
 // persistent CLOSE_WAIT sockets meanwhile: see cgroups.)
 func TestAloneInCgroupJudgedByID(t *testing.T) {
-	h, addr := leakerIn(t, newTestCgroup(t), "leak", 3)
+	h, addr := leakerIn(t, cgrouptest.New(t), "leak", 3)
 	sum, recs := runOnce(t, optsFor(h))
 	if sum.Verdicts != 1 || sum.Stopped != 1 || len(recs) != 2 || recs[0].Event != history.EventUnhealthy {
 		t.Fatalf("summary %+v events %v, want one verdict and a stop", sum, events(recs))
@@ -101,7 +58,7 @@ func TestAloneInCgroupJudgedByID(t *testing.T) {
 // Processes that share a cgroup cannot be told apart by its id: each is
 // judged by walking its own fd table, and only the leaking one is acted on.
 func TestSharedCgroupWalks(t *testing.T) {
-	h, _ := leakerIn(t, newTestCgroup(t), "parent", 3) // the parent and its leaking child
+	h, _ := leakerIn(t, cgrouptest.New(t), "parent", 3) // the parent and its leaking child
 	o := optsFor(h)
 	o.Act = false
 	sum, recs := runOnce(t, o)

@@ -307,6 +307,18 @@ type frozenReader struct {
 
 func (f *frozenReader) CloseWait(int) ([]Socket, error) { return f.socks, nil }
 
+// scanCost runs op for the benchmark's iterations and reports the CPU
+// time (cpu-ns/op) and fd links read by s (readlinks/op) per op.
+func scanCost(b *testing.B, s *Scanner, op func()) {
+	before, cpu := s.Stats(), cpuTime()
+	for b.Loop() {
+		op()
+	}
+	after := s.Stats()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(after.Readlinks-before.Readlinks)/float64(b.N), "readlinks/op")
+}
+
 // benchSS runs `ss -tn state close-wait` once per op, the floor a scan is
 // compared with: the kernel's filtered dump, formatted, no owners.
 // cpu-ns/op is the user+system CPU time of ss alone.
@@ -365,18 +377,13 @@ func BenchmarkScanBigLeaker(b *testing.B) {
 		b.Run("first-verdict/"+tc.name, func(b *testing.B) {
 			// Each op: a fresh judgement, two scans (Persist 2), the
 			// owners unknown.
-			before := s.Stats()
-			cpu := cpuTime()
-			for b.Loop() {
+			scanCost(b, s, func() {
 				s.Forget(tc.t.Name)
 				s.Scan(tg)
 				if s.Scan(tg)[0].Verdict == nil {
 					b.Fatal("no verdict")
 				}
-			}
-			after := s.Stats()
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(after.Readlinks-before.Readlinks)/float64(b.N), "readlinks/op")
+			})
 		})
 		b.Run("tick/"+tc.name, func(b *testing.B) {
 			// Each op: one scan of a leaker that keeps leaking, one
@@ -392,33 +399,23 @@ func BenchmarkScanBigLeaker(b *testing.B) {
 			for _, smp := range v.Samples {
 				newest = max(newest, smp.Inode)
 			}
-			before := s.Stats()
-			cpu := cpuTime()
-			for b.Loop() {
+			scanCost(b, s, func() {
 				delete(s.owners.pos, newest)
 				if s.Scan(tg)[0].Verdict == nil {
 					b.Fatal("no verdict")
 				}
-			}
-			after := s.Stats()
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(after.Readlinks-before.Readlinks)/float64(b.N), "readlinks/op")
+			})
 		})
 		b.Run("steady/"+tc.name, func(b *testing.B) {
 			s.Forget(tc.t.Name)
 			s.Scan(tg)
 			s.Scan(tg)
 			b.ReportAllocs()
-			before := s.Stats()
-			cpu := cpuTime()
-			for b.Loop() {
+			scanCost(b, s, func() {
 				if s.Scan(tg)[0].Verdict == nil {
 					b.Fatal("no verdict")
 				}
-			}
-			after := s.Stats()
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(after.Readlinks-before.Readlinks)/float64(b.N), "readlinks/op")
+			})
 		})
 	}
 }

@@ -134,7 +134,7 @@ func demoFEServer(backend string, leakAfter, leakEvery time.Duration, ignore []s
 			}
 			leaked = append(leaked, c) // never closed: the bug
 			if len(leaked)%4 == 1 {
-				fmt.Fprintf(stdout, "fe-server: %d connections left open by the backend client\n", len(leaked))
+				fmt.Fprintf(stdout, "fe-server: %d connection(s) left open by the backend client\n", len(leaked))
 			}
 		case sig := <-sigs:
 			name := signame.Name(sig.(unix.Signal))

@@ -78,7 +78,7 @@ func readCapture(pids []int, ev *health.Evidence) captureFiles {
 	}
 	tw.Flush()
 	files["fds.txt"] = fds.Bytes()
-	files["close_wait.txt"] = closeWaitList(pids[0], sockets)
+	files["close_wait.txt"] = closeWaitList(pids, sockets)
 	if ev != nil {
 		if b, err := json.MarshalIndent(ev, "", "  "); err == nil {
 			files["evidence.json"] = append(b, '\n')
@@ -93,17 +93,32 @@ func fdNumber(name string) int {
 	return n
 }
 
-// closeWaitList lists the CLOSE_WAIT sockets of the network namespace of
-// pid that owners holds, with their owners.
-func closeWaitList(pid int, owners map[uint64][]string) []byte {
+// closeWaitList lists the CLOSE_WAIT sockets that owners holds, with their
+// owners, read in every network namespace the processes pids live in.
+func closeWaitList(pids []int, owners map[uint64][]string) []byte {
 	r, err := health.NewReader(health.ReaderProc, "", zerolog.Nop())
 	if err != nil {
 		return fmt.Appendf(nil, "cannot read sockets: %v\n", err)
 	}
 	defer r.Close()
-	socks, err := r.CloseWait(pid)
-	if err != nil {
-		return fmt.Appendf(nil, "cannot read the sockets of pid %d: %v\n", pid, err)
+	var socks []health.Socket
+	var problems []string
+	seen := map[uint64]bool{} // namespaces read, by the inode of /proc/<pid>/ns/net
+	for _, pid := range pids {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/net", &st); err != nil || seen[st.Ino] {
+			continue // gone, or its namespace is read already
+		}
+		seen[st.Ino] = true
+		ss, err := r.CloseWait(pid)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("cannot read the sockets of pid %d: %v\n", pid, err))
+			continue
+		}
+		socks = append(socks, ss...)
+	}
+	if len(seen) == 0 {
+		problems = append(problems, fmt.Sprintf("cannot read the network namespace of any of pids %v\n", pids))
 	}
 	var lines []string
 	for _, s := range socks {
@@ -120,6 +135,9 @@ func closeWaitList(pid int, owners map[uint64][]string) []byte {
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "%d sockets in CLOSE_WAIT\n", len(lines))
+	for _, p := range problems {
+		b.WriteString(p)
+	}
 	return b.Bytes()
 }
 

@@ -411,23 +411,34 @@ interval = "200ms"
 close_wait = { threshold = 3, persist = 2 }
 fds = { enabled = false }
 
-` + helperChild("jailed", "netns-parent", testchild.NEnv+"=5")
+` + helperChild("jailed", "netns-parent", testchild.NEnv+"=5") +
+				fmt.Sprintf("capture = true\ncapture_dir = %q\ncapture_output = \"100ms\"\n", filepath.Join(dir, "captures"))
 			cfg := faultConfig(t, dir, fmt.Sprintf("cgroup = %q", mode), children)
 			r := startRun(t, cfg, runOpts{})
-			var verdict *history.Record
-			testchild.WaitFor(t, "a close_wait verdict on jailed", func() bool {
-				for _, rec := range readHistory(t, dir, history.Filter{Events: []history.Event{history.EventUnhealthy}}) {
-					if rec.Child == "jailed" {
+			var verdict, stop *history.Record
+			testchild.WaitFor(t, "a close_wait verdict on jailed and its stop", func() bool {
+				for _, rec := range readHistory(t, dir, history.Filter{Child: "jailed"}) {
+					switch {
+					case rec.Event == history.EventUnhealthy && verdict == nil:
 						verdict = &rec
-						return true
+					case rec.Event == history.EventStop && rec.Reason == history.ReasonCloseWait && stop == nil:
+						stop = &rec
 					}
 				}
-				return false
+				return verdict != nil && stop != nil
 			})
 			r.stop(t, syscall.SIGTERM, 30*time.Second)
 			ev := verdict.Evidence
 			if ev == nil || ev.Reason != health.ReasonCloseWait || ev.CloseWait != 5 {
 				t.Fatalf("verdict %+v, want close_wait with the 5 sockets of the namespace", ev)
+			}
+			// The capture lists them too, read in the descendant's namespace.
+			cw, err := os.ReadFile(filepath.Join(stop.Capture, "close_wait.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(cw), "CLOSE-WAIT"); n != 5 {
+				t.Errorf("close_wait.txt lists %d sockets, want 5:\n%s", n, cw)
 			}
 		})
 	}

@@ -33,6 +33,10 @@ type healthLoop struct {
 	// leaves holds the cgroup of each child's live process, found once
 	// per process.
 	leaves map[string]leafRef
+	// socketIDs: sockets carry their creator's cgroup id on this host
+	// (cgroup.SocketIDs); without it, children are judged by process tree
+	// and fd walks even in cgroups.
+	socketIDs bool
 	// next is the time of the next Scan of the children of each interval.
 	next map[time.Duration]time.Time
 }
@@ -52,8 +56,12 @@ func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
 		return nil, err
 	}
 	s.log.Info().Str("reader", sc.Reader()).Msg("health scan ready")
+	ids, why := cgroup.SocketIDs()
+	if !ids {
+		s.log.Info().Str("why", why).Msg("socket cgroup ids unusable: CLOSE_WAIT owners will be found by fd walks")
+	}
 	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{},
-		leaves: map[string]leafRef{}, next: map[time.Duration]time.Time{}}, nil
+		leaves: map[string]leafRef{}, socketIDs: ids, next: map[time.Duration]time.Time{}}, nil
 }
 
 func (h *healthLoop) run(ctx context.Context) {
@@ -165,7 +173,7 @@ func (h *healthLoop) leafOf(c *child, pid int) leafRef {
 	if p == nil || p.pid != pid {
 		return r // the snapshot and the process disagree for now: ask again next time
 	}
-	if p.leaf != (cgroup.Group{}) {
+	if p.leaf != (cgroup.Group{}) && h.socketIDs {
 		id, err := p.leaf.ID()
 		if err != nil {
 			// Judged by its process tree instead; the next process of

@@ -28,13 +28,14 @@ type cgroups struct {
 
 // newCgroups detects the cgroup2 hierarchy when procRoot is the real
 // /proc (a candidate's cgroup is read from /proc/<pid>/cgroup); otherwise,
-// or without a hierarchy, every candidate is judged by fd walk.
+// without a hierarchy, or when sockets do not carry their creator's cgroup
+// id (cgroup.SocketIDs), every candidate is judged by fd walk.
 func newCgroups(procRoot string) *cgroups {
 	if procRoot != "/proc" {
 		return &cgroups{}
 	}
 	h, err := cgroup.Detect()
-	if err != nil {
+	if ok, _ := cgroup.SocketIDs(); err != nil || !ok {
 		return &cgroups{}
 	}
 	return &cgroups{h: h}

@@ -82,6 +82,8 @@ func TestParseConfigErrors(t *testing.T) {
 		want []string // each must appear in the error
 	}{
 		{"unknown key", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\ncomand = [\"y\"]\n", []string{"x.toml:4: child[a].comand: unknown key"}},
+		{"unknown key in a nested inline table", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\nhealth = { interval = \"2s\", close_wait = { threshold = 2, persit = 2 } }\n",
+			[]string{"x.toml:4: child[a].health.close_wait.persit: unknown key"}},
 		{"unknown table key", "[supervisor]\nhistory = \"x\"\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n", []string{"x.toml:2: supervisor.history: unknown key"}},
 		{"duplicate and empty names", "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n[[child]]\ncommand = [\"x\"]\n",
 			[]string{"x.toml:5: child[a].name: duplicate name \"a\"", "x.toml:7: child[2].name: missing or empty name"}},

@@ -15,9 +15,8 @@ import (
 type keyLines map[string]int
 
 var (
-	reHeader    = regexp.MustCompile(`^\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
-	reKey       = regexp.MustCompile(`^([A-Za-z0-9_\-."]+)\s*=`)
-	reInlineKey = regexp.MustCompile(`[{,]\s*([A-Za-z0-9_\-]+)\s*=`)
+	reHeader = regexp.MustCompile(`^\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
+	reKey    = regexp.MustCompile(`^([A-Za-z0-9_\-."]+)\s*=`)
 )
 
 // locateKeys does a light scan of a TOML document: table headers, keys at
@@ -56,8 +55,8 @@ func locateKeys(src string) keyLines {
 		key := join(prefix, strings.ReplaceAll(m[1], `"`, ""))
 		setLine(lines, key, n)
 		rest := line[len(m[0]):]
-		for _, im := range reInlineKey.FindAllStringSubmatch(rest, -1) {
-			setLine(lines, key+"."+im[1], n)
+		for _, k := range inlineKeys(rest) {
+			setLine(lines, key+"."+k, n)
 		}
 		depth = bracketDelta(rest)
 		if depth < 0 {
@@ -120,6 +119,45 @@ func join(prefix, key string) string {
 		return key
 	}
 	return prefix + "." + key
+}
+
+// inlineKeys returns the keys of the inline tables in a value (what
+// follows "key ="), each as a path below that key:
+// `{ a = 1, b = { c = [2, 3] } }` gives a, b and b.c.
+func inlineKeys(value string) []string {
+	var keys []string
+	var tables []string // the path of each open inline table
+	start := -1         // where a key may begin: after { or , of a table
+	outsideStrings(value, func(i int, c byte) bool {
+		switch c {
+		case '{':
+			path := ""
+			if len(keys) > 0 && len(tables) > 0 {
+				path = keys[len(keys)-1] // the table is the last key's value
+			}
+			tables = append(tables, path)
+			start = i + 1
+		case '}':
+			if len(tables) > 0 {
+				tables = tables[:len(tables)-1]
+			}
+			start = -1
+		case '[', ']':
+			start = -1 // an array's commas separate values, not keys
+		case ',':
+			if len(tables) > 0 {
+				start = i + 1
+			}
+		case '=':
+			if start >= 0 && len(tables) > 0 {
+				k := strings.ReplaceAll(strings.TrimSpace(value[start:i]), `"`, "")
+				keys = append(keys, join(tables[len(tables)-1], k))
+			}
+			start = -1
+		}
+		return true
+	})
+	return keys
 }
 
 // stripComment drops a trailing # comment that is not inside a string.

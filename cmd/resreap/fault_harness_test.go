@@ -387,19 +387,6 @@ func (r *faultRun) waitLogsWhere(t *testing.T, what string, n int, match func(ma
 	}
 }
 
-// waitUntil polls cond until it holds, or fails the test after bound:
-// testchild.WaitFor with a bound of the test's choosing.
-func waitUntil(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", bound, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // tail is the last n lines of s.
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

@@ -406,7 +406,7 @@ func TestFaultIOMillionLines(t *testing.T) {
 	}()
 	startRun(t, cfg, runOpts{stdout: outW})
 	var took time.Duration
-	waitUntil(t, "every line received or counted", 120*time.Second, func() bool {
+	testchild.WaitWithin(t, "every line received or counted", 120*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		took = time.Since(start)

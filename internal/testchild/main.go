@@ -408,17 +408,10 @@ func serveHello(f *os.File) error {
 	if err != nil {
 		return err
 	}
-	held = append(held, ln)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "hello %d\n", os.Getpid())
-			c.Close()
-		}
-	}()
+	serve(ln, func(c net.Conn) {
+		fmt.Fprintf(c, "hello %d\n", os.Getpid())
+		c.Close()
+	})
 	return nil
 }
 
@@ -430,6 +423,19 @@ func serveCloseDelay(addr string, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
+	serve(ln, func(c net.Conn) {
+		go func() {
+			io.Copy(io.Discard, c) //nolint:errcheck // EOF: the peer hung up
+			time.Sleep(delay)
+			c.Close()
+		}()
+	})
+	return nil
+}
+
+// serve keeps ln for the helper's life and hands every connection it
+// accepts to handle, from a goroutine of its own.
+func serve(ln net.Listener, handle func(net.Conn)) {
 	held = append(held, ln)
 	go func() {
 		for {
@@ -437,14 +443,9 @@ func serveCloseDelay(addr string, delay time.Duration) error {
 			if err != nil {
 				return
 			}
-			go func() {
-				io.Copy(io.Discard, c) //nolint:errcheck // EOF: the peer hung up
-				time.Sleep(delay)
-				c.Close()
-			}()
+			handle(c)
 		}
 	}()
-	return nil
 }
 
 // logSignals appends the name of every signal received to path; TERM

@@ -239,10 +239,17 @@ func (c *Child) Signals(tb testing.TB) []string {
 // conditions no event announces (a socket's state, a file's content).
 func WaitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(Timeout)
+	WaitWithin(tb, what, Timeout, cond)
+}
+
+// WaitWithin is WaitFor with a bound of the test's choosing, for a
+// condition that takes longer than Timeout by design.
+func WaitWithin(tb testing.TB, what string, bound time.Duration, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", Timeout, what)
+			tb.Fatalf("timed out after %s waiting for %s", bound, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

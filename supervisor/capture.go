@@ -151,14 +151,13 @@ type outputTap struct {
 
 const maxTap = 4 << 20
 
-func (t *outputTap) add(prefix string, line []byte) {
+func (t *outputTap) add(line []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.buf.Len()+len(line) > maxTap {
 		t.lost++
 		return
 	}
-	t.buf.WriteString(prefix)
 	t.buf.Write(line)
 	t.buf.WriteByte('\n')
 }

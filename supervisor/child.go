@@ -179,11 +179,25 @@ func (c *child) healthSpec() config.HealthSpec {
 
 // status returns the current snapshot.
 func (c *child) status() ChildStatus {
+	st, _ := c.snapshot()
+	return st
+}
+
+// snapshot returns the child's status and its live process (nil when
+// none), read together, without waiting for the child's goroutine.
+func (c *child) snapshot() (ChildStatus, *process) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.snap
 	st.RestartsBy = maps.Clone(st.RestartsBy)
-	return st
+	return st, c.live
+}
+
+// liveProcess returns the child's live process, nil when none.
+func (c *child) liveProcess() *process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
 }
 
 func (c *child) update(f func(*ChildStatus)) {

@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
-	"github.com/resreap/resreap/internal/signame"
+	"golang.org/x/sys/unix"
 )
 
 // start runs a new instance. Every start attempt after the child's first
@@ -148,10 +149,9 @@ func (c *child) exited(ex ExitStatus) {
 	c.killRemains(p)
 	uptime := ex.At.Sub(p.started)
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
-	setExit(&rec, ex)
+	rec.Signal, rec.ExitCode = ex.SignalOrCode()
 	c.update(func(s *ChildStatus) {
-		s.PID, s.LastReason, s.LastExit, s.LastExitCode, s.Started, s.Cgroup = 0, history.ReasonExited, ex.String(), ex.ShellCode(), time.Time{}, ""
-		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
+		s.ended(history.ReasonExited, ex.String(), ex.ShellCode())
 		s.LastFailed = ex.Failed()
 		if uptime < c.spec.StartGrace {
 			s.Failures++
@@ -192,11 +192,11 @@ func (c *child) killRemains(p *process) {
 		return
 	}
 	if procs, err := p.leaf.Procs(); err == nil && len(procs) > 0 {
-		if err := p.leaf.Kill(); err != nil {
+		if err := signalLeaf(p.leaf, unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
 			c.log.Error().Err(err).Str("cgroup", p.leaf.Path()).Msg("cannot kill what the exited process left in its cgroup")
 			return
 		}
-		wait := killWaitOf(&c.spec)
+		wait := cmp.Or(c.spec.Stop.KillWait, DefaultKillWait)
 		if !emptyBy(context.Background(), p.leaf, time.Now().Add(wait)) {
 			c.log.Error().Ints("pids", procs).Str("wait", wait.String()).Msg("processes left in the cgroup still alive after SIGKILL")
 			return
@@ -261,13 +261,10 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	} else {
 		c.sup.own.release(p.leaf)
 		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.started))
-		setExit(&rec, rep.Exit)
+		rec.Signal, rec.ExitCode = rep.Exit.SignalOrCode()
 		ended, lastExit, exitCode = rep.EndedBy(), rep.Exit.String(), rep.Exit.ShellCode()
 	}
-	c.update(func(s *ChildStatus) {
-		s.PID, s.LastReason, s.LastExit, s.LastExitCode, s.Started, s.Cgroup = 0, reason, lastExit, exitCode, time.Time{}, ""
-		s.Health, s.HealthAt = health.Result{}, time.Time{} // figures of a live process only
-	})
+	c.update(func(s *ChildStatus) { s.ended(reason, lastExit, exitCode) })
 	c.setState(Stopped)
 	c.sup.record(c.log.Info().Str("ended_by", ended), rec)
 	return rep
@@ -384,10 +381,11 @@ func (c *child) runHook(ev *health.Evidence) error {
 	return err
 }
 
-func setExit(rec *history.Record, ex ExitStatus) {
-	if sig, ok := ex.Signal(); ok {
-		rec.Signal = signame.Name(sig)
-	} else if code, ok := ex.Code(); ok {
-		rec.ExitCode = &code
-	}
+// ended records in the status that the child's process is gone: why, and
+// how it ended. Its figures (pid, start, cgroup, health) were those of a
+// live process, so they go.
+func (s *ChildStatus) ended(reason history.Reason, lastExit string, exitCode int) {
+	s.PID, s.Started, s.Cgroup = 0, time.Time{}, ""
+	s.LastReason, s.LastExit, s.LastExitCode = reason, lastExit, exitCode
+	s.Health, s.HealthAt = health.Result{}, time.Time{}
 }

@@ -23,10 +23,7 @@ import (
 func (s *Supervisor) Status() []ChildStatus {
 	var out []ChildStatus
 	for _, c := range s.childList() {
-		st := c.status()
-		c.mu.Lock()
-		p := c.live
-		c.mu.Unlock()
+		st, p := c.snapshot()
 		if p != nil && p.leaf != (cgroup.Group{}) {
 			if u, err := p.leaf.Stats(); err == nil {
 				st.Usage = &u
@@ -118,7 +115,7 @@ func (s *Supervisor) StartChild(ctx context.Context, name string, wait time.Dura
 		return ChildStatus{}, err
 	}
 	before := c.status()
-	if _, err = c.call(ctx, request{kind: reqStart, reason: history.ReasonManual}); err != nil {
+	if _, err = c.call(ctx, request{kind: reqStart}); err != nil {
 		return ChildStatus{}, err
 	}
 	if before.State == Running {
@@ -203,9 +200,7 @@ func (s *Supervisor) SignalChild(ctx context.Context, name string, sig unix.Sign
 // the exits as usual.
 func (s *Supervisor) ForceKill() {
 	for _, c := range s.childList() {
-		c.mu.Lock()
-		p := c.live
-		c.mu.Unlock()
+		p := c.liveProcess()
 		if p == nil {
 			continue
 		}

@@ -166,9 +166,7 @@ func (h *healthLoop) leafOf(c *child, pid int) leafRef {
 	if r, ok := h.leaves[c.name]; ok && r.pid == pid {
 		return r
 	}
-	c.mu.Lock()
-	p := c.live
-	c.mu.Unlock()
+	p := c.liveProcess()
 	r := leafRef{pid: pid}
 	if p == nil || p.pid != pid {
 		return r // the snapshot and the process disagree for now: ask again next time

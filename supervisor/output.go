@@ -165,7 +165,7 @@ func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
 			}
 			q.put(prefix, line)
 			if t := tap.Load(); t != nil {
-				t.add("", line)
+				t.add(line)
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {

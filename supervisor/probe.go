@@ -96,9 +96,8 @@ func prober(ctx context.Context, spec *config.ChildSpec, p *process, reaper *Rea
 	tick := time.NewTicker(spec.Ready.Interval)
 	defer tick.Stop()
 	var lastErr error
-	for ready := false; !ready; {
+	for {
 		if lastErr = probe(ctx, spec.Ready, p.leaf, reaper, log); lastErr == nil {
-			ready = true
 			if !send(probeResult{ready: true}) {
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -70,13 +71,27 @@ func (p *process) send(sig unix.Signal, mainOnly bool) error {
 	case mainOnly:
 		return p.signalMain(sig)
 	case p.leaf != (cgroup.Group{}):
-		n, err := p.leaf.Signal(context.Background(), sig)
-		if err == nil && n == 0 {
-			return fmt.Errorf("cgroup %s: %w", p.leaf.Path(), ErrGone)
-		}
-		return err
+		return signalLeaf(p.leaf, sig)
 	}
 	return p.signal(sig)
+}
+
+// signalLeaf delivers sig to every process of the cgroup leaf: SIGKILL
+// through cgroup.kill, or before Linux 5.14 to each process in turn. It
+// reports ErrGone when the cgroup has no process left (or is gone).
+func signalLeaf(leaf cgroup.Group, sig unix.Signal) error {
+	var err error
+	n := 1
+	if sig == unix.SIGKILL {
+		err = leaf.Kill()
+	}
+	if sig != unix.SIGKILL || errors.Is(err, errors.ErrUnsupported) {
+		n, err = leaf.Signal(context.Background(), sig)
+	}
+	if err == nil && n == 0 || errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cgroup %s: %w", leaf.Path(), ErrGone)
+	}
+	return err
 }
 
 // groupTarget is a supervised process as an escalation Target: signals go
@@ -127,16 +142,9 @@ type cgroupTarget struct {
 }
 
 func (t *cgroupTarget) Signal(sig unix.Signal) error {
-	if sig == unix.SIGKILL {
-		err := t.leaf.Kill()
-		if errors.Is(err, errors.ErrUnsupported) { // kernel < 5.14
-			_, err = t.leaf.Signal(context.Background(), sig)
-		}
-		return err
-	}
-	n, err := t.leaf.Signal(context.Background(), sig)
-	if err == nil && n == 0 && t.groupTarget.Wait(context.Background(), 0) {
-		return fmt.Errorf("cgroup %s: %w", t.leaf.Path(), ErrGone)
+	err := signalLeaf(t.leaf, sig)
+	if errors.Is(err, ErrGone) && !t.groupTarget.Wait(context.Background(), 0) {
+		return nil // the cgroup is empty, the main process not reaped yet
 	}
 	return err
 }

@@ -54,6 +54,18 @@ func (e ExitStatus) Signal() (unix.Signal, bool) {
 	return 0, false
 }
 
+// SignalOrCode is the exit as a record holds it: the name of the signal
+// that ended the process, or else its exit code.
+func (e ExitStatus) SignalOrCode() (signal string, code *int) {
+	if sig, ok := e.Signal(); ok {
+		return signame.Name(sig), nil
+	}
+	if c, ok := e.Code(); ok {
+		return "", &c
+	}
+	return "", nil
+}
+
 // Failed reports whether the exit counts as a failure for the on-failure
 // restart policy: a non-zero exit code or death by a signal.
 func (e ExitStatus) Failed() bool {

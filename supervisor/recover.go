@@ -64,7 +64,7 @@ func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) {
 	log := s.log.With().Str("child", spec.Name).Logger()
 	log.Warn().Int("processes", len(procs)).Str("cgroup", l.Group.Path()).
 		Msg("found processes left by a previous resreap; stopping them before the start")
-	e := Escalate(context.Background(), orphanTarget{l.Group}, Plan{Steps: spec.Stop.Steps, KillWait: killWaitOf(spec)})
+	e := Escalate(context.Background(), orphanTarget{l.Group}, Plan{Steps: spec.Stop.Steps, KillWait: spec.Stop.KillWait})
 	rec := history.Record{
 		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
 		Processes: procs, SignalsSent: e.SignalsSent, Killed: e.KillSent() && e.Exited,
@@ -111,18 +111,7 @@ func (s *Supervisor) killStaleSupervisorLeaf() {
 // it is empty.
 type orphanTarget struct{ leaf cgroup.Group }
 
-func (t orphanTarget) Signal(sig unix.Signal) error {
-	if sig == unix.SIGKILL {
-		if err := t.leaf.Kill(); err == nil {
-			return nil
-		}
-	}
-	n, err := t.leaf.Signal(context.Background(), sig)
-	if err == nil && n == 0 {
-		return fmt.Errorf("cgroup %s: %w", t.leaf.Path(), ErrGone)
-	}
-	return err
-}
+func (t orphanTarget) Signal(sig unix.Signal) error { return signalLeaf(t.leaf, sig) }
 
 func (t orphanTarget) Wait(ctx context.Context, d time.Duration) bool {
 	return emptyBy(ctx, t.leaf, time.Now().Add(d))
@@ -159,12 +148,4 @@ func describe(pids []int) []history.Proc {
 		out = append(out, hp)
 	}
 	return out
-}
-
-// killWaitOf is the child's kill wait, or the default.
-func killWaitOf(spec *config.ChildSpec) time.Duration {
-	if spec.Stop.KillWait > 0 {
-		return spec.Stop.KillWait
-	}
-	return config.DefaultKillWait
 }

@@ -22,16 +22,16 @@ type ReloadReport struct {
 	Changes                                         map[string][]string
 }
 
+// ErrNotSupervising is a reload refused because resreap is shutting down
+// (or never started).
+var ErrNotSupervising = errors.New("resreap is shutting down: reload refused")
+
 // Reload applies a new, already validated configuration: children that are
 // new start, children that are gone stop, children whose process keys
 // changed (command, env, user, limits...) restart with the new spec, those
 // where only supervision keys changed (backoff, stop, health, ...) get
 // them without a restart, and the rest are not touched. Changes to the
 // [supervisor] table take effect at the next start of resreap.
-// ErrNotSupervising is a reload refused because resreap is shutting down
-// (or never started).
-var ErrNotSupervising = errors.New("resreap is shutting down: reload refused")
-
 func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
 	select { // one that comes while Run starts up waits for it
 	case <-s.ready:
@@ -64,7 +64,7 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadRepo
 		s.removeChild(name)
 	}
 	for _, spec := range changed {
-		s.child(spec.Name).call(ctx, request{kind: reqUpdate, spec: &spec, reason: history.ReasonReload}) //nolint:errcheck // logged by the child
+		s.child(spec.Name).call(ctx, request{kind: reqUpdate, spec: &spec}) //nolint:errcheck // logged by the child
 	}
 	s.startAll(added)
 	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload, Message: rep.String()})

@@ -4,8 +4,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,23 +47,6 @@ func (r StopReport) EndedBy() string {
 	return r.Exit.String()
 }
 
-func (r StopReport) String() string {
-	var sent []string
-	for _, s := range r.SignalsSent {
-		sent = append(sent, s.Signal)
-	}
-	var s string
-	if r.Err != nil {
-		s = fmt.Sprintf("pid %d not stopped: %v", r.PID, r.Err)
-	} else {
-		s = fmt.Sprintf("pid %d ended by %s (%s) after %s", r.PID, r.EndedBy(), r.Exit, r.Duration.Round(time.Millisecond))
-	}
-	if len(sent) > 0 {
-		s += ", sent " + strings.Join(sent, ", ")
-	}
-	return s
-}
-
 // stopProcess stops p with the escalation chain (see Escalate): signals
 // go to every process of p's cgroup, or to p and its process group
 // without one, and its exit comes from the Reaper, which also kills what
@@ -90,9 +71,6 @@ func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dr
 		rep.Exit = ex
 		sig, ok := ex.Signal()
 		rep.Killed = ok && sig == unix.SIGKILL
-		if e.Err != nil && rep.Err == nil {
-			rep.Err = e.Err
-		}
 	}
 	return rep
 }

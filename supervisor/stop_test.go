@@ -73,7 +73,7 @@ func TestStopEndsWithTheSignalThatWorked(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Killed || rep.EndedBy() != "QUIT" || len(rep.SignalsSent) != 2 {
-		t.Errorf("report %s killed=%v, want ended by QUIT after TERM, QUIT", rep, rep.Killed)
+		t.Errorf("report %+v killed=%v, want ended by QUIT after TERM, QUIT", rep, rep.Killed)
 	}
 	if code, ok := rep.Exit.Code(); !ok || code != 0 {
 		t.Errorf("exit %s, want exit 0", rep.Exit)

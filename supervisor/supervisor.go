@@ -87,13 +87,12 @@ type Supervisor struct {
 	starters sync.WaitGroup  // startAfter goroutines
 	loops    sync.WaitGroup  // child run loops
 	copiers  sync.WaitGroup  // output copy goroutines
-	health   *healthLoop
-	own      *owner         // how children are owned, set by Run
-	started  time.Time      // when Run began
-	rec      *recorder      // writes the history, set by Run
-	lastTick atomic.Int64   // UnixNano of the health loop's last tick
-	groups   *groups        // restart budgets and correlation of the [[group]]s
-	captures sync.WaitGroup // capture writers (see child.capture)
+	own      *owner          // how children are owned, set by Run
+	started  time.Time       // when Run began
+	rec      *recorder       // writes the history, set by Run
+	lastTick atomic.Int64    // UnixNano of the health loop's last tick
+	groups   *groups         // restart budgets and correlation of the [[group]]s
+	captures sync.WaitGroup  // capture writers (see child.capture)
 	// ready closes once Run has added the children (a reload waits for
 	// it); runDone when Run returns.
 	ready, runDone chan struct{}
@@ -164,7 +163,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx, s.runCtx = childCtx, ctx
 	s.mu.Unlock()
 
-	s.health = hl
 	healthCtx, stopHealth := context.WithCancel(context.Background())
 	healthDone := make(chan struct{})
 	go func() { defer close(healthDone); hl.run(healthCtx) }()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/internal/history"
-	"github.com/resreap/resreap/internal/signame"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -98,11 +97,7 @@ func toControlStop(name string, rep *supervisor.StopReport) StopReport {
 		return cr
 	}
 	cr.PID, cr.SignalsSent, cr.Killed, cr.Duration = rep.PID, rep.SignalsSent, rep.Killed, history.Duration(rep.Duration)
-	if sig, ok := rep.Exit.Signal(); ok {
-		cr.Signal = signame.Name(sig)
-	} else if code, ok := rep.Exit.Code(); ok {
-		cr.ExitCode = &code
-	}
+	cr.Signal, cr.ExitCode = rep.Exit.SignalOrCode()
 	return cr
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -182,7 +183,7 @@ func NewScans() *Scans {
 			Help: "fd tables (/proc/PID/fd) read to find the owners of sockets and count fds.",
 		}),
 	}
-	for _, r := range []string{"netlink", "proc"} { // zeros from the start, for rate()
+	for _, r := range []string{health.ReaderNetlink, health.ReaderProc} { // zeros from the start, for rate()
 		s.errors.WithLabelValues(r)
 	}
 	return s

@@ -311,7 +311,6 @@ func patternText(o Options) string {
 	return o.Pattern.String()
 }
 
-// plan is the escalation of the options.
 // plan is the escalation of the options: -S, -s, each followed by -w,
 // then SIGKILL (which the escalation always adds, so -s KILL is not sent
 // twice).

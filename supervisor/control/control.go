@@ -163,6 +163,7 @@ type Supervisor struct {
 	Up              int    `json:"up"`
 	OutputLost      int64  `json:"output_lines_lost,omitempty"`
 	HistoryDropped  int64  `json:"history_events_dropped,omitempty"`
+	HistoryFailed   int64  `json:"history_events_failed,omitempty"`
 }
 
 // StopReport says how a stop went. Exactly one of ExitCode and Signal is

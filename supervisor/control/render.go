@@ -29,6 +29,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 	if sup.OutputLost > 0 || sup.HistoryDropped > 0 {
 		line += fmt.Sprintf("; %d output lines and %d history events dropped", sup.OutputLost, sup.HistoryDropped)
 	}
+	if sup.HistoryFailed > 0 {
+		line += fmt.Sprintf("; %d history events not written (see the log)", sup.HistoryFailed)
+	}
 	fmt.Fprintln(w, line)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS\tCPU")

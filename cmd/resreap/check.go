@@ -28,7 +28,6 @@ limit above the hard limit, a cgroup controller the host lacks).
 // --no-host-checks validates a file meant for another machine.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", defaultConfig, "config file to validate")
 	noHost := fs.Bool("no-host-checks", false, "validate the file only, not against this host (for a file meant for another machine)")
 	if exit, ok := parseArgs(fs, args, "resreap check [-c] FILE [--no-host-checks]", checkExamples, stdout, stderr); !ok {

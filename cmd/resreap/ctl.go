@@ -146,8 +146,10 @@ func ctlSignal(path string, args []string, mainOnly bool, usage string, stdout, 
 		fmt.Fprintf(stderr, "usage: %s\n", usage)
 		return 2
 	}
-	// Refuse a bad name here, even when resreap is not running.
-	if _, err := signame.ParseName(args[1]); err != nil {
+	// Refuse a bad name here, even when resreap is not running; send the
+	// signal by the name resreap gives it.
+	sig, err := signame.ParseName(args[1])
+	if err != nil {
 		fmt.Fprintf(stderr, "resreap signal: %v\n", err)
 		return 2
 	}
@@ -157,7 +159,7 @@ func ctlSignal(path string, args []string, mainOnly bool, usage string, stdout, 
 	}
 	worst := 0
 	for _, n := range expandNames(known, args[:1]) {
-		worst = max(worst, ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: n, Signal: args[1], Main: mainOnly}, stdout, stderr))
+		worst = max(worst, ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: n, Signal: signame.Name(sig), Main: mainOnly}, stdout, stderr))
 	}
 	return worst
 }
@@ -338,12 +340,11 @@ func printResponse(w io.Writer, req control.Request, resp control.Response) erro
 	case req.Cmd == control.CmdReload && resp.Reload != nil:
 		_, err = fmt.Fprintln(w, resp.Reload)
 	case req.Cmd == control.CmdSignal:
-		sig := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(req.Signal)), "SIG")
 		to := "every process of " + req.Child
 		if req.Main {
 			to = "the main process of " + req.Child
 		}
-		_, err = fmt.Fprintf(w, "sent %s to %s\n", sig, to)
+		_, err = fmt.Fprintf(w, "sent %s to %s\n", req.Signal, to)
 	default:
 		err = fmt.Errorf("unexpected answer from resreap: %+v", resp)
 	}

@@ -42,7 +42,6 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs := pflag.NewFlagSet("demo "+args[0], pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	if args[0] == "backend" {
 		listen := fs.String("listen", "127.0.0.1:9322", "address to listen on")
 		delay := fs.Duration("delay", 3*time.Second, "start-up time before it listens")

@@ -36,7 +36,6 @@ usage or config error.
 // runRun supervises the children of a config file until SIGTERM or SIGINT.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.StringP("config", "c", defaultConfig, "config file")
 	dryRun := fs.Bool("dry-run", false, "log every signal and restart it would do; do none")
 	debug := fs.Bool("debug", false, "debug logging")

@@ -210,3 +210,25 @@ func TestDefaultDirIsTheConfigsDir(t *testing.T) {
 		t.Errorf("state_dir %q", cfg.Supervisor.StateDir)
 	}
 }
+
+// Problems come out in the same order at every run, though some are found
+// by walking maps (an inline table of the output, env), and a bad file
+// path is not reported missing too.
+func TestParseProblemOrder(t *testing.T) {
+	src := "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n" +
+		"stdout = { file = \"\", keep = 0, compress = 1, bogus = 2 }\n" +
+		"env = { A = \"${RESREAP_TEST_UNSET_1}\", B = \"${RESREAP_TEST_UNSET_2}\", C = \"${RESREAP_TEST_UNSET_3}\" }\n"
+	_, err := Parse("x.toml", []byte(src))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	first := err.Error()
+	if strings.Contains(first, "missing") {
+		t.Errorf("an empty file path is also reported missing:\n%s", first)
+	}
+	for range 20 {
+		if _, err := Parse("x.toml", []byte(src)); err.Error() != first {
+			t.Fatalf("problems in another order:\n%s\nthen\n%s", first, err)
+		}
+	}
+}

@@ -4,9 +4,11 @@ package config
 
 import (
 	"bufio"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -162,7 +164,9 @@ func (v *validator) output(key string, x any, def OutputSpec) OutputSpec {
 
 func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
 	out := OutputSpec{Mode: OutputFile, MaxSize: defaultOutputMaxSize, Keep: defaultOutputKeep}
-	for k, val := range m {
+	_, hasFile := m["file"]
+	for _, k := range slices.Sorted(maps.Keys(m)) { // problems in the same order at every run
+		val := m[k]
 		switch k {
 		case "file":
 			s, ok := val.(string)
@@ -190,7 +194,7 @@ func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
 			v.add(key+"."+k, "unknown key")
 		}
 	}
-	if out.File == "" {
+	if !hasFile {
 		v.add(key+".file", "missing: where the output goes")
 	}
 	return out

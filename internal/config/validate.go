@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -155,11 +156,11 @@ func (v *validator) childEnv(key string, f *fileChild) map[string]string {
 	if f.EnvFile != nil {
 		env = v.envFile(key+".env_file", relTo(v.base, v.expand(key+".env_file", *f.EnvFile)))
 	}
-	for k, val := range f.Env {
+	for _, k := range slices.Sorted(maps.Keys(f.Env)) { // problems in the same order at every run
 		if env == nil {
 			env = map[string]string{}
 		}
-		env[k] = v.expand(key+".env", val)
+		env[k] = v.expand(key+".env", f.Env[k])
 	}
 	v.env(key+".env", env)
 	return env

@@ -108,9 +108,6 @@ func OpenLater(path string, opts Options) (*Writer, error) {
 	return &Writer{path: path, opts: opts, ops: osFileOps{}}, nil
 }
 
-// Path returns the path of the live file.
-func (w *Writer) Path() string { return w.path }
-
 // Append writes rec as one line and syncs it to disk before returning nil,
 // so a caller that reports the event only after Append returned never
 // reports what a crash could lose. A zero rec.Time is set to now. If the
@@ -127,37 +124,7 @@ func (w *Writer) Path() string { return w.path }
 // usable: the next Append tries again. An error wrapping ErrRotate means the
 // record was written and only the rotation failed.
 func (w *Writer) Append(rec Record) error {
-	if rec.Time.IsZero() {
-		rec.Time = time.Now()
-	}
-	line, err := encodeLine(rec)
-	if err != nil {
-		return pathError("append to", w.path, fmt.Errorf("encode: %w", err))
-	}
-	p := &pending{line: line}
-
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return ErrClosed
-	}
-	if w.queue == nil {
-		w.queue = &batch{}
-	}
-	b := w.queue
-	b.recs = append(b.recs, p)
-	w.mu.Unlock()
-
-	w.flushMu.Lock()
-	defer w.flushMu.Unlock()
-	if !b.done {
-		// Only a holder of flushMu takes the queue, so b is still it.
-		w.mu.Lock()
-		w.queue = nil
-		w.mu.Unlock()
-		w.flush(b)
-	}
-	return p.err
+	return w.AppendAll([]Record{rec})[0]
 }
 
 // AppendAll is Append for several records at once: they are written and

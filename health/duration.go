@@ -18,6 +18,21 @@ type Duration time.Duration
 // String formats d as Go duration text ("1.503s").
 func (d Duration) String() string { return time.Duration(d).String() }
 
+// Text formats d for a log line or a command's answer, to the precision
+// that matters at its size: "800µs", "32ms", "1.2s", "12s", "1m5s".
+func (d Duration) Text() string {
+	v := time.Duration(d)
+	switch a := v.Abs(); {
+	case a < time.Millisecond:
+		return v.Round(time.Microsecond).String()
+	case a < time.Second:
+		return v.Round(time.Millisecond).String()
+	case a < time.Minute:
+		return v.Round(100 * time.Millisecond).String()
+	}
+	return v.Round(time.Second).String()
+}
+
 // MarshalJSON writes d as Go duration text ("1.503s"), which an operator can
 // read in the file without converting nanoseconds.
 func (d Duration) MarshalJSON() ([]byte, error) {

@@ -34,3 +34,20 @@ func TestDurationJSON(t *testing.T) {
 		t.Errorf("Marshal = %s, %v; want \"1.503s\"", b, err)
 	}
 }
+
+func TestDurationText(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{800 * time.Microsecond, "800µs"},
+		{31500 * time.Microsecond, "32ms"},
+		{1234 * time.Millisecond, "1.2s"},
+		{12*time.Second + 3*time.Millisecond, "12s"},
+		{65*time.Second + 400*time.Millisecond, "1m5s"},
+	} {
+		if have := Duration(tc.d).Text(); have != tc.want {
+			t.Errorf("%v: have %q, want %q", tc.d, have, tc.want)
+		}
+	}
+}

@@ -228,10 +228,10 @@ func logEvent(ev *zerolog.Event, rec history.Record, recorded bool) {
 		ev = ev.Str("signal", rec.Signal)
 	}
 	if rec.Backoff > 0 {
-		ev = ev.Str("backoff", roundText(time.Duration(rec.Backoff)))
+		ev = ev.Str("backoff", rec.Backoff.Text())
 	}
 	if rec.StopDuration > 0 {
-		ev = ev.Str("took", roundText(time.Duration(rec.StopDuration)))
+		ev = ev.Str("took", rec.StopDuration.Text())
 	}
 	if rec.Message != "" {
 		ev = ev.Str("detail", rec.Message)
@@ -264,15 +264,15 @@ func eventLine(r history.Record) string {
 		if len(r.SignalsSent) == 1 && !r.Killed {
 			// The usual case: "db stopped by TERM in 3ms", and how it
 			// ended when not by that signal: "(exit 0)".
-			fmt.Fprintf(&b, "%s stopped by %s in %s", who, r.SignalsSent[0].Signal, roundText(time.Duration(r.StopDuration)))
+			fmt.Fprintf(&b, "%s stopped by %s in %s", who, r.SignalsSent[0].Signal, r.StopDuration.Text())
 			if r.Signal != r.SignalsSent[0].Signal {
 				fmt.Fprintf(&b, " (%s)", history.Ended(history.Record{Signal: r.Signal, ExitCode: r.ExitCode}))
 			}
 			break
 		}
-		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), roundText(time.Duration(r.StopDuration)))
+		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), r.StopDuration.Text())
 	case history.EventExit:
-		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), roundText(time.Duration(r.Uptime)))
+		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), r.Uptime.Text())
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
 	case history.EventDeferred:
@@ -282,7 +282,7 @@ func eventLine(r history.Record) string {
 	case history.EventCorrelated:
 		return fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", "))
 	case history.EventOrphaned:
-		fmt.Fprintf(&b, "%s: %s; stopped: %s, took %s", who, r.Message, escalationText(r), roundText(time.Duration(r.StopDuration)))
+		fmt.Fprintf(&b, "%s: %s; stopped: %s, took %s", who, r.Message, escalationText(r), r.StopDuration.Text())
 	default:
 		fmt.Fprintf(&b, "%s %s", who, r.Event)
 	}
@@ -293,7 +293,7 @@ func eventLine(r history.Record) string {
 		b.WriteString(": " + s)
 	}
 	if r.Backoff > 0 {
-		fmt.Fprintf(&b, "; next start in %s", roundText(time.Duration(r.Backoff)))
+		fmt.Fprintf(&b, "; next start in %s", r.Backoff.Text())
 	}
 	return b.String()
 }
@@ -311,7 +311,7 @@ func escalationText(r history.Record) string {
 		if i+1 < len(r.SignalsSent) {
 			next = r.SignalsSent[i+1].Time
 		}
-		parts[i] = fmt.Sprintf("%s (%s)", s.Signal, roundText(max(0, next.Sub(s.Time))))
+		parts[i] = fmt.Sprintf("%s (%s)", s.Signal, history.Duration(max(0, next.Sub(s.Time))).Text())
 	}
 	out := strings.Join(parts, " → ")
 	if r.Killed {
@@ -320,16 +320,4 @@ func escalationText(r history.Record) string {
 		out += ", " + history.Ended(history.Record{Signal: r.Signal, ExitCode: r.ExitCode})
 	}
 	return out
-}
-
-// roundText writes d to a readable precision: milliseconds under a second,
-// tenths of a second under a minute, seconds above.
-func roundText(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
 }

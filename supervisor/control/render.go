@@ -84,7 +84,7 @@ func cpuText(cg *Cgroup) string {
 	if cg == nil {
 		return "-"
 	}
-	return durationText(time.Duration(cg.CPU))
+	return cg.CPU.Text()
 }
 
 // String renders the report on one line:
@@ -104,7 +104,7 @@ func (r StopReport) String() string {
 	default:
 		b.WriteString("stopped")
 	}
-	fmt.Fprintf(&b, " after %s", durationText(time.Duration(r.Duration)))
+	fmt.Fprintf(&b, " after %s", r.Duration.Text())
 	if len(r.SignalsSent) > 0 || r.Killed {
 		sent := make([]string, len(r.SignalsSent))
 		for i, s := range r.SignalsSent {
@@ -144,18 +144,6 @@ func pidText(pid int) string {
 		return "-"
 	}
 	return strconv.Itoa(pid)
-}
-
-// durationText keeps a stop duration readable: tenths of a second from one
-// second up, milliseconds below.
-func durationText(d time.Duration) string {
-	switch {
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Microsecond).String()
 }
 
 // uptimeText gives the two largest units, as ps and kubectl do: "3d4h",

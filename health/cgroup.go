@@ -4,7 +4,6 @@ package health
 
 import (
 	"slices"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,20 +58,20 @@ func cgroupMembers(g *nsGroup, targets []Target, pols []Policy) map[uint64][]int
 	return m
 }
 
-// byCgroup gives the socket k, in CLOSE_WAIT since since, to every member
-// of the scan whose cgroup id it carries: counted in CloseWaitNow unless
-// ignored, and a persistent sample when old enough for the member. No fd
-// table is read, so the sample's PID is 0 (see SocketSample). It reports
-// whether some member had that cgroup, which decides the socket.
-func (s *Scanner) byCgroup(members []int, k sockKey, since time.Time, c *closeWaitScan) bool {
+// byCgroup gives the socket inode, seen as e, to every member of the scan
+// whose cgroup id it carries: counted in CloseWaitNow unless ignored, and
+// a persistent sample when old enough for the member. No fd table is
+// read, so the sample's PID is 0 (see SocketSample). It reports whether
+// some member had that cgroup, which decides the socket.
+func (s *Scanner) byCgroup(members []int, inode uint64, e seen, c *closeWaitScan) bool {
 	for _, i := range members {
-		if c.pols[i].CloseWait.Ignore.Match(k.tuple.Remote) {
+		if c.pols[i].CloseWait.Ignore.Match(e.tuple.Remote) {
 			continue
 		}
 		s.stats.ByCgroup++
 		c.res[i].CloseWaitNow++
-		if c.judged[i] && !since.After(c.limits[i]) {
-			c.out[i] = append(c.out[i], SocketSample{Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(since))})
+		if c.judged[i] && !e.since.After(c.limits[i]) {
+			c.out[i] = append(c.out[i], SocketSample{Inode: inode, Tuple: e.tuple, Age: Duration(c.now.Sub(e.since))})
 		}
 	}
 	return len(members) > 0

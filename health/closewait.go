@@ -5,6 +5,7 @@ package health
 import (
 	"cmp"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -32,10 +33,19 @@ import (
 // none that carries a cgroup id.
 
 // nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
-// sockets between scans.
+// sockets between scans, by inode (socket inodes are unique on the host).
 type nsState struct {
-	since map[sockKey]time.Time // in every dump of the namespace since then
-	spare map[sockKey]time.Time // the previous map, reused for the next dump
+	since map[uint64]seen // in every dump of the namespace since then
+	spare map[uint64]seen // the previous map, reused for the next dump
+	cands []cand          // the candidates of the last dump, reused
+}
+
+// seen is a CLOSE_WAIT socket of a namespace: its tuple (an inode reused
+// by a new socket has another, and starts afresh) and since when it has
+// been in every dump.
+type seen struct {
+	tuple Tuple
+	since time.Time
 }
 
 // nsGroup is the set of targets sharing one network namespace, read with
@@ -44,13 +54,15 @@ type nsGroup struct {
 	ns      uint64
 	pid     int   // pid whose namespace is read; 0 = the supervisor's own
 	members []int // indexes into the targets of the scan
-	cands   []sockKey
-	info    map[uint64]candInfo // of each candidate, by inode
+	cands   []cand
 }
 
-// candInfo is what the dump said of an owner-walk candidate besides its
-// key.
-type candInfo struct {
+// cand is an owner-walk candidate: a socket of the dump that may be
+// persistent for a member that may hold it, with what the dump said of it.
+type cand struct {
+	inode  uint64
+	tuple  Tuple
+	since  time.Time
 	uid    uint32
 	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
 }
@@ -63,6 +75,7 @@ type closeWaitScan struct {
 	res     []Result
 	limits  []time.Time // see persistSince
 	judged  []bool      // limits[i] is valid: the target may have persistent sockets
+	only    []bool      // Target.cgroupOnly of each target
 	// nowUnknown[i]: a namespace of target i could not be read, or gave no
 	// cgroup ids, so its CloseWaitNow is -1.
 	nowUnknown []bool
@@ -140,8 +153,9 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
 	c := &closeWaitScan{targets: targets, pols: pols, res: res, now: now,
 		limits: make([]time.Time, len(targets)), judged: make([]bool, len(targets)),
-		out: make([][]SocketSample, len(targets)), nowUnknown: make([]bool, len(targets))}
+		out: make([][]SocketSample, len(targets)), nowUnknown: make([]bool, len(targets)), only: make([]bool, len(targets))}
 	for i, t := range targets {
+		c.only[i] = t.cgroupOnly()
 		c.limits[i], c.judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
 		if t.cgroupID() != 0 && !pols[i].CloseWait.Disabled {
 			res[i].CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
@@ -155,7 +169,8 @@ func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, g
 			res[i].CloseWaitNow = -1
 		}
 	}
-	s.owners.prune(s.liveInodes())
+	s.forgetNamespaces()
+	s.owners.prune(s.live)
 	s.owners.setOwned(s.ownedPIDs())
 
 	for _, g := range groups {
@@ -191,7 +206,7 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	}
 	st := s.nss[g.ns]
 	if st == nil {
-		st = &nsState{since: map[sockKey]time.Time{}, spare: map[sockKey]time.Time{}}
+		st = &nsState{since: map[uint64]seen{}, spare: map[uint64]seen{}}
 		s.nss[g.ns] = st
 	}
 	socks, err := s.reader.CloseWait(g.pid)
@@ -206,28 +221,36 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 		return
 	}
 	byID := cgroupMembers(g, targets, pols)
+	// Whether a socket carrying a cgroup id none of the members has may
+	// be held by a member: not when every member that could be judged is
+	// CgroupOnly (the supervisor's children), which spares the member
+	// loop of candidate for every other socket of the host.
+	idsForeign := false
+	for _, i := range g.members {
+		idsForeign = idsForeign || c.judged[i] && !c.only[i]
+	}
 	noIDs := false // the reader gives no cgroup ids
 	next := st.spare
 	clear(next)
+	g.cands = st.cands[:0]
 	for _, so := range socks {
-		k := sockKey{ns: g.ns, inode: so.Inode, tuple: so.Tuple}
-		since, ok := st.since[k]
-		if !ok {
-			since = c.now
+		if so.Inode == 0 {
+			continue // no file holds it: nobody's to judge
 		}
-		next[k] = since
+		e, ok := st.since[so.Inode]
+		if !ok || e.tuple != so.Tuple {
+			e = seen{tuple: so.Tuple, since: c.now}
+		}
+		next[so.Inode] = e
 		noIDs = noIDs || so.CgroupID == 0
-		if so.CgroupID != 0 && s.byCgroup(byID[so.CgroupID], k, since, c) {
+		if so.CgroupID != 0 && (s.byCgroup(byID[so.CgroupID], so.Inode, e, c) || !idsForeign) {
 			continue
 		}
-		if s.candidate(g, c, k, since, so.CgroupID) {
-			g.cands = append(g.cands, k)
-			if g.info == nil {
-				g.info = map[uint64]candInfo{}
-			}
-			g.info[so.Inode] = candInfo{uid: so.UID, cgroup: so.CgroupID}
+		if s.candidate(g, c, so.Tuple.Remote, e.since, so.CgroupID) {
+			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, uid: so.UID, cgroup: so.CgroupID})
 		}
 	}
+	st.cands = g.cands
 	st.spare, st.since = st.since, next
 	if noIDs {
 		for _, members := range byID {
@@ -238,32 +261,46 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	}
 }
 
-// candidate reports whether the socket k, in CLOSE_WAIT since since, may
-// be persistent for some member of g that may hold it. A socket that
-// carries a cgroup id (none of the members', or byCgroup would have taken
-// it) is held by none of the CgroupOnly members.
-func (s *Scanner) candidate(g *nsGroup, c *closeWaitScan, k sockKey, since time.Time, cgroup uint64) bool {
+// candidate reports whether a socket to remote, in CLOSE_WAIT since
+// since, may be persistent for some member of g that may hold it. A
+// socket that carries a cgroup id (none of the members', or byCgroup
+// would have taken it) is held by none of the CgroupOnly members.
+func (s *Scanner) candidate(g *nsGroup, c *closeWaitScan, remote netip.AddrPort, since time.Time, cgroup uint64) bool {
 	for _, i := range g.members {
-		if cgroup != 0 && c.targets[i].cgroupOnly() {
+		if cgroup != 0 && c.only[i] {
 			continue
 		}
-		if c.judged[i] && !since.After(c.limits[i]) && !c.pols[i].CloseWait.Ignore.Match(k.tuple.Remote) {
+		if c.judged[i] && !since.After(c.limits[i]) && !c.pols[i].CloseWait.Ignore.Match(remote) {
 			return true
 		}
 	}
 	return false
 }
 
-// liveInodes returns the inodes of every socket some namespace still has
-// in CLOSE_WAIT.
-func (s *Scanner) liveInodes() map[uint64]struct{} {
-	live := map[uint64]struct{}{}
-	for _, st := range s.nss {
-		for k := range st.since {
-			live[k.inode] = struct{}{}
+// forgetNamespaces drops the sockets of the network namespaces no known
+// target lives in any more: a child that ran its server in a namespace of
+// its own takes the namespace with it when it restarts.
+func (s *Scanner) forgetNamespaces() {
+	for ns := range s.nss {
+		used := false
+		for _, ts := range s.targets {
+			used = used || slices.Contains(ts.nsOf, ns)
+		}
+		if !used {
+			delete(s.nss, ns)
 		}
 	}
-	return live
+}
+
+// live reports whether some namespace still has the socket inode in
+// CLOSE_WAIT.
+func (s *Scanner) live(inode uint64) bool {
+	for _, st := range s.nss {
+		if _, ok := st.since[inode]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedPIDs returns the PIDs of every target the Scanner keeps state for
@@ -299,9 +336,8 @@ func (s *Scanner) resolveOwners(g *nsGroup) {
 	for _, k := range g.cands {
 		if !s.owners.known(k.inode, scan) {
 			want[k.inode] = struct{}{}
-			info := g.info[k.inode]
-			uids[info.uid] = true
-			noID = noID || info.cgroup == 0
+			uids[k.uid] = true
+			noID = noID || k.cgroup == 0
 		}
 	}
 	if len(want) == 0 {
@@ -314,10 +350,7 @@ func (s *Scanner) resolveOwners(g *nsGroup) {
 		}
 		return
 	}
-	live := make(map[uint64]struct{}, len(s.nss[g.ns].since))
-	for k := range s.nss[g.ns].since {
-		live[k.inode] = struct{}{}
-	}
+	live := s.nss[g.ns].since
 	start, wanted := time.Now(), len(want)
 	s.stats.FDWalks++
 	tables, readlinks := 0, 0
@@ -450,21 +483,12 @@ func compareBool(a, b bool) int {
 func (s *Scanner) persistentOf(g *nsGroup, c *closeWaitScan, i int) []SocketSample {
 	var out []SocketSample
 	p, limit, pids := c.pols[i].CloseWait, c.limits[i], c.res[i].PIDs
-	cgroupOnly := c.targets[i].cgroupOnly()
-	since := s.nss[g.ns].since
 	for _, k := range g.cands {
-		first := since[k]
-		if first.After(limit) || p.Ignore.Match(k.tuple.Remote) {
-			continue
-		}
-		if cgroupOnly && g.info[k.inode].cgroup != 0 {
-			continue
-		}
 		pid, ok := s.owners.pos[k.inode]
-		if !ok || !slices.Contains(pids, pid) {
+		if !ok || !slices.Contains(pids, pid) || k.since.After(limit) || c.only[i] && k.cgroup != 0 || p.Ignore.Match(k.tuple.Remote) {
 			continue
 		}
-		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(first))})
+		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(k.since))})
 	}
 	return out
 }

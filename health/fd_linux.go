@@ -37,11 +37,22 @@ func fdStat(procRoot string, pid int, buf []byte) (uid uint32, fds int, err erro
 	return st.Uid, n, err
 }
 
-// fdLimit returns the soft RLIMIT_NOFILE of pid from /proc/<pid>/limits;
-// 0 means unlimited. It is read each scan because a process (or prlimit)
-// may change it at any time, into buf: a tick allocates only the path for
-// it (see parseNofileLimit).
+// fdLimit returns the soft RLIMIT_NOFILE of pid; 0 means unlimited. It is
+// read each scan because a process (or prlimit) may change it at any time:
+// with prlimit(2), one syscall, where allowed (the caller has
+// CAP_SYS_RESOURCE or runs as the process's user), else from
+// /proc/<pid>/limits read into buf (see parseNofileLimit), as always for
+// a procRoot other than /proc.
 func fdLimit(procRoot string, pid int, buf []byte) (uint64, error) {
+	if procRoot == "/proc" {
+		var r unix.Rlimit
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &r); err == nil {
+			if r.Cur == unix.RLIM_INFINITY {
+				return 0, nil
+			}
+			return r.Cur, nil
+		}
+	}
 	n, err := readFile(procRoot+"/"+strconv.Itoa(pid)+"/limits", buf)
 	if err != nil {
 		return 0, err

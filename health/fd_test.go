@@ -40,6 +40,10 @@ func TestFDLimitSelf(t *testing.T) {
 	if err != nil || have != want {
 		t.Errorf("fdLimit(self) = %d, %v; want %d", have, err, want)
 	}
+	// "/proc/" is not "/proc": the limits file is read, and agrees.
+	if have, err := fdLimit("/proc/", os.Getpid(), make([]byte, 4096)); err != nil || have != want {
+		t.Errorf("fdLimit(self) from the limits file = %d, %v; want %d", have, err, want)
+	}
 	p, err := procfs.Self()
 	if err != nil {
 		t.Fatal(err)

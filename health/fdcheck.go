@@ -28,25 +28,8 @@ func (h *fdHistory) add(t time.Time, n int) {
 // slopePerMin is the least-squares growth of the count in fds per minute;
 // 0 with fewer than two points or no elapsed time.
 func (h *fdHistory) slopePerMin() float64 {
-	if len(h.n) < 2 {
-		return 0
-	}
-	t0 := h.at[0]
-	var sx, sy, sxx, sxy float64
-	for i, n := range h.n {
-		x := h.at[i].Sub(t0).Minutes()
-		y := float64(n)
-		sx += x
-		sy += y
-		sxx += x * x
-		sxy += x * y
-	}
-	k := float64(len(h.n))
-	d := k*sxx - sx*sx
-	if d == 0 {
-		return 0
-	}
-	return (k*sxy - sx*sy) / d
+	slope, _ := fit(h.at, h.n)
+	return slope
 }
 
 // checkFDs reads the fd count and limit of every process of a target
@@ -63,7 +46,7 @@ func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDU
 	var worst FDUsage
 	worstRatio := -1.0
 	over := false
-	var predicted *FDUsage // the process predicted to run out first
+	var predicted FDUsage // the process predicted to run out first (Prediction set)
 	live := make(map[int]bool, len(pids))
 	for _, pid := range pids {
 		n, err := fdCount(s.procRoot, pid, s.dirBuf)
@@ -89,15 +72,16 @@ func (s *Scanner) checkFDs(t Target, p FDPolicy, pids []int, now time.Time) (FDU
 			worstRatio = r
 			worst = FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: h.slopePerMin()}
 		}
-		if pr, soon := h.predict(limit, p.Predict); soon && (predicted == nil || pr.ReachesLimitIn < predicted.Prediction.ReachesLimitIn) {
-			predicted = &FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: pr.SlopePerMin, Prediction: &pr}
+		if pr, soon := h.predict(limit, p.Predict); soon && (predicted.Prediction == nil || pr.ReachesLimitIn < predicted.Prediction.ReachesLimitIn) {
+			found := pr // only a prediction that is kept goes to the heap
+			predicted = FDUsage{PID: pid, Open: n, Limit: limit, SlopePerMin: pr.SlopePerMin, Prediction: &found}
 		}
 	}
-	if predicted != nil {
+	if predicted.Prediction != nil {
 		// The process about to run out is the one to show, unless another
 		// is over the limit already.
 		if !over {
-			worst = *predicted
+			worst = predicted
 		}
 		over = true
 	}

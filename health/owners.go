@@ -70,27 +70,24 @@ func (c *ownerCache) known(inode, scan uint64) bool {
 }
 
 // prune drops the inodes that are no longer in CLOSE_WAIT.
-func (c *ownerCache) prune(seen map[uint64]struct{}) {
+func (c *ownerCache) prune(live func(inode uint64) bool) {
 	for ino := range c.pos {
-		if _, ok := seen[ino]; !ok {
+		if !live(ino) {
 			delete(c.pos, ino)
 		}
 	}
 	for ino := range c.neg {
-		if _, ok := seen[ino]; !ok {
+		if !live(ino) {
 			delete(c.neg, ino)
 		}
 	}
 }
 
-// dropPIDs forgets the sockets owned by pids and returns their inodes.
-func (c *ownerCache) dropPIDs(pids []int) []uint64 {
-	var out []uint64
+// dropPIDs forgets the sockets owned by pids.
+func (c *ownerCache) dropPIDs(pids []int) {
 	for ino, pid := range c.pos {
 		if slices.Contains(pids, pid) {
-			out = append(out, ino)
 			delete(c.pos, ino)
 		}
 	}
-	return out
 }

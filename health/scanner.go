@@ -143,14 +143,6 @@ type Scanner struct {
 	pols    []Policy // of the Scan in progress
 }
 
-// sockKey identifies a socket across scans: an inode may be reused by a new
-// socket, which then has another tuple and starts afresh.
-type sockKey struct {
-	ns    uint64
-	inode uint64
-	tuple Tuple
-}
-
 // targetState is what the Scanner remembers about a target between scans.
 type targetState struct {
 	pids []int

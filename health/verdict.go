@@ -7,15 +7,15 @@ package health
 // are usually what exhausts the fds, and the socket evidence names the
 // peer to look at.
 func verdict(p Policy, persistent []SocketSample, fds FDUsage, fdOver bool) *Evidence {
-	var fdp *FDUsage
-	if fds.PID != 0 {
-		f := fds
-		fdp = &f
-	}
 	cw := !p.CloseWait.Disabled && len(persistent) >= p.CloseWait.Threshold
 	fd := !p.FDs.Disabled && fdOver
 	if !cw && !fd {
 		return nil
+	}
+	var fdp *FDUsage
+	if fds.PID != 0 {
+		f := fds // only a verdict's copy goes to the heap
+		fdp = &f
 	}
 	ev := &Evidence{Reason: ReasonFDExhaustion, CloseWait: len(persistent), FDs: fdp}
 	if cw {

@@ -193,6 +193,15 @@ func (c *child) snapshot() (ChildStatus, *process) {
 	return st, c.live
 }
 
+// statePID returns the child's state and the pid of its process (0 when
+// none): what the health loop looks at every tick, without copying the
+// whole status.
+func (c *child) statePID() (State, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap.State, c.snap.PID
+}
+
 // liveProcess returns the child's live process, nil when none.
 func (c *child) liveProcess() *process {
 	c.mu.Lock()

@@ -88,17 +88,17 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	byName := map[string]*child{}
 	next := time.Second
 	for _, c := range children {
-		st := c.status()
+		state, pid := c.statePID()
 		hs := c.healthSpec()
 		if !hs.Enabled() {
 			continue
 		}
-		if st.State != Running || st.PID == 0 {
+		if state != Running || pid == 0 {
 			h.scanner.Forget(c.name)
 			delete(h.pids, c.name)
 			delete(h.due, c.name)
 			delete(h.leaves, c.name)
-			if st.State == Starting {
+			if state == Starting {
 				// Look again soon: the first scan should follow the
 				// start grace closely, not a whole interval later.
 				next = min(next, 100*time.Millisecond)
@@ -119,14 +119,14 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 			next = min(next, due.Sub(now))
 			continue
 		}
-		if h.pids[c.name] != st.PID {
+		if h.pids[c.name] != pid {
 			h.scanner.Forget(c.name)
-			h.pids[c.name] = st.PID
+			h.pids[c.name] = pid
 		}
 		h.due[c.name] = now.Add(hs.Interval)
 		next = min(next, hs.Interval)
-		leaf := h.leafOf(c, st.PID)
-		targets = append(targets, health.Target{Name: c.name, PID: st.PID, Descendants: true, Policy: hs.Policy, Interval: hs.Interval,
+		leaf := h.leafOf(c, pid)
+		targets = append(targets, health.Target{Name: c.name, PID: pid, Descendants: true, Policy: hs.Policy, Interval: hs.Interval,
 			Cgroup: leaf.id, CgroupDir: leaf.dir, CgroupOnly: true})
 		byName[c.name] = c
 	}

@@ -85,7 +85,7 @@ func (o *owner) setUpCgroup(sc config.Supervisor) error {
 		return fmt.Errorf("no cgroup2 hierarchy: %w", err)
 	}
 	if sc.Cgroup == config.CgroupAuto && !h.Writable {
-		return fmt.Errorf("cgroup2 hierarchy at %s not writable below %s: %w", h.Mount, h.Own, h.CheckWritable())
+		return fmt.Errorf("cgroup2 hierarchy at %s not writable below %s: %w", h.Mount, h.Own, h.NotWritable)
 	}
 	if o.home, err = h.OwnGroup(); err != nil {
 		return err

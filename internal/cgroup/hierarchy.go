@@ -32,8 +32,10 @@ type Hierarchy struct {
 	// Own is the calling process's cgroup path from /proc/self/cgroup, e.g.
 	// "/" or "/system.slice/resreap.service".
 	Own string
-	// Writable is CheckWritable() == nil at the time of Detect.
-	Writable bool
+	// Writable is CheckWritable() == nil at the time of Detect;
+	// NotWritable is what CheckWritable said otherwise.
+	Writable    bool
+	NotWritable error
 }
 
 // Detect finds the cgroup2 mount in /proc/self/mountinfo (the first mount
@@ -53,7 +55,8 @@ func Detect() (Hierarchy, error) {
 	if _, err := h.OwnGroup(); err != nil {
 		return Hierarchy{}, err
 	}
-	h.Writable = h.CheckWritable() == nil
+	h.NotWritable = h.CheckWritable()
+	h.Writable = h.NotWritable == nil
 	return h, nil
 }
 

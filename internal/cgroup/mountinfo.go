@@ -40,6 +40,34 @@ func readMount(path string) (mountEntry, error) {
 // bind mounts of the same hierarchy (a container's view, say). None gives
 // an error wrapping ErrNoHierarchy.
 func parseMountinfo(r io.Reader) (mountEntry, error) {
+	var m mountEntry
+	err := eachMount(r, func(f mountFields) bool {
+		if f.fstype == "cgroup2" {
+			m = mountEntry{point: f.point, root: f.root}
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return mountEntry{}, err
+	}
+	if m.point == "" {
+		return mountEntry{}, fmt.Errorf("no cgroup2 mount: %w", ErrNoHierarchy)
+	}
+	return m, nil
+}
+
+// mountFields are the fields of a mountinfo line that the package reads.
+type mountFields struct {
+	root, point string // unescaped
+	fstype      string
+	superOpts   string // comma-separated
+}
+
+// eachMount calls fn with each line of a mountinfo listing until it
+// returns false; lines that are not mountinfo lines (the kernel never
+// writes one) are skipped.
+func eachMount(r io.Reader, fn func(mountFields) bool) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -51,17 +79,14 @@ func parseMountinfo(r io.Reader) (mountEntry, error) {
 				break
 			}
 		}
-		if sep < 0 || sep+1 >= len(f) {
-			continue // not a mountinfo line; the kernel never writes one
+		if sep < 0 || sep+3 >= len(f) {
+			continue
 		}
-		if f[sep+1] == "cgroup2" {
-			return mountEntry{point: unescapeOctal(f[4]), root: unescapeOctal(f[3])}, nil
+		if !fn(mountFields{root: unescapeOctal(f[3]), point: unescapeOctal(f[4]), fstype: f[sep+1], superOpts: f[sep+3]}) {
+			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return mountEntry{}, err
-	}
-	return mountEntry{}, fmt.Errorf("no cgroup2 mount: %w", ErrNoHierarchy)
+	return sc.Err()
 }
 
 // unescapeOctal undoes the kernel's mangling of paths in mountinfo, which

@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -44,26 +43,24 @@ func socketIDs(release string, mountinfo io.Reader) (bool, string) {
 	if major > 5 || major == 5 && minor >= 15 {
 		return true, ""
 	}
-	sc := bufio.NewScanner(mountinfo)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		for i := 6; i+3 < len(f); i++ {
-			if f[i] != "-" {
-				continue
-			}
-			if f[i+1] == "cgroup" {
-				for _, opt := range strings.Split(f[i+3], ",") {
-					if opt == "net_cls" || opt == "net_prio" {
-						return false, fmt.Sprintf("Linux %s (before 5.15) with a cgroup v1 %s hierarchy at %s reports every socket with the root cgroup's id",
-							release, opt, unescapeOctal(f[4]))
-					}
-				}
-			}
-			break
+	why := ""
+	err := eachMount(mountinfo, func(m mountFields) bool {
+		if m.fstype != "cgroup" {
+			return true
 		}
+		for _, opt := range strings.Split(m.superOpts, ",") {
+			if opt == "net_cls" || opt == "net_prio" {
+				why = fmt.Sprintf("Linux %s (before 5.15) with a cgroup v1 %s hierarchy at %s reports every socket with the root cgroup's id",
+					release, opt, m.point)
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return false, fmt.Sprintf("mountinfo: %v", err)
 	}
-	return true, ""
+	return why == "", why
 }
 
 // kernelVersion reads major and minor from a release such as

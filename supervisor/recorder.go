@@ -59,14 +59,29 @@ func newRecorder(sink HistorySink, log zerolog.Logger) *recorder {
 
 // add queues an event; it never blocks.
 func (r *recorder) add(ev *zerolog.Event, rec history.Record) {
+	r.enqueue(pendingEvent{ev: ev, rec: rec})
+}
+
+// note logs msg with ev after the events queued before it.
+func (r *recorder) note(ev *zerolog.Event, msg string) {
+	r.enqueue(pendingEvent{ev: ev, note: msg})
+}
+
+// enqueue queues p for the writer goroutine, or with the recorder closed
+// or its queue full logs it at once: an event as not recorded (and
+// counted), a note as it is.
+func (r *recorder) enqueue(p pendingEvent) {
 	r.mu.Lock()
 	if r.closed || len(r.queue) >= maxPending {
-		r.dropped++
+		if p.note == "" {
+			r.dropped++
+			p.ev = p.ev.Str("history", "queue full: not recorded")
+		}
 		r.mu.Unlock()
-		logEvent(ev.Str("history", "queue full: not recorded"), rec, false)
+		p.log(false)
 		return
 	}
-	r.queue = append(r.queue, pendingEvent{ev: ev, rec: rec})
+	r.queue = append(r.queue, p)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -74,20 +89,13 @@ func (r *recorder) add(ev *zerolog.Event, rec history.Record) {
 	}
 }
 
-// note logs msg with ev after the events queued before it.
-func (r *recorder) note(ev *zerolog.Event, msg string) {
-	r.mu.Lock()
-	if r.closed || len(r.queue) >= maxPending {
-		r.mu.Unlock()
-		ev.Msg(msg)
+// log logs p: a note as it is, an event saying whether it was recorded.
+func (p pendingEvent) log(recorded bool) {
+	if p.note != "" {
+		p.ev.Msg(p.note)
 		return
 	}
-	r.queue = append(r.queue, pendingEvent{ev: ev, note: msg})
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	logEvent(p.ev, p.rec, recorded)
 }
 
 // Dropped returns how many events found the queue full, and Failed how
@@ -148,11 +156,7 @@ func (r *recorder) write(batch []pendingEvent) {
 		}
 	}
 	for i, p := range batch {
-		if p.note != "" {
-			p.ev.Msg(p.note)
-			continue
-		}
-		logEvent(p.ev, p.rec, recorded[i])
+		p.log(recorded[i])
 	}
 }
 
@@ -202,11 +206,7 @@ func (r *recorder) close() {
 		r.log.Error().Int("queued", len(left)).Str("waited", drainWait.String()).
 			Msg("history stalled at shutdown: events not recorded")
 		for _, p := range left {
-			if p.note != "" {
-				p.ev.Msg(p.note)
-				continue
-			}
-			logEvent(p.ev, p.rec, false)
+			p.log(false)
 		}
 	}
 }

@@ -188,12 +188,23 @@ func (s *Supervisor) Run(ctx context.Context) error {
 const captureWait = 5 * time.Second
 
 func (s *Supervisor) waitCaptures() {
-	done := make(chan struct{})
-	go func() { s.captures.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(captureWait):
+	if _, ok := doneWithin(captureWait, s.captures.Wait); !ok {
 		s.log.Error().Msg("a capture is still being written at exit; it may be incomplete")
+	}
+}
+
+// doneWithin runs f in a goroutine of its own and reports whether it
+// returned within d; done closes when it does, for a caller that waits on.
+func doneWithin(d time.Duration, f func()) (done <-chan struct{}, ok bool) {
+	c := make(chan struct{})
+	go func() { f(); close(c) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-c:
+		return c, true
+	case <-timer.C:
+		return c, false
 	}
 }
 
@@ -374,11 +385,7 @@ func (s *Supervisor) outputQueue(spec *config.ChildSpec, stderr bool) (*lineQueu
 // say), so after a grace period the read ends are closed. Then what is
 // queued is written out, and the files closed.
 func (s *Supervisor) closeOutputs() {
-	done := make(chan struct{})
-	go func() { s.copiers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
+	if done, ok := doneWithin(2*time.Second, s.copiers.Wait); !ok {
 		s.mu.Lock()
 		for f := range s.outputs {
 			f.Close()

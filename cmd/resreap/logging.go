@@ -51,13 +51,20 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	dw := diode.NewWriter(struct{ io.Writer }{out}, logBuffer, 0, func(missed int) {
 		fmt.Fprintf(w, "resreap: %d log messages dropped: the log was not being read\n", missed)
 	})
-	closeLog := func() {
-		done := make(chan struct{})
-		go func() { dw.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(logCloseWait):
-		}
-	}
+	closeLog := func() { closeWithin(logCloseWait, func() { dw.Close() }) }
 	return zerolog.New(dw).Level(level).With().Timestamp().Logger(), closeLog, nil
+}
+
+// closeWithin runs f (a Close) and waits for it at most d; it reports
+// whether f returned. One that hangs (a log or history file on a dead disk) is
+// left behind: resreap is exiting.
+func closeWithin(d time.Duration, f func()) bool {
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -125,11 +124,7 @@ func openHistory(sc config.Supervisor, log zerolog.Logger) (supervisor.HistorySi
 	}
 	log.Info().Str("file", sc.HistoryFile).Msg("history file")
 	return hist, func() {
-		done := make(chan struct{})
-		go func() { hist.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(logCloseWait):
+		if !closeWithin(logCloseWait, func() { hist.Close() }) {
 			log.Error().Str("file", sc.HistoryFile).Msg("history file still busy at exit")
 		}
 	}

@@ -243,8 +243,8 @@ func TestCheckAndRunRefuseBadNames(t *testing.T) {
 		for i, n := range names {
 			contains(t, out, fmt.Sprintf("%s:%d: %s", cfg, 4*i+2, n.want))
 		}
-		if i := strings.IndexFunc(out, terminalControl); i >= 0 {
-			t.Errorf("%v: raw control character at %d:\n%q", cmd, i, out)
+		if n, i := rawControls(out); n > 0 {
+			t.Errorf("%v: %d raw control characters, the first at %d:\n%q", cmd, n, i, out)
 		}
 	}
 

@@ -179,10 +179,10 @@ func (v *validator) childEnv(key string, f *fileChild) map[string]string {
 // "" when nothing is. A name becomes part of paths (the capture directory
 // <capture_dir>/<name>, the cgroup leaf child-<name>.<gen>, {name} in an
 // output file) and of every table and log line: it is a safe alphabet,
-// letters, digits, '_', '-' and '.', never '.' first, so that no name is
-// "." or "..", none hides as a dot file, none holds a '/' or a byte a
-// terminal acts on, and at most maxNameLen bytes. A bad name is shown
-// quoted, escaped as Go quotes strings, never raw.
+// ASCII letters, digits, '_', '-' and '.', never '.' first, so that no
+// name is "." or "..", none hides as a dot file, none holds a '/' or a
+// byte a terminal acts on, and at most maxNameLen bytes. A bad name is
+// shown quoted, escaped as Go quotes strings, never raw.
 func nameProblem(name string) string {
 	switch {
 	case name == "":
@@ -204,7 +204,7 @@ func nameProblem(name string) string {
 }
 
 // nameRule is the alphabet of names, for problems.
-const nameRule = "a name is letters, digits, '_', '-' and '.', not first"
+const nameRule = "a name is ASCII letters, digits, '_', '-' and '.', not first"
 
 // nameRune reports whether r may be in a name: ASCII only, so that a
 // name reads the same in every locale and no two look alike.

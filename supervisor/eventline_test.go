@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/history"
 )
 
@@ -30,6 +31,17 @@ func TestEventLine(t *testing.T) {
 			Uptime: history.Duration(4 * time.Second), Backoff: history.Duration(time.Second)},
 			"w exited: exit 3 after 4s; next start in 1s"},
 		{history.Record{Child: "w", Event: history.EventStart, PID: 42, Restarts: 2}, "w started (pid 42), restart 2"},
+		// What a record quotes from outside is escaped.
+		{history.Record{Child: "w", Event: history.EventStart, Message: "exec /opt/\x1b]0;pwned\a: no such file"},
+			`w failed to start: exec /opt/\x1b]0;pwned\a: no such file`},
+		{history.Record{Child: "w", Event: history.EventRestart, Reason: history.ReasonLiveness,
+			Evidence: &health.Evidence{Reason: health.ReasonLiveness, Probe: "/p\u009b: exit 1", Failures: 2}},
+			"w restarting, reason liveness"},
+		{history.Record{Child: "w", Event: history.EventStop, Reason: history.ReasonLiveness, SignalsSent: []history.SignalSent{{Signal: "TERM", Time: t0}},
+			Signal: "TERM", Evidence: &health.Evidence{Reason: health.ReasonLiveness, Probe: "/p\u009b: exit 1\n", Failures: 2}},
+			`w stopped by TERM in 0s, reason liveness: 2 probes failed, last: /p\u009b: exit 1\n`},
+		{history.Record{Group: "g", Event: history.EventCorrelated, Message: "3 of 4 \x1b[2J", Members: []string{"a", "b"}},
+			`group g: 3 of 4 \x1b[2J (a, b)`},
 	} {
 		if got := eventLine(tc.rec); got != tc.want {
 			t.Errorf("eventLine:\n got %s\nwant %s", got, tc.want)

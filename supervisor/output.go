@@ -14,6 +14,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // maxQueued bounds the bytes of child output waiting for a writer: a
@@ -155,15 +156,29 @@ func (q *lineQueue) close() bool {
 
 // copyLines copies r to q line by line with prefix until EOF or until r
 // is closed, and to the capture tap while one is installed. Lines longer than the buffer are split, not dropped.
+//
+// A line with a prefix ("NAME | ") goes to resreap's own stdout or
+// stderr, a terminal perhaps, among other children's lines and the log:
+// it is escaped (textsafe), so that a child's colors or escape sequences
+// cannot repaint or retitle the operator's terminal. A line without one
+// goes to the child's own file, and the capture tap gets it too, as the
+// child wrote it. A line split at the buffer may show the bytes of a
+// character cut in two escaped.
 func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	var esc []byte // the escaped line, reused: at most 4 × the buffer (a line of \xNN)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			if line[len(line)-1] == '\n' {
 				line = line[:len(line)-1]
 			}
-			q.put(prefix, line)
+			if prefix != "" {
+				esc = textsafe.AppendEscape(esc[:0], line)
+				q.put(prefix, esc)
+			} else {
+				q.put(prefix, line)
+			}
 			if t := tap.Load(); t != nil {
 				t.add(line)
 			}

@@ -111,3 +111,32 @@ func TestOutputNull(t *testing.T) {
 		t.Errorf("OutputLost %s", st)
 	}
 }
+
+// A child's lines shown on resreap's own output, after "NAME | ", are
+// escaped: its escape sequences, a C1 CSI, a byte that is not UTF-8. Its
+// own file gets its bytes as it wrote them.
+func TestOutputPrefixedLinesEscaped(t *testing.T) {
+	sh := testchild.NeedCommand(t, "sh")
+	file := filepath.Join(t.TempDir(), "err.log")
+	spec := helperSpec("painter", "")
+	spec.Command = []string{sh, "-c", `printf 'out \033]0;pwned\007 \302\233 \377 end\n'; printf 'err \033[2J end\n' >&2; exec sleep 1000`}
+	spec.Env = nil
+	spec.Stderr = config.OutputSpec{Mode: config.OutputFile, File: file, MaxSize: 1 << 20, Keep: 1}
+	h := startSupervisor(t, spec)
+	line := h.out.waitLine(t, 30*time.Second, "painter | out")
+	if want := `painter | out \x1b]0;pwned\a \u009b \xff end`; line != want {
+		t.Errorf("line %q, want %q", line, want)
+	}
+	var data []byte
+	testchild.WaitWithin(t, "the stderr line in "+file, 30*time.Second, func() bool {
+		data, _ = os.ReadFile(file)
+		return strings.Contains(string(data), "end\n")
+	})
+	if want := "err \x1b[2J end\n"; string(data) != want {
+		t.Errorf("file %q, want %q as written", data, want)
+	}
+	h.stop()
+	if i := strings.IndexFunc(h.out.String(), func(r rune) bool { return r != '\n' && (r < 0x20 || r >= 0x7f && r < 0xa0) }); i >= 0 {
+		t.Errorf("raw control character in resreap's output:\n%q", h.out.String())
+	}
+}

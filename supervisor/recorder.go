@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // maxPending bounds the events waiting for the history: hours of a
@@ -244,6 +245,10 @@ func logEvent(ev *zerolog.Event, rec history.Record, recorded bool) {
 //	fe-server stopped: QUIT (2s) → TERM (10s) → KILL (3ms), killed, took 12s, reason close_wait
 //	db stopped by TERM in 3ms, reason shutdown
 //	worker exited: exit 3 after 4s; next start in 1s
+//
+// The line is escaped (textsafe): a message quotes a start error (a
+// program's path), a probe's error, what a hook said, and a log read as
+// text (`jq -r .message`, a console) must not carry their control bytes.
 func eventLine(r history.Record) string {
 	who := r.Child
 	if who == "" {
@@ -280,7 +285,7 @@ func eventLine(r history.Record) string {
 	case history.EventWouldRestart:
 		fmt.Fprintf(&b, "%s would be restarted (%s)", who, r.Message)
 	case history.EventCorrelated:
-		return fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", "))
+		return textsafe.Escape(fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", ")))
 	case history.EventOrphaned:
 		fmt.Fprintf(&b, "%s: %s; stopped: %s, took %s", who, r.Message, escalationText(r), r.StopDuration.Text())
 	default:
@@ -295,7 +300,7 @@ func eventLine(r history.Record) string {
 	if r.Backoff > 0 {
 		fmt.Fprintf(&b, "; next start in %s", r.Backoff.Text())
 	}
-	return b.String()
+	return textsafe.Escape(b.String())
 }
 
 // escalationText is the signals of a stop, each with how long resreap

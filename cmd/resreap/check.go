@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 const checkExamples = `  resreap check -c /etc/resreap/resreap.toml
@@ -41,7 +43,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		err = config.CheckHost(cfg)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		printEscaped(stderr, err.Error())
 		if errors.Is(err, config.ErrInvalid) {
 			return 2
 		}
@@ -51,6 +53,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if *noHost {
 		host = "host not checked"
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d children, %s)\n", *path, len(cfg.Children), host)
+	fmt.Fprintf(stdout, "%s: ok (%d children, %s)\n", textsafe.Escape(*path), len(cfg.Children), host)
 	return 0
+}
+
+// printEscaped prints text line by line, each line escaped (textsafe): a
+// problem quotes what the file holds, keys and paths included, and must
+// not reach the terminal raw. The validator escapes its own problems;
+// this catches the rest (a key the decoder did not know, an error of the
+// file system naming a path).
+func printEscaped(w io.Writer, text string) {
+	for line := range strings.Lines(text) {
+		fmt.Fprintln(w, textsafe.Escape(strings.TrimSuffix(line, "\n")))
+	}
 }

@@ -213,3 +213,50 @@ func hasCapSysResource(t *testing.T) bool {
 	}
 	return data[0].Effective&(1<<unix.CAP_SYS_RESOURCE) != 0
 }
+
+// `check` and `run` refuse a child named ".", "..", with ESC, 300 bytes
+// long, with '/', a leading '.', empty or in another script, each at its
+// line and key, the name escaped; and what `check` prints of a host
+// problem (a program path with ESC) carries no raw control character.
+func TestCheckAndRunRefuseBadNames(t *testing.T) {
+	dir := t.TempDir()
+	names := []struct{ toml, want string }{
+		{`"."`, `child[0].name: name "." starts with '.'`},
+		{`".."`, `child[1].name: name ".." starts with '.'`},
+		{`"fe\u001b]0;pwned\u0007"`, `child[2].name: name "fe\x1b]0;pwned\a" has '\x1b'`},
+		{`"` + strings.Repeat("n", 300) + `"`, `child[3].name: name "nnnnnnnnnnnnnnnn"... is 300 bytes long, more than 64`},
+		{`"a/b"`, `child[4].name: name "a/b" has '/'`},
+		{`".hidden"`, `child[5].name: name ".hidden" starts with '.'`},
+		{`""`, `child[6].name: missing or empty name`},
+		{`"fé"`, `child[7].name: name "fé" has 'é'`},
+	}
+	var src strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&src, "[[child]]\nname = %s\ncommand = [\"/bin/true\"]\n\n", n.toml)
+	}
+	cfg := writeFile(t, dir, "names.toml", src.String())
+	for _, cmd := range [][]string{{"check", "-c", cfg}, {"check", "--no-host-checks", "-c", cfg}, {"run", "-c", cfg, "--log-format", "json"}} {
+		code, out := resreap(t, cmd...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2:\n%s", cmd, code, out)
+		}
+		for i, n := range names {
+			contains(t, out, fmt.Sprintf("%s:%d: %s", cfg, 4*i+2, n.want))
+		}
+		if n, i := rawControls(out); n > 0 {
+			t.Errorf("%v: %d raw control characters, the first at %d:\n%q", cmd, n, i, out)
+		}
+	}
+
+	cfg = writeFile(t, dir, "host.toml", "[[child]]\nname = \"a\"\ncommand = [\"/nonexistent/\\u001b[2J\\u009b\"]\n")
+	code, out := resreap(t, "check", "-c", cfg)
+	if want := cfg + `:3: child[a].command: program /nonexistent/\x1b[2J\u009b does not exist` + "\n"; code != 2 || out != want {
+		t.Errorf("exit %d, output\n%q\nwant exit 2 and\n%q", code, out, want)
+	}
+}
+
+// terminalControl reports a character a terminal acts on, other than the
+// newline that ends a line: C0, DEL, C1.
+func terminalControl(r rune) bool {
+	return r != '\n' && (r < 0x20 || r >= 0x7f && r < 0xa0)
+}

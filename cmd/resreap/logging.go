@@ -11,6 +11,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/diode"
+
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // logBuffer is how many log messages wait for a slow log reader before
@@ -43,7 +45,7 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, FormatPrepare: escapeConsole}
 	default:
 		return zerolog.Nop(), func() {}, fmt.Errorf("--log-format must be auto, console or json, not %q", format)
 	}
@@ -53,6 +55,47 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	})
 	closeLog := func() { closeWithin(logCloseWait, func() { dw.Close() }) }
 	return zerolog.New(dw).Level(level).With().Timestamp().Logger(), closeLog, nil
+}
+
+// escapeConsole prepares an event for zerolog's ConsoleWriter, which
+// prints the message as it is: the message (a child's start error, a path,
+// an event line) is escaped (textsafe), and so are the strings inside an
+// array or object field, which the writer prints as JSON, and JSON leaves
+// DEL and C1 controls raw. A string field is left alone: the writer quotes
+// one that holds anything but printable ASCII (strconv.Quote), escapes
+// included, and escaping it first would show each backslash twice.
+func escapeConsole(evt map[string]any) error {
+	for k, v := range evt {
+		switch x := v.(type) {
+		case string:
+			if k == zerolog.MessageFieldName || k == zerolog.CallerFieldName {
+				evt[k] = textsafe.Escape(x)
+			}
+		case []any, map[string]any:
+			evt[k] = escapeNested(x)
+		}
+	}
+	return nil
+}
+
+// escapeNested escapes every string in a decoded JSON value, keys of
+// objects included.
+func escapeNested(v any) any {
+	switch x := v.(type) {
+	case string:
+		return textsafe.Escape(x)
+	case []any:
+		for i := range x {
+			x[i] = escapeNested(x[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[textsafe.Escape(k)] = escapeNested(e)
+		}
+		return out
+	}
+	return v
 }
 
 // closeWithin runs f (a Close) and waits for it at most d; it reports

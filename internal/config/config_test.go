@@ -232,3 +232,130 @@ func TestParseProblemOrder(t *testing.T) {
 		}
 	}
 }
+
+// A name is a safe alphabet, bounded: a child, a copy or a group named
+// "..", "." or with ESC would put captures beside capture_dir, prune
+// another child's, write {name} paths elsewhere, or paint the terminal of
+// whoever reads `status`. Each bad name is one problem at its line, the
+// key by index, the name quoted, no raw control byte in the message.
+func TestNames(t *testing.T) {
+	long := strings.Repeat("n", 300)
+	for _, tc := range []struct {
+		name string // as TOML writes it, inside quotes
+		want string // "" for a good name
+	}{
+		{"fe-server", ""},
+		{"fe_server.v2", ""},
+		{"A1", ""},
+		{"trailing.", ""},
+		{strings.Repeat("x", 64), ""},
+		{"", `x.toml:3: child[0].name: missing or empty name`},
+		{".", `x.toml:3: child[0].name: name "." starts with '.'`},
+		{"..", `x.toml:3: child[0].name: name ".." starts with '.'`},
+		{".hidden", `x.toml:3: child[0].name: name ".hidden" starts with '.'`},
+		{`\u001b[2J`, `x.toml:3: child[0].name: name "\x1b[2J" has '\x1b'`},
+		{`a\u009bb`, `x.toml:3: child[0].name: name "a\u009bb" has '\u009b'`},
+		{"a/b", `x.toml:3: child[0].name: name "a/b" has '/'`},
+		{"../../etc", `x.toml:3: child[0].name: name "../../etc" starts with '.'`},
+		{"a b", `x.toml:3: child[0].name: name "a b" has ' '`},
+		{"caf\u00e9", `x.toml:3: child[0].name: name "café" has 'é'`},
+		{"\u202eevil", `x.toml:3: child[0].name: name "\u202eevil" has '\u202e'`},
+		{strings.Repeat("x", 65), `x.toml:3: child[0].name: name "xxxxxxxxxxxxxxxx"... is 65 bytes long, more than 64`},
+		{long, `x.toml:3: child[0].name: name "nnnnnnnnnnnnnnnn"... is 300 bytes long, more than 64`},
+	} {
+		t.Run(tc.name[:min(len(tc.name), 20)], func(t *testing.T) {
+			src := "[[child]]\ncommand = [\"/bin/true\"]\nname = \"" + tc.name + "\"\nrestart = \"sometimes\"\n"
+			_, err := Parse("x.toml", []byte(src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, line := range strings.Split(msg, "\n") {
+				if strings.ContainsFunc(line, isControl) {
+					t.Errorf("raw control character in %q", line)
+				}
+			}
+			// The other problem of the child names it by name only
+			// when the name is good.
+			other := "child[" + tc.name + "].restart"
+			if tc.want != "" {
+				other = "child[0].restart"
+			}
+			if !strings.Contains(msg, "x.toml:4: "+other) {
+				t.Errorf("problem of another key: have\n%s\nwant %q", msg, other)
+			}
+			if tc.want == "" {
+				if strings.Contains(msg, ".name") {
+					t.Errorf("good name refused:\n%s", msg)
+				}
+				return
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("have\n%s\nwant %q", msg, tc.want)
+			}
+		})
+	}
+}
+
+// isControl reports a character a terminal would act on.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }
+
+// The names of groups and the copies of a child with instances follow the
+// same rules; a copy adds ".<n>" to a good name, so it stays good.
+func TestNamesOfGroupsAndCopies(t *testing.T) {
+	base := strings.Repeat("b", 64)
+	children := "[[child]]\nname = \"" + base + "\"\ncommand = [\"/bin/true\"]\ninstances = 1000\n" +
+		"[[child]]\nname = \"other\"\ncommand = [\"/bin/true\"]\n"
+	groups := "[[group]]\nname = \"..\"\nmembers = [\"" + base + "\"]\n" +
+		"[[group]]\nname = \"fe\\u001b\"\nmembers = [\"other\"]\n"
+	_, err := Parse("x.toml", []byte(children+groups))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`x.toml:9: group[0].name: name ".." starts with '.'`, `x.toml:12: group[1].name: name "fe\x1b" has '\x1b'`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("have\n%v\nwant %q", err, want)
+		}
+	}
+	if strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("want two problems, have\n%v", err)
+	}
+	cfg, err := Parse("x.toml", []byte(children))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := cfg.Children[999].Name
+	if last != base+".999" {
+		t.Fatalf("last copy %q", last)
+	}
+	// The leaf of its generation 2^63-1 is still a short file name.
+	if leaf := "child-" + last + ".9223372036854775807"; len(leaf) > 100 {
+		t.Errorf("cgroup leaf %d bytes long", len(leaf))
+	}
+}
+
+// No accepted name leaves the directory it is joined to: a capture
+// directory, a cgroup leaf, or {name} in an output file is one entry of
+// its parent, whatever the name.
+func TestNamesStayInTheirDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "a.", "a..b", "fe-server.2", "x_-.9", strings.Repeat("z", 64)} {
+		src := "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/true\"]\nstdout = { file = \"logs/{name}/out.log\" }\nstderr = { file = \"logs/x.{name}\" }\n"
+		cfg, err := Parse(filepath.Join(dir, "x.toml"), []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		c := cfg.Children[0]
+		logs := filepath.Join(dir, "logs")
+		if have, want := c.Stdout.File, filepath.Join(logs, name, "out.log"); have != want || filepath.Dir(filepath.Dir(have)) != logs {
+			t.Errorf("%q: stdout %s, want %s", name, have, want)
+		}
+		if have := c.Stderr.File; filepath.Dir(have) != logs {
+			t.Errorf("%q: stderr %s leaves %s", name, have, logs)
+		}
+		caps := filepath.Join(c.Capture.Dir, c.Name)
+		if filepath.Dir(caps) != c.Capture.Dir || filepath.Base(caps) != name {
+			t.Errorf("%q: captures in %s, outside %s", name, caps, c.Capture.Dir)
+		}
+	}
+}

@@ -92,6 +92,17 @@ const (
 	defaultOutputKeep    = 5
 )
 
+// maxNameLen bounds the name of a [[child]] or a [[group]]: 64 bytes. A
+// child's name is a path component three times over, and each must stay
+// well under NAME_MAX (255 bytes): the capture directory
+// <capture_dir>/<name>/, the cgroup leaf child-<name>.<gen> (with a copy's
+// ".999" and a generation of up to 19 digits, at most 94 bytes), and
+// {name} in an output file, which a rotated copy lengthens by lumberjack's
+// 24-byte time stamp and ".gz". Beyond 64 bytes a name is a sentence, not
+// a name, and no longer fits a column of `status`. The alphabet is in
+// nameProblem.
+const maxNameLen = 64
+
 // Ranges of the [[child]] and [defaults] keys.
 var (
 	// rlimit_nofile: 1..2^30 (absent = inherit resreap's). The kernel's

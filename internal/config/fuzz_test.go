@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,6 +37,9 @@ func FuzzParse(f *testing.F) {
 		"[[child]]\n[[child]]\nname = \"\"\n[child.health.fds]\nmax_ratio = 1e400\n",
 		"a = [\n[[child]]\n",
 		"[[child]]\nname = \"a\"\ncommand = [\"x\"]\nenv = { \"A=B\" = \"\\u0000\" }\n",
+		"[[child]]\nname = \"..\"\ncommand = [\"x\"]\n[[child]]\nname = \".\"\ncommand = [\"x\"]\n",
+		"[[child]]\nname = \"a\\u001b[2J\"\ncommand = [\"x\"]\ninstances = 2\n[[group]]\nname = \"g/\\u009b\"\nmembers = [\"a\"]\n",
+		"[[child]]\nname = \"" + strings.Repeat("n", 300) + "\"\ncommand = [\"x\"]\nstdout = { file = \"/l/{name}/o\" }\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -73,7 +78,7 @@ func checkAccepted(t *testing.T, cfg *Config) {
 		b, h := c.Backoff, c.Health
 		cw, fd := h.Policy.CloseWait, h.Policy.FDs
 		for what, ok := range map[string]bool{
-			"name":            c.Name != "" && len(c.Name) <= maxNameLen,
+			"name":            nameProblem(c.Base) == "" && (c.Name == c.Base || c.Name == c.Base+"."+strconv.Itoa(c.Instance)),
 			"command":         len(c.Command) > 0 && c.Command[0] != "",
 			"rlimit_nofile":   c.RlimitNofile == 0 || rangeRlimitNofile.ok(int64(c.RlimitNofile)),
 			"memory_max":      rangeMemoryMax.ok(c.MemoryMax),
@@ -107,6 +112,11 @@ func checkAccepted(t *testing.T, cfg *Config) {
 		}
 		if math.IsNaN(b.Multiplier) || b.Max > 24*time.Hour {
 			t.Fatalf("child %q: backoff %+v", c.Name, b)
+		}
+	}
+	for _, g := range cfg.Groups {
+		if nameProblem(g.Name) != "" {
+			t.Fatalf("accepted group name %q", g.Name)
 		}
 	}
 	if _, cycle := StartLevels(cfg.Children); cycle != nil {

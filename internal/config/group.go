@@ -54,8 +54,8 @@ func (v *validator) groups(fgs []fileGroup, children []ChildSpec) []GroupSpec {
 	for i, fg := range fgs {
 		key := "group." + strconv.Itoa(i)
 		g := GroupSpec{Name: strOr(fg.Name, "")}
-		if g.Name == "" || strings.ContainsAny(g.Name, " \t\n/") {
-			v.add(key+".name", "missing, empty or with spaces or '/'")
+		if msg := nameProblem(g.Name); msg != "" {
+			v.add(key+".name", "%s", msg)
 		}
 		if slices.ContainsFunc(out, func(o GroupSpec) bool { return o.Name == g.Name }) && g.Name != "" {
 			v.add(key+".name", "duplicate group name %q", g.Name)

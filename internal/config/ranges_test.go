@@ -143,7 +143,7 @@ func TestUnpassableStrings(t *testing.T) {
 		{child + "env = { A = \"x\\u0000y\" }\n", "child[a].env: A: value contains a NUL byte"},
 		{"[[child]]\nname = \"a\"\ncommand = [\"x\", \"a\\u0000b\"]\n", "child[a].command: argument 1 contains a NUL byte"},
 		{child + "dir = \"/a\\u0000b\"\n", "child[a].dir: contains a NUL byte"},
-		{"[[child]]\nname = \"" + strings.Repeat("n", 201) + "\"\ncommand = [\"x\"]\n", "child[0].name: name is 201 bytes long, more than 200"},
+		{"[[child]]\nname = \"" + strings.Repeat("n", 201) + "\"\ncommand = [\"x\"]\n", `child[0].name: name "nnnnnnnnnnnnnnnn"... is 201 bytes long, more than 64`},
 		{"[supervisor]\ncontrol_socket = \"/" + strings.Repeat("s", 107) + "\"\n" + child, "a Unix socket path holds at most 107"},
 		{child + "health.before_restart = { command = [\"x\\u0000\"] }\n", "before_restart.command: argument 0 contains a NUL byte"},
 	}

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/signame"
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // validator converts the decoded file into a Config and collects every
@@ -33,6 +35,10 @@ type validator struct {
 // A child's value may come from [defaults]: when the child's table does
 // not set the key itself but [defaults] does, the problem is reported at
 // the defaults key, once, however many children inherit it.
+//
+// The key and the message are escaped (textsafe): a problem quotes what
+// the file, an env_file or the environment holds, and `check` and `run`
+// print it on a terminal.
 func (v *validator) add(path, format string, args ...any) {
 	if parts := strings.SplitN(path, ".", 3); len(parts) == 3 && parts[0] == "child" {
 		if _, own := v.lines.exact(path); !own {
@@ -41,13 +47,21 @@ func (v *validator) add(path, format string, args ...any) {
 			}
 		}
 	}
-	p := Problem{Line: v.lines.lineOf(path), Key: v.displayKey(path), Msg: fmt.Sprintf(format, args...)}
+	p := Problem{Line: v.lines.lineOf(path), Key: textsafe.Escape(v.displayKey(path)), Msg: textsafe.Escape(fmt.Sprintf(format, args...))}
 	if !slices.Contains(v.problems, p) {
 		v.problems = append(v.problems, p)
 	}
 }
 
 func (v *validator) config(path string, fc *fileConfig) *Config {
+	// A key names its child by name only when the name is a good one:
+	// a bad name is shown once, quoted, in its own problem, and every
+	// key of that child is child[<index>].
+	for i, n := range v.names {
+		if nameProblem(n) != "" {
+			v.names[i] = ""
+		}
+	}
 	cfg := &Config{Path: path, Supervisor: v.supervisorConfig(path, &fc.Supervisor)}
 	if fc.Defaults.Name != nil {
 		v.add("defaults.name", "a name cannot be a default")
@@ -88,13 +102,8 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 func (v *validator) child(key string, f *fileChild) ChildSpec {
 	c := DefaultChild()
 	c.Name = strOr(f.Name, "")
-	switch {
-	case c.Name == "":
-		v.add(key+".name", "missing or empty name")
-	case strings.ContainsAny(c.Name, " \t\n/\x00"):
-		v.add(key+".name", "name %q must not contain spaces or '/'", c.Name)
-	case len(c.Name) > maxNameLen:
-		v.add(key+".name", "name is %d bytes long, more than %d", len(c.Name), maxNameLen)
+	if msg := nameProblem(c.Name); msg != "" {
+		v.add(key+".name", "%s", msg)
 	}
 	c.Command = v.expandAll(key+".command", f.Command)
 	if len(c.Command) == 0 || c.Command[0] == "" {
@@ -166,9 +175,52 @@ func (v *validator) childEnv(key string, f *fileChild) map[string]string {
 	return env
 }
 
-// maxNameLen bounds a child's name: its cgroup leaf, "child-<name>.<gen>",
-// must fit a file name (255 bytes).
-const maxNameLen = 200
+// nameProblem says what is wrong with the name of a child or a group, or
+// "" when nothing is. A name becomes part of paths (the capture directory
+// <capture_dir>/<name>, the cgroup leaf child-<name>.<gen>, {name} in an
+// output file) and of every table and log line: it is a safe alphabet,
+// ASCII letters, digits, '_', '-' and '.', never '.' first, so that no
+// name is "." or "..", none hides as a dot file, none holds a '/' or a
+// byte a terminal acts on, and at most maxNameLen bytes. A bad name is
+// shown quoted, escaped as Go quotes strings, never raw.
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "missing or empty name"
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("name %s is %d bytes long, more than %d", quoteStart(name), len(name), maxNameLen)
+	case name[0] == '.':
+		return fmt.Sprintf("name %q starts with '.' (%s)", name, nameRule)
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool { return !nameRune(r) }); i >= 0 {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		what := strconv.QuoteRune(r)
+		if r == utf8.RuneError && size == 1 {
+			what = fmt.Sprintf("byte %#x", name[i]) // not UTF-8: QuoteRune would show U+FFFD
+		}
+		return fmt.Sprintf("name %q has %s (%s)", name, what, nameRule)
+	}
+	return ""
+}
+
+// nameRule is the alphabet of names, for problems.
+const nameRule = "a name is ASCII letters, digits, '_', '-' and '.', not first"
+
+// nameRune reports whether r may be in a name: ASCII only, so that a
+// name reads the same in every locale and no two look alike.
+func nameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
+}
+
+// quoteStart quotes the first bytes of a long name, for a problem that
+// must not repeat hundreds of bytes.
+func quoteStart(name string) string {
+	const show = 16
+	if len(name) <= show {
+		return strconv.Quote(name)
+	}
+	return strconv.Quote(name[:show]) + "..."
+}
 
 // argv reports arguments the kernel cannot pass: execve(2) takes
 // NUL-terminated strings, so a NUL inside one makes every start fail.

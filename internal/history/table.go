@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // tableTime is the layout of times in tables: local time, to the second,
@@ -106,18 +108,15 @@ func detail(r Record) string {
 	return r.Message + ": " + s
 }
 
-// cell makes s safe for one tabwriter cell: no tabs or newlines, which would
-// break the alignment or the row, and "-" for nothing.
+// cell makes s safe for one tabwriter cell and a terminal: every control
+// character escaped (textsafe), so a tab or a newline breaks neither the
+// alignment nor the row and an ESC from a child's name, command or
+// evidence reaches no terminal; "-" for nothing.
 func cell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
+	return textsafe.Escape(s)
 }
 
 // shortDuration rounds d for a table: milliseconds under a minute ("1.503s"),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/resreap/resreap/health"
 )
 
 func intp(i int) *int { return &i }
@@ -29,7 +31,7 @@ func TestWriteTable(t *testing.T) {
 	}
 	for _, want := range []string{"TIME", "CHILD", "ENDED", "fe-server", "restart", "close_wait",
 		"4242", "TERM→KILL (killed)", "3h0m ", "1.503s", "12 CLOSE_WAIT", "10.0.0.5:8080×12",
-		"fds 900/1024", "exit 3", "42s", "exec: no such file or dir"} {
+		"fds 900/1024", "exit 3", "42s", `exec: no such file\tor dir`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -39,6 +41,44 @@ func TestWriteTable(t *testing.T) {
 	for _, l := range lines[1:] {
 		if !strings.HasPrefix(l[col:], "fe-server") && !strings.HasPrefix(l[col:], "worker") {
 			t.Errorf("row not aligned with header:\n%s\n%s", lines[0], l)
+		}
+	}
+}
+
+// Text from outside (a child's name in an old file, a start error naming
+// the program, a probe's error in the evidence, a group) reaches the
+// tables escaped: one row per record, no byte a terminal acts on.
+func TestTablesEscapeControlCharacters(t *testing.T) {
+	failed := rec("bad\x1b[2J", EventStart, 1)
+	failed.Reason, failed.Message = ReasonStartFailed, "exec /opt/\x1b]0;pwned\a: no such file\nor dir"
+	live := rec("fe", EventRestart, 2)
+	live.Reason, live.Evidence = ReasonLiveness, &health.Evidence{Reason: health.ReasonLiveness, Probe: "/p\u009b2J: exit 1", Failures: 3}
+	group := Record{Time: live.Time, Group: "g\x7f", Event: EventCorrelated, Message: "\xff\xfe"}
+	recs := []Record{failed, live, group}
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"table":   func(b *bytes.Buffer) error { return WriteTable(b, recs) },
+		"summary": func(b *bytes.Buffer) error { return WriteSummary(b, recs) },
+	} {
+		var buf bytes.Buffer
+		if err := write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if i := strings.IndexFunc(out, func(r rune) bool { return r != '\n' && (r < 0x20 || r >= 0x7f && r < 0xa0) }); i >= 0 {
+			t.Errorf("%s: raw control character at %d:\n%q", name, i, out)
+		}
+		if !strings.Contains(out, `bad\x1b[2J`) {
+			t.Errorf("%s: no escaped child name:\n%s", name, out)
+		}
+		if name == "table" {
+			if n := strings.Count(out, "\n"); n != 4 {
+				t.Errorf("table: %d lines, want a header and 3 rows:\n%s", n, out)
+			}
+			for _, want := range []string{`exec /opt/\x1b]0;pwned\a: no such file\nor dir`, `/p\u009b2J: exit 1`, `group g\x7f`, `\xff\xfe`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("table lacks %s:\n%s", want, out)
+				}
+			}
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 var layer = map[string]int{
 	"internal/testchild": -1, // test support: imports nothing of ours
 	"internal/signame":   0,
+	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"health":             1,
 	"internal/config":    2, // specs hold health policies

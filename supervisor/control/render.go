@@ -10,18 +10,21 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/resreap/resreap/internal/textsafe"
 	"github.com/resreap/resreap/supervisor"
 )
 
 // WriteStatusTable writes a line about resreap, then st as an aligned
 // table, one child per line, with "-" for what does not apply: a stopped
 // child has no pid, uptime or figures. STATE says how long the child has
-// been in it; UPTIME is the age of its process.
+// been in it; UPTIME is the age of its process. Every text from the
+// answer is escaped (textsafe): the table is for a terminal, the answer
+// came over a socket, and a cgroup path or a name holds what it holds.
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d children up; owned by %s", sup.PID,
-		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, sup.Ownership)
+		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, textsafe.Escape(sup.Ownership))
 	if sup.OwnershipDetail != "" {
-		line += " (" + sup.OwnershipDetail + ")"
+		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
 	}
 	if sup.DryRun {
 		line += "; DRY RUN"
@@ -43,8 +46,8 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 			state += " " + stateForText(time.Duration(c.StateFor))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-			c.Name, state, pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
-			c.Restarts, dash(c.LastReason), closeWaitText(c.CloseWait), fdsText(c.FDs), cpuText(c.Cgroup))
+			textsafe.Escape(c.Name), textsafe.Escape(state), pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
+			c.Restarts, textsafe.Escape(dash(c.LastReason)), closeWaitText(c.CloseWait), fdsText(c.FDs), cpuText(c.Cgroup))
 	}
 	return tw.Flush()
 }
@@ -92,13 +95,13 @@ func cpuText(cg *Cgroup) string {
 //	fe-server pid 1234 stopped by TERM after 1.2s (sent TERM, KILL; killed)
 func (r StopReport) String() string {
 	if r.PID == 0 {
-		return r.Child + " was not running"
+		return textsafe.Escape(r.Child) + " was not running"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s pid %d ", r.Child, r.PID)
+	fmt.Fprintf(&b, "%s pid %d ", textsafe.Escape(r.Child), r.PID)
 	switch {
 	case r.Signal != "":
-		fmt.Fprintf(&b, "stopped by %s", r.Signal)
+		fmt.Fprintf(&b, "stopped by %s", textsafe.Escape(r.Signal))
 	case r.ExitCode != nil:
 		fmt.Fprintf(&b, "exited with code %d", *r.ExitCode)
 	default:
@@ -108,7 +111,7 @@ func (r StopReport) String() string {
 	if len(r.SignalsSent) > 0 || r.Killed {
 		sent := make([]string, len(r.SignalsSent))
 		for i, s := range r.SignalsSent {
-			sent[i] = s.Signal
+			sent[i] = textsafe.Escape(s.Signal)
 		}
 		b.WriteString(" (")
 		if len(sent) > 0 {

@@ -36,6 +36,31 @@ worker     backoff 2s    -     -       1         exited       -                 
 	}
 }
 
+// Whatever text the answer carries (a cgroup path, a name, a reason)
+// reaches the terminal escaped, and a tab in it moves no column.
+func TestWriteStatusTableEscapes(t *testing.T) {
+	sup := Supervisor{PID: 9, Started: time.Now().Add(-3 * time.Hour), Ownership: "cgroup", OwnershipDetail: "/x\x1b]0;pwned\a", Children: 2}
+	st := []ChildStatus{
+		{Name: "a\x1b[2J", State: "running", LastReason: "r\u009b\t1"},
+		{Name: "b", State: "stopped", WaitingFor: "c\x7f"},
+	}
+	var b strings.Builder
+	if err := WriteStatusTable(&b, sup, st); err != nil {
+		t.Fatal(err)
+	}
+	want := `resreap pid 9, up 3h0m: 0 of 2 children up; owned by cgroup (/x\x1b]0;pwned\a)
+CHILD     STATE              PID  UPTIME  RESTARTS  LAST REASON  CLOSE_WAIT  FDS  CPU
+a\x1b[2J  running 0s         -    -       0         r\u009b\t1   -           -    -
+b         waiting for c\x7f  -    -       0         -            -           -    -
+`
+	if have := b.String(); have != want {
+		t.Errorf("have\n%s\nwant\n%s", have, want)
+	}
+	if have := (StopReport{Child: "a\x1b[2J", PID: 1, Signal: "TERM"}).String(); have != `a\x1b[2J pid 1 stopped by TERM after 0s` {
+		t.Errorf("stop report %q", have)
+	}
+}
+
 func TestStopReportString(t *testing.T) {
 	zero, three := 0, 3
 	sent := func(sigs ...string) []history.SignalSent {

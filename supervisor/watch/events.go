@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/textsafe"
 )
 
 // Appender takes the events of the watch; *history.Writer is one.
@@ -63,6 +64,10 @@ func (e *emitter) emit(rec history.Record) {
 // textLine renders an event for a terminal or a log file:
 //
 //	2024-05-01T12:00:01.250+02:00 unhealthy pid=4242 java close_wait: 3 CLOSE_WAIT, 10.0.0.5:8080×3
+//
+// escaped (textsafe) but for its newline: the process name is whatever
+// the process set (prctl(PR_SET_NAME) takes any bytes), the message what
+// a hook or the kernel said.
 func textLine(r history.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s pid=%d %s", r.Time.Format("2006-01-02T15:04:05.000Z07:00"), r.Event, r.PID, r.Child)
@@ -82,6 +87,5 @@ func textLine(r history.Record) string {
 	if r.Message != "" {
 		b.WriteString(" (" + r.Message + ")")
 	}
-	b.WriteByte('\n')
-	return b.String()
+	return textsafe.Escape(b.String()) + "\n"
 }

@@ -30,6 +30,9 @@ func TestTextLine(t *testing.T) {
 			"2026-05-01T12:00:01.250Z stop pid=42 java close_wait: sent QUIT,TERM in 1.5s (exited after TERM)\n"},
 		{history.Record{Time: at, Event: history.EventVeto, PID: 42, Child: "java", Message: "no"},
 			"2026-05-01T12:00:01.250Z veto pid=42 java (no)\n"},
+		// A process may name itself anything (prctl PR_SET_NAME).
+		{history.Record{Time: at, Event: history.EventVeto, PID: 42, Child: "x\x1b]0;pwned\a", Message: "hook: \x1b[2J\n"},
+			"2026-05-01T12:00:01.250Z veto pid=42 x\\x1b]0;pwned\\a (hook: \\x1b[2J\\n)\n"},
 	} {
 		if have := textLine(tc.rec); have != tc.want {
 			t.Errorf("textLine:\nhave %q\nwant %q", have, tc.want)

@@ -22,6 +22,7 @@ var layer = map[string]int{
 	"internal/testchild": -1, // test support: imports nothing of ours
 	"internal/signame":   0,
 	"internal/cgroup":    0,
+	"internal/safefs":    0,
 	"health":             1,
 	"internal/config":    2, // specs hold health policies
 	"internal/history":   2, // records hold health evidence

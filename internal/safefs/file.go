@@ -45,6 +45,17 @@ func (d *Dir) OpenRead(name string) (*os.File, error) {
 	return f, nil
 }
 
+// OpenReadBack opens the existing file name in d for reading back what
+// resreap wrote there for owner (a rotated output file to compress): it
+// must be what OpenAppend would append to, a regular file with one link
+// owned by root, the trusted user or owner. Unlike OpenRead it accepts a
+// file others may write (a log file mode 0660 for its group): what it
+// holds is data to copy, never configuration to trust. The open never
+// blocks on a FIFO.
+func (d *Dir) OpenReadBack(name string, owner int) (*os.File, error) {
+	return d.openFile(name, unix.O_RDONLY, Perm{UID: owner}, false)
+}
+
 // CreateNew creates the file name in d for writing with perm; it fails
 // with an error wrapping fs.ErrExist when the name is taken, whatever it
 // is (a link included).

@@ -387,3 +387,53 @@ func TestRenameAndReadDir(t *testing.T) {
 		t.Errorf("renamed content %q", b)
 	}
 }
+
+// OpenReadBack reads a file resreap wrote for another owner, whoever may
+// write it, and refuses links and FIFOs as OpenAppend does.
+func TestOpenReadBack(t *testing.T) {
+	u := testchild.NewUser(t)
+	victim, _, unchanged := sentinel(t)
+	dir := userDir(t, u)
+	d, err := OpenDir(dir, Policy{UID: u.UID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	other := testchild.NewUser(t)
+	perm := Perm{UID: other.UID, GID: other.GID, Mode: 0o660}
+	if err := d.WriteNew("app-1.log", []byte("rotated\n"), perm); err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.OpenReadBack("app-1.log", other.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 64)
+	n, _ := f.Read(b)
+	f.Close()
+	if string(b[:n]) != "rotated\n" {
+		t.Errorf("read %q", b[:n])
+	}
+	// Root's, writable by the user's group: data to read back, not a
+	// file to trust.
+	if err := d.WriteNew("app-0.log", []byte("rotated\n"), Perm{GID: u.GID, Mode: 0o660}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.OpenRead("app-0.log")
+	wantUnsafe(t, err, "OpenRead of a group-writable file")
+	if f, err := d.OpenReadBack("app-0.log", 0); err != nil {
+		t.Errorf("OpenReadBack of a group-writable file: %v", err)
+	} else {
+		f.Close()
+	}
+	_, err = d.OpenReadBack("app-1.log", u.UID)
+	wantUnsafe(t, err, "a file of an owner not named")
+
+	u.Run(t, "ln", "-s", victim, filepath.Join(dir, "app-2.log"))
+	_, err = d.OpenReadBack("app-2.log", u.UID)
+	wantUnsafe(t, err, "read back through a planted link")
+	u.Run(t, "mkfifo", filepath.Join(dir, "app-3.log"))
+	_, err = d.OpenReadBack("app-3.log", u.UID)
+	wantUnsafe(t, err, "read back a planted FIFO")
+	unchanged()
+}

@@ -90,6 +90,9 @@ var builtinChild = ChildSpec{
 const (
 	defaultOutputMaxSize = 100 << 20
 	defaultOutputKeep    = 5
+	// Output files are created rw-r-----: the owner (the child's user)
+	// and its group (a log shipper's) may read them, nobody else.
+	defaultOutputFileMode = 0o640
 )
 
 // Ranges of the [[child]] and [defaults] keys.

@@ -48,8 +48,10 @@ func OpenDir(path string, pol Policy) (*Dir, error) {
 
 // MkdirAll opens the directory at the absolute path as OpenDir does,
 // creating what is missing of it with perm (root's, 0700 for the zero
-// Perm; the mode is set exactly, whatever the umask). Directories that
-// exist keep their owner and mode, and must pass the rules.
+// Perm; the mode is set exactly, whatever the umask), except that what
+// it creates in a directory of the trusted user is that user's (and the
+// directory's group). Directories that exist keep their owner and mode,
+// and must pass the rules.
 func MkdirAll(path string, perm Perm, pol Policy) (*Dir, error) {
 	d, _, err := walk(path, pol, &perm, false)
 	return d, err
@@ -155,7 +157,15 @@ func (d *Dir) step(name string, mkdir *Perm) (next *Dir, target string, err erro
 			}
 			return next, "", nil
 		case errors.Is(err, unix.ENOENT) && mkdir != nil:
-			if err := d.mkdir(name, *mkdir); err != nil && !errors.Is(err, fs.ErrExist) {
+			perm := *mkdir
+			if d.st.Uid != 0 {
+				// In the trusted user's directory, what is made is
+				// that user's: a root directory there would be
+				// refused as an unsafe transition the moment it is
+				// opened.
+				perm.UID, perm.GID = int(d.st.Uid), int(d.st.Gid)
+			}
+			if err := d.mkdir(name, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 				return nil, "", err
 			}
 			continue // open what is there now, and check it
@@ -237,7 +247,8 @@ func (d *Dir) Sub(name string) (*Dir, error) {
 }
 
 // Mkdir opens the directory name in d, creating it with perm when it is
-// missing; an existing one must pass the rules.
+// missing (the trusted user's when d is, as MkdirAll makes it); an
+// existing one must pass the rules.
 func (d *Dir) Mkdir(name string, perm Perm) (*Dir, error) {
 	if err := checkName(name); err != nil {
 		return nil, err

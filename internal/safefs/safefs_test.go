@@ -437,3 +437,45 @@ func TestOpenReadBack(t *testing.T) {
 	wantUnsafe(t, err, "read back a planted FIFO")
 	unchanged()
 }
+
+// What MkdirAll and Mkdir create in the trusted user's directory is that
+// user's, so that it passes the rules when it is opened (a root directory
+// there would be an unsafe transition); elsewhere it is as perm says.
+func TestMkdirInAUsersDirectory(t *testing.T) {
+	u := testchild.NewUser(t)
+	dir := userDir(t, u)
+	pol := Policy{UID: u.UID}
+	d, err := MkdirAll(filepath.Join(dir, "a", "b"), Perm{Mode: 0o750}, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := d.Mkdir("c", Perm{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, p := range []string{"a", "a/b", "a/b/c"} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(dir, p), &st); err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(0o750)
+		if p == "a/b/c" {
+			want = 0o700
+		}
+		if int(st.Uid) != u.UID || int(st.Gid) != u.GID || st.Mode&0o7777 != want {
+			t.Errorf("%s: %d:%d %04o, want %d:%d %04o", p, st.Uid, st.Gid, st.Mode&0o7777, u.UID, u.GID, want)
+		}
+	}
+	// Below root's directories, root's (as perm says).
+	r, err := MkdirAll(filepath.Join(openTemp(t), "x", "y"), Perm{Mode: 0o750}, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var st unix.Stat_t
+	if err := unix.Stat(r.Path(), &st); err != nil || st.Uid != 0 || st.Mode&0o7777 != 0o750 {
+		t.Errorf("below root's: uid %d mode %04o, %v", st.Uid, st.Mode&0o7777, err)
+	}
+}

@@ -60,7 +60,7 @@ func TestOutputFileRotatesWithoutLosingLines(t *testing.T) {
 }
 
 // readNumberedLines reads the numbers of the "line N" lines of the
-// output files of child name in dir, oldest file first (lumberjack names
+// output files of child name in dir, oldest file first (outFile names
 // rotated copies name-<time>.ext, and the current file is the newest). A
 // line that is not "line N" or other text fails the test, unless it is the
 // helper's ready line.

@@ -188,7 +188,7 @@ var (
 	rangeLivenessFailures = numRange{min: 0, max: 100, zero: "off"}
 	// stdout/stderr file: max_size 1MB..1TB, keep 0..100 rotated files.
 	rangeOutputMaxSize = numRange{min: 1 << 20, max: 1 << 40, unit: fmtSize}
-	rangeOutputKeep    = numRange{min: 1, max: 100} // lumberjack reads 0 as "all"
+	rangeOutputKeep    = numRange{min: 1, max: 100} // 0 would delete each rotated file at once
 )
 
 // DefaultChild returns a ChildSpec holding every built-in default and no

@@ -233,12 +233,13 @@ func (c *child) capture(ev *health.Evidence) string {
 }
 
 // openCaptures opens <capture_dir>/<child> of spec, creating what is
-// missing as root's, 0700 (a capture shows a process's sockets, files
-// and status). The capture directory may sit on a shared disk and belong
-// to the child's user: it is opened by safefs's rules, which trust that
-// user besides root, so a link the user planted in place of the child's
-// directory (caps/<child> -> /a/root/dir) is refused, never followed to
-// write or prune there.
+// missing with mode 0700 (a capture shows a process's sockets, files and
+// status), root's, or the child's user's inside a directory of that user
+// (see safefs.MkdirAll). The capture directory may sit on a shared disk
+// and belong to the child's user: it is opened by safefs's rules, which
+// trust that user besides root, so a link the user planted in place of
+// the child's directory (caps/<child> -> /a/root/dir) is refused, never
+// followed to write or prune there.
 func openCaptures(spec *config.ChildSpec) (*safefs.Dir, error) {
 	uid, err := childUID(spec)
 	if err != nil {
@@ -253,8 +254,8 @@ func openCaptures(spec *config.ChildSpec) (*safefs.Dir, error) {
 }
 
 // writeCapture writes files into the capture directory name of base,
-// creating it (root's, 0700) when it is missing; each file is new (root's,
-// 0600).
+// creating it (0700, as openCaptures creates) when it is missing; each
+// file is new, root's, 0600.
 func writeCapture(base *safefs.Dir, name string, files captureFiles) error {
 	d, err := base.Mkdir(name, safefs.Perm{})
 	if err != nil {

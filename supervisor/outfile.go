@@ -41,11 +41,12 @@ type outFile struct {
 	log  zerolog.Logger
 	now  func() time.Time
 
-	mu   sync.Mutex  // guards dir, f and size; held across a write
-	dir  *safefs.Dir // the live file's directory, once opened
-	f    *os.File    // the live file; nil when not open
-	size int64       // bytes in f
-	open atomic.Bool // f != nil, for ready, which must not wait on a write
+	mu     sync.Mutex  // guards dir, f, size and opened; held across a write
+	dir    *safefs.Dir // the live file's directory, once opened
+	f      *os.File    // the live file; nil when not open
+	size   int64       // bytes in f
+	opened bool        // f was opened once: the mill has been woken
+	open   atomic.Bool // f != nil, for ready, which must not wait on a write
 
 	wake   chan struct{} // buffered 1: a rotation happened, or the first open
 	stop   chan struct{} // closed by close: the mill stops
@@ -93,8 +94,7 @@ func (w *outFile) ready() error {
 
 // openLocked opens the directory (the first time) and the live file.
 func (w *outFile) openLocked() error {
-	first := w.dir == nil
-	if first {
+	if w.dir == nil {
 		d, err := safefs.MkdirAll(filepath.Dir(w.path), dirPerm, w.set.pol)
 		if err != nil {
 			return err
@@ -112,7 +112,8 @@ func (w *outFile) openLocked() error {
 	}
 	w.f, w.size = f, st.Size()
 	w.open.Store(true)
-	if first {
+	if !w.opened {
+		w.opened = true
 		w.kick() // rotated files an earlier run left uncompressed or beyond keep
 	}
 	return nil

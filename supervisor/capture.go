@@ -5,7 +5,9 @@ package supervisor
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 // A capture saves what an operator wants to see of an unhealthy process
@@ -187,8 +191,8 @@ func (c *child) capture(ev *health.Evidence) string {
 		pids = []int{p.pid}
 	}
 	now := time.Now().UTC()
-	base := filepath.Join(cs.Dir, c.spec.Name)
-	dir := filepath.Join(base, now.Format("20060102T150405.000Z")+"-"+strconv.Itoa(p.pid))
+	stamp := now.Format("20060102T150405.000Z") + "-" + strconv.Itoa(p.pid)
+	dir := filepath.Join(cs.Dir, c.spec.Name, stamp)
 	files := readCapture(pids, ev)
 	var tap *outputTap
 	if steps := c.spec.Stop.Steps; cs.Output > 0 && len(steps) > 0 && steps[0].Signal == unix.SIGQUIT {
@@ -196,8 +200,16 @@ func (c *child) capture(ev *health.Evidence) string {
 		c.tap.Store(tap)
 	}
 	log := c.log.With().Str("capture", dir).Logger()
+	spec := c.spec
 	c.sup.captures.Go(func() {
-		if err := writeCapture(dir, files); err != nil {
+		base, err := openCaptures(&spec)
+		if err != nil {
+			c.tap.CompareAndSwap(tap, nil)
+			log.Error().Err(err).Msg("capture not saved")
+			return
+		}
+		defer base.Close()
+		if err := writeCapture(base, stamp, files); err != nil {
 			log.Error().Err(err).Msg("capture not saved")
 		}
 		if tap != nil {
@@ -208,7 +220,7 @@ func (c *child) capture(ev *health.Evidence) string {
 			case <-c.sup.runCtx.Done():
 			}
 			c.tap.CompareAndSwap(tap, nil)
-			if err := writeCapture(dir, captureFiles{"output.txt": tap.bytes()}); err != nil {
+			if err := writeCapture(base, stamp, captureFiles{"output.txt": tap.bytes()}); err != nil {
 				log.Error().Err(err).Msg("capture output not saved")
 			}
 		}
@@ -220,24 +232,51 @@ func (c *child) capture(ev *health.Evidence) string {
 	return dir
 }
 
-// writeCapture writes files into dir, creating it (0700: a capture shows
-// a process's sockets, files and environment-free status).
-func writeCapture(dir string, files captureFiles) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// openCaptures opens <capture_dir>/<child> of spec, creating what is
+// missing with mode 0700 (a capture shows a process's sockets, files and
+// status), root's, or the child's user's inside a directory of that user
+// (see safefs.MkdirAll). The capture directory may sit on a shared disk
+// and belong to the child's user: it is opened by safefs's rules, which
+// trust that user besides root, so a link the user planted in place of
+// the child's directory (caps/<child> -> /a/root/dir) is refused, never
+// followed to write or prune there.
+func openCaptures(spec *config.ChildSpec) (*safefs.Dir, error) {
+	uid, err := childUID(spec)
+	if err != nil {
+		return nil, err
+	}
+	top, err := safefs.MkdirAll(spec.Capture.Dir, safefs.Perm{}, safefs.Policy{UID: uid})
+	if err != nil {
+		return nil, err
+	}
+	defer top.Close()
+	return top.Mkdir(spec.Name, safefs.Perm{})
+}
+
+// writeCapture writes files into the capture directory name of base,
+// creating it (0700, as openCaptures creates) when it is missing; each
+// file is new, root's, 0600.
+func writeCapture(base *safefs.Dir, name string, files captureFiles) error {
+	d, err := base.Mkdir(name, safefs.Perm{})
+	if err != nil {
 		return err
 	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return err
+	defer d.Close()
+	var errs []error
+	for _, n := range slices.Sorted(maps.Keys(files)) {
+		if err := d.WriteNew(n, files[n], safefs.Perm{}); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // pruneCaptures removes the oldest capture directories of base beyond
-// the keep newest (their names sort by time).
-func pruneCaptures(base string, keep int) error {
-	ents, err := os.ReadDir(base)
+// the keep newest (their names sort by time). Entries are listed without
+// following links and removed through base's descriptor: a link in the
+// tree is removed, never followed.
+func pruneCaptures(base *safefs.Dir, keep int) error {
+	ents, err := base.ReadDir()
 	if err != nil {
 		return err
 	}
@@ -249,7 +288,7 @@ func pruneCaptures(base string, keep int) error {
 	}
 	slices.Sort(dirs)
 	for len(dirs) > keep {
-		if err := os.RemoveAll(filepath.Join(base, dirs[0])); err != nil {
+		if err := base.RemoveAll(dirs[0]); err != nil {
 			return err
 		}
 		dirs = dirs[1:]

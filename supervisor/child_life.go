@@ -126,6 +126,9 @@ func (c *child) notReady(last error) {
 
 // spawn starts the child's process, in its cgroup when it has one.
 func (c *child) spawn() (*process, error) {
+	if err := c.sup.openOutputs(&c.spec); err != nil {
+		return nil, err
+	}
 	leaf, ok, err := c.sup.own.leaf(&c.spec)
 	if err != nil {
 		return nil, &spawnError{What: "cgroup", Path: leaf.Path(), Err: err}

@@ -38,9 +38,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).reapLoop"),
 		goleak.IgnoreTopFunction("os/signal.signal_recv"),
 		goleak.IgnoreAnyFunction("os/signal.loop"),
-		// lumberjack's compress-and-prune goroutine, one per output file
-		// that rotated, has no way to stop; it waits on a channel.
-		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 	)
 }
 

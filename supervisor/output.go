@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-	"gopkg.in/natefinch/lumberjack.v2"
-
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/safefs"
 	"github.com/resreap/resreap/internal/textsafe"
 )
 
@@ -190,33 +189,108 @@ func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
 }
 
 // fileOutput is a child output file: lines go through a lineQueue, so a
-// slow or full disk never blocks the child or supervision, to a
-// lumberjack.Logger that rotates the file at max_size and keeps keep
-// rotated files. A line is written in one Write, so a rotation falls
-// between lines, never within one.
+// slow or full disk never blocks the child or supervision, to an outFile
+// that rotates the file at max_size and keeps keep rotated files. A line
+// is written in one Write, so a rotation falls between lines, never
+// within one.
 type fileOutput struct {
-	q  *lineQueue
-	lj *lumberjack.Logger
+	q *lineQueue
+	w *outFile
 }
 
-func newFileOutput(o config.OutputSpec, log zerolog.Logger) *fileOutput {
-	lj := &lumberjack.Logger{
-		Filename:   o.File,
-		MaxSize:    int((o.MaxSize + 1<<20 - 1) >> 20), // lumberjack counts megabytes
-		MaxBackups: o.Keep,
-		Compress:   o.Compress,
+// fileKey is what makes two file outputs one: the same settings for the
+// same file, and the same owners. Stdout and stderr of one child, or
+// children of one user, naming the same file share one writer, so their
+// lines never interleave within a line and the file rotates once.
+type fileKey struct {
+	spec config.OutputSpec
+	set  outSettings
+}
+
+// fileKeyOf resolves who owns o's files, for a child of spec: the child's
+// user may own their directory (safefs.Policy), and resreap creates them
+// owned as o says (config.OutputSpec.FileOwner).
+func fileKeyOf(spec *config.ChildSpec, o config.OutputSpec) (fileKey, error) {
+	cuid, err := childUID(spec)
+	if err != nil {
+		return fileKey{}, err
 	}
-	q := newLineQueue(lj, o.File)
-	q.onWriteErr = func(n int, err error) {
-		log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%d lines of child output lost: %v", n, err)
+	pol := safefs.Policy{UID: cuid}
+	uid, gid, err := o.FileOwner(spec.User)
+	if err != nil {
+		return fileKey{}, err
 	}
-	return &fileOutput{q: q, lj: lj}
+	set := outSettings{pol: pol, perm: safefs.Perm{UID: uid, GID: gid, Mode: o.FileMode}, maxSize: o.MaxSize, keep: o.Keep, compress: o.Compress}
+	return fileKey{spec: o, set: set}, nil
+}
+
+// childUID is the user a child of spec runs as: 0 (root) without one.
+func childUID(spec *config.ChildSpec) (int, error) {
+	if spec.User == "" {
+		return 0, nil
+	}
+	u, err := config.LookupUser(spec.User)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(u.Uid)
+}
+
+// fileOutput returns the writer of the file output o of a child of spec,
+// made on first use (nothing is opened then) and kept until shutdown.
+func (s *Supervisor) fileOutput(spec *config.ChildSpec, o config.OutputSpec) (*fileOutput, error) {
+	key, err := fileKeyOf(spec, o)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.files[key]
+	if f == nil {
+		log := s.log.With().Str("child", spec.Name).Logger()
+		w := newOutFile(o.File, key.set, log)
+		q := newLineQueue(w, o.File)
+		q.onWriteErr = func(n int, err error) {
+			log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%d lines of child output lost: %v", n, err)
+		}
+		f = &fileOutput{q: q, w: w}
+		s.files[key] = f
+	}
+	return f, nil
+}
+
+// openOutputs opens the output files of spec that are not open yet: a
+// start calls it before the program runs. A file resreap must not write
+// (a link planted in its place, a directory another user could change, an
+// unknown owner) fails the start with the file and the reason, in the
+// log, the status and the history, as systemd fails a unit whose
+// StandardOutput=file: cannot be opened; a child running with its output
+// going nowhere would look healthy.
+func (s *Supervisor) openOutputs(spec *config.ChildSpec) error {
+	for _, out := range []struct {
+		name string
+		spec config.OutputSpec
+	}{{"stdout", spec.Stdout}, {"stderr", spec.Stderr}} {
+		if out.spec.Mode != config.OutputFile {
+			continue
+		}
+		f, err := s.fileOutput(spec, out.spec)
+		if err != nil {
+			return fmt.Errorf("%s file %s: %w", out.name, out.spec.File, err)
+		}
+		if err := f.w.ready(); err != nil {
+			return fmt.Errorf("%s file: %w", out.name, err)
+		}
+	}
+	return nil
 }
 
 // close writes what is queued and closes the file, unless the writer is
-// stuck in a write (see lineQueue.close).
+// stuck in a write (see lineQueue.close); its mill stops either way.
 func (f *fileOutput) close() {
 	if f.q.close() {
-		f.lj.Close() //nolint:errcheck // nothing more to write
+		f.w.close()
+		return
 	}
+	f.w.stopMill()
 }

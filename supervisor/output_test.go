@@ -60,10 +60,11 @@ func TestOutputFileRotatesWithoutLosingLines(t *testing.T) {
 }
 
 // readNumberedLines reads the numbers of the "line N" lines of the
-// output files of child name in dir, oldest file first (lumberjack names
+// output files of child name in dir, oldest file first (outFile names
 // rotated copies name-<time>.ext, and the current file is the newest). A
 // line that is not "line N" or other text fails the test, unless it is the
-// helper's ready line.
+// helper's ready line. A last line without its newline is being written
+// (a reader may see part of a write): it is left for the next read.
 func readNumberedLines(t *testing.T, dir, name string) []int {
 	t.Helper()
 	rotated, _ := filepath.Glob(filepath.Join(dir, name+"-*.log"))
@@ -77,9 +78,13 @@ func readNumberedLines(t *testing.T, dir, name string) []int {
 			}
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			l := sc.Text()
+		br := bufio.NewReader(f)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				break // EOF, after a whole line or within one
+			}
+			l = strings.TrimSuffix(l, "\n")
 			if strings.HasPrefix(l, "ready ") {
 				continue
 			}
@@ -139,4 +144,53 @@ func TestOutputPrefixedLinesEscaped(t *testing.T) {
 	if i := strings.IndexFunc(h.out.String(), func(r rune) bool { return r != '\n' && (r < 0x20 || r >= 0x7f && r < 0xa0) }); i >= 0 {
 		t.Errorf("raw control character in resreap's output:\n%q", h.out.String())
 	}
+}
+
+// Outputs naming one file with the same settings share one writer: the
+// stdout of one child and the stderr of another (as the demo's worker
+// sends both of its own to one file) write whole lines, none lost, into
+// one file that rotates once.
+func TestOutputFileShared(t *testing.T) {
+	const lines = 20000
+	dir := t.TempDir()
+	out := config.OutputSpec{Mode: config.OutputFile, File: filepath.Join(dir, "both.log"), MaxSize: 1 << 20, Keep: 10, FileMode: 0o640}
+	a := helperSpec("a", "lines", testchild.NEnv+"="+strconv.Itoa(lines))
+	a.Stdout, a.Stderr = out, out
+	b := helperSpec("b", "lines", testchild.NEnv+"="+strconv.Itoa(lines), testchild.StreamEnv+"=stderr")
+	b.Stdout, b.Stderr = config.OutputSpec{Mode: config.OutputNull}, out
+	h := startSupervisor(t, a, b)
+	var n int
+	testchild.WaitFor(t, "every line of both children in the file", func() bool {
+		n = 0
+		for _, l := range readLinesOf(t, filepath.Join(dir, "both.log")) {
+			if strings.HasPrefix(l, "line ") {
+				n++
+			} else if !strings.HasPrefix(l, "ready ") {
+				t.Fatalf("a line not whole: %q", l)
+			}
+		}
+		return n == 2*lines
+	})
+	h.sup.mu.Lock()
+	writers := len(h.sup.files)
+	h.sup.mu.Unlock()
+	if writers != 1 {
+		t.Errorf("%d writers for one file", writers)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "both.log")); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v %v, want 0640", st.Mode().Perm(), err)
+	}
+}
+
+// readLinesOf reads the lines of a file.
+func readLinesOf(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }

@@ -80,7 +80,7 @@ type Supervisor struct {
 	children map[string]*child
 	cancel   map[string]context.CancelFunc
 	outputs  map[*os.File]struct{}
-	files    map[config.OutputSpec]*fileOutput // child output files
+	files    map[fileKey]*fileOutput // child output files
 
 	ctx      context.Context // the children's context, set by Run
 	runCtx   context.Context // Run's own: done when shutdown begins
@@ -114,7 +114,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		children: map[string]*child{},
 		cancel:   map[string]context.CancelFunc{},
 		outputs:  map[*os.File]struct{}{},
-		files:    map[config.OutputSpec]*fileOutput{},
+		files:    map[fileKey]*fileOutput{},
 		groups:   newGroups(),
 		ready:    make(chan struct{}),
 		runDone:  make(chan struct{}),
@@ -370,12 +370,12 @@ func (s *Supervisor) outputQueue(spec *config.ChildSpec, stderr bool) (*lineQueu
 	if o.Mode != config.OutputFile {
 		return q, spec.Name + " | "
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.files[o]
-	if f == nil {
-		f = newFileOutput(o, s.log.With().Str("child", spec.Name).Logger())
-		s.files[o] = f
+	f, err := s.fileOutput(spec, o)
+	if err != nil {
+		// The start resolved it a moment ago (openOutputs): an owner
+		// removed since. Keep the lines, in resreap's own output.
+		s.log.Error().Err(err).Str("child", spec.Name).Str("file", o.File).Msg("output file unusable; lines go to resreap's own output")
+		return q, spec.Name + " | "
 	}
 	return f.q, ""
 }
@@ -397,7 +397,7 @@ func (s *Supervisor) closeOutputs() {
 	s.stderr.close()
 	s.mu.Lock()
 	files := s.files
-	s.files = map[config.OutputSpec]*fileOutput{}
+	s.files = map[fileKey]*fileOutput{}
 	s.mu.Unlock()
 	for _, f := range files {
 		f.close()

@@ -90,6 +90,9 @@ var builtinChild = ChildSpec{
 const (
 	defaultOutputMaxSize = 100 << 20
 	defaultOutputKeep    = 5
+	// Output files are created rw-r-----: the owner (the child's user)
+	// and its group (a log shipper's) may read them, nobody else.
+	defaultOutputFileMode = 0o640
 )
 
 // maxNameLen bounds the name of a [[child]] or a [[group]]: 64 bytes. A
@@ -196,7 +199,7 @@ var (
 	rangeLivenessFailures = numRange{min: 0, max: 100, zero: "off"}
 	// stdout/stderr file: max_size 1MB..1TB, keep 0..100 rotated files.
 	rangeOutputMaxSize = numRange{min: 1 << 20, max: 1 << 40, unit: fmtSize}
-	rangeOutputKeep    = numRange{min: 1, max: 100} // lumberjack reads 0 as "all"
+	rangeOutputKeep    = numRange{min: 1, max: 100} // 0 would delete each rotated file at once
 )
 
 // DefaultChild returns a ChildSpec holding every built-in default and no

@@ -26,6 +26,8 @@ func TestDiff(t *testing.T) {
 			c.Backoff.Max = time.Hour
 			c.Health.Interval = time.Second
 		}, []string{"backoff", "health.interval"}, false},
+		{"output file owner", func(c *ChildSpec) { c.Stdout.Owner = "www" }, []string{"stdout"}, true},
+		{"output file group and mode", func(c *ChildSpec) { c.Stderr.Group, c.Stderr.FileMode = "adm", 0o600 }, []string{"stderr"}, true},
 		{"stop and user", func(c *ChildSpec) {
 			c.Stop.Steps = []StopStep{{Signal: 3, Wait: time.Second}}
 			c.User = "fe"
@@ -47,5 +49,10 @@ func TestDiff(t *testing.T) {
 	// count).
 	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 27 {
 		t.Errorf("ChildSpec has %d fields: add the new ones to Diff", n)
+	}
+	// stdout and stderr are compared whole with ==: a field of
+	// OutputSpec that is not a value (a slice, a pointer) would not be.
+	if n := reflect.TypeFor[OutputSpec]().NumField(); n != 8 {
+		t.Errorf("OutputSpec has %d fields: check that Diff's == still compares them all", n)
 	}
 }

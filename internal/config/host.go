@@ -92,7 +92,8 @@ func parseCapEff(data []byte) (uint64, bool) {
 //     not be a directory and have an execute bit, found as the supervisor
 //     finds it (ResolveCommand);
 //   - dir: must exist and be a directory;
-//   - user, group: must exist, by name or number;
+//   - user, group, and the owner and group of stdout and stderr files:
+//     must exist, by name or number;
 //   - rlimit_nofile: at most fs.nr_open, and at most the calling process's
 //     hard limit unless the child keeps CAP_SYS_RESOURCE;
 //   - memory_max, pids_max: need a cgroup per child ([supervisor] cgroup
@@ -164,6 +165,7 @@ func (h Host) checkChild(v *validator, key string, c *ChildSpec, sc Supervisor) 
 			v.add(key+".group", "%v", err)
 		}
 	}
+	checkOutputOwners(v, key, c)
 	if n := c.RlimitNofile; n > 0 {
 		h.checkNofile(v, key+".rlimit_nofile", n, c.User, keepsCaps)
 	}

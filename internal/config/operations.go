@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,6 +61,14 @@ type OutputSpec struct {
 	MaxSize  int64  // OutputFile: rotate at this size
 	Keep     int    // OutputFile: rotated files kept
 	Compress bool   // OutputFile: gzip rotated files
+	// Owner and Group own the files resreap creates for OutputFile (a
+	// user and a group, by name or number): "" is the child's user (root
+	// for a child without one) and the owner's primary group, so that a
+	// log shipper in that group can read them. Existing files keep theirs.
+	Owner, Group string
+	// FileMode is the permission bits of those files (0640 by default):
+	// never executable, setuid, setgid or writable by every user.
+	FileMode uint32
 }
 
 type fileReady struct {
@@ -163,7 +172,7 @@ func (v *validator) output(key string, x any, def OutputSpec) OutputSpec {
 }
 
 func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
-	out := OutputSpec{Mode: OutputFile, MaxSize: defaultOutputMaxSize, Keep: defaultOutputKeep}
+	out := OutputSpec{Mode: OutputFile, MaxSize: defaultOutputMaxSize, Keep: defaultOutputKeep, FileMode: defaultOutputFileMode}
 	_, hasFile := m["file"]
 	for _, k := range slices.Sorted(maps.Keys(m)) { // problems in the same order at every run
 		val := m[k]
@@ -190,6 +199,12 @@ func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
 				v.add(key+".compress", "must be true or false")
 			}
 			out.Compress = b
+		case "owner":
+			out.Owner = v.account(key+".owner", val, "user")
+		case "group":
+			out.Group = v.account(key+".group", val, "group")
+		case "mode":
+			out.FileMode = v.fileMode(key+".mode", val)
 		default:
 			v.add(key+"."+k, "unknown key")
 		}
@@ -198,6 +213,45 @@ func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
 		v.add(key+".file", "missing: where the output goes")
 	}
 	return out
+}
+
+// account reads a user or group (what) by name or number. Whether it
+// exists is a host check (see Host.Check): the file may be meant for
+// another machine.
+func (v *validator) account(key string, val any, what string) string {
+	s, ok := val.(string)
+	if !ok || s == "" {
+		v.add(key, "must be a %s name or number, as a string", what)
+		return ""
+	}
+	return s
+}
+
+// fileMode reads the mode of an output file: an octal string, as chmod
+// takes it ("0640"). A number is refused: 640 in TOML is decimal, and
+// would be mode 01200. Bits an output file never needs are refused too:
+// execute (it is data, not a program), setuid, setgid and sticky, and
+// write for every user (anyone could then fill it or forge lines in it).
+func (v *validator) fileMode(key string, val any) uint32 {
+	s, ok := val.(string)
+	if !ok {
+		v.add(key, "must be an octal string such as \"0640\"")
+		return defaultOutputFileMode
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	switch {
+	case err != nil:
+		v.add(key, "%q is not an octal mode such as \"0640\"", s)
+	case m&^0o777 != 0:
+		v.add(key, "%s sets setuid, setgid or sticky bits (%04o): an output file needs none", s, m&^0o777)
+	case m&0o111 != 0:
+		v.add(key, "%s makes the file executable: an output file needs read and write bits only", s)
+	case m&0o002 != 0:
+		v.add(key, "%s lets every user write the file: anyone could fill it or forge lines in it", s)
+	default:
+		return uint32(m)
+	}
+	return defaultOutputFileMode
 }
 
 // envFile reads a file of KEY=VALUE lines, as systemd's EnvironmentFile:

@@ -31,7 +31,7 @@ start_timeout = "30s"
 liveness = { failures = 3 }
 required = true
 stdout = { file = "logs/fe.out", max_size = "10MB", keep = 2, compress = true }
-stderr = "null"
+stderr = { file = "logs/fe.err", owner = "www", group = "adm", mode = "0604" }
 `
 	cfg, err := Parse(filepath.Join(dir, "r.toml"), []byte(src))
 	if err != nil {
@@ -53,8 +53,10 @@ stderr = "null"
 	if c.StartTimeout != 30*time.Second || c.Liveness.Failures != 3 || !c.Required {
 		t.Errorf("start_timeout %s liveness %+v required %v", c.StartTimeout, c.Liveness, c.Required)
 	}
-	want := OutputSpec{Mode: OutputFile, File: filepath.Join(dir, "logs/fe.out"), MaxSize: 10 << 20, Keep: 2, Compress: true}
-	if c.Stdout != want || c.Stderr.Mode != OutputNull {
+	want := OutputSpec{Mode: OutputFile, File: filepath.Join(dir, "logs/fe.out"), MaxSize: 10 << 20, Keep: 2, Compress: true, FileMode: 0o640}
+	wantErr := OutputSpec{Mode: OutputFile, File: filepath.Join(dir, "logs/fe.err"), MaxSize: 100 << 20, Keep: 5,
+		Owner: "www", Group: "adm", FileMode: 0o604}
+	if c.Stdout != want || c.Stderr != wantErr {
 		t.Errorf("stdout %+v stderr %+v", c.Stdout, c.Stderr)
 	}
 	def := DefaultChild()
@@ -74,6 +76,15 @@ func TestOperationsProblems(t *testing.T) {
 		{head + "stdout = { max_size = \"1MB\" }\n", "child[a].stdout.file: missing"},
 		{head + "stdout = { file = \"x\", keep = 1000 }\n", "child[a].stdout.keep: must be a whole number between 1 and 100"},
 		{head + "stdout = { file = \"x\", keep = 0 }\n", "child[a].stdout.keep: must be a whole number between 1 and 100"},
+		{head + "stdout = { file = \"x\", mode = 640 }\n", `x.toml:4: child[a].stdout.mode: must be an octal string such as "0640"`},
+		{head + "stdout = { file = \"x\", mode = \"rw-r-----\" }\n", `child[a].stdout.mode: "rw-r-----" is not an octal mode such as "0640"`},
+		{head + "stdout = { file = \"x\", mode = \"0755\" }\n", "child[a].stdout.mode: 0755 makes the file executable"},
+		{head + "stdout = { file = \"x\", mode = \"0641\" }\n", "child[a].stdout.mode: 0641 makes the file executable"},
+		{head + "stdout = { file = \"x\", mode = \"4640\" }\n", "child[a].stdout.mode: 4640 sets setuid, setgid or sticky bits (4000)"},
+		{head + "stdout = { file = \"x\", mode = \"02640\" }\n", "child[a].stdout.mode: 02640 sets setuid, setgid or sticky bits (2000)"},
+		{head + "stdout = { file = \"x\", mode = \"0666\" }\n", "child[a].stdout.mode: 0666 lets every user write the file"},
+		{head + "stderr = { file = \"x\", owner = 0 }\n", "x.toml:4: child[a].stderr.owner: must be a user name or number, as a string"},
+		{head + "stderr = { file = \"x\", group = \"\" }\n", "x.toml:4: child[a].stderr.group: must be a group name or number, as a string"},
 		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: open /nonexistent/env: no such file or directory"},
 		{"[[child]]\nname = \"a\"\ncommand = [\"${RESREAP_SURELY_UNSET}\"]\n", "x.toml:3: child[a].command: ${RESREAP_SURELY_UNSET} is not set in resreap's environment"},
 		{"[supervisor]\nmetrics_listen = \"9321\"\n" + head, `x.toml:2: supervisor.metrics_listen: want host:port`},

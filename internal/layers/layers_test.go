@@ -23,6 +23,7 @@ var layer = map[string]int{
 	"internal/signame":   0,
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
+	"internal/safefs":    0,
 	"health":             1,
 	"internal/config":    2, // specs hold health policies
 	"internal/history":   2, // records hold health evidence

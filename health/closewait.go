@@ -52,9 +52,9 @@ type seen struct {
 // one CloseWait call per scan.
 type nsGroup struct {
 	ns      uint64
-	pid     int   // pid whose namespace is read; 0 = the supervisor's own
-	members []int // indexes into the targets of the scan
-	cands   []cand
+	pid     int       // pid whose namespace is read; 0 = the supervisor's own
+	members []*judged // each target once, in the Scan's order
+	cands   []cand    // the owner-walk candidates of this scan's dump
 }
 
 // cand is an owner-walk candidate: a socket of the dump that may be
@@ -67,22 +67,6 @@ type cand struct {
 	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
 }
 
-// closeWaitScan is the CLOSE_WAIT part of one Scan: the targets, their
-// policies and results (indexed alike), and what is found for each.
-type closeWaitScan struct {
-	targets []Target
-	pols    []Policy
-	res     []Result
-	limits  []time.Time // see persistSince
-	judged  []bool      // limits[i] is valid: the target may have persistent sockets
-	only    []bool      // Target.cgroupOnly of each target
-	// nowUnknown[i]: a namespace of target i could not be read, or gave no
-	// cgroup ids, so its CloseWaitNow is -1.
-	nowUnknown []bool
-	out        [][]SocketSample
-	now        time.Time
-}
-
 // groupByNetns groups targets by network namespace, the inode of
 // /proc/<pid>/ns/net of each of their processes: a target whose processes
 // live in several namespaces (a child that runs `unshare -n` before its
@@ -91,35 +75,35 @@ type closeWaitScan struct {
 // supervisor's (logged for the target's main process; another one is most
 // likely gone). Each target's state keeps the namespace of each of its
 // processes (targetState.nsOf), for the owner walk.
-func (s *Scanner) groupByNetns(targets []Target, res []Result) []*nsGroup {
+func (s *Scanner) groupByNetns(js []judged) []*nsGroup {
 	var groups []*nsGroup
 	byNS := map[uint64]*nsGroup{}
-	for i, t := range targets {
-		if len(res[i].PIDs) == 0 {
+	for i := range js {
+		j := &js[i]
+		if len(j.res.PIDs) == 0 {
 			continue
 		}
-		ts := s.state(t.Name)
-		ts.nsOf = ts.nsOf[:0]
-		for _, pid := range res[i].PIDs {
+		j.ts.nsOf = j.ts.nsOf[:0]
+		for _, pid := range j.res.PIDs {
 			ns, nsPID := s.ownNS, 0
 			if s.ownNS != 0 {
 				n, err := netnsInode(s.procRoot, strconv.Itoa(pid))
 				switch {
-				case err != nil && pid == t.PID:
-					s.logOnce(t.Name, "netns", t.PID, err)
+				case err != nil && pid == j.t.PID:
+					s.logOnce(j.t.Name, "netns", j.t.PID, err)
 				case err == nil && n != s.ownNS:
 					ns, nsPID = n, pid
 				}
 			}
-			ts.nsOf = append(ts.nsOf, ns)
+			j.ts.nsOf = append(j.ts.nsOf, ns)
 			g := byNS[ns]
 			if g == nil {
 				g = &nsGroup{ns: ns, pid: nsPID}
 				byNS[ns] = g
 				groups = append(groups, g)
 			}
-			if n := len(g.members); n == 0 || g.members[n-1] != i {
-				g.members = append(g.members, i)
+			if n := len(g.members); n == 0 || g.members[n-1] != j {
+				g.members = append(g.members, j)
 			}
 		}
 	}
@@ -147,28 +131,29 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 	return time.Time{}, false
 }
 
-// scanCloseWait reads the namespaces of the groups, updates socket
-// presence, and returns, per target, the persistent CLOSE_WAIT sockets it
-// owns, sorted.
-func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
-	c := &closeWaitScan{targets: targets, pols: pols, res: res, now: now,
-		limits: make([]time.Time, len(targets)), judged: make([]bool, len(targets)),
-		out: make([][]SocketSample, len(targets)), nowUnknown: make([]bool, len(targets)), only: make([]bool, len(targets))}
-	for i, t := range targets {
-		c.only[i] = t.cgroupOnly()
-		c.limits[i], c.judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
-		if t.cgroupID() != 0 && !pols[i].CloseWait.Disabled {
-			res[i].CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
+// scanCloseWait is the CLOSE_WAIT check of one Scan. It groups the targets
+// by network namespace, reads each namespace once (readGroup), finds the
+// owners of the sockets no cgroup id gave away (resolveOwners), and leaves
+// in each target's record its persistent sockets, sorted, and in its
+// result CloseWaitNow.
+func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
+	groups := s.groupByNetns(js)
+	for i := range js {
+		j := &js[i]
+		j.limit, j.canPersist = persistSince(j.pol.CloseWait, j.t.Interval, j.ts.scans)
+		if j.t.cgroupID() != 0 && !j.pol.CloseWait.Disabled {
+			j.res.CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
 		}
 	}
 	for _, g := range groups {
-		s.readGroup(g, c)
+		s.readGroup(g, now)
 	}
-	for i, unknown := range c.nowUnknown {
-		if unknown {
-			res[i].CloseWaitNow = -1
+	for i := range js {
+		if js[i].nowUnknown {
+			js[i].res.CloseWaitNow = -1
 		}
 	}
+	// The caches follow the dumps just read before any walk uses them.
 	s.forgetNamespaces()
 	s.owners.prune(s.live)
 	s.owners.setOwned(s.ownedPIDs())
@@ -178,16 +163,15 @@ func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, g
 			continue
 		}
 		s.resolveOwners(g)
-		for _, i := range g.members {
-			if c.judged[i] {
-				c.out[i] = append(c.out[i], s.persistentOf(g, c, i)...)
+		for _, j := range g.members {
+			if j.canPersist {
+				j.persistent = s.appendPersistent(j.persistent, g, j, now)
 			}
 		}
 	}
-	for _, o := range c.out {
-		slices.SortFunc(o, compareSamples)
+	for i := range js {
+		slices.SortFunc(js[i].persistent, compareSamples)
 	}
-	return c.out
 }
 
 // readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
@@ -195,13 +179,8 @@ func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, g
 // member to it (byCgroup), and collects the owner-walk candidates among
 // the others: sockets old enough to be persistent for at least one member
 // that may hold them, and not ignored by it.
-func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
-	targets, pols := c.targets, c.pols
-	reading := false
-	for _, i := range g.members {
-		reading = reading || !pols[i].CloseWait.Disabled
-	}
-	if !reading {
+func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
+	if !slices.ContainsFunc(g.members, func(j *judged) bool { return !j.pol.CloseWait.Disabled }) {
 		return // no member checks CLOSE_WAIT
 	}
 	st := s.nss[g.ns]
@@ -212,23 +191,20 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	socks, err := s.reader.CloseWait(g.pid)
 	if err != nil {
 		s.stats.ReadErrors++
-		t := targets[g.members[0]]
-		s.logOnce(t.Name, "read sockets ("+s.reader.Name()+")", t.PID, err)
+		first := g.members[0]
+		s.logOnce(first.t.Name, "read sockets ("+s.reader.Name()+")", first.t.PID, err)
 		clear(st.since) // no data: persistence starts over rather than guess
-		for _, i := range g.members {
-			c.nowUnknown[i] = true
+		for _, j := range g.members {
+			j.nowUnknown = true
 		}
 		return
 	}
-	byID := cgroupMembers(g, targets, pols)
+	byID := cgroupMembers(g)
 	// Whether a socket carrying a cgroup id none of the members has may
 	// be held by a member: not when every member that could be judged is
 	// CgroupOnly (the supervisor's children), which spares the member
 	// loop of candidate for every other socket of the host.
-	idsForeign := false
-	for _, i := range g.members {
-		idsForeign = idsForeign || c.judged[i] && !c.only[i]
-	}
+	idsForeign := slices.ContainsFunc(g.members, func(j *judged) bool { return j.canPersist && !j.cgroupOnly })
 	noIDs := false // the reader gives no cgroup ids
 	next := st.spare
 	clear(next)
@@ -239,14 +215,14 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 		}
 		e, ok := st.since[so.Inode]
 		if !ok || e.tuple != so.Tuple {
-			e = seen{tuple: so.Tuple, since: c.now}
+			e = seen{tuple: so.Tuple, since: now}
 		}
 		next[so.Inode] = e
 		noIDs = noIDs || so.CgroupID == 0
-		if so.CgroupID != 0 && (s.byCgroup(byID[so.CgroupID], so.Inode, e, c) || !idsForeign) {
+		if so.CgroupID != 0 && (s.byCgroup(byID[so.CgroupID], so.Inode, e, now) || !idsForeign) {
 			continue
 		}
-		if s.candidate(g, c, so.Tuple.Remote, e.since, so.CgroupID) {
+		if candidate(g, so.Tuple.Remote, e.since, so.CgroupID) {
 			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, uid: so.UID, cgroup: so.CgroupID})
 		}
 	}
@@ -254,8 +230,8 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	st.spare, st.since = st.since, next
 	if noIDs {
 		for _, members := range byID {
-			for _, i := range members {
-				c.nowUnknown[i] = true
+			for _, j := range members {
+				j.nowUnknown = true
 			}
 		}
 	}
@@ -265,12 +241,12 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 // since, may be persistent for some member of g that may hold it. A
 // socket that carries a cgroup id (none of the members', or byCgroup
 // would have taken it) is held by none of the CgroupOnly members.
-func (s *Scanner) candidate(g *nsGroup, c *closeWaitScan, remote netip.AddrPort, since time.Time, cgroup uint64) bool {
-	for _, i := range g.members {
-		if cgroup != 0 && c.only[i] {
+func candidate(g *nsGroup, remote netip.AddrPort, since time.Time, cgroup uint64) bool {
+	for _, j := range g.members {
+		if cgroup != 0 && j.cgroupOnly {
 			continue
 		}
-		if c.judged[i] && !since.After(c.limits[i]) && !c.pols[i].CloseWait.Ignore.Match(remote) {
+		if j.canPersist && !since.After(j.limit) && !j.pol.CloseWait.Ignore.Match(remote) {
 			return true
 		}
 	}
@@ -475,22 +451,20 @@ func compareBool(a, b bool) int {
 	return -1
 }
 
-// persistentOf returns the owner-walk candidates of g that are persistent
-// sockets of target i: owned by one of its PIDs as the walks found, in
+// appendPersistent appends to dst the owner-walk candidates of g that are
+// persistent sockets of j: owned by one of its PIDs as the walks found, in
 // CLOSE_WAIT since its limit or earlier, not ignored by it; each sample's
 // Age is counted up to now. A CgroupOnly target takes only the sockets
 // without a cgroup id here: the others are its own by id or not at all.
-func (s *Scanner) persistentOf(g *nsGroup, c *closeWaitScan, i int) []SocketSample {
-	var out []SocketSample
-	p, limit, pids := c.pols[i].CloseWait, c.limits[i], c.res[i].PIDs
+func (s *Scanner) appendPersistent(dst []SocketSample, g *nsGroup, j *judged, now time.Time) []SocketSample {
 	for _, k := range g.cands {
 		pid, ok := s.owners.pos[k.inode]
-		if !ok || !slices.Contains(pids, pid) || k.since.After(limit) || c.only[i] && k.cgroup != 0 || p.Ignore.Match(k.tuple.Remote) {
+		if !ok || !slices.Contains(j.res.PIDs, pid) || k.since.After(j.limit) || j.cgroupOnly && k.cgroup != 0 || j.pol.CloseWait.Ignore.Match(k.tuple.Remote) {
 			continue
 		}
-		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(k.since))})
+		dst = append(dst, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(k.since))})
 	}
-	return out
+	return dst
 }
 
 func compareSamples(a, b SocketSample) int {

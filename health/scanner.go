@@ -280,32 +280,6 @@ func (s *Scanner) Scan(targets []Target) []Result {
 	return res
 }
 
-// judged is one target during a Scan: what it was asked to judge, its
-// result, and what the CLOSE_WAIT check finds for it. One record per
-// target is what the namespace groups point to (nsGroup.members), so every
-// step of the check reads and writes the target's own fields.
-type judged struct {
-	t          Target
-	pol        Policy       // t.Policy with its defaults
-	res        *Result      // in the slice Scan returns
-	ts         *targetState // what the Scanner remembers of the target
-	cgroupOnly bool         // t.cgroupOnly(), read for every socket of the dump
-
-	// canPersist tells that some socket may be persistent for the target
-	// at this Scan: its CLOSE_WAIT check is on and it has had enough scans
-	// (persistSince). A socket is persistent for it when it has been in
-	// CLOSE_WAIT since limit or earlier.
-	canPersist bool
-	limit      time.Time
-	// nowUnknown: a namespace of the target could not be read, or gave no
-	// cgroup ids, so its CloseWaitNow is -1 (scanCloseWait).
-	nowUnknown bool
-	// persistent lists the persistent CLOSE_WAIT sockets the target owns:
-	// by cgroup id (byCgroup), then by owner walk (appendPersistent). It
-	// goes into the Evidence, so it is never reused.
-	persistent []SocketSample
-}
-
 // records makes the records of a Scan's targets in the Scanner's reused
 // slice, and records the Scan in each target's state. res receives the
 // results, in the targets' order.

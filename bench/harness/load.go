@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Load is a running cmd/sockload.
+// Load is a running bench/cmd/sockload.
 type Load struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser

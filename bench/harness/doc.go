@@ -4,7 +4,7 @@
 // operator would otherwise use, and writes the report that `make bench`
 // commits as bench/results.md and bench/scan-cost.svg.
 //
-// Three kinds of measurement:
+// Four kinds of measurement:
 //
 //   - Scan cost: the CPU time (user + system, from the kernel's accounting of
 //     the whole process as returned by wait4) of one run of each Tool, with a

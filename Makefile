@@ -44,7 +44,7 @@ lint:
 ## bench: scan cost against ss, netstat and /proc, supervisor RSS/CPU and
 ## latencies; writes bench/results.md and bench/scan-cost.svg (~5 minutes)
 bench: build bench-deps
-	$(GO) build -o bin/sockload ./cmd/sockload
+	$(GO) build -o bin/sockload ./bench/cmd/sockload
 	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
 

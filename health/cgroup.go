@@ -4,6 +4,7 @@ package health
 
 import (
 	"slices"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,17 +44,17 @@ func cgroupPIDs(dir string, pid int, buf []byte) ([]int, error) {
 // cgroupMembers indexes the members of a namespace group that have a
 // cgroup by its id, for the sockets of one dump. Most groups have one or a
 // few such members; the map is made only when there is one.
-func cgroupMembers(g *nsGroup, targets []Target, pols []Policy) map[uint64][]int {
-	var m map[uint64][]int
-	for _, i := range g.members {
-		id := targets[i].cgroupID()
-		if id == 0 || pols[i].CloseWait.Disabled {
+func cgroupMembers(g *nsGroup) map[uint64][]*judged {
+	var m map[uint64][]*judged
+	for _, j := range g.members {
+		id := j.t.cgroupID()
+		if id == 0 || j.pol.CloseWait.Disabled {
 			continue
 		}
 		if m == nil {
-			m = map[uint64][]int{}
+			m = map[uint64][]*judged{}
 		}
-		m[id] = append(m[id], i)
+		m[id] = append(m[id], j)
 	}
 	return m
 }
@@ -63,15 +64,15 @@ func cgroupMembers(g *nsGroup, targets []Target, pols []Policy) map[uint64][]int
 // a persistent sample when old enough for the member. No fd table is
 // read, so the sample's PID is 0 (see SocketSample). It reports whether
 // some member had that cgroup, which decides the socket.
-func (s *Scanner) byCgroup(members []int, inode uint64, e seen, c *closeWaitScan) bool {
-	for _, i := range members {
-		if c.pols[i].CloseWait.Ignore.Match(e.tuple.Remote) {
+func (s *Scanner) byCgroup(members []*judged, inode uint64, e seen, now time.Time) bool {
+	for _, j := range members {
+		if j.pol.CloseWait.Ignore.Match(e.tuple.Remote) {
 			continue
 		}
 		s.stats.ByCgroup++
-		c.res[i].CloseWaitNow++
-		if c.judged[i] && !e.since.After(c.limits[i]) {
-			c.out[i] = append(c.out[i], SocketSample{Inode: inode, Tuple: e.tuple, Age: Duration(c.now.Sub(e.since))})
+		j.res.CloseWaitNow++
+		if j.canPersist && !e.since.After(j.limit) {
+			j.persistent = append(j.persistent, SocketSample{Inode: inode, Tuple: e.tuple, Age: Duration(now.Sub(e.since))})
 		}
 	}
 	return len(members) > 0

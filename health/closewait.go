@@ -4,7 +4,6 @@ package health
 
 import (
 	"cmp"
-	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -29,58 +28,98 @@ import (
 // cgroup id, read from the dump itself (cgroup.go). Every other socket
 // that may be persistent for some target is an owner-walk candidate: its
 // owner is looked up in the fd tables of the targets that may hold it
-// (resolveOwners), and cached. A target with Target.CgroupOnly may hold
-// none that carries a cgroup id.
+// (resolveOwners, owners.go), and cached. A target with Target.CgroupOnly
+// may hold none that carries a cgroup id.
 
-// nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
-// sockets between scans, by inode (socket inodes are unique on the host).
-type nsState struct {
-	since map[uint64]seen // in every dump of the namespace since then
-	spare map[uint64]seen // the previous map, reused for the next dump
-	cands []cand          // the candidates of the last dump, reused
+// judged is one target during a Scan: what it was asked to judge, its
+// result, and what the CLOSE_WAIT check finds for it. Scan makes one per
+// target (Scanner.records); the namespace groups point to them
+// (nsGroup.members), so every step below reads and writes the fields of
+// the target at hand.
+type judged struct {
+	t          Target
+	pol        Policy       // t.Policy with its defaults
+	res        *Result      // in the slice Scan returns
+	ts         *targetState // what the Scanner remembers of the target
+	cgroupOnly bool         // t.cgroupOnly(), read for every socket of the dump
+
+	// canPersist tells that some socket may be persistent for the target
+	// at this Scan: its CLOSE_WAIT check is on and it has had enough scans
+	// (persistSince). A socket is persistent for it when it has been in
+	// CLOSE_WAIT since limit or earlier.
+	canPersist bool
+	limit      time.Time
+	// nowUnknown: a namespace of the target could not be read, or gave no
+	// cgroup ids, so its CloseWaitNow is -1 (scanCloseWait).
+	nowUnknown bool
+	// persistent lists the persistent CLOSE_WAIT sockets the target owns:
+	// by cgroup id (byCgroup), then by owner walk (appendPersistent). It
+	// goes into the Evidence, so it is never reused.
+	persistent []SocketSample
 }
 
-// seen is a CLOSE_WAIT socket of a namespace: its tuple (an inode reused
-// by a new socket has another, and starts afresh) and since when it has
-// been in every dump.
-type seen struct {
-	tuple Tuple
-	since time.Time
+// scanCloseWait is the CLOSE_WAIT check of one Scan, in four steps:
+//
+//  1. the targets are grouped by network namespace (groupByNetns), and
+//     each learns from its own scans since when a socket must have been
+//     in CLOSE_WAIT to be persistent for it (persistSince);
+//  2. each namespace is read once (readGroup): a socket carrying the
+//     cgroup id of a member is that member's (byCgroup), any other that
+//     may be persistent for some member is an owner-walk candidate;
+//  3. the owners of the candidates are looked up (resolveOwners);
+//  4. each member takes the candidates it owns and that are persistent
+//     for it (appendPersistent).
+//
+// It leaves in each record the target's persistent sockets, sorted, and
+// in its result CloseWaitNow.
+func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
+	groups := s.groupByNetns(js)
+	for i := range js {
+		j := &js[i]
+		j.limit, j.canPersist = persistSince(j.pol.CloseWait, j.t.Interval, j.ts.scans)
+		if j.t.cgroupID() != 0 && !j.pol.CloseWait.Disabled {
+			j.res.CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
+		}
+	}
+	for _, g := range groups {
+		s.readGroup(g, now)
+	}
+	for i := range js {
+		if js[i].nowUnknown {
+			js[i].res.CloseWaitNow = -1
+		}
+	}
+	// Every namespace is read before the caches are trimmed to what the
+	// dumps hold, and they are trimmed before any walk consults them: an
+	// inode gone from every dump loses its owner, and a change of the
+	// owned PIDs voids every "not ours" (setOwned).
+	s.forgetNamespaces()
+	s.owners.prune(s.live)
+	s.owners.setOwned(s.ownedPIDs())
+
+	for _, g := range groups {
+		if len(g.cands) == 0 {
+			continue
+		}
+		s.resolveOwners(g)
+		for _, j := range g.members {
+			if j.canPersist {
+				j.persistent = s.appendPersistent(j.persistent, g, j, now)
+			}
+		}
+	}
+	for i := range js {
+		slices.SortFunc(js[i].persistent, compareSamples)
+	}
 }
 
 // nsGroup is the set of targets sharing one network namespace, read with
 // one CloseWait call per scan.
 type nsGroup struct {
 	ns      uint64
-	pid     int   // pid whose namespace is read; 0 = the supervisor's own
-	members []int // indexes into the targets of the scan
-	cands   []cand
-}
-
-// cand is an owner-walk candidate: a socket of the dump that may be
-// persistent for a member that may hold it, with what the dump said of it.
-type cand struct {
-	inode  uint64
-	tuple  Tuple
-	since  time.Time
-	uid    uint32
-	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
-}
-
-// closeWaitScan is the CLOSE_WAIT part of one Scan: the targets, their
-// policies and results (indexed alike), and what is found for each.
-type closeWaitScan struct {
-	targets []Target
-	pols    []Policy
-	res     []Result
-	limits  []time.Time // see persistSince
-	judged  []bool      // limits[i] is valid: the target may have persistent sockets
-	only    []bool      // Target.cgroupOnly of each target
-	// nowUnknown[i]: a namespace of target i could not be read, or gave no
-	// cgroup ids, so its CloseWaitNow is -1.
-	nowUnknown []bool
-	out        [][]SocketSample
-	now        time.Time
+	pid     int       // pid whose namespace is read; 0 = the supervisor's own
+	members []*judged // each target once, in the Scan's order
+	cands   []cand    // the owner-walk candidates of this scan's dump
 }
 
 // groupByNetns groups targets by network namespace, the inode of
@@ -91,35 +130,35 @@ type closeWaitScan struct {
 // supervisor's (logged for the target's main process; another one is most
 // likely gone). Each target's state keeps the namespace of each of its
 // processes (targetState.nsOf), for the owner walk.
-func (s *Scanner) groupByNetns(targets []Target, res []Result) []*nsGroup {
+func (s *Scanner) groupByNetns(js []judged) []*nsGroup {
 	var groups []*nsGroup
 	byNS := map[uint64]*nsGroup{}
-	for i, t := range targets {
-		if len(res[i].PIDs) == 0 {
+	for i := range js {
+		j := &js[i]
+		if len(j.res.PIDs) == 0 {
 			continue
 		}
-		ts := s.state(t.Name)
-		ts.nsOf = ts.nsOf[:0]
-		for _, pid := range res[i].PIDs {
+		j.ts.nsOf = j.ts.nsOf[:0]
+		for _, pid := range j.res.PIDs {
 			ns, nsPID := s.ownNS, 0
 			if s.ownNS != 0 {
 				n, err := netnsInode(s.procRoot, strconv.Itoa(pid))
 				switch {
-				case err != nil && pid == t.PID:
-					s.logOnce(t.Name, "netns", t.PID, err)
+				case err != nil && pid == j.t.PID:
+					s.logOnce(j.t.Name, "netns", j.t.PID, err)
 				case err == nil && n != s.ownNS:
 					ns, nsPID = n, pid
 				}
 			}
-			ts.nsOf = append(ts.nsOf, ns)
+			j.ts.nsOf = append(j.ts.nsOf, ns)
 			g := byNS[ns]
 			if g == nil {
 				g = &nsGroup{ns: ns, pid: nsPID}
 				byNS[ns] = g
 				groups = append(groups, g)
 			}
-			if n := len(g.members); n == 0 || g.members[n-1] != i {
-				g.members = append(g.members, i)
+			if n := len(g.members); n == 0 || g.members[n-1] != j {
+				g.members = append(g.members, j)
 			}
 		}
 	}
@@ -147,47 +186,20 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 	return time.Time{}, false
 }
 
-// scanCloseWait reads the namespaces of the groups, updates socket
-// presence, and returns, per target, the persistent CLOSE_WAIT sockets it
-// owns, sorted.
-func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, groups []*nsGroup, now time.Time) [][]SocketSample {
-	c := &closeWaitScan{targets: targets, pols: pols, res: res, now: now,
-		limits: make([]time.Time, len(targets)), judged: make([]bool, len(targets)),
-		out: make([][]SocketSample, len(targets)), nowUnknown: make([]bool, len(targets)), only: make([]bool, len(targets))}
-	for i, t := range targets {
-		c.only[i] = t.cgroupOnly()
-		c.limits[i], c.judged[i] = persistSince(pols[i].CloseWait, t.Interval, s.state(t.Name).scans)
-		if t.cgroupID() != 0 && !pols[i].CloseWait.Disabled {
-			res[i].CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
-		}
-	}
-	for _, g := range groups {
-		s.readGroup(g, c)
-	}
-	for i, unknown := range c.nowUnknown {
-		if unknown {
-			res[i].CloseWaitNow = -1
-		}
-	}
-	s.forgetNamespaces()
-	s.owners.prune(s.live)
-	s.owners.setOwned(s.ownedPIDs())
+// nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
+// sockets between scans, by inode (socket inodes are unique on the host).
+type nsState struct {
+	since map[uint64]seen // in every dump of the namespace since then
+	spare map[uint64]seen // the previous map, reused for the next dump
+	cands []cand          // the candidates of the last dump, reused
+}
 
-	for _, g := range groups {
-		if len(g.cands) == 0 {
-			continue
-		}
-		s.resolveOwners(g)
-		for _, i := range g.members {
-			if c.judged[i] {
-				c.out[i] = append(c.out[i], s.persistentOf(g, c, i)...)
-			}
-		}
-	}
-	for _, o := range c.out {
-		slices.SortFunc(o, compareSamples)
-	}
-	return c.out
+// seen is a CLOSE_WAIT socket of a namespace: its tuple (an inode reused
+// by a new socket has another, and starts afresh) and since when it has
+// been in every dump.
+type seen struct {
+	tuple Tuple
+	since time.Time
 }
 
 // readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
@@ -195,13 +207,8 @@ func (s *Scanner) scanCloseWait(targets []Target, pols []Policy, res []Result, g
 // member to it (byCgroup), and collects the owner-walk candidates among
 // the others: sockets old enough to be persistent for at least one member
 // that may hold them, and not ignored by it.
-func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
-	targets, pols := c.targets, c.pols
-	reading := false
-	for _, i := range g.members {
-		reading = reading || !pols[i].CloseWait.Disabled
-	}
-	if !reading {
+func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
+	if !slices.ContainsFunc(g.members, func(j *judged) bool { return !j.pol.CloseWait.Disabled }) {
 		return // no member checks CLOSE_WAIT
 	}
 	st := s.nss[g.ns]
@@ -212,23 +219,20 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	socks, err := s.reader.CloseWait(g.pid)
 	if err != nil {
 		s.stats.ReadErrors++
-		t := targets[g.members[0]]
-		s.logOnce(t.Name, "read sockets ("+s.reader.Name()+")", t.PID, err)
+		first := g.members[0]
+		s.logOnce(first.t.Name, "read sockets ("+s.reader.Name()+")", first.t.PID, err)
 		clear(st.since) // no data: persistence starts over rather than guess
-		for _, i := range g.members {
-			c.nowUnknown[i] = true
+		for _, j := range g.members {
+			j.nowUnknown = true
 		}
 		return
 	}
-	byID := cgroupMembers(g, targets, pols)
+	byID := cgroupMembers(g)
 	// Whether a socket carrying a cgroup id none of the members has may
 	// be held by a member: not when every member that could be judged is
 	// CgroupOnly (the supervisor's children), which spares the member
 	// loop of candidate for every other socket of the host.
-	idsForeign := false
-	for _, i := range g.members {
-		idsForeign = idsForeign || c.judged[i] && !c.only[i]
-	}
+	idsForeign := slices.ContainsFunc(g.members, func(j *judged) bool { return j.canPersist && !j.cgroupOnly })
 	noIDs := false // the reader gives no cgroup ids
 	next := st.spare
 	clear(next)
@@ -239,14 +243,14 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 		}
 		e, ok := st.since[so.Inode]
 		if !ok || e.tuple != so.Tuple {
-			e = seen{tuple: so.Tuple, since: c.now}
+			e = seen{tuple: so.Tuple, since: now}
 		}
 		next[so.Inode] = e
 		noIDs = noIDs || so.CgroupID == 0
-		if so.CgroupID != 0 && (s.byCgroup(byID[so.CgroupID], so.Inode, e, c) || !idsForeign) {
+		if so.CgroupID != 0 && (s.byCgroup(byID[so.CgroupID], so.Inode, e, now) || !idsForeign) {
 			continue
 		}
-		if s.candidate(g, c, so.Tuple.Remote, e.since, so.CgroupID) {
+		if candidate(g, so.Tuple.Remote, e.since, so.CgroupID) {
 			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, uid: so.UID, cgroup: so.CgroupID})
 		}
 	}
@@ -254,23 +258,33 @@ func (s *Scanner) readGroup(g *nsGroup, c *closeWaitScan) {
 	st.spare, st.since = st.since, next
 	if noIDs {
 		for _, members := range byID {
-			for _, i := range members {
-				c.nowUnknown[i] = true
+			for _, j := range members {
+				j.nowUnknown = true
 			}
 		}
 	}
+}
+
+// cand is an owner-walk candidate: a socket of the dump that may be
+// persistent for a member that may hold it, with what the dump said of it.
+type cand struct {
+	inode  uint64
+	tuple  Tuple
+	since  time.Time
+	uid    uint32
+	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
 }
 
 // candidate reports whether a socket to remote, in CLOSE_WAIT since
 // since, may be persistent for some member of g that may hold it. A
 // socket that carries a cgroup id (none of the members', or byCgroup
 // would have taken it) is held by none of the CgroupOnly members.
-func (s *Scanner) candidate(g *nsGroup, c *closeWaitScan, remote netip.AddrPort, since time.Time, cgroup uint64) bool {
-	for _, i := range g.members {
-		if cgroup != 0 && c.only[i] {
+func candidate(g *nsGroup, remote netip.AddrPort, since time.Time, cgroup uint64) bool {
+	for _, j := range g.members {
+		if cgroup != 0 && j.cgroupOnly {
 			continue
 		}
-		if c.judged[i] && !since.After(c.limits[i]) && !c.pols[i].CloseWait.Ignore.Match(remote) {
+		if j.canPersist && !since.After(j.limit) && !j.pol.CloseWait.Ignore.Match(remote) {
 			return true
 		}
 	}
@@ -303,196 +317,25 @@ func (s *Scanner) live(inode uint64) bool {
 	return false
 }
 
-// ownedPIDs returns the PIDs of every target the Scanner keeps state for
-// that checks CLOSE_WAIT, as of each one's last scan: in idless those of
-// CgroupOnly targets, walked only for sockets without a cgroup id, in
-// walked the others.
-func (s *Scanner) ownedPIDs() (walked, idless []int) {
-	for _, ts := range s.targets {
-		switch {
-		case !ts.cw:
-		case ts.cgroupOnly:
-			idless = append(idless, ts.pids...)
-		default:
-			walked = append(walked, ts.pids...)
-		}
-	}
-	return walked, idless
-}
-
-// resolveOwners walks the fd tables of the owned PIDs of g's namespace,
-// once, when some candidate socket has no decided owner yet. Every target
-// the Scanner knows in that namespace is walked, not only those of this
-// scan: "no target holds it" is cached for all of them. CgroupOnly
-// targets are walked only for a socket without a cgroup id (the reader
-// gives none). The walk (one readlink per fd) is the one expensive part of
-// a scan, so it stops as soon as every such socket is found, in the order
-// walkOrder gives.
-func (s *Scanner) resolveOwners(g *nsGroup) {
-	scan := uint64(s.stats.Scans)
-	want := map[uint64]struct{}{}
-	uids := map[uint32]bool{}
-	noID := false
-	for _, k := range g.cands {
-		if !s.owners.known(k.inode, scan) {
-			want[k.inode] = struct{}{}
-			uids[k.uid] = true
-			noID = noID || k.cgroup == 0
-		}
-	}
-	if len(want) == 0 {
-		return
-	}
-	order := s.walkOrder(g.ns, uids, noID)
-	if len(order) == 0 {
-		for ino := range want {
-			s.owners.neg[ino] = scan
-		}
-		return
-	}
-	live := s.nss[g.ns].since
-	start, wanted := time.Now(), len(want)
-	s.stats.FDWalks++
-	tables, readlinks := 0, 0
-	for _, w := range order {
-		if len(want) == 0 {
-			break
-		}
-		tables++
-		n, err := socketInodes(s.procRoot, w.pid, s.dirBuf, func(ino uint64) bool {
-			if _, ok := live[ino]; ok {
-				// Any CLOSE_WAIT socket met on the way is cached, not only
-				// the wanted ones: it may persist by the next scan.
-				s.owners.pos[ino] = w.pid
-				delete(want, ino)
-			}
-			return len(want) > 0
-		})
-		readlinks += n
-		if err != nil {
-			s.logOnce(w.target, "read fd table", w.pid, err)
-		}
-	}
-	for ino := range want {
-		s.owners.neg[ino] = scan
-	}
-	s.stats.FDTables += tables
-	s.stats.Readlinks += readlinks
-	s.log.Debug().Int("wanted", wanted).Int("not_found", len(want)).Int("fd_tables", tables).
-		Int("readlinks", readlinks).Dur("took", time.Since(start)).Msg("owner walk")
-}
-
-// walkItem is one process of an owner walk, with what orders it.
-type walkItem struct {
-	pid    int
-	target string // for error messages
-	// otherUID: the process runs as none of the wanted sockets' uids.
-	otherUID bool
-	// holder: the process is known to hold a CLOSE_WAIT socket of the
-	// namespace (the owner cache).
-	holder bool
-	fds    int // open fds; math.MaxInt when they cannot be counted
-}
-
-// walkOrder lists the PIDs in namespace ns of the targets that check
-// CLOSE_WAIT, once each, in the order the owner walk reads them: the
-// processes most likely to hold the wanted sockets for the fewest
-// readlinks first (compareWalk). CgroupOnly targets are listed only with
-// idless (some wanted socket has no cgroup id). It costs one stat of
-// /proc/<pid>/fd per process (fdStat), against one readlink per fd for the
-// walk itself.
-func (s *Scanner) walkOrder(ns uint64, uids map[uint32]bool, idless bool) []walkItem {
-	holders := make(map[int]bool, len(s.owners.pos))
-	for _, pid := range s.owners.pos {
-		holders[pid] = true
-	}
-	names := make([]string, 0, len(s.targets))
-	for name, ts := range s.targets {
-		if ts.cw && (!ts.cgroupOnly || idless) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names) // a PID listed by several targets is named by the first
-	var items []walkItem
-	listed := map[int]bool{}
-	for _, name := range names {
-		ts := s.targets[name]
-		for j, pid := range ts.pids {
-			if listed[pid] || j >= len(ts.nsOf) || ts.nsOf[j] != ns {
-				continue
-			}
-			listed[pid] = true
-			it := walkItem{pid: pid, target: name, holder: holders[pid], otherUID: true, fds: math.MaxInt}
-			if uid, n, err := fdStat(s.procRoot, pid, s.dirBuf); err == nil {
-				it.otherUID, it.fds = !uids[uid], n
-			}
-			items = append(items, it)
-		}
-	}
-	slices.SortFunc(items, compareWalk)
-	return items
-}
-
-// compareWalk orders an owner walk. Reading a process that does not hold
-// the sockets costs one readlink per fd it has, so the walk goes by the
-// evidence that a process holds them, then by cost:
-//
-//  1. Processes running as the uid of a wanted socket: the kernel records
-//     the creator's uid in the socket, so the owner is almost always among
-//     them.
-//  2. Processes already known to hold a CLOSE_WAIT socket of the namespace
-//     (the owner cache): a process that leaks keeps leaking, so the new
-//     sockets are most likely its own. This is free, and it is what makes
-//     every walk after the first one short.
-//  3. Fewest fds first. Nothing cheaper than the walk itself tells which
-//     process holds a socket (a count of the socket links would need the
-//     readlinks; "socket:[N]" also names the unix sockets that nearly every
-//     daemon holds, so even that would say little), and a leak is one
-//     program's bug, no more likely in a process with many fds than in one
-//     with few: at equal odds, the cheapest process to rule out comes
-//     first. A leaker is caught at its first persistent sockets, long
-//     before they make its table large. The price is paid when the owner
-//     is the process with the most fds: then every other table is read
-//     first (bench/results.md shows both cases).
-//  4. PID, so that the order never depends on map iteration.
-func compareWalk(a, b walkItem) int {
-	return cmp.Or(
-		compareBool(a.otherUID, b.otherUID),
-		compareBool(!a.holder, !b.holder),
-		cmp.Compare(a.fds, b.fds),
-		cmp.Compare(a.pid, b.pid),
-	)
-}
-
-// compareBool orders false before true.
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
-}
-
-// persistentOf returns the owner-walk candidates of g that are persistent
-// sockets of target i: owned by one of its PIDs as the walks found, in
+// appendPersistent appends to dst the owner-walk candidates of g that are
+// persistent sockets of j: owned by one of its PIDs as the walks found, in
 // CLOSE_WAIT since its limit or earlier, not ignored by it; each sample's
 // Age is counted up to now. A CgroupOnly target takes only the sockets
 // without a cgroup id here: the others are its own by id or not at all.
-func (s *Scanner) persistentOf(g *nsGroup, c *closeWaitScan, i int) []SocketSample {
-	var out []SocketSample
-	p, limit, pids := c.pols[i].CloseWait, c.limits[i], c.res[i].PIDs
+func (s *Scanner) appendPersistent(dst []SocketSample, g *nsGroup, j *judged, now time.Time) []SocketSample {
 	for _, k := range g.cands {
 		pid, ok := s.owners.pos[k.inode]
-		if !ok || !slices.Contains(pids, pid) || k.since.After(limit) || c.only[i] && k.cgroup != 0 || p.Ignore.Match(k.tuple.Remote) {
+		if !ok || !slices.Contains(j.res.PIDs, pid) || k.since.After(j.limit) || j.cgroupOnly && k.cgroup != 0 || j.pol.CloseWait.Ignore.Match(k.tuple.Remote) {
 			continue
 		}
-		out = append(out, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(c.now.Sub(k.since))})
+		dst = append(dst, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(k.since))})
 	}
-	return out
+	return dst
 }
 
+// compareSamples orders a target's persistent sockets by foreign endpoint
+// first, so that the evidence lists the sockets to one peer together, and
+// never by the order of a dump or a walk.
 func compareSamples(a, b SocketSample) int {
 	return cmp.Or(
 		a.Tuple.Remote.Compare(b.Tuple.Remote),

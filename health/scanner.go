@@ -140,7 +140,7 @@ type Scanner struct {
 	stats   Stats
 	dirBuf  []byte   // getdents of /proc/<pid>/fd and /task
 	fileBuf []byte   // small /proc files: limits, children
-	pols    []Policy // of the Scan in progress
+	judging []judged // the targets of the Scan in progress, reused
 }
 
 // targetState is what the Scanner remembers about a target between scans.
@@ -263,27 +263,37 @@ func (s *Scanner) Scan(targets []Target) []Result {
 	now := s.now()
 
 	res := make([]Result, len(targets))
-	// The policies live only during the Scan: the slice is reused.
-	s.pols = slices.Grow(s.pols[:0], len(targets))[:len(targets)]
-	pols := s.pols
-	for i, t := range targets {
-		pols[i] = t.Policy.withDefaults()
-		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t), CloseWaitNow: -1}
-		ts := s.state(t.Name)
-		ts.pids, ts.cw, ts.cgroupOnly = res[i].PIDs, !pols[i].CloseWait.Disabled, t.cgroupOnly()
-		ts.scans = record(ts.scans, now)
-	}
-	groups := s.groupByNetns(targets, res)
-	cw := s.scanCloseWait(targets, pols, res, groups, now)
-	for i, t := range targets {
+	js := s.records(targets, res, now)
+	s.scanCloseWait(js, now)
+	for i := range js {
+		j := &js[i]
 		fdOver := false
-		if !pols[i].FDs.Disabled {
-			res[i].FDs, fdOver = s.checkFDs(t, pols[i].FDs, res[i].PIDs, now)
+		if !j.pol.FDs.Disabled {
+			j.res.FDs, fdOver = s.checkFDs(j.t, j.pol.FDs, j.res.PIDs, now)
 		}
-		res[i].CloseWait = len(cw[i])
-		res[i].Verdict = verdict(pols[i], cw[i], res[i].FDs, fdOver)
+		j.res.CloseWait = len(j.persistent)
+		j.res.Verdict = verdict(j.pol, j.persistent, j.res.FDs, fdOver)
 	}
+	// The records point into res and the targets: drop them, so that the
+	// Scanner keeps nothing of this Scan alive until the next one.
+	clear(js)
 	return res
+}
+
+// records makes the records of a Scan's targets in the Scanner's reused
+// slice, and records the Scan in each target's state. res receives the
+// results, in the targets' order.
+func (s *Scanner) records(targets []Target, res []Result, now time.Time) []judged {
+	s.judging = slices.Grow(s.judging[:0], len(targets))[:len(targets)]
+	js := s.judging
+	for i, t := range targets {
+		res[i] = Result{Name: t.Name, PIDs: s.pidsOf(t), CloseWaitNow: -1}
+		j := &js[i]
+		*j = judged{t: t, pol: t.Policy.withDefaults(), res: &res[i], ts: s.state(t.Name), cgroupOnly: t.cgroupOnly()}
+		j.ts.pids, j.ts.cw, j.ts.cgroupOnly = res[i].PIDs, !j.pol.CloseWait.Disabled, j.cgroupOnly
+		j.ts.scans = record(j.ts.scans, now)
+	}
+	return js
 }
 
 func (s *Scanner) pidsOf(t Target) []int {

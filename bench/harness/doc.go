@@ -4,11 +4,11 @@
 // operator would otherwise use, and writes the report that `make bench`
 // commits as bench/results.md and bench/scan-cost.svg.
 //
-// Three kinds of measurement:
+// Four kinds of measurement:
 //
 //   - Scan cost: the CPU time (user + system, from the kernel's accounting of
 //     the whole process as returned by wait4) of one run of each Tool, with a
-//     socket table of a given size held by cmd/sockload. Runs are interleaved
+//     socket table of a given size held by bench/cmd/sockload. Runs are interleaved
 //     round by round (A B C, B C A, C A B, …) after a warm-up round, and the
 //     ratio of each tool to the floor (the Tool marked Floor) is taken within
 //     each round before the median is computed, so that drift of the machine

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,11 +16,9 @@ import (
 	"time"
 )
 
-// Load is a running cmd/sockload.
+// Load is a running bench/cmd/sockload.
 type Load struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
+	p     *ReadyProc
 	Ready string // sockload's "ready" line
 }
 
@@ -36,55 +33,29 @@ func StartLoad(ctx context.Context, sockload string, sockets, closeWait int, apa
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
 	// If the harness dies, sockload sees its stdin close and goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	stdin, err := cmd.StdinPipe()
+	p, err := StartReady(cmd)
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start sockload: %w", err)
 	}
-	l := &Load{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "ready") {
-				ready <- sc.Text()
-			}
-		}
-		_ = cmd.Wait()
-		close(l.done)
-	}()
-	select {
-	case l.Ready = <-ready:
+	l := &Load{p: p}
+	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if l.Ready, err = p.WaitReady(wait); err == nil {
 		return l, nil
-	case <-l.done:
-		return nil, fmt.Errorf("sockload exited before it was ready: %s", strings.TrimSpace(stderr.String()))
-	case <-ctx.Done():
-		l.Stop()
-		return nil, ctx.Err()
-	case <-time.After(3 * time.Minute):
-		l.Stop()
-		return nil, errors.New("sockload not ready after 3 minutes")
 	}
+	if errors.Is(err, ErrExited) {
+		return nil, fmt.Errorf("sockload %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	l.Stop()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, errors.New("sockload not ready after 3 minutes")
 }
 
 // Stop closes sockload's stdin (it stops its workers and exits), and kills it
 // if it is still there after 15 seconds.
-func (l *Load) Stop() {
-	_ = l.stdin.Close()
-	select {
-	case <-l.done:
-		return
-	case <-time.After(15 * time.Second):
-	}
-	_ = l.cmd.Process.Kill()
-	<-l.done
-}
+func (l *Load) Stop() { l.p.Stop(time.Now().Add(15 * time.Second)) }
 
 // CountSockets counts the TCP sockets of the calling process's network
 // namespace, IPv4 and IPv6, and those in CLOSE_WAIT.

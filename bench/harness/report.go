@@ -150,7 +150,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeSupervisor(p)
 
 	p("## Method\n\n")
-	p("- The socket tables are held by `cmd/sockload`: established loopback connections "+
+	p("- The socket tables are held by `bench/cmd/sockload`: established loopback connections "+
 		"(both ends held, 2 sockets each) spread over worker processes on 127.77.0.x "+
 		"and [::1], plus %d client sockets in CLOSE_WAIT (the listener accepts and closes, "+
 		"the client never closes). The socket count in the tables is the host's TCP table "+

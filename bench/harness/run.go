@@ -14,7 +14,7 @@ import (
 // Config says what to measure.
 type Config struct {
 	Resreap  string // resreap binary
-	Sockload string // cmd/sockload binary
+	Sockload string // bench/cmd/sockload binary
 	Child    string // bench/cmd/benchchild binary
 	OutDir   string // results.md and the chart go here
 

@@ -31,7 +31,7 @@ func TestSmoke(t *testing.T) {
 	resreap := build("resreap", "../../cmd/resreap")
 	cfg := Config{
 		Resreap:   resreap,
-		Sockload:  build("sockload", "../../cmd/sockload"),
+		Sockload:  build("sockload", "../cmd/sockload"),
 		Child:     build("benchchild", "../cmd/benchchild"),
 		OutDir:    t.TempDir(),
 		Sizes:     []int{1000},

@@ -76,7 +76,7 @@ func parseWalkLog(log []byte) (WalkCount, error) {
 
 // HolderPattern is the -f pattern that selects, among the load's processes,
 // only the one holding the CLOSE_WAIT sockets: its worker command line is
-// the only one with "-close-wait N", N > 0 (cmd/sockload).
+// the only one with "-close-wait N", N > 0 (bench/cmd/sockload).
 const HolderPattern = `-worker .*-close-wait [1-9]`
 
 // WalkTools is the owner-walk comparison: the floor, `resreap watch --once`

@@ -26,7 +26,7 @@ func main() {
 	cfg := harness.Config{}
 	var sizes string
 	flag.StringVar(&cfg.Resreap, "resreap", "bin/resreap", "resreap `binary`")
-	flag.StringVar(&cfg.Sockload, "sockload", "bin/sockload", "sockload `binary` (cmd/sockload)")
+	flag.StringVar(&cfg.Sockload, "sockload", "bin/sockload", "sockload `binary` (bench/cmd/sockload)")
 	flag.StringVar(&cfg.Child, "child", "bin/benchchild", "benchchild `binary` (bench/cmd/benchchild)")
 	flag.StringVar(&cfg.OutDir, "out", "bench", "write results.md and the chart to this `directory`")
 	flag.StringVar(&cfg.Chart, "chart", "scan-cost.svg", "chart file `name` (.svg)")

@@ -33,7 +33,8 @@
 package main
 
 import (
-	"bufio"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,9 +45,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/resreap/resreap/bench/harness"
 )
 
 func main() {
@@ -89,21 +91,20 @@ func mainMain(args []string) int {
 		return 1
 	}
 
+	// stopped ends at SIGTERM, SIGINT or the end of standard input.
+	stopped, stop := context.WithCancel(context.Background())
+	defer stop()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	stop := make(chan struct{})
-	var stopOnce sync.Once
-	stopNow := func() { stopOnce.Do(func() { close(stop) }) }
-	go func() { <-sigs; stopNow() }()
+	go func() { <-sigs; stop() }()
 	if *watchStdin {
-		go func() { _, _ = io.Copy(io.Discard, os.Stdin); stopNow() }()
+		go func() { _, _ = io.Copy(io.Discard, os.Stdin); stop() }()
 	}
 
-	var workers []*worker
+	var workers []*harness.ReadyProc
 	defer func() { stopWorkers(workers) }()
-	readyCh := make(chan error, len(plan))
 	for _, p := range plan {
-		w, err := startWorker(self, p, readyCh)
+		w, err := startWorker(self, p)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sockload:", err)
 			return 1
@@ -111,35 +112,45 @@ func mainMain(args []string) int {
 		workers = append(workers, w)
 	}
 
-	deadline := time.NewTimer(*timeout)
-	defer deadline.Stop()
-	for range plan {
-		select {
-		case err := <-readyCh:
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "sockload:", err)
-				return 1
+	// The workers build their shares side by side; the first one to fail
+	// ends the wait, whichever it is.
+	wait, cancel := context.WithTimeout(stopped, *timeout)
+	defer cancel()
+	ready := make(chan error, len(workers))
+	for i, w := range workers {
+		go func() {
+			if _, err := w.WaitReady(wait); err != nil {
+				ready <- fmt.Errorf("worker on %s: %w", plan[i].addr, err)
+				return
 			}
-		case <-stop:
+			ready <- nil
+		}()
+	}
+	for range workers {
+		switch err := <-ready; {
+		case stopped.Err() != nil:
 			return 0
-		case <-deadline.C:
+		case errors.Is(err, context.DeadlineExceeded):
 			fmt.Fprintf(os.Stderr, "sockload: load not in place after %s\n", *timeout)
+			return 1
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "sockload:", err)
 			return 1
 		}
 	}
 	pids := make([]string, len(workers))
 	for i, w := range workers {
-		pids[i] = strconv.Itoa(w.cmd.Process.Pid)
+		pids[i] = strconv.Itoa(w.Cmd.Process.Pid)
 	}
 	fmt.Printf("ready sockets=%d established=%d close_wait=%d workers=%d pids=%s\n",
 		2**conns+*closeWait, 2**conns, *closeWait, len(workers), strings.Join(pids, ","))
 
 	exited := make(chan error, len(workers))
 	for _, w := range workers {
-		go func(w *worker) { <-w.done; exited <- fmt.Errorf("worker %d exited: %v", w.cmd.Process.Pid, w.err) }(w)
+		go func() { <-w.Done(); exited <- fmt.Errorf("worker %d exited: %v", w.Cmd.Process.Pid, w.Err()) }()
 	}
 	select {
-	case <-stop:
+	case <-stopped.Done():
 		return 0
 	case err := <-exited:
 		fmt.Fprintln(os.Stderr, "sockload:", err)
@@ -193,14 +204,8 @@ func loopbackV6() bool {
 	return true
 }
 
-type worker struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
-	err   error
-}
-
-func startWorker(self string, p workerPlan, ready chan<- error) (*worker, error) {
+// startWorker starts the worker process of one share of the load.
+func startWorker(self string, p workerPlan) (*harness.ReadyProc, error) {
 	cmd := exec.Command(self, "-worker",
 		"-addr", p.addr,
 		"-conns", strconv.Itoa(p.conns),
@@ -208,51 +213,22 @@ func startWorker(self string, p workerPlan, ready chan<- error) (*worker, error)
 		"-cw6="+strconv.FormatBool(p.cwAddr6))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
+	w, err := harness.StartReady(cmd)
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	w := &worker{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sent := false
-		for sc.Scan() {
-			if !sent && strings.HasPrefix(sc.Text(), "ready") {
-				ready <- nil
-				sent = true
-			}
-		}
-		w.err = cmd.Wait()
-		if !sent {
-			ready <- fmt.Errorf("worker on %s exited before it was ready: %v", p.addr, w.err)
-		}
-		close(w.done)
-	}()
 	return w, nil
 }
 
-// stopWorkers closes every worker's stdin and sends SIGTERM, then SIGKILL to
-// those still running after 5 seconds.
-func stopWorkers(ws []*worker) {
+// stopWorkers sends SIGTERM to every worker and closes its stdin, then
+// kills those still running after 5 seconds.
+func stopWorkers(ws []*harness.ReadyProc) {
 	for _, w := range ws {
-		_ = w.stdin.Close()
-		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		_ = w.Cmd.Process.Signal(syscall.SIGTERM)
 	}
-	deadline := time.After(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for _, w := range ws {
-		select {
-		case <-w.done:
-		case <-deadline:
-			_ = w.cmd.Process.Kill()
-			<-w.done
-		}
+		w.Stop(deadline)
 	}
 }
 

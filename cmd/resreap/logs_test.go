@@ -34,7 +34,13 @@ func TestLastLinesStart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := printLastLines(&out, path, tc.n); err != nil {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = printLastLines(&out, f, tc.n)
+		f.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != tc.want {

@@ -204,7 +204,7 @@ func (v *validator) outputFile(key string, m map[string]any) OutputSpec {
 // blank lines and # comments are skipped, a value may be in single or
 // double quotes, and "export " before the name is allowed.
 func (v *validator) envFile(key, path string) map[string]string {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		v.add(key, "%v", err)
 		return nil

@@ -137,15 +137,44 @@ func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, adde
 
 // ReloadFile re-reads the configuration file the supervisor was started
 // with and applies it. An invalid file changes nothing: the error (with
-// file:line of every problem) is logged and returned.
+// file:line of every problem) is logged and returned. A file that is not a
+// regular file (a FIFO put in its place) is refused at once by
+// config.Load. When ctx ends while the file is still being read (a hung
+// network filesystem), ReloadFile returns ctx's error at once, so that a
+// reload never holds up shutdown; the read is left to finish on its own.
 func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 	s.mu.Lock()
 	path := s.cfg.Path
 	s.mu.Unlock()
-	cfg, err := config.Load(path)
-	if err != nil {
+	cfg, err := loadWithin(ctx, path)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		s.log.Warn().Err(err).Msg("reload abandoned")
+		return ReloadReport{}, err
+	case err != nil:
 		s.log.Error().Err(err).Msg("reload rejected; children keep running with the old configuration")
 		return ReloadReport{}, err
 	}
 	return s.Reload(ctx, cfg)
+}
+
+// loadWithin is config.Load that gives up when ctx is done. A read of a
+// regular file cannot be interrupted, so it runs in a goroutine of its
+// own, which outlives the call when ctx ends first.
+func loadWithin(ctx context.Context, path string) (*config.Config, error) {
+	type loaded struct {
+		cfg *config.Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		cfg, err := config.Load(path)
+		done <- loaded{cfg, err}
+	}()
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reload abandoned while reading %s: %w", path, ctx.Err())
+	}
 }

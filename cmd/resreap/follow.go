@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // follower prints what is written to the file at path, across rotations
@@ -100,7 +101,7 @@ func (fl *follower) catchUp(ctx context.Context) error {
 
 // open opens path and prints it from its start.
 func (fl *follower) open(ctx context.Context) error {
-	f, err := os.Open(fl.path)
+	f, err := openLog(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // gone again: the next look opens its successor
 	}
@@ -140,6 +141,26 @@ func (fl *follower) drain(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// openLog opens the output file at path for reading. The open does not
+// block (a FIFO in its place would hold it until a writer came, and ^C
+// could not end it) and anything but a regular file is refused: only a
+// regular file has lines to show again and an offset to follow from.
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (type %s)", path, st.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // close closes the file being read, ending a line it left unfinished: that

@@ -83,7 +83,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			name, stream, stream, name+" | ", name+" | ", stream)
 		return 1
 	}
-	f, err := os.Open(out.File)
+	f, err := openLog(out.File)
 	if err != nil && !(*follow && errors.Is(err, os.ErrNotExist)) {
 		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
 		return 1

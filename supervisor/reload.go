@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
@@ -160,21 +164,65 @@ func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 
 // loadWithin is config.Load that gives up when ctx is done. A read of a
 // regular file cannot be interrupted, so it runs in a goroutine of its
-// own, which outlives the call when ctx ends first.
+// own, which outlives the call when ctx ends first, on a thread that
+// takes no signal meant for resreap (see offSignals).
 func loadWithin(ctx context.Context, path string) (*config.Config, error) {
 	type loaded struct {
 		cfg *config.Config
 		err error
 	}
 	done := make(chan loaded, 1)
-	go func() {
+	go offSignals(func() {
 		cfg, err := config.Load(path)
 		done <- loaded{cfg, err}
-	}()
+	})
 	select {
 	case l := <-done:
 		return l.cfg, l.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("reload abandoned while reading %s: %w", path, ctx.Err())
 	}
+}
+
+// offSignals runs f on a thread of its own that blocks every asynchronous
+// signal. f may sleep in the kernel where nothing but KILL wakes it (a
+// read from a hung NFS server, an open that fanotify holds). The kernel
+// hands a signal sent to resreap to one thread that does not block it,
+// and one handed to a thread in such a sleep waits with it: TERM went
+// unseen for seconds in the fault suite while a reload's open was held.
+// Blocked here, such signals go to another thread. Synchronous signals (a
+// fault in f) stay unblocked: blocked, one would kill resreap instead of
+// panicking.
+func offSignals(f func()) {
+	runtime.LockOSThread()
+	set := asyncSignals()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		runtime.UnlockOSThread()
+		f()
+		return
+	}
+	defer func() {
+		// A thread whose mask could not be restored is not given back:
+		// it ends with the goroutine.
+		if unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	f()
+}
+
+// asyncSignals is the set of every signal but those a thread raises by
+// faulting, which must reach it.
+func asyncSignals() unix.Sigset_t {
+	var set unix.Sigset_t
+	for i := range set.Val {
+		set.Val[i] = ^set.Val[i]
+	}
+	bits := int(unsafe.Sizeof(set.Val[0])) * 8
+	for _, sig := range []unix.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGABRT} {
+		n := int(sig) - 1
+		set.Val[n/bits] &^= 1 << (n % bits)
+	}
+	return set
 }

@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
@@ -137,15 +141,88 @@ func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, adde
 
 // ReloadFile re-reads the configuration file the supervisor was started
 // with and applies it. An invalid file changes nothing: the error (with
-// file:line of every problem) is logged and returned.
+// file:line of every problem) is logged and returned. A file that is not a
+// regular file (a FIFO put in its place) is refused at once by
+// config.Load. When ctx ends while the file is still being read (a hung
+// network filesystem), ReloadFile returns ctx's error at once, so that a
+// reload never holds up shutdown; the read is left to finish on its own.
 func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 	s.mu.Lock()
 	path := s.cfg.Path
 	s.mu.Unlock()
-	cfg, err := config.Load(path)
-	if err != nil {
+	cfg, err := loadWithin(ctx, path)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		s.log.Warn().Err(err).Msg("reload abandoned")
+		return ReloadReport{}, err
+	case err != nil:
 		s.log.Error().Err(err).Msg("reload rejected; children keep running with the old configuration")
 		return ReloadReport{}, err
 	}
 	return s.Reload(ctx, cfg)
+}
+
+// loadWithin is config.Load that gives up when ctx is done. A read of a
+// regular file cannot be interrupted, so it runs in a goroutine of its
+// own, which outlives the call when ctx ends first, on a thread that
+// takes no signal meant for resreap (see offSignals).
+func loadWithin(ctx context.Context, path string) (*config.Config, error) {
+	type loaded struct {
+		cfg *config.Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go offSignals(func() {
+		cfg, err := config.Load(path)
+		done <- loaded{cfg, err}
+	})
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reload abandoned while reading %s: %w", path, ctx.Err())
+	}
+}
+
+// offSignals runs f on a thread of its own that blocks every asynchronous
+// signal. f may sleep in the kernel where nothing but KILL wakes it (a
+// read from a hung NFS server, an open that fanotify holds). The kernel
+// hands a signal sent to resreap to one thread that does not block it,
+// and one handed to a thread in such a sleep waits with it: TERM went
+// unseen for seconds in the fault suite while a reload's open was held.
+// Blocked here, such signals go to another thread. Synchronous signals (a
+// fault in f) stay unblocked: blocked, one would kill resreap instead of
+// panicking.
+func offSignals(f func()) {
+	runtime.LockOSThread()
+	set := asyncSignals()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		runtime.UnlockOSThread()
+		f()
+		return
+	}
+	defer func() {
+		// A thread whose mask could not be restored is not given back:
+		// it ends with the goroutine.
+		if unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	f()
+}
+
+// asyncSignals is the set of every signal but those a thread raises by
+// faulting, which must reach it.
+func asyncSignals() unix.Sigset_t {
+	var set unix.Sigset_t
+	for i := range set.Val {
+		set.Val[i] = ^set.Val[i]
+	}
+	bits := int(unsafe.Sizeof(set.Val[0])) * 8
+	for _, sig := range []unix.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGABRT} {
+		n := int(sig) - 1
+		set.Val[n/bits] &^= 1 << (n % bits)
+	}
+	return set
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	nxtail "github.com/nxadm/tail"
 	"github.com/spf13/pflag"
 
 	"github.com/resreap/resreap/internal/config"
@@ -84,35 +83,41 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			name, stream, stream, name+" | ", name+" | ", stream)
 		return 1
 	}
-	off, err := printLastLines(stdout, out.File, *n)
+	f, err := openLog(out.File)
 	if err != nil && !(*follow && errors.Is(err, os.ErrNotExist)) {
 		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
 		return 1
 	}
+	var off int64
+	if f != nil {
+		if off, err = printLastLines(stdout, f, *n); err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "resreap logs: %v\n", err)
+			return 1
+		}
+	}
 	if !*follow {
+		f.Close()
 		return 0
 	}
-	return followFile(ctx, stdout, stderr, out.File, off)
+	return followFile(ctx, stdout, stderr, out.File, f, off)
 }
 
-// printLastLines writes the last n lines of the file at path to w and
-// returns the offset after them, where following goes on.
-func printLastLines(w io.Writer, path string, n int) (int64, error) {
-	f, err := os.Open(path)
+// printLastLines writes the last n lines of f to w and returns the offset
+// after them, where following goes on in the same open file: the path may
+// name another file by then.
+func printLastLines(w io.Writer, f *os.File, n int) (int64, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, err
-	}
+	end := st.Size()
 	start, err := lastLinesStart(f, end, n)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
+		return 0, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	if _, err := io.Copy(w, io.NewSectionReader(f, start, end-start)); err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
+		return 0, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	return end, nil
 }
@@ -146,41 +151,17 @@ func lastLinesStart(f io.ReaderAt, end int64, n int) (int64, error) {
 	return 0, nil
 }
 
-// followFile prints what is appended to path from offset off on, and
-// reopens it when it is rotated, until ctx is done.
-func followFile(ctx context.Context, stdout, stderr io.Writer, path string, off int64) int {
-	t, err := nxtail.TailFile(path, nxtail.Config{
-		Location:  &nxtail.SeekInfo{Offset: off, Whence: io.SeekStart},
-		Follow:    true,
-		ReOpen:    true,
-		MustExist: false,
-		Logger:    nxtail.DiscardingLogger,
-	})
+// followFile prints what is appended to path from offset off of f on
+// (f nil: path does not exist yet), across rotations, until ctx is done.
+func followFile(ctx context.Context, stdout, stderr io.Writer, path string, f *os.File, off int64) int {
+	w, err := newWaker(path)
 	if err != nil {
+		fmt.Fprintf(stderr, "resreap logs: %v; looking at %s every %s instead\n", err, path, followPoll)
+	}
+	defer w.close()
+	if err := newFollower(path, f, off, stdout, stderr).run(ctx, w); err != nil {
 		fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, err)
 		return 1
 	}
-	defer t.Cleanup()
-	for {
-		select {
-		case <-ctx.Done():
-			t.Stop() //nolint:errcheck // stopping on request
-			return 0
-		case l, ok := <-t.Lines:
-			if !ok {
-				if err := t.Err(); err != nil {
-					fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, err)
-					return 1
-				}
-				return 0
-			}
-			if l.Err != nil {
-				fmt.Fprintf(stderr, "resreap logs: follow %s: %v\n", path, l.Err)
-				continue
-			}
-			if _, err := fmt.Fprintln(stdout, l.Text); err != nil {
-				return 1
-			}
-		}
-	}
+	return 0
 }

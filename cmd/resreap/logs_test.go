@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestLastLinesStart(t *testing.T) {
@@ -34,7 +36,13 @@ func TestLastLinesStart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := printLastLines(&out, path, tc.n); err != nil {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = printLastLines(&out, f, tc.n)
+		f.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != tc.want {
@@ -78,6 +86,35 @@ stdout = { file = %q }
 	}
 	appendTo(t, file, "after 1\nafter 2\n")
 	waitOutput(t, out, "old 2\nold 3\nnew 1\nafter 1\nafter 2\n")
+}
+
+// An output file that is a FIFO (nobody writing) is refused at once, by
+// logs and by logs -f, instead of waiting in open for a writer.
+func TestLogsRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fe.log")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, dir, "resreap.toml", fmt.Sprintf(`
+[[child]]
+name = "fe"
+command = ["/bin/true"]
+stdout = { file = %q }
+`, fifo))
+	for _, args := range [][]string{{"-c", cfg, "fe"}, {"-c", cfg, "-f", "fe"}} {
+		var out, errOut syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- logs(context.Background(), args, &out, &errOut) }()
+		select {
+		case code := <-done:
+			if want := "resreap logs: " + fifo + " is not a regular file (type p---------)\n"; code != 1 || errOut.String() != want {
+				t.Errorf("logs %v: exit %d, %q; want exit 1, %q", args, code, errOut.String(), want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("logs %v still running after 10s", args)
+		}
+	}
 }
 
 // For an output that does not go to a file, logs says where it goes.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -23,6 +24,11 @@ import (
 )
 
 const defaultConfig = "/etc/resreap/resreap.toml"
+
+// reloadExitWait bounds how long exit waits for a reload that has not
+// returned once shutdown is over: by then it can only be finishing its
+// log lines.
+const reloadExitWait = 2 * time.Second
 
 const runExamples = `  resreap run -c /etc/resreap/resreap.toml
   resreap run -c configs/demo.toml --dry-run --log-format console
@@ -107,7 +113,7 @@ func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dr
 	runDone := make(chan error, 1)
 	go func() { runDone <- sup.Run(ctx) }()
 	log.Info().Str("config", cfg.Path).Int("children", len(cfg.Children)).Bool("dry_run", dryRun).Msg("resreap started")
-	return handleSignals(sup, sigs, stop, runDone, log)
+	return handleSignals(ctx, sup, sigs, stop, runDone, log)
 }
 
 // openHistory returns the restart history without opening it: the file is
@@ -191,9 +197,18 @@ func serveMetrics(ctx context.Context, addr string, sup *supervisor.Supervisor, 
 // from sigs) stop the children (a second INT kills them at once), HUP
 // reloads the config. One that came during set-up is handled now.
 // It returns the exit code.
-func handleSignals(sup *supervisor.Supervisor, sigs <-chan os.Signal, stop context.CancelFunc, runDone <-chan error, log zerolog.Logger) int {
-	var reloads sync.WaitGroup // a reload still running at shutdown is waited for
-	defer reloads.Wait()
+//
+// A reload runs with ctx, which stop ends: one still reading the config
+// file when TERM comes gives up then, and one applying it is waited for
+// by the supervisor's shutdown. What is left of a reload at exit is waited
+// for at most reloadExitWait: a reload never keeps resreap from exiting.
+func handleSignals(ctx context.Context, sup *supervisor.Supervisor, sigs <-chan os.Signal, stop context.CancelFunc, runDone <-chan error, log zerolog.Logger) int {
+	var reloads sync.WaitGroup
+	defer func() {
+		if !closeWithin(reloadExitWait, reloads.Wait) {
+			log.Error().Msg("a reload is still running at exit; not waited for")
+		}
+	}()
 	interrupts := 0
 	for {
 		select {
@@ -208,11 +223,9 @@ func handleSignals(sup *supervisor.Supervisor, sigs <-chan os.Signal, stop conte
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGHUP:
-				reloads.Add(1)
-				go func() {
-					defer reloads.Done()
-					sup.ReloadFile(context.Background()) //nolint:errcheck // logged by the supervisor
-				}()
+				reloads.Go(func() {
+					sup.ReloadFile(ctx) //nolint:errcheck // logged by the supervisor
+				})
 			case unix.SIGINT:
 				interrupts++
 				if interrupts > 1 {

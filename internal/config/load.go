@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -50,9 +49,10 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Load reads, decodes and validates the TOML file at path. On any
 // problem it returns a *Error naming every problem with its line;
-// nothing in the file is used then.
+// nothing in the file is used then. A path that is not a regular file is
+// refused at once (ErrNotRegular, see openRegular).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -253,7 +253,7 @@ func decodeProblem(err error) Problem {
 // parse, the [supervisor] tables are read alone. Only a problem in those
 // tables is an error, with its line.
 func LoadSupervisor(path string) (Supervisor, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if err != nil {
 		return Supervisor{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

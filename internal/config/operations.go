@@ -258,7 +258,7 @@ func (v *validator) fileMode(key string, val any) uint32 {
 // blank lines and # comments are skipped, a value may be in single or
 // double quotes, and "export " before the name is allowed.
 func (v *validator) envFile(key, path string) map[string]string {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		v.add(key, "%v", err)
 		return nil

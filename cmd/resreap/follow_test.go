@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // wakers are the two ways a follower waits: on inotify events, and by
@@ -63,10 +62,47 @@ func following(t *testing.T, path string, w *waker) (out, notes *syncBuffer) {
 	return out, notes
 }
 
-// lumberjack rotates (rename, then create) while lines are written and
-// before the follower has read them: every line arrives, once, in order,
-// from the old file and from the new one.
-func TestFollowLumberjackRotations(t *testing.T) {
+// renamingWriter rotates the way resreap's output files do (and
+// lumberjack, logrotate's create mode): rename the live file aside, then
+// create a new one.
+type renamingWriter struct {
+	path string
+	f    *os.File
+	n    int
+}
+
+func (w *renamingWriter) Write(b []byte) (int, error) {
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return 0, err
+		}
+		w.f = f
+	}
+	return w.f.Write(b)
+}
+
+func (w *renamingWriter) Rotate() error {
+	w.n++
+	if err := os.Rename(w.path, fmt.Sprintf("%s.%d", w.path, w.n)); err != nil {
+		return err
+	}
+	w.Close()
+	_, err := w.Write(nil)
+	return err
+}
+
+func (w *renamingWriter) Close() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+}
+
+// Rotations (rename, then create) while lines are written and before the
+// follower has read them: every line arrives, once, in order, from the
+// old file and from the new one.
+func TestFollowRenameRotations(t *testing.T) {
 	for _, wk := range wakers {
 		t.Run(wk.name, func(t *testing.T) {
 			rotations := 20
@@ -75,7 +111,7 @@ func TestFollowLumberjackRotations(t *testing.T) {
 			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "fe.log")
-			lj := &lumberjack.Logger{Filename: path}
+			lj := &renamingWriter{path: path}
 			defer lj.Close()
 			if _, err := lj.Write([]byte("before\n")); err != nil {
 				t.Fatal(err)

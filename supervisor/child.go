@@ -48,7 +48,8 @@ type child struct {
 	// Owned by the run goroutine.
 	spec      config.ChildSpec
 	proc      *process
-	lingering []*process // stopped, but not dead after SIGKILL and the kill wait
+	lingering []lingerer // old generations still alive after SIGKILL and the kill wait
+	holding   string     // why the next start waits for them ("" when it does not)
 	tracker   restartTracker
 	attempts  int // start attempts in this resreap; every one after the first is a restart
 	timer     *time.Timer
@@ -133,7 +134,10 @@ type ChildStatus struct {
 	Health       health.Result // the latest scan of the live process
 	HealthAt     time.Time     // when it was taken; zero before the first
 	Usage        *cgroup.Stats // the live process's cgroup, read by Status; nil without one
-	WaitingFor   string        // a dependency the child waits for before its start
+	// WaitingFor says what the child waits for before its start: a
+	// dependency (its name), or an old generation still alive after its
+	// stop ("the old generation to exit (pid 12 in /resreap/child-web.3)").
+	WaitingFor string
 }
 
 // Up reports whether the child is as it should be: running, or not
@@ -167,6 +171,9 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		done:     make(chan struct{}),
 	}
 	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1}
+	for _, g := range s.own.takeHeld(spec.Name) { // a previous resreap's, that recovery could not stop
+		c.lingering = append(c.lingering, lingerer{leaf: g, exited: true})
+	}
 	return c
 }
 
@@ -272,10 +279,7 @@ func (c *child) run(ctx context.Context) {
 		if c.proc != nil {
 			exitCh = c.proc.exit
 		}
-		var lingerCh <-chan ExitStatus
-		if len(c.lingering) > 0 {
-			lingerCh = c.lingering[0].exit
-		}
+		lingerCh, lingerAt := c.lingerExit()
 		var timerCh <-chan time.Time
 		if c.timerOn != timerNone {
 			timerCh = c.timer.C
@@ -285,6 +289,7 @@ func (c *child) run(ctx context.Context) {
 			if c.proc != nil {
 				c.stop(history.ReasonShutdown, nil)
 			}
+			c.endLingering()
 			c.cancelTimer()
 			c.endProbe()
 			return
@@ -300,10 +305,7 @@ func (c *child) run(ctx context.Context) {
 		case r := <-c.probes:
 			c.probed(r)
 		case ex := <-lingerCh:
-			p := c.lingering[0]
-			c.lingering = c.lingering[1:]
-			c.log.Warn().Int("pid", ex.PID).Str("status", ex.String()).Msg("a process that outlived its stop has exited")
-			c.killRemains(p)
+			c.lingerExited(lingerAt, ex)
 		case <-timerCh:
 			kind := c.timerOn
 			c.timerOn = timerNone
@@ -329,6 +331,7 @@ func (c *child) handle(req request) reply {
 	case reqStop:
 		c.cancelTimer()
 		if c.proc == nil {
+			c.unhold()
 			c.setState(Stopped)
 			return reply{}
 		}

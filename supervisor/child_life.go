@@ -23,8 +23,13 @@ import (
 // history --summary count the same thing. A start that fails before the
 // program runs (missing binary, bad dir, unknown user) is a failed start
 // like an early exit: it is logged with what to fix and followed by the
-// backoff.
+// backoff. While an old generation of the child still lives (see
+// lingerer), the start waits for it instead, in Backoff: it is not an
+// attempt yet.
 func (c *child) start() {
+	if c.holdStart() {
+		return
+	}
 	c.attempts++
 	restarts := c.attempts - 1
 	if restarts > 0 {
@@ -149,7 +154,9 @@ func (c *child) exited(ex ExitStatus) {
 	p := c.proc
 	c.setProc(nil)
 	c.cancelTimer()
-	c.killRemains(p)
+	if p.leaf != (cgroup.Group{}) && !c.killRemains(p) {
+		c.linger(p, true)
+	}
 	uptime := ex.At.Sub(p.started)
 	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	rec.Signal, rec.ExitCode = ex.SignalOrCode()
@@ -188,25 +195,32 @@ func (c *child) setProc(p *process) {
 
 // killRemains kills what is left in the cgroup of p, whose main process
 // exited: workers or a daemon it forked must not outlive it (they may hold
-// its port). The cgroup, a generation of p's own, is then removed. Without
-// a cgroup the Reaper has already killed p's process group.
-func (c *child) killRemains(p *process) {
-	if p.leaf == (cgroup.Group{}) {
-		return
+// its port). The cgroup, a generation of p's own, is then removed. It
+// reports whether the cgroup is empty; if not, after the kill wait, it is
+// left with its processes. Without a cgroup the Reaper has already killed
+// p's process group.
+func (c *child) killRemains(p *process) bool {
+	procs, err := p.leaf.Procs()
+	if err == nil && len(procs) == 0 {
+		c.sup.own.release(p.leaf)
+		return true
 	}
-	if procs, err := p.leaf.Procs(); err == nil && len(procs) > 0 {
-		if err := signalLeaf(p.leaf, unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
-			c.log.Error().Err(err).Str("cgroup", p.leaf.Path()).Msg("cannot kill what the exited process left in its cgroup")
-			return
-		}
-		wait := cmp.Or(c.spec.Stop.KillWait, DefaultKillWait)
-		if !emptyBy(context.Background(), p.leaf, time.Now().Add(wait)) {
-			c.log.Error().Ints("pids", procs).Str("wait", wait.String()).Msg("processes left in the cgroup still alive after SIGKILL")
-			return
-		}
+	faults := &cgroup.Faults{}
+	ctx := cgroup.WithFaults(context.Background(), faults)
+	_, kerr := signalLeaf(ctx, p.leaf, unix.SIGKILL, false)
+	wait := cmp.Or(c.spec.Stop.KillWait, DefaultKillWait)
+	empty := errors.Is(kerr, ErrGone) || emptyBy(ctx, p.leaf, time.Now().Add(wait))
+	c.sup.own.noteFaults(c.log, "killing what the exited process left", faults.List())
+	if !empty {
+		c.log.Error().Err(kerr).Ints("pids", procs).Str("cgroup", p.leaf.Path()).Str("wait", wait.String()).
+			Msg("processes left in the cgroup still alive after SIGKILL; the next start waits for them")
+		return false
+	}
+	if len(procs) > 0 {
 		c.log.Info().Ints("pids", procs).Msg("killed the processes left in the cgroup after the main process exited")
 	}
 	c.sup.own.release(p.leaf)
+	return true
 }
 
 // failed records a failure (an exit, or with failedStart an exit before
@@ -247,6 +261,7 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 		c.setState(Running)
 		return rep
 	}
+	c.sup.own.noteFaults(c.log, "the stop", rep.Faults)
 	c.setProc(nil)
 	rec := history.Record{
 		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
@@ -256,9 +271,10 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	var ended, lastExit string
 	exitCode := -1
 	if rep.Err != nil {
-		// Not dead after SIGKILL (D state): its exit is still collected
-		// by the run loop; the child moves on meanwhile, in a new cgroup.
-		c.lingering = append(c.lingering, p)
+		// Not dead after SIGKILL (D state): its processes stay in their
+		// cgroup, and its exit is still collected by the run loop; the
+		// next start waits until they are gone (see holdStart).
+		c.linger(p, rep.Exit.PID != 0)
 		rec.Message = rep.Err.Error()
 		ended, lastExit = "lingering", "not reaped: "+rep.Err.Error()
 	} else {

@@ -48,6 +48,10 @@ type Info struct {
 	// file did not take (a write error), HistoryDropped the
 	// events dropped because the history did not keep up.
 	OutputLost, HistoryFailed, HistoryDropped int64
+	// StopHelperErrors counts, by helper (cgroup.Helpers: "freeze",
+	// "watch", "signal"...), the stops that went on without it because it
+	// failed; nil before Run.
+	StopHelperErrors map[string]int64
 }
 
 // Info returns what the supervisor says about itself.
@@ -55,7 +59,7 @@ func (s *Supervisor) Info() Info {
 	mode, detail := s.Ownership()
 	in := Info{PID: os.Getpid(), Ownership: mode, OwnershipDetail: detail, DryRun: s.opts.DryRun}
 	s.mu.Lock()
-	q1, q2, rec := s.stdout, s.stderr, s.rec
+	q1, q2, rec, own := s.stdout, s.stderr, s.rec, s.own
 	in.Started = s.started
 	for _, f := range s.files {
 		in.OutputLost += f.q.Lost()
@@ -66,6 +70,9 @@ func (s *Supervisor) Info() Info {
 	}
 	if rec != nil {
 		in.HistoryDropped, in.HistoryFailed = rec.Dropped(), rec.Failed()
+	}
+	if own != nil {
+		in.StopHelperErrors = own.faultCounts()
 	}
 	return in
 }
@@ -205,7 +212,7 @@ func (s *Supervisor) ForceKill() {
 			continue
 		}
 		s.log.Warn().Str("child", c.name).Int("pid", p.pid).Msg("forced kill")
-		if err := p.target().Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
+		if err := p.target(nil).Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
 			s.log.Error().Err(err).Str("child", c.name).Msg("forced kill failed")
 		}
 	}

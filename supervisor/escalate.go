@@ -27,7 +27,8 @@ type Target interface {
 	// Signal sends sig to every process of the target, or fails with an
 	// error wrapping ErrGone, having sent nothing, when the target is known
 	// to have exited. A target signals only processes it has proven to be
-	// its own (an unreaped PID, a pidfd, a cgroup).
+	// its own (an unreaped PID, a pidfd, a cgroup). Any other error says
+	// the signal reached none of them; the escalation goes on regardless.
 	Signal(sig unix.Signal) error
 	// Wait waits up to d for the target to exit and reports whether it
 	// did; it returns false early when ctx is done.
@@ -50,13 +51,16 @@ type Plan struct {
 // Escalation is what Escalate did.
 type Escalation struct {
 	SignalsSent []history.SignalSent // in order, with the time each was sent
+	// Undelivered holds the signals that could not be sent, each with
+	// why; the escalation went on past each of them.
+	Undelivered []error
 	// Exited is true when the target is known to have exited (before the
 	// first signal, if SignalsSent is empty).
 	Exited   bool
 	Duration time.Duration // from the start of the escalation to the exit (or giving up)
 	// Err says why the escalation ended without an exit: the target was
-	// still alive after SIGKILL and the kill wait, a signal failed, or ctx
-	// was done.
+	// still alive after SIGKILL and the kill wait (it wraps the signals
+	// that could not be sent, if any), or ctx was done.
 	Err error
 }
 
@@ -69,6 +73,13 @@ func (e Escalation) KillSent() bool {
 // Escalate stops t: each step's signal while t is alive, waiting the
 // step's wait after each, then SIGKILL and the kill wait. It returns when
 // t has exited, when it gives up (Err), or when ctx is done.
+//
+// It fails closed: a signal that cannot be sent is noted (Undelivered)
+// and the next step follows at once, since there is nothing to wait for;
+// KILL always comes, and the kill wait is waited even when KILL could not
+// be sent either, so that only a target still alive at its end makes an
+// error. A step that gave up at the first failure would leave the target
+// running while its caller believed it stopped.
 func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
 	start := time.Now()
 	defer func() { e.Duration = time.Since(start) }()
@@ -77,20 +88,24 @@ func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
 		killWait = DefaultKillWait
 	}
 	steps := append(plan.Steps[:len(plan.Steps):len(plan.Steps)], config.StopStep{Signal: unix.SIGKILL, Wait: killWait})
-	for _, st := range steps {
+	for i, st := range steps {
 		if t.Wait(ctx, 0) {
 			e.Exited = true
 			return e
 		}
-		if err := t.Signal(st.Signal); err != nil {
-			if errors.Is(err, ErrGone) {
-				e.Exited = true
-			} else {
-				e.Err = err
-			}
+		err := t.Signal(st.Signal)
+		switch {
+		case errors.Is(err, ErrGone):
+			e.Exited = true
 			return e
+		case err != nil:
+			e.Undelivered = append(e.Undelivered, fmt.Errorf("%s: %w", signame.Name(st.Signal), err))
+			if i < len(steps)-1 {
+				continue
+			}
+		default:
+			e.SignalsSent = append(e.SignalsSent, history.SignalSent{Signal: signame.Name(st.Signal), Time: time.Now().UTC()})
 		}
-		e.SignalsSent = append(e.SignalsSent, history.SignalSent{Signal: signame.Name(st.Signal), Time: time.Now().UTC()})
 		if t.Wait(ctx, st.Wait) {
 			e.Exited = true
 			return e
@@ -100,6 +115,13 @@ func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
 			return e
 		}
 	}
-	e.Err = fmt.Errorf("still alive %s after KILL (uninterruptible sleep?)", killWait)
+	if e.KillSent() {
+		e.Err = fmt.Errorf("still alive %s after KILL (uninterruptible sleep?)", killWait)
+	} else {
+		e.Err = fmt.Errorf("still alive %s after KILL could not be sent", killWait)
+	}
+	if len(e.Undelivered) > 0 {
+		e.Err = fmt.Errorf("%w: %w", e.Err, errors.Join(e.Undelivered...))
+	}
 	return e
 }

@@ -3,14 +3,18 @@
 package supervisor
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -48,9 +52,21 @@ type owner struct {
 	home cgroup.Group // resreap's cgroup before it moved into its leaf
 	lock *os.File     // flock on the state directory: one instance per subtree
 
-	mu   sync.Mutex     // guards gens: children start concurrently
+	mu   sync.Mutex     // guards gens and held: children start concurrently
 	gens map[string]int // the last generation given out, by child
+	// held are the leaves, by child, of a previous resreap's generations
+	// that recovery could not empty: the child takes them over (see
+	// takeHeld) and does not start beside them.
+	held map[string][]cgroup.Group
+
+	faultMu sync.Mutex       // guards faults
+	faults  map[string]int64 // stops that went on without a helper, by helper
 }
+
+// removeWait bounds the retries of a busy rmdir of a cgroup whose
+// processes are gone (see cgroup.Group.RemoveWait); at shutdown it bounds
+// them all together.
+const removeWait = 2 * time.Second
 
 // newOwner sets ownership up as sc says: CgroupOff or an empty value means
 // process groups, CgroupAuto a cgroup subtree when the host allows (else
@@ -58,7 +74,10 @@ type owner struct {
 // that cannot be had). limits lists the controllers the children's limits
 // need ("memory", "pids"); a missing one is logged, not fatal.
 func newOwner(sc config.Supervisor, limits []string, log zerolog.Logger) (*owner, error) {
-	o := &owner{mode: OwnProcessGroup, log: log, gens: map[string]int{}}
+	o := &owner{mode: OwnProcessGroup, log: log, gens: map[string]int{}, held: map[string][]cgroup.Group{}, faults: map[string]int64{}}
+	for _, h := range cgroup.Helpers() {
+		o.faults[h] = 0
+	}
 	switch sc.Cgroup {
 	case "", config.CgroupOff:
 		o.why = "cgroup = \"off\""
@@ -232,14 +251,60 @@ func (o *owner) limit(spec *config.ChildSpec, g cgroup.Group) {
 	}
 }
 
-// release removes a leaf whose processes are all gone.
+// release removes a leaf whose processes are all gone, trying again for
+// up to removeWait while the kernel still counts the last exiting task.
 func (o *owner) release(g cgroup.Group) {
 	if g == (cgroup.Group{}) {
 		return
 	}
-	if err := g.Remove(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), removeWait)
+	defer cancel()
+	if err := g.RemoveWait(ctx); err != nil {
 		o.log.Warn().Err(err).Str("cgroup", g.Path()).Msg("cannot remove the cgroup of a stopped child")
 	}
+}
+
+// hold keeps the leaf l of a previous resreap, which recovery could not
+// empty, for its child to take over.
+func (o *owner) hold(l cgroup.Leaf) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.held[l.Child] = append(o.held[l.Child], l.Group)
+}
+
+// takeHeld hands the child called name the leaves held for it.
+func (o *owner) takeHeld(name string) []cgroup.Group {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	g := o.held[name]
+	delete(o.held, name)
+	return g
+}
+
+// noteFaults logs, once, the helpers an operation on a child (what: "the
+// stop", "the stop of the orphans", ...) went on without, and counts each
+// for the resreap_stop_helper_errors_total metric.
+func (o *owner) noteFaults(log zerolog.Logger, what string, faults []cgroup.Fault) {
+	if len(faults) == 0 {
+		return
+	}
+	helpers := make([]string, len(faults))
+	errs := make([]error, len(faults))
+	o.faultMu.Lock()
+	for i, f := range faults {
+		helpers[i], errs[i] = f.Helper, f
+		o.faults[f.Helper]++
+	}
+	o.faultMu.Unlock()
+	log.Warn().Strs("helpers", helpers).Err(errors.Join(errs...)).
+		Msgf("%s went on without what failed: %s", what, strings.Join(helpers, ", "))
+}
+
+// faultCounts returns how many stops went on without each helper.
+func (o *owner) faultCounts() map[string]int64 {
+	o.faultMu.Lock()
+	defer o.faultMu.Unlock()
+	return maps.Clone(o.faults)
 }
 
 // noteGen records a generation found in the subtree (left by a previous
@@ -252,31 +317,47 @@ func (o *owner) noteGen(name string, gen int) {
 
 // close moves resreap back into the cgroup it started in and removes the
 // subtree (empty by now: every child was stopped), then lets go of the
-// instance lock.
+// instance lock. A busy rmdir is tried again for up to removeWait in all;
+// a leaf that still holds processes (a stop that gave up) is left in
+// place, and whatever is left is logged with its path.
 func (o *owner) close() {
 	if !o.cgroups() {
 		return
 	}
 	defer o.unlock()
 	if err := o.home.AddProc(os.Getpid()); err != nil {
-		o.log.Warn().Err(err).Msg("cannot move back to the cgroup resreap started in; its subtree stays")
+		o.log.Warn().Err(err).Str("cgroup", o.sub.Root().Path()).Msg("cannot move back to the cgroup resreap started in; its subtree stays")
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), removeWait)
+	defer cancel()
 	leaves, err := o.sub.Leaves()
 	if err != nil {
-		o.log.Warn().Err(err).Msg("cgroup subtree")
+		o.log.Warn().Err(err).Str("cgroup", o.sub.Root().Path()).Msg("cgroup subtree")
 	}
+	kept := false
 	for _, l := range leaves {
 		if len(l.Procs) > 0 {
-			o.log.Warn().Str("child", l.Child).Ints("pids", l.Procs).Msg("cgroup still holds processes at exit; left in place")
-			return
+			o.log.Warn().Str("child", l.Child).Ints("pids", l.Procs).Str("cgroup", l.Group.Path()).Msg("cgroup still holds processes at exit; left in place")
+			kept = true
+			continue
 		}
-		o.release(l.Group)
+		if err := l.Group.RemoveWait(ctx); err != nil {
+			o.log.Warn().Err(err).Str("cgroup", l.Group.Path()).Msg("cannot remove")
+			kept = true
+		}
 	}
-	for _, g := range []cgroup.Group{o.sub.Supervisor(), o.sub.Root()} {
-		if err := g.Remove(); err != nil {
-			o.log.Warn().Err(err).Str("cgroup", g.Path()).Msg("cannot remove")
-		}
+	if err := o.sub.Supervisor().RemoveWait(ctx); err != nil {
+		o.log.Warn().Err(err).Str("cgroup", o.sub.Supervisor().Path()).Msg("cannot remove")
+	}
+	root := o.sub.Root()
+	if kept {
+		err = root.Remove() // busy for as long as the leaves are there
+	} else {
+		err = root.RemoveWait(ctx)
+	}
+	if err != nil {
+		o.log.Warn().Err(err).Str("cgroup", root.Path()).Msg("cannot remove")
 	}
 }
 

@@ -37,16 +37,20 @@ type process struct {
 // itself too, because it may have left its group (setpgid into another)
 // and would then escape a group signal. It fails with ErrGone once the
 // process has been reaped, having sent nothing.
-func (p *process) signal(sig unix.Signal) error { return p.kill(sig, true) }
+func (p *process) signal(sig unix.Signal) error { return p.kill(sig, true, false) }
+
+// stopSignal is signal for a step of a stop: SIGCONT follows the signal
+// (see wakes), to the same process and group.
+func (p *process) stopSignal(sig unix.Signal) error { return p.kill(sig, true, true) }
 
 // signalMain sends sig to the process alone, not to its group or cgroup
 // (a server whose workers must not get HUP). It fails with ErrGone once
 // the process has been reaped.
-func (p *process) signalMain(sig unix.Signal) error { return p.kill(sig, false) }
+func (p *process) signalMain(sig unix.Signal) error { return p.kill(sig, false, false) }
 
 // kill sends sig to the process, and with group to its process group, only
-// while it is unreaped.
-func (p *process) kill(sig unix.Signal, group bool) error {
+// while it is unreaped; with cont, SIGCONT follows where wakes says.
+func (p *process) kill(sig unix.Signal, group, cont bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reaped {
@@ -60,7 +64,26 @@ func (p *process) kill(sig unix.Signal, group bool) error {
 	if group {
 		unix.Kill(-p.pid, sig) //nolint:errcheck // ESRCH: the process left its group, which is then empty
 	}
+	if cont && wakes(sig) {
+		unix.Kill(p.pid, unix.SIGCONT) //nolint:errcheck // it took sig; CONT is only a wake-up
+		if group {
+			unix.Kill(-p.pid, unix.SIGCONT) //nolint:errcheck // as above
+		}
+	}
 	return nil
+}
+
+// wakes reports whether a stop sends SIGCONT after sig, as systemd does
+// after each of its stop signals: a process stopped by SIGSTOP (or ^Z)
+// acts on no signal but KILL until it is continued, so without the CONT
+// every soft step would be waited out in vain. KILL needs none (it ends a
+// stopped process too); a stop-class signal would be undone by one.
+func wakes(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGKILL, unix.SIGCONT, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return false
+	}
+	return true
 }
 
 // send delivers an operator's signal: to the main process only with
@@ -71,31 +94,45 @@ func (p *process) send(sig unix.Signal, mainOnly bool) error {
 	case mainOnly:
 		return p.signalMain(sig)
 	case p.leaf != (cgroup.Group{}):
-		return signalLeaf(p.leaf, sig)
+		_, err := signalLeaf(context.Background(), p.leaf, sig, false)
+		return err
 	}
 	return p.signal(sig)
 }
 
 // signalLeaf delivers sig to every process of the cgroup leaf: SIGKILL
-// through cgroup.kill, or before Linux 5.14 to each process in turn. It
-// reports ErrGone when the cgroup has no process left (or is gone).
-func signalLeaf(leaf cgroup.Group, sig unix.Signal) error {
-	var err error
-	n := 1
+// through cgroup.kill, else (and before Linux 5.14, or when cgroup.kill
+// cannot be written) to each process in turn, with cont followed by
+// SIGCONT where wakes says. It reports whether it reached any process,
+// and what it missed; ErrGone when the cgroup has no process left (or is
+// gone). The helpers it went on without are recorded in the Faults of ctx.
+func signalLeaf(ctx context.Context, leaf cgroup.Group, sig unix.Signal, cont bool) (reached bool, err error) {
 	if sig == unix.SIGKILL {
 		err = leaf.Kill()
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return false, fmt.Errorf("cgroup %s: %w", leaf.Path(), ErrGone)
+		case !errors.Is(err, errors.ErrUnsupported):
+			cgroup.ContextFaults(ctx).Add(cgroup.HelperKill, err)
+		}
 	}
-	if sig != unix.SIGKILL || errors.Is(err, errors.ErrUnsupported) {
-		n, err = leaf.Signal(context.Background(), sig)
+	var n int
+	if cont && wakes(sig) {
+		n, err = leaf.SignalCont(ctx, sig)
+	} else {
+		n, err = leaf.Signal(ctx, sig)
 	}
-	if err == nil && n == 0 || errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("cgroup %s: %w", leaf.Path(), ErrGone)
+	if n == 0 && (err == nil || errors.Is(err, fs.ErrNotExist)) {
+		return false, fmt.Errorf("cgroup %s: %w", leaf.Path(), ErrGone)
 	}
-	return err
+	return n > 0, err
 }
 
 // groupTarget is a supervised process as an escalation Target: signals go
-// to the process and its group, the exit comes from the Reaper.
+// to the process and its group, each stop signal with SIGCONT, the exit
+// comes from the Reaper.
 type groupTarget struct {
 	p    *process
 	exit ExitStatus // valid when exited
@@ -106,7 +143,7 @@ func (t *groupTarget) Signal(sig unix.Signal) error {
 	if t.done {
 		return fmt.Errorf("pid %d: %w", t.p.pid, ErrGone)
 	}
-	return t.p.signal(sig)
+	return t.p.stopSignal(sig)
 }
 
 func (t *groupTarget) Wait(ctx context.Context, d time.Duration) bool {
@@ -136,17 +173,35 @@ func (t *groupTarget) Wait(ctx context.Context, d time.Duration) bool {
 // escalation Target: a signal reaches every process of the cgroup (a
 // setsid grandchild, a double-forked daemon), SIGKILL is cgroup.kill, and
 // the target has exited once the process is reaped and the cgroup empty.
+// It fails closed: what it could not do through the cgroup it records in
+// faults and does another way (see Signal).
 type cgroupTarget struct {
 	groupTarget
-	leaf cgroup.Group
+	leaf   cgroup.Group
+	faults *cgroup.Faults
 }
 
+// Signal sends sig to every process of the cgroup, each stop signal with
+// SIGCONT. When the cgroup reaches none of them (cgroup.procs unreadable,
+// no pidfd to be had), the main process and its process group get it
+// instead: the Reaper keeps their IDs from being reused while the process
+// is unreaped, so that needs no proof of membership. Only when neither
+// reached anything is it an error, and the escalation goes on to KILL.
 func (t *cgroupTarget) Signal(sig unix.Signal) error {
-	err := signalLeaf(t.leaf, sig)
-	if errors.Is(err, ErrGone) && !t.groupTarget.Wait(context.Background(), 0) {
-		return nil // the cgroup is empty, the main process not reaped yet
+	reached, err := signalLeaf(t.ctx(context.Background()), t.leaf, sig, true)
+	switch {
+	case errors.Is(err, ErrGone):
+		if !t.groupTarget.Wait(context.Background(), 0) {
+			return nil // the cgroup is empty, the main process not reaped yet
+		}
+		return err
+	case reached:
+		return nil // what it missed is in t.faults
 	}
-	return err
+	if perr := t.p.stopSignal(sig); perr != nil {
+		return errors.Join(err, perr)
+	}
+	return nil
 }
 
 func (t *cgroupTarget) Wait(ctx context.Context, d time.Duration) bool {
@@ -154,29 +209,42 @@ func (t *cgroupTarget) Wait(ctx context.Context, d time.Duration) bool {
 	if !t.groupTarget.Wait(ctx, d) {
 		return false
 	}
-	return emptyBy(ctx, t.leaf, deadline)
+	return emptyBy(t.ctx(ctx), t.leaf, deadline)
+}
+
+// ctx returns ctx with the target's faults, for the cgroup calls.
+func (t *cgroupTarget) ctx(ctx context.Context) context.Context {
+	return cgroup.WithFaults(ctx, t.faults)
 }
 
 // emptyBy reports whether leaf is empty, waiting for it until deadline.
-// A cgroup that is gone is empty.
+// A cgroup that is gone is empty; one whose state cannot be read is not
+// (WaitEmpty keeps trying until the deadline, recording why in the
+// Faults of ctx).
 func emptyBy(ctx context.Context, leaf cgroup.Group, deadline time.Time) bool {
 	if time.Until(deadline) <= 0 {
 		populated, err := leaf.Populated()
-		return err != nil || !populated
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			cgroup.ContextFaults(ctx).Add(cgroup.HelperEvents, err)
+			return false
+		}
+		return !populated
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	return leaf.WaitEmpty(ctx) == nil
+	err := leaf.WaitEmpty(ctx)
+	return err == nil || errors.Is(err, fs.ErrNotExist)
 }
 
 // target returns p as an escalation Target: its cgroup when it has one,
-// else its process group.
-func (p *process) target() interface {
+// else its process group. faults (nil: none kept) gets what a cgroup
+// stop went on without.
+func (p *process) target(faults *cgroup.Faults) interface {
 	Target
 	exited() (ExitStatus, bool)
 } {
 	if p.leaf != (cgroup.Group{}) {
-		return &cgroupTarget{groupTarget: groupTarget{p: p}, leaf: p.leaf}
+		return &cgroupTarget{groupTarget: groupTarget{p: p}, leaf: p.leaf, faults: faults}
 	}
 	return &groupTarget{p: p}
 }

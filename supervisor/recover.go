@@ -48,8 +48,9 @@ func (s *Supervisor) recoverOrphans(specs []config.ChildSpec) {
 			spec.Name = l.Child
 		}
 		wg.Go(func() {
-			if len(l.Procs) > 0 {
-				s.stopOrphans(&spec, l)
+			if len(l.Procs) > 0 && !s.stopOrphans(&spec, l) {
+				s.own.hold(l) // the child's first start waits for it
+				return
 			}
 			s.own.release(l.Group)
 		})
@@ -59,12 +60,18 @@ func (s *Supervisor) recoverOrphans(specs []config.ChildSpec) {
 }
 
 // stopOrphans stops the processes of leaf l and records what they were.
-func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) {
+// It reports whether they are gone.
+func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) bool {
 	procs := describe(l.Procs)
 	log := s.log.With().Str("child", spec.Name).Logger()
 	log.Warn().Int("processes", len(procs)).Str("cgroup", l.Group.Path()).
 		Msg("found processes left by a previous resreap; stopping them before the start")
-	e := Escalate(context.Background(), orphanTarget{l.Group}, Plan{Steps: spec.Stop.Steps, KillWait: spec.Stop.KillWait})
+	faults := &cgroup.Faults{}
+	e := Escalate(context.Background(), orphanTarget{l.Group, faults}, Plan{Steps: spec.Stop.Steps, KillWait: spec.Stop.KillWait})
+	for _, err := range e.Undelivered {
+		faults.Add(cgroup.HelperSignal, err)
+	}
+	s.own.noteFaults(log, "the stop of the orphans", faults.List())
 	rec := history.Record{
 		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
 		Processes: procs, SignalsSent: e.SignalsSent, Killed: e.KillSent() && e.Exited,
@@ -78,6 +85,7 @@ func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) {
 		rec.Message += "; not all stopped: " + e.Err.Error()
 	}
 	s.record(log.Warn(), rec)
+	return e.Err == nil
 }
 
 // killStaleSupervisorLeaf kills what a dead resreap left in the
@@ -107,14 +115,24 @@ func (s *Supervisor) killStaleSupervisorLeaf() {
 }
 
 // orphanTarget is a cgroup whose processes are not resreap's children
-// (they were a dead resreap's): signalled through the cgroup, gone when
-// it is empty.
-type orphanTarget struct{ leaf cgroup.Group }
+// (they were a dead resreap's): signalled through the cgroup, each stop
+// signal with SIGCONT, gone when it is empty. faults gets what the stop
+// went on without.
+type orphanTarget struct {
+	leaf   cgroup.Group
+	faults *cgroup.Faults
+}
 
-func (t orphanTarget) Signal(sig unix.Signal) error { return signalLeaf(t.leaf, sig) }
+func (t orphanTarget) Signal(sig unix.Signal) error {
+	reached, err := signalLeaf(cgroup.WithFaults(context.Background(), t.faults), t.leaf, sig, true)
+	if reached {
+		return nil // what it missed is in t.faults
+	}
+	return err
+}
 
 func (t orphanTarget) Wait(ctx context.Context, d time.Duration) bool {
-	return emptyBy(ctx, t.leaf, time.Now().Add(d))
+	return emptyBy(cgroup.WithFaults(ctx, t.faults), t.leaf, time.Now().Add(d))
 }
 
 // describe names the processes pids for the history: command line and

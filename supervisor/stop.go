@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
@@ -22,9 +23,13 @@ type StopReport struct {
 	// Killed is true when SIGKILL is what ended the process: a process
 	// that exited on its own just as the KILL went out was not killed.
 	Killed   bool
-	Exit     ExitStatus    // how the process ended; zero when Err is set
+	Exit     ExitStatus    // how the process ended; zero when it was not reaped
 	Duration time.Duration // from the start of the stop to the reap (or giving up)
 	DryRun   bool          // nothing was sent
+	// Faults are the helpers of the stop that failed while it went on
+	// without them (the freezer, the watch on cgroup.events, a signal to
+	// one process...), one each: the caller logs and counts them once.
+	Faults []cgroup.Fault
 	// Err is set when the process did not exit within the kill wait; its
 	// exit is still collected whenever it comes.
 	Err error
@@ -49,10 +54,11 @@ func (r StopReport) EndedBy() string {
 
 // stopProcess stops p with the escalation chain (see Escalate): signals
 // go to every process of p's cgroup, or to p and its process group
-// without one, and its exit comes from the Reaper, which also kills what
-// is left of the group before it reaps p. It returns once p has been
-// reaped and its cgroup is empty or, if either outlives SIGKILL by
-// killWait, with Err set.
+// without one, each with SIGCONT, and its exit comes from the Reaper,
+// which also kills what is left of the group before it reaps p. It
+// returns once p has been reaped and its cgroup is empty or, if either
+// outlives SIGKILL by killWait, with Err set. A helper that fails on the
+// way does not end the stop early (see cgroupTarget): it is in Faults.
 //
 // With dryRun it logs the signals it would send and returns at once.
 func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dryRun bool, log zerolog.Logger) StopReport {
@@ -64,9 +70,13 @@ func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dr
 		log.Info().Msg("dry run: would send KILL to process group")
 		return rep
 	}
-	t := p.target()
+	faults := &cgroup.Faults{}
+	t := p.target(faults)
 	e := Escalate(context.Background(), t, Plan{Steps: steps, KillWait: killWait})
-	rep.SignalsSent, rep.Duration, rep.Err = e.SignalsSent, e.Duration, e.Err
+	for _, err := range e.Undelivered {
+		faults.Add(cgroup.HelperSignal, err)
+	}
+	rep.SignalsSent, rep.Duration, rep.Err, rep.Faults = e.SignalsSent, e.Duration, e.Err, faults.List()
 	if ex, ok := t.exited(); ok {
 		rep.Exit = ex
 		sig, ok := ex.Signal()

@@ -41,6 +41,24 @@
 // in a systemd unit with Delegate=yes) and then on <instance>. A hybrid
 // host binds memory and pids to cgroup v1, so it has no limits to offer.
 //
+// # Failing closed
+//
+// A stop must not end early because one of its helpers broke: a stop that
+// returned at once when the freeze could not watch cgroup.events (inotify
+// instances used up, 128 per user by default) left the old generation
+// holding its port while the next one failed to bind, 14 times in 15 s.
+// So Signal and SignalCont skip a freeze they cannot have and signal in
+// rounds, skip a process they cannot pin or signal and signal the others;
+// WaitEmpty polls cgroup.events every 50 ms when it cannot watch it, and
+// keeps reading when a read fails; none of them returns early for want of
+// a helper. What they went on without goes to the Faults the caller put
+// in the context (WithFaults), one entry per helper however often it
+// failed, for the caller to log once and count. Kill reports its own
+// failure, and the caller signals each process instead.
+//
+// RemoveWait retries a busy rmdir every 20 ms: "populated 0" can come
+// before the kernel is done with the last exiting task.
+//
 // # Why our own files
 //
 // What the supervisor needs is a handful of reads and writes of interface
@@ -80,9 +98,12 @@
 //	pid, err := syscall.ForkExec(path, argv, attr) // placed before exec
 //	f.Close()
 //	...
-//	n, err := leaf.Signal(ctx, unix.SIGTERM) // every process of the tree
-//	...                                      // wait, escalate
-//	err = leaf.Kill()                        // cgroup.kill
-//	err = leaf.WaitEmpty(ctx)                // "populated 0"
-//	err = leaf.Remove()
+//	faults := &cgroup.Faults{}
+//	ctx = cgroup.WithFaults(ctx, faults)
+//	n, err := leaf.SignalCont(ctx, unix.SIGTERM) // every process of the tree, then SIGCONT
+//	...                                          // wait, escalate
+//	err = leaf.Kill()                            // cgroup.kill
+//	err = leaf.WaitEmpty(ctx)                    // "populated 0"
+//	err = leaf.RemoveWait(ctx)
+//	log(faults.List())                           // what the stop went on without
 package cgroup

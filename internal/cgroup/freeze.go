@@ -27,8 +27,10 @@ type freezer struct {
 // freeze freezes the cgroup tree (cgroup.freeze, Linux 5.2) and waits up
 // to freezeWait for cgroup.events to say "frozen 1". Without cgroup.freeze
 // it returns a freezer that did nothing. A cgroup that someone else froze
-// is left frozen by unfreeze. Only ctx ending, or an I/O error, is an
-// error; a freeze that does not complete in time is not.
+// is left frozen by unfreeze. Only ctx ending is an error: a freeze that
+// cannot be had (the file cannot be read or written, the wait fails) or
+// does not complete in time is recorded in the Faults of ctx, and the
+// caller signals unfrozen, in rounds.
 func (g Group) freeze(ctx context.Context) (*freezer, error) {
 	fz := &freezer{g: g}
 	cur, err := os.ReadFile(g.file("cgroup.freeze"))
@@ -36,11 +38,13 @@ func (g Group) freeze(ctx context.Context) (*freezer, error) {
 		return fz, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("freeze cgroup: %w", err)
+		note(ctx, HelperFreeze, fmt.Errorf("freeze cgroup: %w", err))
+		return fz, nil
 	}
 	if strings.TrimSpace(string(cur)) != "1" {
 		if err := writeFile(g.file("cgroup.freeze"), "1"); err != nil {
-			return nil, fmt.Errorf("freeze cgroup: %w", err)
+			note(ctx, HelperFreeze, fmt.Errorf("freeze cgroup: %w", err))
+			return fz, nil
 		}
 		fz.thaw = true
 	}
@@ -52,10 +56,11 @@ func (g Group) freeze(ctx context.Context) (*freezer, error) {
 		fz.frozen = true
 	case ctx.Err() != nil:
 		return nil, errors.Join(ctx.Err(), fz.unfreeze())
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errGone):
 		// Not frozen in time: go on, unfrozen tasks are caught by rounds.
+		// Removed: there is nothing left to signal.
 	default:
-		return nil, errors.Join(err, fz.unfreeze())
+		note(ctx, HelperFreeze, fmt.Errorf("freeze cgroup: %w", err))
 	}
 	return fz, nil
 }

@@ -3,6 +3,7 @@
 package cgroup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,6 +92,29 @@ func (g Group) Remove() error {
 		return fmt.Errorf("remove cgroup %s: %w (%w)", g.dir, ErrNotEmpty, &os.PathError{Op: "rmdir", Path: g.dir, Err: err})
 	default:
 		return fmt.Errorf("remove cgroup: %w", &os.PathError{Op: "rmdir", Path: g.dir, Err: err})
+	}
+}
+
+// removeEvery is how often RemoveWait tries a busy rmdir again.
+const removeEvery = 20 * time.Millisecond
+
+// RemoveWait is Remove tried again every 20 ms while the cgroup is busy,
+// until it is removed or ctx is done; then it returns Remove's last error.
+// It is for a cgroup whose processes are known to be gone: "populated 0"
+// can come before the kernel is done with the last exiting task (and a
+// process that moved out is not out until its dying threads are), and
+// until then rmdir answers EBUSY. An error other than busy returns at once.
+func (g Group) RemoveWait(ctx context.Context) error {
+	for {
+		err := g.Remove()
+		if !errors.Is(err, ErrNotEmpty) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(removeEvery):
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,5 +91,45 @@ func TestRemoveWithProcess(t *testing.T) {
 	reap(cmd)
 	if err := g.Remove(); err != nil {
 		t.Fatalf("Remove once empty: %v", err)
+	}
+}
+
+// TestRemoveWait: a cgroup busy for a while (here with a child cgroup, as
+// a leaf is while the kernel finishes its last exiting task) is removed
+// once it is not; one that stays busy gives ErrNotEmpty when ctx ends.
+func TestRemoveWait(t *testing.T) {
+	g := newTestGroup(t)
+	c, _ := g.Child("c")
+	busy, _ := c.Child("busy")
+	for _, x := range []Group{c, busy} {
+		if err := x.Create(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := c.RemoveWait(ctx); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("RemoveWait of a cgroup that stays busy: %v, want ErrNotEmpty", err)
+	}
+	removed := make(chan error, 1)
+	go func() {
+		time.Sleep(3 * removeEvery) // busy for a few tries
+		removed <- busy.Remove()
+	}()
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := c.RemoveWait(ctx); err != nil {
+		t.Fatalf("RemoveWait once no longer busy: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.Exists(); ok || err != nil {
+		t.Errorf("Exists() = %v, %v after RemoveWait", ok, err)
+	}
+	t.Logf("removed %s after the first try", time.Since(start).Round(time.Millisecond))
+	if err := c.RemoveWait(ctx); err != nil {
+		t.Errorf("RemoveWait of a missing cgroup: %v", err)
 	}
 }

@@ -45,10 +45,35 @@ const maxSignalRounds = 16
 //     PID that is freed and reused inside the tree during the rounds is
 //     missed; Kill has no such gap.
 //
+// It fails closed: a helper that fails does not stop it. A freeze that
+// cannot be had (cgroup.freeze unwritable, cgroup.events unreadable or
+// unwatchable) is skipped, and the tree is signalled unfrozen, in rounds;
+// a process that cannot be pinned, checked or signalled is skipped and
+// the others are signalled all the same. Each is recorded in the Faults
+// of ctx (see WithFaults). The error then says what was missed (and n
+// what was reached): a process that could not be signalled, a cgroup.procs
+// that could not be read, a thaw that failed, rounds that did not settle.
+// Only a ctx that ends, or a refusal, signals nothing on purpose.
+//
 // Accepted: a process moved out of the tree by a third party between the
 // check and the signal is signalled anyway (the freeze does not stop
 // migration, and nothing in resreap migrates processes).
 func (g Group) Signal(ctx context.Context, sig unix.Signal) (int, error) {
+	return g.signal(ctx, sig, false)
+}
+
+// SignalCont is Signal followed, for each process it signalled, by
+// SIGCONT through the same pidfd, as systemd sends its stop signals: a
+// process stopped by SIGSTOP (or a terminal's ^Z) cannot act on a TERM or
+// QUIT until continued, and would otherwise sit out every soft step of a
+// stop until KILL. The signal goes first, so the process wakes up to it
+// pending. On a frozen tree the CONT ends the stop at once and the
+// process handles the signal at the thaw.
+func (g Group) SignalCont(ctx context.Context, sig unix.Signal) (int, error) {
+	return g.signal(ctx, sig, true)
+}
+
+func (g Group) signal(ctx context.Context, sig unix.Signal, cont bool) (int, error) {
 	if err := g.refuseSelf("signal"); err != nil {
 		return 0, err
 	}
@@ -59,22 +84,28 @@ func (g Group) Signal(ctx context.Context, sig unix.Signal) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("signal cgroup %s: %w", g.dir, err)
 	}
-	n, err := g.signalRounds(sig)
+	n, err := g.signalRounds(ctx, sig, cont)
 	if terr := fz.unfreeze(); terr != nil {
+		note(ctx, HelperFreeze, terr)
 		err = errors.Join(err, terr)
 	}
 	return n, err
 }
 
 // signalRounds signals every PID of the tree not seen before, until a read
-// of the tree shows no new PID. On a frozen tree that is two reads.
-func (g Group) signalRounds(sig unix.Signal) (int, error) {
+// of the tree shows no new PID. On a frozen tree that is two reads. A
+// process that cannot be signalled is recorded and skipped.
+func (g Group) signalRounds(ctx context.Context, sig unix.Signal, cont bool) (int, error) {
 	seen := map[int]bool{}
 	n := 0
+	var missed []error
 	for range maxSignalRounds {
 		pids, err := g.treeProcs()
 		if err != nil {
-			return n, fmt.Errorf("signal cgroup: %w", err)
+			if !errors.Is(err, fs.ErrNotExist) {
+				note(ctx, HelperProcs, err)
+			}
+			return n, errors.Join(append(missed, fmt.Errorf("signal cgroup: %w", err))...)
 		}
 		fresh := 0
 		for _, pid := range pids {
@@ -83,25 +114,26 @@ func (g Group) signalRounds(sig unix.Signal) (int, error) {
 			}
 			seen[pid] = true
 			fresh++
-			ok, err := signalMember(pid, g.path, sig)
-			if err != nil {
-				return n, fmt.Errorf("signal cgroup %s: %w", g.dir, err)
-			}
+			ok, err := signalMember(pid, g.path, sig, cont)
 			if ok {
 				n++
 			}
+			if err != nil {
+				note(ctx, HelperSignal, err)
+				missed = append(missed, fmt.Errorf("signal cgroup %s: %w", g.dir, err))
+			}
 		}
 		if fresh == 0 {
-			return n, nil
+			return n, errors.Join(missed...)
 		}
 	}
-	return n, fmt.Errorf("signal cgroup %s: new processes still appearing after %d rounds", g.dir, maxSignalRounds)
+	return n, errors.Join(append(missed, fmt.Errorf("signal cgroup %s: new processes still appearing after %d rounds", g.dir, maxSignalRounds))...)
 }
 
 // signalMember sends sig to pid if, once pinned by a pidfd, the process is
-// in the tree rooted at cgroup path root. It reports whether it sent it;
-// a process that is gone is not an error.
-func signalMember(pid int, root string, sig unix.Signal) (bool, error) {
+// in the tree rooted at cgroup path root, and with cont SIGCONT after it.
+// It reports whether it sent sig; a process that is gone is not an error.
+func signalMember(pid int, root string, sig unix.Signal, cont bool) (bool, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return false, nil
@@ -129,6 +161,12 @@ func signalMember(pid int, root string, sig unix.Signal) (bool, error) {
 	}
 	if err != nil {
 		return false, fmt.Errorf("pidfd_send_signal %d: %w", pid, err)
+	}
+	if !cont {
+		return true, nil
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGCONT, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return true, fmt.Errorf("pidfd_send_signal %d CONT: %w", pid, err)
 	}
 	return true, nil
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 // TestSignalTree sends TERM through the cgroup and checks that it reaches
@@ -47,14 +50,14 @@ func TestSignalTree(t *testing.T) {
 func TestSignalMemberChecksCgroup(t *testing.T) {
 	g := newTestGroup(t)
 	outsider := startOutside(t, "sleep", "600")
-	ok, err := signalMember(outsider.Process.Pid, g.Path(), syscall.SIGKILL)
+	ok, err := signalMember(outsider.Process.Pid, g.Path(), syscall.SIGKILL, false)
 	if ok || err != nil {
 		t.Errorf("signalMember(outsider) = %v, %v; want not signalled", ok, err)
 	}
 	if !alive(outsider.Process.Pid) {
 		t.Error("the outsider was killed")
 	}
-	if ok, err := signalMember(1<<30, g.Path(), syscall.SIGKILL); ok || err != nil {
+	if ok, err := signalMember(1<<30, g.Path(), syscall.SIGKILL, false); ok || err != nil {
 		t.Errorf("signalMember(no such PID) = %v, %v; want false, nil", ok, err)
 	}
 }
@@ -113,7 +116,7 @@ func TestSignalKeepsForeignFreeze(t *testing.T) {
 func TestSignalRoundsUnfrozen(t *testing.T) {
 	g := newTestGroup(t)
 	_, sleeps := startTree(t, g)
-	n, err := g.signalRounds(syscall.SIGTERM)
+	n, err := g.signalRounds(context.Background(), syscall.SIGTERM, false)
 	if err != nil || n < len(sleeps) {
 		t.Fatalf("signalRounds() = %d, %v; want at least %d", n, err, len(sleeps))
 	}
@@ -130,5 +133,69 @@ func TestSignalCanceled(t *testing.T) {
 	}
 	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "0" {
 		t.Errorf("cgroup.freeze = %q after a canceled Signal, want thawed", frozen)
+	}
+}
+
+// TestSignalContWakesStopped: a shell stopped by SIGSTOP acts on nothing
+// but KILL. Signal leaves its TERM pending; SignalCont sends CONT after it,
+// so the shell wakes up to the TERM and runs its trap, frozen tree or not.
+func TestSignalContWakesStopped(t *testing.T) {
+	g := newTestGroup(t)
+	marker := filepath.Join(t.TempDir(), "got-term")
+	cmd := startIn(t, g, "sh", "-c", `trap 'echo > "$0"; exit 0' TERM; while :; do sleep 0.05; done`, marker)
+	waitFor(t, "a sleep: the trap is set", func() (bool, error) {
+		sleeps, err := procsNamed(g, "sleep")
+		return len(sleeps) > 0, err
+	})
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shell stopped", func() (bool, error) { return procState(cmd.Process.Pid) == 'T', nil })
+
+	if _, err := g.Signal(context.Background(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// A CONT wakes a stopped process as it is sent, so one sent with the
+	// TERM would show now: the shell is still stopped, the TERM pending.
+	if st := procState(cmd.Process.Pid); st != 'T' {
+		t.Fatalf("the shell is in state %c after a plain Signal, want still stopped", st)
+	}
+
+	start := time.Now()
+	n, err := g.SignalCont(context.Background(), syscall.SIGTERM)
+	if err != nil || n == 0 {
+		t.Fatalf("SignalCont() = %d, %v", n, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("shell after SignalCont: %v, want exit 0 from its TERM trap", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("trap marker: %v", err)
+	}
+	t.Logf("a SIGSTOPped shell ran its TERM trap %s after SignalCont", time.Since(start).Round(time.Millisecond))
+	waitEmpty(t, g)
+}
+
+// TestSignalWithoutInotify: with the user's inotify instances used up, the
+// freeze cannot watch cgroup.events for "frozen 1". Signal still freezes
+// (by polling), reaches every process of the tree, and says it went on
+// without the watch; it used to fail without signalling anything.
+func TestSignalWithoutInotify(t *testing.T) {
+	g := newTestGroup(t)
+	_, sleeps := startTree(t, g)
+	_, release := testchild.UseUpInotify(t)
+	defer release()
+	faults := &Faults{}
+	n, err := g.Signal(WithFaults(context.Background(), faults), syscall.SIGTERM)
+	release()
+	if err != nil || n < len(sleeps) {
+		t.Fatalf("Signal() = %d, %v; want at least the %d sleeps", n, err, len(sleeps))
+	}
+	if have := faults.List(); len(have) != 1 || have[0].Helper != HelperWatch {
+		t.Errorf("faults %v, want the watch", have)
+	}
+	waitEmpty(t, g)
+	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "0" {
+		t.Errorf("cgroup.freeze = %q after Signal, want thawed", frozen)
 	}
 }

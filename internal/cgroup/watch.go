@@ -16,6 +16,13 @@ import (
 // rereadEvery bounds how long a missed inotify event can delay a wait.
 const rereadEvery = time.Second
 
+// pollEvery is how often a wait re-reads cgroup.events when it cannot
+// watch the file: inotify_init1 fails with EMFILE once the user's
+// instances (fs.inotify.max_user_instances, 128 by default) are taken by
+// other programs, as on a busy host. 50 ms keeps a stop's waits close to
+// their events for one small read each.
+const pollEvery = 50 * time.Millisecond
+
 // errGone reports that the cgroup was removed during a wait.
 var errGone = errors.New("cgroup removed")
 
@@ -23,11 +30,16 @@ var errGone = errors.New("cgroup removed")
 // process ("populated 0" in cgroup.events; zombies do not count, so the
 // direct child may still be waiting to be reaped), or once the cgroup is
 // removed during the wait; it returns ctx.Err() when ctx is done first,
-// and an error wrapping fs.ErrNotExist for a cgroup missing at the start. It does not poll:
-// it sleeps on an inotify watch of cgroup.events, which the kernel
+// and an error wrapping fs.ErrNotExist for a cgroup missing at the start.
+// It sleeps on an inotify watch of cgroup.events, which the kernel
 // modifies at every change of state, and re-reads the file every second in
 // case an event is lost. It starts no goroutine that outlives the call and
 // closes every descriptor it opened before returning.
+//
+// It fails closed: when the file cannot be watched it re-reads it every
+// 50 ms instead, and when a read fails it keeps trying until ctx is done,
+// recording either in the Faults of ctx (see WithFaults). So it never
+// returns early for want of a helper: nil always means empty.
 func (g Group) WaitEmpty(ctx context.Context) error {
 	err := g.waitEvents(ctx, func(ev map[string]uint64) bool { return ev["populated"] == 0 })
 	if errors.Is(err, errGone) {
@@ -37,15 +49,21 @@ func (g Group) WaitEmpty(ctx context.Context) error {
 }
 
 // waitEvents returns nil once cond holds for cgroup.events, errGone when
-// the cgroup disappears, or ctx.Err(). The watch is set up before the first
-// read, so a change between the read and the sleep still wakes it.
+// the cgroup disappears, an error wrapping fs.ErrNotExist when it is
+// missing at the start, or ctx.Err(). The watch is set up before the
+// first read, so a change between the read and the sleep still wakes it.
+// Without a watch it polls (see pollEvents).
 func (g Group) waitEvents(ctx context.Context, cond func(map[string]uint64) bool) error {
 	if err := g.valid(); err != nil {
 		return err
 	}
 	f, err := watchModify(g.file("cgroup.events"))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("watch cgroup events: %w", err)
+	}
+	if err != nil {
+		note(ctx, HelperWatch, err)
+		return g.pollEvents(ctx, cond, true)
 	}
 	// Wake a blocked Read when ctx is done. The callback runs on its own
 	// goroutine; wait for it before closing f so none outlives the call.
@@ -67,13 +85,15 @@ func (g Group) waitEvents(ctx context.Context, cond func(map[string]uint64) bool
 			return errGone
 		}
 		if err != nil {
-			return err
+			note(ctx, HelperEvents, err)
+			return g.pollEvents(ctx, cond, false)
 		}
 		if cond(ev) {
 			return nil
 		}
 		if err := f.SetReadDeadline(time.Now().Add(rereadEvery)); err != nil {
-			return err
+			note(ctx, HelperWatch, err)
+			return g.pollEvents(ctx, cond, false)
 		}
 		// Checked after setting the deadline: a cancel that came before
 		// it is seen here, one that comes after it moves the deadline.
@@ -81,8 +101,37 @@ func (g Group) waitEvents(ctx context.Context, cond func(map[string]uint64) bool
 			return err
 		}
 		if _, err := f.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("watch cgroup events: %w", err)
+			note(ctx, HelperWatch, err)
+			return g.pollEvents(ctx, cond, false)
 		}
+	}
+}
+
+// pollEvents is waitEvents without a watch: it reads cgroup.events every
+// pollEvery. A read that fails is recorded and tried again, as the file
+// may come back (ENOMEM, EMFILE); only ctx ends the wait then. With start,
+// a cgroup missing at the first read is reported as missing, not gone.
+func (g Group) pollEvents(ctx context.Context, cond func(map[string]uint64) bool, start bool) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for first := start; ; first = false {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		ev, err := g.events()
+		switch {
+		case first && errors.Is(err, fs.ErrNotExist):
+			return err
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV):
+			return errGone
+		case err != nil:
+			note(ctx, HelperEvents, err)
+		case cond(ev):
+			return nil
+		}
+		timer.Reset(pollEvery)
 	}
 }
 

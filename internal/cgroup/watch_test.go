@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 func TestWaitEmptyWakesOnExit(t *testing.T) {
@@ -106,5 +108,40 @@ func TestEventsNotify(t *testing.T) {
 	}
 	if pop, err := g.Populated(); err != nil || pop {
 		t.Errorf("Populated() = %v, %v after the event", pop, err)
+	}
+}
+
+// TestWaitEmptyWithoutInotify: with the user's inotify instances used up
+// (as by other programs on a busy host), WaitEmpty cannot watch
+// cgroup.events; it polls it instead, still wakes on the exit, and says
+// it went on without the watch.
+func TestWaitEmptyWithoutInotify(t *testing.T) {
+	g := newTestGroup(t)
+	missing, _ := g.Child("missing")
+	cmd := startIn(t, g, "sleep", "600")
+	_, release := testchild.UseUpInotify(t)
+	defer release()
+	faults := &Faults{}
+	ctx, cancel := context.WithTimeout(WithFaults(context.Background(), faults), patience)
+	defer cancel()
+
+	done := make(chan error, 1)
+	go func() { done <- g.WaitEmpty(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("WaitEmpty returned %v with the process alive", err)
+	case <-time.After(3 * pollEvery):
+	}
+	start := time.Now()
+	reap(cmd)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitEmpty: %v", err)
+	}
+	t.Logf("empty seen %s after the reap, polling every %s", time.Since(start).Round(time.Millisecond), pollEvery)
+	if have := faults.List(); len(have) != 1 || have[0].Helper != HelperWatch {
+		t.Errorf("faults %v, want the watch", have)
+	}
+	if err := missing.WaitEmpty(ctx); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WaitEmpty of a missing cgroup without inotify: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -100,7 +100,11 @@ func run(mode string) int {
 		return 3
 	}
 	if path := os.Getenv(SigLogEnv); path != "" {
-		go logSignals(path, os.Getenv(OnTermEnv) == "ignore")
+		// Notify before the ready line, not in the goroutine: a signal sent
+		// as soon as the line is out must be logged, not kill the helper.
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGINT)
+		go logSignals(sigs, path, os.Getenv(OnTermEnv) == "ignore")
 	}
 	if mode != "parent" && mode != "netns-parent" {
 		fmt.Println(append([]any{"ready", os.Getpid()}, extra...)...)
@@ -448,11 +452,9 @@ func serve(ln net.Listener, handle func(net.Conn)) {
 	}()
 }
 
-// logSignals appends the name of every signal received to path; TERM
-// ends the helper unless ignore.
-func logSignals(path string, ignoreTerm bool) {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGINT)
+// logSignals appends the name of every signal received on sigs to path;
+// TERM ends the helper unless ignore.
+func logSignals(sigs <-chan os.Signal, path string, ignoreTerm bool) {
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {

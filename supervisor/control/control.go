@@ -101,7 +101,8 @@ type ChildStatus struct {
 	// long that has been.
 	State string `json:"state"`
 	// WaitingFor names the dependency a stopped child waits for before
-	// its first start.
+	// its first start, or the old generation a child in backoff waits to
+	// exit before its next start.
 	WaitingFor string           `json:"waiting_for,omitempty"`
 	Since      time.Time        `json:"since,omitzero"`
 	StateFor   history.Duration `json:"state_for"`

@@ -61,7 +61,7 @@ type collector struct {
 
 	up, state, restarts, closeWait, closeWaitPersistent, fdsOpen, fdsLimit,
 	startTime, lastExit, cpu, memory, tasks *prometheus.Desc
-	historyFailed, historyDropped, outputLost, ready *prometheus.Desc
+	historyFailed, historyDropped, outputLost, ready, stopHelperErrors *prometheus.Desc
 }
 
 func newCollector(src Source) *collector {
@@ -87,13 +87,16 @@ func newCollector(src Source) *collector {
 			"Lines of child output dropped: resreap's stdout or stderr not read, or an output file that could not take them.", nil, nil),
 		ready: prometheus.NewDesc("resreap_ready",
 			"1 when every child marked required is running and ready (as /readyz).", nil, nil),
+		stopHelperErrors: prometheus.NewDesc("resreap_stop_helper_errors_total",
+			"Stops (and kills of what an exited child left) that went on without a helper because it failed: the cgroup freezer, the inotify watch on cgroup.events, reading cgroup.events or cgroup.procs, a signal to one process, cgroup.kill.",
+			[]string{"helper"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.state, c.restarts, c.closeWait, c.closeWaitPersistent,
 		c.fdsOpen, c.fdsLimit, c.startTime, c.lastExit, c.cpu, c.memory, c.tasks,
-		c.historyFailed, c.historyDropped, c.outputLost, c.ready} {
+		c.historyFailed, c.historyDropped, c.outputLost, c.ready, c.stopHelperErrors} {
 		ch <- d
 	}
 }
@@ -147,6 +150,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.historyFailed, prometheus.CounterValue, float64(in.HistoryFailed))
 	ch <- prometheus.MustNewConstMetric(c.historyDropped, prometheus.CounterValue, float64(in.HistoryDropped))
 	ch <- prometheus.MustNewConstMetric(c.outputLost, prometheus.CounterValue, float64(in.OutputLost))
+	for helper, n := range in.StopHelperErrors {
+		ch <- prometheus.MustNewConstMetric(c.stopHelperErrors, prometheus.CounterValue, float64(n), helper)
+	}
 	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(len(c.src.NotReady()) == 0))
 }
 

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
@@ -206,6 +207,11 @@ func TestMetricsFollowTheChildren(t *testing.T) {
 	}
 	if n := m[`resreap_scan_duration_seconds{reader="netlink"}`] + m[`resreap_scan_duration_seconds{reader="proc"}`]; n < 2 {
 		t.Errorf("%g scans observed", n)
+	}
+	for _, h := range cgroup.Helpers() { // from 0, for rate(); restarts that went as planned add none
+		if v, ok := m[`resreap_stop_helper_errors_total{helper="`+h+`"}`]; !ok || v != 0 {
+			t.Errorf("resreap_stop_helper_errors_total{helper=%q} = %g (present %v), want 0", h, v, ok)
+		}
 	}
 
 	// A live leaker has its figures: CLOSE_WAIT sockets that persisted,

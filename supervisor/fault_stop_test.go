@@ -39,7 +39,7 @@ import (
 // binds the server's port the first time. resreap used to send no signal
 // at all, mark the old generation lingering and start the new one beside
 // it: the new one failed to bind, 14 times in 15 s.
-func TestFaultStopInotifyUsedUp(t *testing.T) {
+func TestFaultStopWithoutInotify(t *testing.T) {
 	cgrouptest.Need(t)
 	addr := freeAddr(t)
 	spec := helperSpec("fe", "forkserver", testchild.AddrEnv+"="+addr, testchild.NEnv+"=1")

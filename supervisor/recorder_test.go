@@ -361,27 +361,63 @@ func TestRecorderNotesWhileFailing(t *testing.T) {
 }
 
 // A write that does not return (a hung disk) holds the log back for
-// holdNotes only: then the queued events are logged as pending and the
-// note behind them follows; once the write returns, one line says the
-// backlog is recorded.
+// holdNotes only: then the queued events are logged as pending and what
+// is queued behind them follows; once the history answers, one line says
+// the backlog is recorded, counting every event logged as pending, those
+// that came during the stall (written by a second write) too.
 func TestRecorderStalledWrite(t *testing.T) {
-	sink := newBlockedSink()
-	t.Cleanup(sink.unblock)
-	r, lines := testRecorder(t, sink, quickTiming)
-	start(r, 1)
-	r.note(r.log.Info(), "crasher running")
-	<-sink.entered
-	testchild.WaitFor(t, "the note, with the write still blocked", func() bool { return lines.index(withMessage("crasher running")) >= 0 })
-	if m := lines.where(withPID(1)); len(m) != 1 || m[0]["history"] != "pending" || lines.index(withPID(1)) > lines.index(withMessage("crasher running")) {
-		t.Fatalf("event logged %v before the note, want once, pending", m)
-	}
-	if r.Pending() != 1 {
-		t.Errorf("pending %d, want 1", r.Pending())
-	}
-	sink.unblock()
-	testchild.WaitFor(t, "the backlog line", func() bool { return lines.index(withMessage("1 queued history events recorded after")) >= 0 })
-	if r.Pending() != 0 || len(sink.mem.all()) != 1 {
-		t.Errorf("pending %d, %d records; want 0, 1", r.Pending(), len(sink.mem.all()))
+	for _, during := range [][]int{
+		nil, // only the note comes during the stall
+		{2}, // and an event after it
+		{2, 3},
+	} {
+		t.Run(fmt.Sprintf("%d events during the stall", len(during)), func(t *testing.T) {
+			sink := newBlockedSink()
+			t.Cleanup(sink.unblock)
+			r, lines := testRecorder(t, sink, quickTiming)
+			start(r, 1)
+			<-sink.entered // the write of event 1 is under way, and hangs
+			r.note(r.log.Info(), "crasher running")
+			for _, pid := range during {
+				start(r, pid)
+			}
+			last := withMessage("crasher running")
+			if len(during) > 0 {
+				last = withPID(during[len(during)-1])
+			}
+			testchild.WaitFor(t, "the note and the events, with the write still blocked", func() bool { return lines.index(last) >= 0 })
+			order := []int{lines.index(withPID(1)), lines.index(withMessage("crasher running"))}
+			for _, pid := range during {
+				order = append(order, lines.index(withPID(pid)))
+			}
+			for i := range order {
+				if order[i] < 0 || i > 0 && order[i] < order[i-1] {
+					t.Errorf("log lines of event 1, the note, then the events: at %v", order)
+				}
+			}
+			all := append([]int{1}, during...)
+			for _, pid := range all {
+				if m := lines.where(withPID(pid)); len(m) != 1 || m[0]["history"] != "pending" {
+					t.Errorf("event %d logged %v, want once, pending", pid, m)
+				}
+			}
+			if r.Pending() != len(all) {
+				t.Errorf("pending %d, want %d", r.Pending(), len(all))
+			}
+			sink.unblock()
+			testchild.WaitFor(t, "the backlog line", func() bool {
+				return lines.index(withMessage(fmt.Sprintf("%d queued history events recorded after", len(all)))) >= 0
+			})
+			recs := sink.mem.all()
+			if r.Pending() != 0 || len(recs) != len(all) {
+				t.Fatalf("pending %d, records %+v; want 0, pids %v", r.Pending(), recs, all)
+			}
+			for i, rec := range recs {
+				if rec.PID != all[i] {
+					t.Errorf("record %d has pid %d, want %d", i, rec.PID, all[i])
+				}
+			}
+		})
 	}
 }
 

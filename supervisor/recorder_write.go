@@ -78,6 +78,7 @@ type writeLoop struct {
 	closing      bool        // close was called: the retry has been brought forward
 	backoff      time.Duration
 	since        time.Time // when the history first failed or stalled, for the backlog line
+	announced    int       // events logged as pending and still queued
 	late         int       // events logged as pending, since written
 	attempts     int       // failed writes since the last success
 	lastErr      error
@@ -194,6 +195,7 @@ func (l *writeLoop) settle() {
 	for _, p := range now {
 		if p.note == "" {
 			p.ev = p.ev.Str("history", "pending")
+			l.announced++
 		}
 		p.log(false)
 	}
@@ -290,6 +292,7 @@ entries:
 				p.log(true)
 			} else {
 				l.late++
+				l.announced--
 			}
 		case permanent(err):
 			lost++
@@ -298,6 +301,8 @@ entries:
 			if i >= l.logged {
 				p.ev = p.ev.Str("history", "cannot be written: not recorded")
 				p.log(false)
+			} else {
+				l.announced--
 			}
 		default:
 			failErr = err
@@ -354,7 +359,7 @@ func (l *writeLoop) failedNow(err error) {
 // pending have all been written.
 func (l *writeLoop) succeeded() {
 	l.failing, l.backoff, l.attempts, l.lastErr = false, 0, 0, nil
-	if l.logged > 0 {
+	if l.announced > 0 {
 		return // events logged as pending still wait: queued during the write
 	}
 	if l.late > 0 {

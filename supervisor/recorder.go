@@ -26,10 +26,10 @@ const drainWait = 5 * time.Second
 // so a slow, failing or stalled history (a full disk, a disk at 1 IOPS, a
 // FIFO) delays the reporting of an event, never a restart or a stop.
 //
-// Two goroutines do the work (see recorder_write.go): one owns the sink
-// and makes every call to it, so a history.Writer, which is not safe for
-// concurrent use, has exactly one caller; the other owns the queue's head,
-// retries and the log. An event stays at the head of the queue until the
+// Two goroutines do the work: one owns the sink and makes every call to
+// it (recorder_sink.go), so a history.Writer, which is not safe for
+// concurrent use, has exactly one caller; the other owns the queue's
+// head, the retries and the log (recorder_write.go). An event stays at the head of the queue until the
 // history has synced it: a write that fails is retried, with the events
 // in their order and newer ones behind, until it succeeds. Only overflow
 // loses events: with maxPending events waiting, a newer one is logged at

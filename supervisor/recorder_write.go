@@ -3,9 +3,7 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -55,12 +53,6 @@ var defaultTiming = recorderTiming{
 // written one line says so ("N queued history events recorded after
 // 12s"): an event logged as pending is not logged a second time.
 
-// batchSink is a HistorySink that writes several records with one
-// fsync (history.Writer does).
-type batchSink interface {
-	AppendAll([]history.Record) []error
-}
-
 // writeLoop is the state of the recorder's writing goroutine (run); no
 // other goroutine touches it.
 type writeLoop struct {
@@ -105,7 +97,7 @@ func (r *recorder) run() {
 		select {
 		case <-r.wake:
 		case errs := <-l.results:
-			l.written(errs)
+			l.finishWrite(errs)
 		case <-timerC(l.retry):
 			l.retry = nil
 		case <-timerC(l.stall):
@@ -116,52 +108,6 @@ func (r *recorder) run() {
 			return
 		}
 	}
-}
-
-// own is the one goroutine that calls the sink: it writes each batch it
-// is handed, and closes the sink (if it is an io.Closer) once there are
-// no more. After close gave up waiting, it may still be in a write; it
-// closes the sink when that returns.
-func (r *recorder) own(writes <-chan []history.Record, results chan<- []error, done chan<- struct{}) {
-	defer close(done)
-	for recs := range writes {
-		results <- appendAll(r.sink, recs)
-	}
-	if c, ok := r.sink.(io.Closer); ok {
-		if err := c.Close(); err != nil {
-			r.log.Error().Err(err).Msg("close history")
-		}
-	}
-}
-
-// appendAll writes recs to sink, with one fsync when it can. A sink
-// without AppendAll gets one Append per record, and none after the first
-// that failed (a permanent failure aside): the records behind it are
-// retried with it, in order.
-func appendAll(sink HistorySink, recs []history.Record) []error {
-	if bs, ok := sink.(batchSink); ok {
-		return bs.AppendAll(recs)
-	}
-	errs := make([]error, len(recs))
-	for i, rec := range recs {
-		errs[i] = sink.Append(rec)
-		if errs[i] != nil && !written(errs[i]) && !permanent(errs[i]) {
-			for j := i + 1; j < len(errs); j++ {
-				errs[j] = errs[i]
-			}
-			break
-		}
-	}
-	return errs
-}
-
-// written reports whether a record whose append returned err is on disk.
-func written(err error) bool { return err == nil || errors.Is(err, history.ErrRotate) }
-
-// permanent reports whether the record whose append returned err will
-// never be written, so that retrying it would hold the queue for nothing.
-func permanent(err error) bool {
-	return errors.Is(err, history.ErrEncode) || errors.Is(err, history.ErrClosed)
 }
 
 // timerC is t's channel, or nil (never ready) for no timer.
@@ -253,11 +199,11 @@ func (l *writeLoop) startWrite() {
 	l.stall = time.NewTimer(l.r.tm.holdNotes)
 }
 
-// written takes the outcome of the write in flight: the events written
+// finishWrite takes the outcome of the write in flight: the events written
 // (and the notes between them) leave the queue, logged now unless they
 // were logged as pending; the first event not written and all behind it
 // stay, to be retried.
-func (l *writeLoop) written(errs []error) {
+func (l *writeLoop) finishWrite(errs []error) {
 	r := l.r
 	if l.stall != nil {
 		l.stall.Stop()
@@ -283,7 +229,7 @@ entries:
 		err := errs[j]
 		j++
 		switch {
-		case written(err):
+		case onDisk(err):
 			if err != nil && !rotLogged {
 				rotLogged = true
 				r.log.Error().Err(err).Msg("history rotation failed; the records were written")

@@ -44,14 +44,19 @@ type Info struct {
 	DryRun          bool
 	// OutputLost counts lines of children's output dropped because
 	// resreap's stdout or stderr was not being read, or a child's output
-	// file could not take them; HistoryFailed the events the history
-	// file did not take (a write error), HistoryDropped the
-	// events dropped because the history did not keep up.
+	// file could not take them; HistoryFailed the writes to the history
+	// that failed (their events stay queued and are retried),
+	// HistoryDropped the events that will never be recorded (the queue
+	// was full, shutdown could not wait for them, or they cannot be
+	// encoded).
 	OutputLost, HistoryFailed, HistoryDropped int64
 	// StopHelperErrors counts, by helper (cgroup.Helpers: "freeze",
 	// "watch", "signal"...), the stops that went on without it because it
 	// failed; nil before Run.
 	StopHelperErrors map[string]int64
+	// HistoryPending is how many events wait for the history now: being
+	// written, or kept in order for a retry after a failed write.
+	HistoryPending int
 }
 
 // Info returns what the supervisor says about itself.
@@ -69,7 +74,7 @@ func (s *Supervisor) Info() Info {
 		in.OutputLost += q1.Lost() + q2.Lost()
 	}
 	if rec != nil {
-		in.HistoryDropped, in.HistoryFailed = rec.Dropped(), rec.Failed()
+		in.HistoryDropped, in.HistoryFailed, in.HistoryPending = rec.Dropped(), rec.Failed(), rec.Pending()
 	}
 	if own != nil {
 		in.StopHelperErrors = own.faultCounts()

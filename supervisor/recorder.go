@@ -3,7 +3,6 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -23,24 +22,38 @@ const maxPending = 10000
 // events still queued.
 const drainWait = 5 * time.Second
 
-// recorder writes events to the history from a goroutine of its own, then
-// logs each with whether it was recorded. A child's owner hands an event
-// over and goes on at once, so a slow or stalled history (a disk at 1 IOPS,
-// a FIFO) delays the reporting of an event, never a restart or a stop; an
-// event is logged as recorded only once the history has synced it. When a
-// stalled history lets maxPending events pile up, newer ones are logged at
-// once as not recorded, and counted.
+// recorder writes events to the history, in order, and logs each once its
+// fate is known. A child's owner hands an event over and goes on at once,
+// so a slow, failing or stalled history (a full disk, a disk at 1 IOPS, a
+// FIFO) delays the reporting of an event, never a restart or a stop.
+//
+// Two goroutines do the work: one owns the sink and makes every call to
+// it (recorder_sink.go), so a history.Writer, which is not safe for
+// concurrent use, has exactly one caller; the other owns the queue's
+// head, the retries and the log (recorder_write.go). An event stays at the head of the queue until the
+// history has synced it: a write that fails is retried, with the events
+// in their order and newer ones behind, until it succeeds. Only overflow
+// loses events: with maxPending events waiting, a newer one is logged at
+// once as not recorded, and counted, as is what is still queued when
+// shutdown has waited drainWait.
 type recorder struct {
 	sink HistorySink // nil: events are only logged
 	log  zerolog.Logger
+	tm   recorderTiming
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// queue holds, oldest first, the events not yet written and the notes
+	// behind them; an entry leaves it only from the head, once written
+	// (an event) or logged (a note).
 	queue   []pendingEvent
-	dropped int64
-	failed  int64 // appends that failed: events not recorded
+	pending int   // events in queue
+	dropped int64 // events that will never be recorded: overflow, shutdown, unencodable
+	failed  int64 // history writes that failed (each retry counts)
 	closed  bool
-	wake    chan struct{} // buffered 1
-	done    chan struct{}
+
+	wake   chan struct{} // buffered 1: the queue or closed changed
+	giveUp chan struct{} // closed by close once drainWait has passed
+	done   chan struct{} // closed when the writing has ended
 }
 
 type pendingEvent struct {
@@ -53,7 +66,18 @@ type pendingEvent struct {
 }
 
 func newRecorder(sink HistorySink, log zerolog.Logger) *recorder {
-	r := &recorder{sink: sink, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return newRecorderTiming(sink, log, defaultTiming)
+}
+
+// newRecorderTiming is newRecorder with other waits, for tests that
+// cannot wait for the real ones.
+func newRecorderTiming(sink HistorySink, log zerolog.Logger, tm recorderTiming) *recorder {
+	r := &recorder{sink: sink, log: log, tm: tm, wake: make(chan struct{}, 1),
+		giveUp: make(chan struct{}), done: make(chan struct{})}
+	if sink == nil {
+		close(r.done)
+		return r
+	}
 	go r.run()
 	return r
 }
@@ -68,22 +92,45 @@ func (r *recorder) note(ev *zerolog.Event, msg string) {
 	r.enqueue(pendingEvent{ev: ev, note: msg})
 }
 
-// enqueue queues p for the writer goroutine, or with the recorder closed
-// or its queue full logs it at once: an event as not recorded (and
-// counted), a note as it is.
+// enqueue queues p for the writer, or logs it at once: without a history
+// (an event as not recorded, in its caller's order), with the recorder
+// closed, or with the queue full (an event as not recorded, and counted
+// as dropped). Notes are bounded apart from events, at as many again: a
+// child's "running" follows its start, so they cannot fill the queue
+// unless events do.
 func (r *recorder) enqueue(p pendingEvent) {
+	if r.sink == nil {
+		p.log(false)
+		return
+	}
 	r.mu.Lock()
-	if r.closed || len(r.queue) >= maxPending {
+	full := r.pending >= maxPending
+	if p.note != "" {
+		full = len(r.queue) >= 2*maxPending
+	}
+	if r.closed || full {
 		if p.note == "" {
 			r.dropped++
-			p.ev = p.ev.Str("history", "queue full: not recorded")
+			if r.closed {
+				p.ev = p.ev.Str("history", "shutting down: not recorded")
+			} else {
+				p.ev = p.ev.Str("history", "queue full: not recorded")
+			}
 		}
 		r.mu.Unlock()
 		p.log(false)
 		return
 	}
 	r.queue = append(r.queue, p)
+	if p.note == "" {
+		r.pending++
+	}
 	r.mu.Unlock()
+	r.poke()
+}
+
+// poke wakes the writing goroutine; it never blocks.
+func (r *recorder) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -99,8 +146,11 @@ func (p pendingEvent) log(recorded bool) {
 	logEvent(p.ev, p.rec, recorded)
 }
 
-// Dropped returns how many events found the queue full, and Failed how
-// many the history did not take (a write error).
+// Dropped returns how many events will never be recorded: they found the
+// queue full, were still queued when shutdown stopped waiting, or could
+// not be encoded. Failed returns how many writes to the history failed
+// (their events stayed queued), and Pending how many events wait for the
+// history now.
 func (r *recorder) Dropped() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -113,102 +163,25 @@ func (r *recorder) Failed() int64 {
 	return r.failed
 }
 
-func (r *recorder) run() {
-	defer close(r.done)
-	for range r.wake {
-		r.mu.Lock()
-		batch, closed := r.queue, r.closed
-		r.queue = nil
-		r.mu.Unlock()
-		r.write(batch)
-		if closed {
-			return
-		}
-	}
-}
-
-// batchSink is a HistorySink that writes several records with one
-// fsync (history.Writer does).
-type batchSink interface {
-	AppendAll([]history.Record) []error
-}
-
-// write writes the events of batch, in one go when the sink can, and
-// logs each with whether it is on disk.
-func (r *recorder) write(batch []pendingEvent) {
-	var idx []int // the records of the batch (not its notes)
-	for i, p := range batch {
-		if p.note == "" {
-			idx = append(idx, i)
-		}
-	}
-	recorded := make([]bool, len(batch))
-	if bs, ok := r.sink.(batchSink); ok && len(idx) > 1 {
-		recs := make([]history.Record, len(idx))
-		for j, i := range idx {
-			recs[j] = batch[i].rec
-		}
-		for j, err := range bs.AppendAll(recs) {
-			recorded[idx[j]] = r.outcome(recs[j], err)
-		}
-	} else {
-		for _, i := range idx {
-			recorded[i] = r.append(batch[i].rec)
-		}
-	}
-	for i, p := range batch {
-		p.log(recorded[i])
-	}
-}
-
-// append writes rec and reports whether it is on disk.
-func (r *recorder) append(rec history.Record) bool {
-	if r.sink == nil {
-		return false
-	}
-	return r.outcome(rec, r.sink.Append(rec))
-}
-
-// outcome reports whether rec, written with error err, is on disk, and
-// logs and counts a failure.
-func (r *recorder) outcome(rec history.Record, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, history.ErrRotate):
-		r.log.Error().Err(err).Msg("history rotation failed; the record was written")
-		return true
-	}
+func (r *recorder) Pending() int {
 	r.mu.Lock()
-	r.failed++
-	r.mu.Unlock()
-	r.log.Error().Err(err).Str("child", rec.Child).Str("event", string(rec.Event)).Msg("HISTORY WRITE FAILED: event not recorded")
-	return false
+	defer r.mu.Unlock()
+	return r.pending
 }
 
-// close lets the queued events reach the history, waiting at most
-// drainWait; what a stalled history still holds then is logged as not
-// recorded.
+// close lets the queued events reach the history, retrying a failing one
+// at once and then as the backoff says, for at most drainWait; what is
+// still queued then is logged, and counted, as not recorded.
 func (r *recorder) close() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.poke()
 	select {
 	case <-r.done:
-	case <-time.After(drainWait):
-		r.mu.Lock()
-		left := r.queue
-		r.queue = nil
-		r.mu.Unlock()
-		r.log.Error().Int("queued", len(left)).Str("waited", drainWait.String()).
-			Msg("history stalled at shutdown: events not recorded")
-		for _, p := range left {
-			p.log(false)
-		}
+	case <-time.After(r.tm.drainWait):
+		close(r.giveUp)
+		<-r.done // at once: the writing goroutine never waits on the sink
 	}
 }
 

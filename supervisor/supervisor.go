@@ -33,8 +33,18 @@ func (s *Supervisor) Ownership() (mode, detail string) {
 	return s.own.mode, s.own.why
 }
 
-// HistorySink receives every event before it is logged. Append must make
-// the record durable before it returns (the history file fsyncs).
+// HistorySink receives every event before it is logged as recorded.
+// Append must make the record durable before it returns nil (the history
+// file fsyncs); a sink that also has AppendAll([]history.Record) []error,
+// as *history.Writer does, gets a burst of events in one call.
+//
+// Run owns the sink while it runs: one goroutine of its own makes every
+// call, so the sink need not be safe for concurrent use, and closes it
+// when Run is done with it if it is an io.Closer. The caller must not use
+// it once Run has started. A failed append is retried, the event and
+// those behind it kept in order, until it succeeds; errors wrapping
+// history.ErrRotate mean written, and history.ErrEncode or ErrClosed that
+// the record never will be (it is then counted as dropped, not retried).
 type HistorySink interface {
 	Append(history.Record) error
 }
@@ -43,7 +53,7 @@ type HistorySink interface {
 type Options struct {
 	Log     zerolog.Logger
 	Reaper  *Reaper     // required: the process's one Reaper
-	History HistorySink // nil: events are only logged
+	History HistorySink // nil: events are only logged; Run closes it (see HistorySink)
 	DryRun  bool        // log the signals and restarts it would do; do none
 	Stdout  io.Writer   // where children's stdout lines go (default os.Stdout)
 	Stderr  io.Writer   // where children's stderr lines go (default os.Stderr)

@@ -402,6 +402,9 @@ type statusReply struct {
 		Ownership       string `json:"ownership"`
 		OwnershipDetail string `json:"ownership_detail"`
 		OutputLost      int64  `json:"output_lines_lost"`
+		HistoryDropped  int64  `json:"history_events_dropped"`
+		HistoryFailed   int64  `json:"history_events_failed"`
+		HistoryPending  int    `json:"history_events_pending"`
 	} `json:"supervisor"`
 	Children []struct {
 		Name     string `json:"name"`
@@ -486,6 +489,3 @@ func quantileText(ds []time.Duration) string {
 	q := quantiles(ds)
 	return fmt.Sprintf("min %s p50 %s p90 %s p99 %s max %s", q[0], q[1], q[2], q[3], q[4])
 }
-
-// shellQuote quotes s for sh.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

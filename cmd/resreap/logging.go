@@ -99,7 +99,7 @@ func escapeNested(v any) any {
 }
 
 // closeWithin runs f (a Close) and waits for it at most d; it reports
-// whether f returned. One that hangs (a log or history file on a dead disk) is
+// whether f returned. One that hangs (a log on a dead disk) is
 // left behind: resreap is exiting.
 func closeWithin(d time.Duration, f func()) bool {
 	done := make(chan struct{})

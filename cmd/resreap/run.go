@@ -92,8 +92,7 @@ func survivePipeReaders() {
 }
 
 func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
-	hist, closeHist := openHistory(cfg.Supervisor, log)
-	defer closeHist()
+	hist := openHistory(cfg.Supervisor, log)
 	scans := metrics.NewScans()
 	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun,
 		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe})
@@ -119,21 +118,20 @@ func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dr
 // openHistory returns the restart history without opening it: the file is
 // opened at the first event, by the supervisor's recorder, and again after
 // every failure, so a history that is missing, full or slow at start
-// delays no child (each failure is logged loudly). The returned close is
-// bounded: a history stuck in a write must not keep resreap from exiting.
-func openHistory(sc config.Supervisor, log zerolog.Logger) (supervisor.HistorySink, func()) {
+// delays no child (each failure is logged loudly, its events kept for a
+// retry). The supervisor owns the Writer from then on: its recorder is the
+// one goroutine that writes it, and closes it when Run is done, so nothing
+// here may touch it again. (A Run that never starts leaves nothing open:
+// OpenLater opens nothing.)
+func openHistory(sc config.Supervisor, log zerolog.Logger) supervisor.HistorySink {
 	hopts := history.Options{MaxSize: sc.HistoryMaxSize, Keep: sc.HistoryKeep}
 	hist, err := history.OpenLater(sc.HistoryFile, hopts)
 	if err != nil {
 		log.Error().Err(err).Msg("HISTORY UNAVAILABLE")
-		return nil, func() {}
+		return nil
 	}
 	log.Info().Str("file", sc.HistoryFile).Msg("history file")
-	return hist, func() {
-		if !closeWithin(logCloseWait, func() { hist.Close() }) {
-			log.Error().Str("file", sc.HistoryFile).Msg("history file still busy at exit")
-		}
-	}
+	return hist
 }
 
 // serveControl serves the control socket until ctx is done; the returned

@@ -32,13 +32,20 @@
 //   - Bounded rotation: a rotation renames or removes each file present
 //     once, whatever Keep is, and leaves at most Keep rotated files, .1 the
 //     newest; files beyond Keep (left by a larger Keep) are removed.
-//   - Failures cost records, never the caller: after an error the Writer
-//     reopens the path at the next Append.
+//   - Failures never break the Writer: after an error it reopens the path
+//     at the next Append. The records an append did not write are the
+//     caller's to hand again, in order: AppendAll writes a prefix of its
+//     records, never a record after one that failed.
 //
-// What may block is Append: it waits for its write(2) and fsync(2), and for
-// the group commit in progress, as long as the disk takes (a failing disk,
-// a hung NFS server: indefinitely). A caller that must not stall, such as
-// the supervisor's restart path, appends from a goroutine of its own.
+// A Writer has one owner: it is not safe for concurrent use and keeps no
+// queue of its own. The supervisor's recorder queues the events of every
+// child and is the one goroutine that appends (and retries); the
+// watchdog's emitter appends under its lock.
+//
+// What may block is Append: it waits for its write(2) and fsync(2) as long
+// as the disk takes (a failing disk, a hung NFS server: indefinitely). A
+// caller that must not stall, such as the supervisor's restart path,
+// appends from a goroutine of its own.
 //
 // Example:
 //

@@ -137,19 +137,19 @@ func endsInNewline(path string, size int64) bool {
 	return b[0] == '\n'
 }
 
-// write appends the lines of recs in one write(2), then fsyncs. On failure
-// it closes the descriptor so the next write reopens the path (the file may
-// have been replaced, or the disk freed).
-func (w *Writer) write(recs []*pending) error {
+// write appends lines in one write(2), then fsyncs. On failure it closes
+// the descriptor so the next write reopens the path (the file may have
+// been replaced, or the disk freed).
+func (w *Writer) write(lines [][]byte) error {
 	var buf []byte
-	if len(recs) == 1 && !w.torn {
-		buf = recs[0].line
+	if len(lines) == 1 && !w.torn {
+		buf = lines[0]
 	} else {
 		if w.torn {
 			buf = append(buf, '\n')
 		}
-		for _, p := range recs {
-			buf = append(buf, p.line...)
+		for _, l := range lines {
+			buf = append(buf, l...)
 		}
 	}
 	n, err := writeOnce(w.f, buf)

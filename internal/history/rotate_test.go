@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -112,25 +111,25 @@ func TestRotatedNumbers(t *testing.T) {
 	}
 }
 
-// Queued appends written together must still split at MaxSize.
-func TestConcurrentAppendWithRotation(t *testing.T) {
-	const writers, each = 20, 50
+// Records handed together to AppendAll must still split at MaxSize, and
+// keep their order across the files.
+func TestAppendAllWithRotation(t *testing.T) {
+	const batches, each = 20, 50
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	line, _ := encodeLine(rec("child-00", EventRestart, 10))
 	maxSize := int64(10 * len(line))
 	w := openT(t, path, Options{MaxSize: maxSize, Keep: 200})
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Go(func() {
-			for i := range each {
-				if err := w.Append(rec(fmt.Sprintf("child-%02d", g), EventRestart, 10+i)); err != nil {
-					t.Error(err)
-					return
-				}
+	for g := range batches {
+		batch := make([]Record, each)
+		for i := range batch {
+			batch[i] = rec(fmt.Sprintf("child-%02d", g), EventRestart, 10+i)
+		}
+		for i, err := range w.AppendAll(batch) {
+			if err != nil {
+				t.Fatalf("batch %d, record %d: %v", g, i, err)
 			}
-		})
+		}
 	}
-	wg.Wait()
 	nums, _ := rotatedNumbers(path)
 	for _, n := range append(nums, 0) {
 		name := path
@@ -142,15 +141,13 @@ func TestConcurrentAppendWithRotation(t *testing.T) {
 		}
 	}
 	recs, warns := readAll(t, path)
-	if len(recs) != writers*each || len(warns) != 0 {
-		t.Fatalf("have %d records, %v; want %d, no warnings", len(recs), warns, writers*each)
+	if len(recs) != batches*each || len(warns) != 0 {
+		t.Fatalf("have %d records, %v; want %d, no warnings", len(recs), warns, batches*each)
 	}
-	next := map[string]int{}
-	for _, r := range recs {
-		if want := 1010 + next[r.Child]; r.PID != want {
-			t.Fatalf("%s: pid %d, want %d (order across files)", r.Child, r.PID, want)
+	for i, r := range recs {
+		if want := fmt.Sprintf("child-%02d", i/each); r.Child != want || r.PID != 1010+i%each {
+			t.Fatalf("record %d is %s/%d, want %s/%d (order across files)", i, r.Child, r.PID, want, 1010+i%each)
 		}
-		next[r.Child]++
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 )
 
@@ -16,6 +15,11 @@ const DefaultPath = "/var/lib/resreap/history.jsonl"
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("history: writer closed")
+
+// ErrEncode marks a record that cannot be encoded as JSON (a NaN in its
+// evidence, say): it was not written and never will be, so it is not
+// worth handing again.
+var ErrEncode = errors.New("record cannot be encoded")
 
 // ErrRotate marks an Append whose record was written and synced but whose
 // size rotation failed: the live file keeps growing until a later rotation
@@ -33,50 +37,32 @@ type Options struct {
 	Keep int
 }
 
-// Writer appends records to a history file. It is safe for concurrent use.
-// Every record reaches the file whole in a single write(2) on an O_APPEND
+// Writer appends records to a history file. It is not safe for concurrent
+// use: one goroutine owns it and makes every call (the supervisor's
+// recorder, the watchdog's emitter under its lock), so the Writer keeps no
+// queue and no lock of its own. A caller with events from several
+// goroutines queues them to that owner, which hands a burst to AppendAll:
+// one write and one fsync for all of them.
+//
+// Every batch reaches the file whole in a single write(2) on an O_APPEND
 // descriptor, so lines never interleave, not even with another process
 // appending to the same file.
 //
-// Appends that arrive while a write and fsync are in progress queue up, and
-// the next of them to run writes the whole queue with one write and one
-// fsync (group commit). A burst of events, such as every child losing the
-// same backend at once, then costs one fsync per burst instead of one per
-// record, and no Append waits for more than the sync in progress and its
-// own.
-//
 // A Writer survives write failures: after an error it closes its
-// descriptor and reopens the path on the next Append, so a full disk costs
-// the records written meanwhile, never the supervisor. A file deleted or
-// replaced under it costs nothing: it is reopened before the next write.
+// descriptor and reopens the path on the next append, so a full disk costs
+// the caller an error (and the records it does not write again), never a
+// broken Writer. A file deleted or replaced under it costs nothing: it is
+// reopened before the next write.
 type Writer struct {
-	path string
-	opts Options
-	ops  fileOps // the renames and removals of a rotation
-
-	mu     sync.Mutex // guards queue and closed
-	queue  *batch     // records waiting for the next write
+	path   string
+	opts   Options
+	ops    fileOps // the renames and removals of a rotation
 	closed bool
 
-	// flushMu is held by the one goroutine writing; it guards the file.
-	flushMu sync.Mutex
-	f       *os.File    // nil after a failure, until the next write reopens
-	st      os.FileInfo // f's identity when opened, to notice a replaced path
-	size    int64       // bytes in the live file, for rotation
-	torn    bool        // the file does not end in '\n': start the next write with one
-}
-
-// batch is a queue of records written together. done and the errors are
-// set, and read, only under flushMu.
-type batch struct {
-	recs []*pending
-	done bool
-}
-
-// pending is one queued record and, once written, its outcome.
-type pending struct {
-	line []byte
-	err  error
+	f    *os.File    // nil after a failure, until the next write reopens
+	st   os.FileInfo // f's identity when opened, to notice a replaced path
+	size int64       // bytes in the live file, for rotation
+	torn bool        // the file does not end in '\n': start the next write with one
 }
 
 // Open opens (creating it and its directory if needed) the history file at
@@ -114,87 +100,67 @@ func OpenLater(path string, opts Options) (*Writer, error) {
 // file at the path is not the one the Writer has open (deleted, replaced),
 // the path is reopened first, so the record lands where Read looks.
 //
-// Append blocks: for the write(2) and fsync(2) of its record and of the
-// batch being written when it was called, which on a slow or failing disk
-// can take seconds or, on a hung network filesystem, never end. Callers
-// that must not stall call it from a goroutine of their own.
+// Append blocks for the write(2) and fsync(2) of its record, which on a
+// slow or failing disk can take seconds or, on a hung network filesystem,
+// never end. Callers that must not stall call it from a goroutine of their
+// own.
 //
 // On error the record may be missing or, if only the sync failed, present
 // but not known to be durable; the error names the path. The Writer stays
-// usable: the next Append tries again. An error wrapping ErrRotate means the
-// record was written and only the rotation failed.
+// usable: the next Append tries again, and a caller that keeps the record
+// may hand it again. An error wrapping ErrRotate means the record was
+// written and only the rotation failed; one wrapping ErrEncode, that the
+// record can never be written.
 func (w *Writer) Append(rec Record) error {
 	return w.AppendAll([]Record{rec})[0]
 }
 
 // AppendAll is Append for several records at once: they are written and
-// synced together, one fsync for all of them. errs[i] is the outcome of
-// recs[i], as Append's would be.
+// synced together, one write(2) and one fsync for all of them (more only
+// where a rotation falls between them). errs[i] is the outcome of recs[i],
+// as Append's would be.
+//
+// The records written are always the first ones: once a write fails,
+// every record after it has an error too, so a caller that retries from
+// the first record with an error (ErrEncode's aside) keeps the order of
+// the file.
 func (w *Writer) AppendAll(recs []Record) (errs []error) {
 	errs = make([]error, len(recs))
-	ps := make([]*pending, 0, len(recs))
-	idx := make([]int, 0, len(recs))
+	if w.closed {
+		for i := range errs {
+			errs[i] = ErrClosed
+		}
+		return errs
+	}
+	lines := make([][]byte, 0, len(recs))
+	idx := make([]int, 0, len(recs)) // lines[j] is recs[idx[j]]
 	for i, rec := range recs {
 		if rec.Time.IsZero() {
 			rec.Time = time.Now()
 		}
 		line, err := encodeLine(rec)
 		if err != nil {
-			errs[i] = pathError("append to", w.path, fmt.Errorf("encode: %w", err))
+			errs[i] = pathError("append to", w.path, fmt.Errorf("%w: %w", ErrEncode, err))
 			continue
 		}
-		ps = append(ps, &pending{line: line})
+		lines = append(lines, line)
 		idx = append(idx, i)
 	}
-	if len(ps) == 0 {
-		return errs
-	}
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		for _, i := range idx {
-			errs[i] = ErrClosed
-		}
-		return errs
-	}
-	if w.queue == nil {
-		w.queue = &batch{}
-	}
-	b := w.queue
-	b.recs = append(b.recs, ps...)
-	w.mu.Unlock()
-
-	w.flushMu.Lock()
-	if !b.done {
-		w.mu.Lock()
-		w.queue = nil
-		w.mu.Unlock()
-		w.flush(b)
-	}
-	w.flushMu.Unlock()
-	for j, p := range ps {
-		errs[idx[j]] = p.err
+	lineErrs := make([]error, len(lines))
+	w.flush(lines, lineErrs)
+	for j, i := range idx {
+		errs[i] = lineErrs[j]
 	}
 	return errs
 }
 
-// Close writes what is queued, then closes the file. Later Appends return
-// ErrClosed; a second Close does nothing.
+// Close closes the file. Later Appends return ErrClosed; a second Close
+// does nothing.
 func (w *Writer) Close() error {
-	w.flushMu.Lock()
-	defer w.flushMu.Unlock()
-	w.mu.Lock()
 	if w.closed {
-		w.mu.Unlock()
 		return nil
 	}
 	w.closed = true
-	b := w.queue
-	w.queue = nil
-	w.mu.Unlock()
-	if b != nil {
-		w.flush(b)
-	}
 	if w.f == nil {
 		return nil
 	}
@@ -206,61 +172,62 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// flush writes the records of b, rotating between them where MaxSize says
-// so, and records each one's outcome. Called with flushMu held.
-func (w *Writer) flush(b *batch) {
-	defer func() { b.done = true }()
-	recs := b.recs
+// flush writes lines, rotating between them where MaxSize says so, and
+// sets errs[i] to the outcome of lines[i]: nil, or ErrRotate's error for a
+// line written after a rotation failed; the lines from the first that
+// could not be written on all have that error.
+func (w *Writer) flush(lines [][]byte, errs []error) {
 	var rotErr error
-	for len(recs) > 0 {
+	for n := 0; n < len(lines); {
 		if err := w.current(); err != nil {
-			setErr(recs, pathError("append to", w.path, err))
+			setErr(errs[n:], pathError("append to", w.path, err))
 			return
 		}
 		if rotErr == nil && w.opts.MaxSize > 0 && w.size > 0 &&
-			w.size+int64(len(recs[0].line)) > w.opts.MaxSize {
+			w.size+int64(len(lines[n])) > w.opts.MaxSize {
 			if err := w.rotate(); err != nil {
+				if w.f == nil { // not even the old file could be reopened
+					setErr(errs[n:], pathError("append to", w.path, fmt.Errorf("rotate: %w", err)))
+					return
+				}
 				// Keep appending to the old file; retrying the rotation
 				// for every record of this batch would not help.
 				rotErr = pathError("append to", w.path, fmt.Errorf("%w: %w", ErrRotate, err))
 			}
-			if w.f == nil { // not even the old file could be reopened
-				setErr(recs, rotErr)
-				return
-			}
 		}
-		n := len(recs)
+		k := len(lines) - n
 		if rotErr == nil {
-			n = w.fitting(recs)
+			k = w.fitting(lines[n:])
 		}
-		if err := w.write(recs[:n]); err != nil {
-			// The disk is failing now; the next Append tries again.
-			setErr(recs, pathError("append to", w.path, err))
+		if err := w.write(lines[n : n+k]); err != nil {
+			// The disk is failing now; the next append tries again.
+			setErr(errs[n:], pathError("append to", w.path, err))
 			return
 		}
-		setErr(recs[:n], rotErr)
-		recs = recs[n:]
+		setErr(errs[n:n+k], rotErr)
+		n += k
 	}
 }
 
-// fitting returns how many of recs fit in the live file before it reaches
-// MaxSize; at least one, as a record larger than MaxSize goes alone.
-func (w *Writer) fitting(recs []*pending) int {
+// fitting returns how many of lines fit in the live file before it
+// reaches MaxSize; at least one, as a record larger than MaxSize goes
+// alone.
+func (w *Writer) fitting(lines [][]byte) int {
 	if w.opts.MaxSize == 0 {
-		return len(recs)
+		return len(lines)
 	}
 	size := w.size
-	for i, p := range recs {
-		size += int64(len(p.line))
+	for i, l := range lines {
+		size += int64(len(l))
 		if size > w.opts.MaxSize {
 			return max(i, 1)
 		}
 	}
-	return len(recs)
+	return len(lines)
 }
 
-func setErr(recs []*pending, err error) {
-	for _, p := range recs {
-		p.err = err
+func setErr(errs []error, err error) {
+	for i := range errs {
+		errs[i] = err
 	}
 }

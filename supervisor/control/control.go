@@ -163,8 +163,13 @@ type Supervisor struct {
 	Children        int    `json:"children"`
 	Up              int    `json:"up"`
 	OutputLost      int64  `json:"output_lines_lost,omitempty"`
-	HistoryDropped  int64  `json:"history_events_dropped,omitempty"`
-	HistoryFailed   int64  `json:"history_events_failed,omitempty"`
+	// HistoryDropped counts the events that will never be recorded,
+	// HistoryFailed the writes to the history that failed (their events
+	// stay queued and are retried; the name is older than the retry), and
+	// HistoryPending the events waiting for the history now.
+	HistoryDropped int64 `json:"history_events_dropped,omitempty"`
+	HistoryFailed  int64 `json:"history_events_failed,omitempty"`
+	HistoryPending int   `json:"history_events_pending,omitempty"`
 }
 
 // StopReport says how a stop went. Exactly one of ExitCode and Signal is

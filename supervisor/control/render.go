@@ -32,8 +32,11 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 	if sup.OutputLost > 0 || sup.HistoryDropped > 0 {
 		line += fmt.Sprintf("; %d output lines and %d history events dropped", sup.OutputLost, sup.HistoryDropped)
 	}
+	if sup.HistoryPending > 0 {
+		line += fmt.Sprintf("; %d history events pending", sup.HistoryPending)
+	}
 	if sup.HistoryFailed > 0 {
-		line += fmt.Sprintf("; %d history events not written (see the log)", sup.HistoryFailed)
+		line += fmt.Sprintf("; %d history writes failed (see the log)", sup.HistoryFailed)
 	}
 	fmt.Fprintln(w, line)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

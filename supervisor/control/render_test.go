@@ -61,6 +61,30 @@ b         waiting for c\x7f  -    -       0         -            -           -  
 	}
 }
 
+// The first line names what the history has not taken: events dropped,
+// pending (kept for a retry) and failed writes, each only when there are.
+func TestWriteStatusTableHistoryCounts(t *testing.T) {
+	for _, tc := range []struct {
+		sup  Supervisor
+		want string
+	}{
+		{Supervisor{}, ""},
+		{Supervisor{HistoryPending: 12, HistoryFailed: 3}, "; 12 history events pending; 3 history writes failed (see the log)"},
+		{Supervisor{HistoryDropped: 2, HistoryPending: 10000, HistoryFailed: 40},
+			"; 0 output lines and 2 history events dropped; 10000 history events pending; 40 history writes failed (see the log)"},
+	} {
+		tc.sup.PID, tc.sup.Started, tc.sup.Ownership = 9, time.Now(), "cgroup"
+		var b strings.Builder
+		if err := WriteStatusTable(&b, tc.sup, nil); err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(b.String(), "\n")
+		if want := "resreap pid 9, up 0s: 0 of 0 children up; owned by cgroup" + tc.want; first != want {
+			t.Errorf("have %q\nwant %q", first, want)
+		}
+	}
+}
+
 func TestStopReportString(t *testing.T) {
 	zero, three := 0, 3
 	sent := func(sigs ...string) []history.SignalSent {

@@ -61,7 +61,7 @@ type collector struct {
 
 	up, state, restarts, closeWait, closeWaitPersistent, fdsOpen, fdsLimit,
 	startTime, lastExit, cpu, memory, tasks *prometheus.Desc
-	historyFailed, historyDropped, outputLost, ready, stopHelperErrors *prometheus.Desc
+	historyFailed, historyDropped, historyPending, outputLost, ready, stopHelperErrors *prometheus.Desc
 }
 
 func newCollector(src Source) *collector {
@@ -80,9 +80,11 @@ func newCollector(src Source) *collector {
 		memory:              desc("child_memory_bytes", "memory.current of the live process's cgroup."),
 		tasks:               desc("child_tasks", "pids.current of the live process's cgroup: its processes and threads."),
 		historyFailed: prometheus.NewDesc("resreap_history_write_errors_total",
-			"Events the restart history could not write.", nil, nil),
+			"Writes to the restart history that failed; their events stay queued and are retried.", nil, nil),
 		historyDropped: prometheus.NewDesc("resreap_history_dropped_total",
-			"Events dropped because the history did not keep up.", nil, nil),
+			"Events that will never be in the history: the queue was full, shutdown could not wait for them, or they cannot be encoded.", nil, nil),
+		historyPending: prometheus.NewDesc("resreap_history_pending_events",
+			"Events waiting for the history: being written, or kept in order for a retry after a failed write.", nil, nil),
 		outputLost: prometheus.NewDesc("resreap_output_lost_lines_total",
 			"Lines of child output dropped: resreap's stdout or stderr not read, or an output file that could not take them.", nil, nil),
 		ready: prometheus.NewDesc("resreap_ready",
@@ -96,7 +98,7 @@ func newCollector(src Source) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.state, c.restarts, c.closeWait, c.closeWaitPersistent,
 		c.fdsOpen, c.fdsLimit, c.startTime, c.lastExit, c.cpu, c.memory, c.tasks,
-		c.historyFailed, c.historyDropped, c.outputLost, c.ready, c.stopHelperErrors} {
+		c.historyFailed, c.historyDropped, c.historyPending, c.outputLost, c.ready, c.stopHelperErrors} {
 		ch <- d
 	}
 }
@@ -149,6 +151,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	in := c.src.Info()
 	ch <- prometheus.MustNewConstMetric(c.historyFailed, prometheus.CounterValue, float64(in.HistoryFailed))
 	ch <- prometheus.MustNewConstMetric(c.historyDropped, prometheus.CounterValue, float64(in.HistoryDropped))
+	ch <- prometheus.MustNewConstMetric(c.historyPending, prometheus.GaugeValue, float64(in.HistoryPending))
 	ch <- prometheus.MustNewConstMetric(c.outputLost, prometheus.CounterValue, float64(in.OutputLost))
 	for helper, n := range in.StopHelperErrors {
 		ch <- prometheus.MustNewConstMetric(c.stopHelperErrors, prometheus.CounterValue, float64(n), helper)

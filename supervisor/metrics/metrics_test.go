@@ -228,6 +228,35 @@ func TestMetricsFollowTheChildren(t *testing.T) {
 	}
 }
 
+// fixedSource is a Source with no children and the given Info.
+type fixedSource struct{ in supervisor.Info }
+
+func (f fixedSource) Status() []supervisor.ChildStatus { return nil }
+func (f fixedSource) Info() supervisor.Info            { return f.in }
+func (f fixedSource) NotReady() []string               { return nil }
+func (f fixedSource) Alive() error                     { return nil }
+
+// The history's figures: write errors and drops as counters, the events
+// pending as a gauge.
+func TestHistoryMetrics(t *testing.T) {
+	src := fixedSource{supervisor.Info{HistoryFailed: 7, HistoryDropped: 3, HistoryPending: 42}}
+	want := `
+# HELP resreap_history_dropped_total Events that will never be in the history: the queue was full, shutdown could not wait for them, or they cannot be encoded.
+# TYPE resreap_history_dropped_total counter
+resreap_history_dropped_total 3
+# HELP resreap_history_pending_events Events waiting for the history: being written, or kept in order for a retry after a failed write.
+# TYPE resreap_history_pending_events gauge
+resreap_history_pending_events 42
+# HELP resreap_history_write_errors_total Writes to the restart history that failed; their events stay queued and are retried.
+# TYPE resreap_history_write_errors_total counter
+resreap_history_write_errors_total 7
+`
+	if err := testutil.CollectAndCompare(newCollector(src), strings.NewReader(want),
+		"resreap_history_dropped_total", "resreap_history_pending_events", "resreap_history_write_errors_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // The exported metrics pass promlint: names, units, help.
 func TestMetricsLint(t *testing.T) {
 	r := start(t, child("a", "sleep"), child("b", "exit", testchild.AfterEnv+"=10ms", testchild.CodeEnv+"=1"))

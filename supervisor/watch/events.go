@@ -15,18 +15,24 @@ import (
 	"github.com/resreap/resreap/internal/textsafe"
 )
 
-// Appender takes the events of the watch; *history.Writer is one.
+// Appender takes the events of the watch; *history.Writer is one. The
+// watch calls it from one goroutine at a time (the emitter's lock), so
+// it need not be safe for concurrent use.
 type Appender interface {
 	Append(history.Record) error
 }
 
 // emitter sends each event to the output (a text line or a JSON line) and
-// to the history, from any goroutine.
+// to the history, from any goroutine. It is the history's one owner while
+// the watch runs: every Append happens under mu, which is what a
+// history.Writer (not safe for concurrent use) asks of its caller. A
+// failed append is logged and not retried: the watch is a foreground
+// command, and its output has the event either way.
 type emitter struct {
 	mu   sync.Mutex
 	out  io.Writer
 	json bool
-	hist Appender // nil = none
+	hist Appender // nil = none; appended to only under mu
 	log  zerolog.Logger
 }
 

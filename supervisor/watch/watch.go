@@ -107,7 +107,7 @@ type watcher struct {
 	cg       *cgroups
 	scan     *health.Scanner
 	ev       *emitter
-	hist     *history.Writer // opened by Run, closed by it
+	hist     *history.Writer // opened by Run, written only through ev, closed after the last action
 	boot     time.Time       // for uptimes; zero if unknown
 	psWarned string          // last -p error logged, so a broken ps is not logged every scan
 

@@ -74,7 +74,7 @@ func TestOperationsProblems(t *testing.T) {
 		{head + "stdout = { max_size = \"1MB\" }\n", "child[a].stdout.file: missing"},
 		{head + "stdout = { file = \"x\", keep = 1000 }\n", "child[a].stdout.keep: must be a whole number between 1 and 100"},
 		{head + "stdout = { file = \"x\", keep = 0 }\n", "child[a].stdout.keep: must be a whole number between 1 and 100"},
-		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: open /nonexistent/env: no such file or directory"},
+		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: /nonexistent/env: open /nonexistent: no such file or directory"},
 		{"[[child]]\nname = \"a\"\ncommand = [\"${RESREAP_SURELY_UNSET}\"]\n", "x.toml:3: child[a].command: ${RESREAP_SURELY_UNSET} is not set in resreap's environment"},
 		{"[supervisor]\nmetrics_listen = \"9321\"\n" + head, `x.toml:2: supervisor.metrics_listen: want host:port`},
 		{head + "start_timeout = \"0s\"\n", "child[a].start_timeout: 0s is out of range"},

@@ -136,13 +136,17 @@ func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, adde
 }
 
 // ReloadFile re-reads the configuration file the supervisor was started
-// with and applies it. An invalid file changes nothing: the error (with
-// file:line of every problem) is logged and returned.
+// with and applies it. An invalid file, or one with a path another user
+// could turn into a root write (config.CheckPaths), changes nothing: the
+// error (with file:line of every problem) is logged and returned.
 func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 	s.mu.Lock()
 	path := s.cfg.Path
 	s.mu.Unlock()
 	cfg, err := config.Load(path)
+	if err == nil {
+		err = config.CheckPaths(cfg) // refused as `resreap run` refuses them
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("reload rejected; children keep running with the old configuration")
 		return ReloadReport{}, err

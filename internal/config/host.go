@@ -5,6 +5,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,10 +97,10 @@ func parseCapEff(data []byte) (uint64, bool) {
 //     hard limit unless the child keeps CAP_SYS_RESOURCE;
 //   - memory_max, pids_max: need a cgroup per child ([supervisor] cgroup
 //     not "off", a writable cgroup2 hierarchy) and the controller;
+//   - supervisor.history_file: if it exists, a regular file;
 //   - the paths resreap writes as root (CheckPaths): state_dir,
-//     history_file (if it exists, a regular file), the control socket's
-//     directory, each child's output files and capture_dir must be out
-//     of other users' reach.
+//     history_file, the control socket's directory, each child's output
+//     files and capture_dir must be out of other users' reach.
 //
 // Problems carry the lines of a Config made by Load or Parse; one built by
 // hand gets line 0.
@@ -117,6 +118,9 @@ func (h Host) Check(cfg *Config) error {
 }
 
 func (h Host) checkSupervisor(v *validator, sc Supervisor) {
+	if st, err := os.Lstat(sc.HistoryFile); err == nil && !st.Mode().IsRegular() && st.Mode().Type() != fs.ModeSymlink {
+		v.add("supervisor.history_file", "%s is not a regular file (%s): the history could not be written", sc.HistoryFile, fileKind(st.Mode()))
+	}
 	if sc.Cgroup != CgroupAuto && sc.Cgroup != CgroupOff && sc.Cgroup != "" && h.CgroupErr != nil {
 		v.add("supervisor.cgroup", "no cgroup2 hierarchy to build %s in: %v", sc.Cgroup, h.CgroupErr)
 	}

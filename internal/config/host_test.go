@@ -136,7 +136,7 @@ func TestCheckHostHistoryFile(t *testing.T) {
 	}
 	cfg := parseT(t, dir, "[supervisor]\nhistory_file = \"fifo\"\n[[child]]\nname = \"a\"\ncommand = [\"/bin/sh\"]\n")
 	have := problems(Host{}.Check(cfg), dir)
-	if want := []string{"x.toml:2: supervisor.history_file: fifo: not a regular file (a FIFO)"}; !slices.Equal(have, want) {
+	if want := []string{"x.toml:2: supervisor.history_file: fifo is not a regular file (a FIFO): the history could not be written"}; !slices.Equal(have, want) {
 		t.Errorf("have %q, want %q", have, want)
 	}
 }

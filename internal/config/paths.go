@@ -4,6 +4,7 @@ package config
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,12 +20,13 @@ import (
 // child's output files and capture_dir, trusting root and the child's
 // user. A directory on the way that another user owns or may write (a
 // sticky one aside), a link such a user could have made, or a file that
-// is a link, not a regular file, has several links or belongs to someone
-// else is reported, as OpenSSH's StrictModes would refuse it: anyone who
-// can change those can have root write, create or remove what they
-// choose. Missing paths are fine (resreap creates them, as root's), and
-// so are errors that are no sign of another user's hand (a directory the
-// checking user may not search): what opens the path reports those.
+// is a link, has several links or belongs to someone else is reported, as
+// OpenSSH's StrictModes would refuse it: anyone who can change those can
+// have root write, create or remove what they choose. Missing paths are
+// fine (resreap creates them, as root's), and so is what is no sign of
+// another user's hand: a FIFO or a device where a file should be (refused,
+// without blocking, when it is opened; Host.Check names a history that is
+// one), a directory the checking user may not search.
 //
 // It returns nil or an *Error listing every unsafe path with its key and
 // line, like Load. `resreap run` refuses a file with any before it starts
@@ -43,7 +45,7 @@ func checkPaths(v *validator, cfg *Config) {
 	stateOK := v.unsafePath("supervisor.state_dir", safefs.CheckDir(sc.StateDir, self))
 	// Paths under state_dir by default are not refused twice for it.
 	if stateOK || v.setInFile("supervisor.history_file") {
-		v.unsafePath("supervisor.history_file", safefs.CheckFile(sc.HistoryFile, self, self.UID))
+		v.unsafeFile("supervisor.history_file", sc.HistoryFile, self, self.UID)
 	}
 	if sc.ControlSocket != "" {
 		v.unsafePath("supervisor.control_socket", safefs.CheckDir(filepath.Dir(sc.ControlSocket), self))
@@ -61,7 +63,7 @@ func checkPaths(v *validator, cfg *Config) {
 			spec OutputSpec
 		}{{".stdout.file", c.Stdout}, {".stderr.file", c.Stderr}} {
 			if out.spec.Mode == OutputFile {
-				v.unsafePath(key+out.key, safefs.CheckFile(out.spec.File, pol, uid))
+				v.unsafeFile(key+out.key, out.spec.File, pol, uid)
 			}
 		}
 		if c.Capture.Enabled && (stateOK || v.setInFile(key+".capture_dir")) {
@@ -93,6 +95,20 @@ func (v *validator) unsafePath(key string, err error) bool {
 	}
 	v.add(key, "%s: %s", ue.Path, ue.Why)
 	return false
+}
+
+// unsafeFile is unsafePath for the file at path, which resreap writes as
+// root, owned by owner when it makes it. What is refused only for not
+// being a regular file, in a directory that passes, is left out: it is no
+// other user's hand on a root write.
+func (v *validator) unsafeFile(key, path string, pol safefs.Policy, owner int) bool {
+	err := safefs.CheckFile(path, pol, owner)
+	if err != nil && safefs.CheckDir(filepath.Dir(path), pol) == nil {
+		if st, lerr := os.Lstat(path); lerr == nil && !st.Mode().IsRegular() && st.Mode().Type() != fs.ModeSymlink {
+			return true
+		}
+	}
+	return v.unsafePath(key, err)
 }
 
 // setInFile reports whether the key is in the file, for a child's key in

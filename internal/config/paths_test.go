@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/resreap/resreap/internal/testchild"
 )
 
@@ -124,12 +126,18 @@ capture_dir = "user/caps"
 
 // Paths out of other users' reach pass, missing ones included (resreap
 // makes them, root's), and so do a child's files in its own user's
-// directory; problems of the host that are not paths are not CheckPaths's.
+// directory. Problems of the host that are not another user's hand are
+// not CheckPaths's: a missing program, a history that is a FIFO (which
+// Check names, and the writer refuses without blocking).
 func TestCheckPathsSafe(t *testing.T) {
 	u := testchild.NewUser(t)
 	base, _ := trustDirs(t, u)
+	if err := unix.Mkfifo(filepath.Join(base, "root", "history.fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	src := `[supervisor]
 state_dir = "root/state"
+history_file = "root/history.fifo"
 control_socket = "tmp/control.sock"
 
 [[child]]
@@ -144,8 +152,13 @@ capture = true
 	if err := CheckPaths(cfg); err != nil {
 		t.Errorf("CheckPaths: %v", err)
 	}
-	if err := (Host{}).Check(cfg); err == nil || !strings.Contains(err.Error(), "/no/such/program does not exist") {
-		t.Errorf("Check: %v; want the missing program only", err)
+	have := problems(Host{}.Check(cfg), base)
+	want := []string{
+		"x.toml:3: supervisor.history_file: root/history.fifo is not a regular file (a FIFO): the history could not be written",
+		"x.toml:8: child[a].command: program /no/such/program does not exist",
+	}
+	if !slices.Equal(have, want) {
+		t.Errorf("Check: have\n%s\nwant\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
 	}
 }
 

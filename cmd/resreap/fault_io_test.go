@@ -313,8 +313,18 @@ backoff = { initial = "20ms", max = "50ms" }
 		return exitsAfter >= 20
 	})
 	st := mustStatus(t, cfg, 10*time.Second)
-	// The file as resreap sees it, through its own mount namespace.
-	recs, warns, err := history.Read(fmt.Sprintf("/proc/%d/root%s/history.jsonl", r.pid, hist), history.Filter{})
+	// The file as resreap sees it, through its own mount namespace, read
+	// from a copy: history.Read walks its path by safefs's rules, which
+	// take /proc/PID/root for the link text "/", not the namespace.
+	copied := filepath.Join(t.TempDir(), "history.jsonl")
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s/history.jsonl", r.pid, hist))
+	if err == nil {
+		err = os.WriteFile(copied, data, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, warns, err := history.Read(copied, history.Filter{})
 	if err != nil || len(recs) == 0 {
 		t.Errorf("the history holds %d records (%v): want the first ones", len(recs), err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 // Ownership modes, as the log and status name them.
@@ -71,8 +72,9 @@ const removeWait = 2 * time.Second
 // newOwner sets ownership up as sc says: CgroupOff or an empty value means
 // process groups, CgroupAuto a cgroup subtree when the host allows (else
 // process groups, saying why), and a path a subtree there (an error when
-// that cannot be had). limits lists the controllers the children's limits
-// need ("memory", "pids"); a missing one is logged, not fatal.
+// that cannot be had). A state_dir safefs refuses is an error either way.
+// limits lists the controllers the children's limits need ("memory",
+// "pids"); a missing one is logged, not fatal.
 func newOwner(sc config.Supervisor, limits []string, log zerolog.Logger) (*owner, error) {
 	o := &owner{mode: OwnProcessGroup, log: log, gens: map[string]int{}, held: map[string][]cgroup.Group{}, faults: map[string]int64{}}
 	for _, h := range cgroup.Helpers() {
@@ -89,7 +91,9 @@ func newOwner(sc config.Supervisor, limits []string, log zerolog.Logger) (*owner
 		o.mode = OwnCgroup
 		o.enable(limits)
 		return o, nil
-	case errors.Is(err, ErrInstance) || sc.Cgroup != config.CgroupAuto:
+	case errors.Is(err, ErrInstance) || errors.Is(err, safefs.ErrUnsafe) || sc.Cgroup != config.CgroupAuto:
+		// An unsafe state_dir is no reason to do without cgroups: it is
+		// refused, as `resreap run` refuses it before starting.
 		return nil, err
 	}
 	o.why = err.Error()
@@ -152,18 +156,31 @@ func instanceName(stateDir string) string {
 // as long as resreap runs: the kernel drops it when the process dies, so
 // a crashed instance never blocks the next one, and two live instances can
 // never share (and kill each other's children in) one subtree.
+//
+// The state directory is made (0750) or opened through safefs, root's
+// alone: one that another user owns or may write is refused, since that
+// user could plant resreap.lock as a link and have root create whatever
+// it names. The lock file is opened through the directory, created with
+// O_EXCL when it is new and never through a link; flock needs no
+// particular access, so it is opened as safefs opens files to append.
 func lockInstance(stateDir string) (*os.File, error) {
 	if stateDir == "" {
 		return nil, nil
 	}
-	if err := os.MkdirAll(stateDir, 0o750); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
-	}
-	path := filepath.Join(stateDir, "resreap.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	abs, err := filepath.Abs(stateDir)
 	if err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
+	d, err := safefs.MkdirAll(abs, safefs.Perm{Mode: 0o750}, safefs.Self())
+	if err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	defer d.Close()
+	f, err := d.OpenAppend(lockName, safefs.Perm{Mode: 0o640})
+	if err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	path := f.Name()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -173,6 +190,9 @@ func lockInstance(stateDir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// lockName is the instance lock's name in the state directory.
+const lockName = "resreap.lock"
 
 func (o *owner) unlock() {
 	if o.lock != nil {

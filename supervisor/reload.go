@@ -140,12 +140,14 @@ func (s *Supervisor) reloadPlan(old, cfg *config.Config) (rep ReloadReport, adde
 }
 
 // ReloadFile re-reads the configuration file the supervisor was started
-// with and applies it. An invalid file changes nothing: the error (with
-// file:line of every problem) is logged and returned. A file that is not a
-// regular file (a FIFO put in its place) is refused at once by
-// config.Load. When ctx ends while the file is still being read (a hung
-// network filesystem), ReloadFile returns ctx's error at once, so that a
-// reload never holds up shutdown; the read is left to finish on its own.
+// with and applies it. An invalid file, or one with a path another user
+// could turn into a root write (config.CheckPaths), changes nothing: the
+// error (with file:line of every problem) is logged and returned. A file
+// that is not a regular file (a FIFO put in its place) is refused at once
+// by config.Load. When ctx ends while the file is still being read (a
+// hung network filesystem), ReloadFile returns ctx's error at once, so
+// that a reload never holds up shutdown; the read is left to finish on
+// its own.
 func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 	s.mu.Lock()
 	path := s.cfg.Path
@@ -174,6 +176,11 @@ func loadWithin(ctx context.Context, path string) (*config.Config, error) {
 	done := make(chan loaded, 1)
 	go offSignals(func() {
 		cfg, err := config.Load(path)
+		if err == nil {
+			// Refused as `resreap run` refuses them; it walks paths, so
+			// it may hang on a stuck file system too.
+			err = config.CheckPaths(cfg)
+		}
 		done <- loaded{cfg, err}
 	})
 	select {

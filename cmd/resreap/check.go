@@ -18,7 +18,8 @@ const checkExamples = `  resreap check -c /etc/resreap/resreap.toml
   resreap check configs/demo.toml --no-host-checks   validate for another machine
 every problem is printed as file:line: key: message. Exit status: 0 ok, 2
 problems (in the file, or on this host: a missing binary, user, dir, a
-limit above the hard limit, a cgroup controller the host lacks).
+limit above the hard limit, a cgroup controller the host lacks, a path
+resreap writes as root that another user could redirect).
 `
 
 // runCheck validates a config file: exit 0 when it is good, 2 with every

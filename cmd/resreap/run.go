@@ -35,7 +35,8 @@ const runExamples = `  resreap run -c /etc/resreap/resreap.toml
 signals: TERM or INT stop every child and exit 0 (a second INT kills them
 at once); HUP reloads the file. Exit status: 0 after a clean stop, 1 when
 it cannot run (another resreap owns the socket or state_dir), 2 for a
-usage or config error.
+usage or config error (a path resreap writes as root that another user
+could redirect included: see resreap check).
 `
 
 // runRun supervises the children of a config file until SIGTERM or SIGINT.
@@ -61,6 +62,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg, err := config.Load(*path)
+	if err == nil {
+		// A path another user could turn into a root write elsewhere is
+		// refused before anything starts, as Load's problems are.
+		err = config.CheckPaths(cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

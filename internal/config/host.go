@@ -5,10 +5,10 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -98,7 +98,10 @@ func parseCapEff(data []byte) (uint64, bool) {
 //     hard limit unless the child keeps CAP_SYS_RESOURCE;
 //   - memory_max, pids_max: need a cgroup per child ([supervisor] cgroup
 //     not "off", a writable cgroup2 hierarchy) and the controller;
-//   - supervisor.history_file: if it exists, a regular file.
+//   - supervisor.history_file: if it exists, a regular file;
+//   - the paths resreap writes as root (CheckPaths): state_dir,
+//     history_file, the control socket's directory, each child's output
+//     files and capture_dir must be out of other users' reach.
 //
 // Problems carry the lines of a Config made by Load or Parse; one built by
 // hand gets line 0.
@@ -106,23 +109,17 @@ func CheckHost(cfg *Config) error { return ReadHost().Check(cfg) }
 
 // Check is CheckHost against h.
 func (h Host) Check(cfg *Config) error {
-	v := &validator{lines: cfg.lines}
-	for _, c := range cfg.Children {
-		v.names = append(v.names, c.Name)
-	}
+	v := hostValidator(cfg)
 	h.checkSupervisor(v, cfg.Supervisor)
 	for i := range cfg.Children {
 		h.checkChild(v, "child."+strconv.Itoa(i), &cfg.Children[i], cfg.Supervisor)
 	}
-	if len(v.problems) == 0 {
-		return nil
-	}
-	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-	return &Error{Path: cfg.Path, Problems: v.problems}
+	checkPaths(v, cfg)
+	return v.hostError(cfg.Path)
 }
 
 func (h Host) checkSupervisor(v *validator, sc Supervisor) {
-	if st, err := os.Stat(sc.HistoryFile); err == nil && !st.Mode().IsRegular() {
+	if st, err := os.Lstat(sc.HistoryFile); err == nil && !st.Mode().IsRegular() && st.Mode().Type() != fs.ModeSymlink {
 		v.add("supervisor.history_file", "%s is not a regular file (%s): the history could not be written", sc.HistoryFile, fileKind(st.Mode()))
 	}
 	if sc.Cgroup != CgroupAuto && sc.Cgroup != CgroupOff && sc.Cgroup != "" && h.CgroupErr != nil {

@@ -4,6 +4,8 @@ package config
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"maps"
 	"net"
 	"net/url"
@@ -12,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 // ReadySpec says when a started child is ready: a TCP connect, an HTTP GET
@@ -254,18 +258,30 @@ func (v *validator) fileMode(key string, val any) uint32 {
 	return defaultOutputFileMode
 }
 
+// maxEnvFile bounds an env_file: environment files are a few lines; a
+// larger file is a mistake (or a device) that must not fill memory.
+const maxEnvFile = 1 << 20
+
 // envFile reads a file of KEY=VALUE lines, as systemd's EnvironmentFile:
 // blank lines and # comments are skipped, a value may be in single or
 // double quotes, and "export " before the name is allowed.
+//
+// The file is read as root and becomes a child's environment, so it is
+// read through safefs, trusting root alone (safefs.Self): a link another
+// user could have made, a file with several links or of another user, and
+// a directory on the way that another user may write are refused, before
+// a line of what they point at is read, let alone shown in a problem.
 func (v *validator) envFile(key, path string) map[string]string {
-	f, err := openRegular(path)
+	data, err := safefs.ReadFile(path, safefs.Self(), maxEnvFile)
 	if err != nil {
+		if !strings.Contains(err.Error(), path) {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
 		v.add(key, "%v", err)
 		return nil
 	}
-	defer f.Close()
 	env := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {

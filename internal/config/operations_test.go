@@ -85,7 +85,7 @@ func TestOperationsProblems(t *testing.T) {
 		{head + "stdout = { file = \"x\", mode = \"0666\" }\n", "child[a].stdout.mode: 0666 lets every user write the file"},
 		{head + "stderr = { file = \"x\", owner = 0 }\n", "x.toml:4: child[a].stderr.owner: must be a user name or number, as a string"},
 		{head + "stderr = { file = \"x\", group = \"\" }\n", "x.toml:4: child[a].stderr.group: must be a group name or number, as a string"},
-		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: open /nonexistent/env: no such file or directory"},
+		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: /nonexistent/env: open /nonexistent: no such file or directory"},
 		{"[[child]]\nname = \"a\"\ncommand = [\"${RESREAP_SURELY_UNSET}\"]\n", "x.toml:3: child[a].command: ${RESREAP_SURELY_UNSET} is not set in resreap's environment"},
 		{"[supervisor]\nmetrics_listen = \"9321\"\n" + head, `x.toml:2: supervisor.metrics_listen: want host:port`},
 		{head + "start_timeout = \"0s\"\n", "child[a].start_timeout: 0s is out of range"},

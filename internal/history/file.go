@@ -9,66 +9,58 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/safefs"
 )
 
-// open opens the live file and learns its size and whether it ends in a
-// newline. A file left without one by a crash mid-write would otherwise
-// glue its torn tail to the next record and lose both.
+// policy is whom the history's directories and files may belong to: root
+// alone for resreap, which runs as root (see safefs.Self).
+func policy() safefs.Policy { return safefs.Self() }
+
+// The owners and modes of what the Writer creates: the history names
+// commands and peers that not every local user should read.
+var (
+	dirPerm  = safefs.Perm{Mode: 0o750}
+	filePerm = safefs.Perm{Mode: 0o640}
+)
+
+// open opens the live file, creating it and the directories missing above
+// it, through safefs: no link is followed to it, and a file that is not
+// root's regular file with one link (a hard link to a root file planted in
+// a directory others may write) is refused.
 func (w *Writer) open() error {
-	if err := os.MkdirAll(filepath.Dir(w.path), 0o750); err != nil {
+	d, err := safefs.MkdirAll(filepath.Dir(w.path), dirPerm, policy())
+	if err != nil {
 		return err
 	}
-	f, st, err := openRegular(w.path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o640)
+	defer d.Close()
+	return w.openIn(d)
+}
+
+// openIn opens the live file in d, its directory, and learns its size and
+// whether it ends in a newline. A file left without one by a crash
+// mid-write would otherwise glue its torn tail to the next record and
+// lose both. The open never blocks: a FIFO is refused at once, whether or
+// not it has a reader.
+func (w *Writer) openIn(d *safefs.Dir) error {
+	name := filepath.Base(w.path)
+	f, err := d.OpenAppend(name, filePerm)
 	if err != nil {
+		return refused(d, name, w.path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return err
 	}
 	w.f, w.st, w.size, w.torn = f, st, st.Size(), false
 	if st.Size() > 0 {
-		w.torn = !endsInNewline(w.path, st.Size())
+		w.torn = !endsInNewline(d, name, st, st.Size())
 	}
 	return nil
-}
-
-// openRegular opens path with flags and refuses anything but a regular
-// file. The open itself is non-blocking: opening a FIFO for writing blocks
-// until a reader comes (and for reading until a writer does), which would
-// hang whoever opens the history, the supervisor included. A FIFO without
-// a reader fails that open with ENXIO, one with a reader opens and is then
-// refused by type; either way the call returns at once. The descriptor is
-// made blocking again before it is used: O_NONBLOCK means nothing to a
-// regular file, but it should not be left set for one.
-func openRegular(path string, flags int, perm uint32) (*os.File, os.FileInfo, error) {
-	fd, err := unix.Open(path, flags|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
-	if errors.Is(err, unix.ENXIO) {
-		// A FIFO (or a socket, or a device without its driver): say what
-		// the path is rather than "no such device or address".
-		if st, serr := os.Stat(path); serr == nil && !st.Mode().IsRegular() {
-			return nil, nil, notRegular(path, st.Mode())
-		}
-	}
-	if err != nil {
-		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	st, err := f.Stat()
-	switch {
-	case err != nil:
-	case st.IsDir():
-		// What open(2) for writing says; a read open gets this far.
-		err = &fs.PathError{Op: "open", Path: path, Err: unix.EISDIR}
-	case !st.Mode().IsRegular():
-		err = notRegular(path, st.Mode())
-	}
-	if err == nil {
-		err = unix.SetNonblock(fd, false)
-	}
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, st, nil
 }
 
 // ErrNotRegular is wrapped by the error for a history path that is a FIFO,
@@ -76,18 +68,40 @@ func openRegular(path string, flags int, perm uint32) (*os.File, os.FileInfo, er
 // gives EISDIR, as open(2) does.)
 var ErrNotRegular = errors.New("not a regular file")
 
-// notRegular is the error for a path of the given mode that is not a
-// regular file; it names what the path is instead.
-func notRegular(path string, mode fs.FileMode) error {
-	kind := mode.Type().String()
-	switch t := mode.Type(); {
-	case t&fs.ModeNamedPipe != 0:
+// refused turns safefs's refusal of name in d, the history file at path,
+// into the history's own errors when what is there is not a regular file:
+// ErrNotRegular for a FIFO, device or socket, EISDIR for a directory. A
+// link, or a file with the wrong owner or several links, stays safefs's
+// refusal (safefs.ErrUnsafe).
+func refused(d *safefs.Dir, name, path string, err error) error {
+	if !errors.Is(err, safefs.ErrUnsafe) {
+		return err
+	}
+	st, serr := d.Lstat(name)
+	if serr != nil {
+		return err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFLNK:
+		return err
+	case unix.S_IFDIR:
+		return &fs.PathError{Op: "open", Path: path, Err: unix.EISDIR}
+	}
+	return notRegular(path, st.Mode)
+}
+
+// notRegular is the error for a path of the given mode (st_mode) that is
+// not a regular file; it names what the path is instead.
+func notRegular(path string, mode uint32) error {
+	kind := "a special file"
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
 		kind = "a FIFO"
-	case t&fs.ModeSocket != 0:
+	case unix.S_IFSOCK:
 		kind = "a socket"
-	case t&fs.ModeCharDevice != 0:
+	case unix.S_IFCHR:
 		kind = "a character device"
-	case t&fs.ModeDevice != 0:
+	case unix.S_IFBLK:
 		kind = "a block device"
 	}
 	return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind)}
@@ -97,10 +111,12 @@ func notRegular(path string, mode fs.FileMode) error {
 // deleted or replaced under the Writer (logrotate's create mode, an
 // operator's rm) would otherwise take every later record into an inode no
 // reader will ever find, each reported as written; so before each write the
-// path is compared with the open file (device and inode), and reopened,
-// which creates it, when it is gone or another file. The size is taken
-// afresh too: a file truncated in place (logrotate's copytruncate) or
-// appended to by another process would otherwise rotate too early or late.
+// name is looked up in its directory, opened afresh through safefs (lstat:
+// a link put in its place is a replacement, never followed), compared with
+// the open file (device and inode), and reopened, which creates it, when
+// it is gone or another file. The size is taken afresh too: a file
+// truncated in place (logrotate's copytruncate) or appended to by another
+// process would otherwise rotate too early or late.
 //
 // The check cannot close the window between it and the write: a file
 // replaced in between takes that one write. What it guarantees is that a
@@ -109,27 +125,45 @@ func (w *Writer) current() error {
 	if w.f == nil {
 		return w.open()
 	}
-	st, err := os.Stat(w.path)
-	if err != nil || !os.SameFile(st, w.st) {
+	d, err := safefs.OpenDir(filepath.Dir(w.path), policy())
+	if err != nil {
+		// Gone (made again by open) or no longer safe (open says why).
 		w.fail()
 		return w.open()
 	}
-	if st.Size() != w.size {
-		w.size = st.Size()
-		w.torn = w.size > 0 && !endsInNewline(w.path, w.size)
+	defer d.Close()
+	name := filepath.Base(w.path)
+	st, err := d.Lstat(name)
+	if err != nil || !sameFile(&st, w.st) {
+		w.fail()
+		return w.openIn(d)
+	}
+	if st.Size != w.size {
+		w.size = st.Size
+		w.torn = w.size > 0 && !endsInNewline(d, name, w.st, w.size)
 	}
 	return nil
 }
 
-// endsInNewline reports whether the file's last byte is '\n'. When that
-// cannot be read it answers false: an extra newline only makes a blank line,
-// which readers skip, while a missing one costs a record.
-func endsInNewline(path string, size int64) bool {
-	f, err := os.Open(path)
+// sameFile reports whether st (an lstat) is the file fi describes.
+func sameFile(st *unix.Stat_t, fi os.FileInfo) bool {
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && sys.Dev == st.Dev && sys.Ino == st.Ino
+}
+
+// endsInNewline reports whether the file name in d, which must still be
+// the file id, has '\n' as its last byte (at size-1). When that cannot be
+// read it answers false: an extra newline only makes a blank line, which
+// readers skip, while a missing one costs a record.
+func endsInNewline(d *safefs.Dir, name string, id os.FileInfo, size int64) bool {
+	f, err := d.OpenRead(name)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !os.SameFile(st, id) {
+		return false
+	}
 	var b [1]byte
 	if _, err := f.ReadAt(b[:], size-1); err != nil && err != io.EOF {
 		return false
@@ -193,10 +227,12 @@ func (w *Writer) fail() {
 }
 
 // pathError wraps err so that its message names the history file exactly
-// once: os errors about the file itself already carry its path.
+// once: os errors and safefs refusals about the file itself already carry
+// its path.
 func pathError(op, path string, err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == path {
+	var ue *safefs.UnsafeError
+	if errors.As(err, &pe) && pe.Path == path || errors.As(err, &ue) && ue.Path == path {
 		return fmt.Errorf("history: %w", err)
 	}
 	return fmt.Errorf("history: %s %s: %w", op, path, err)

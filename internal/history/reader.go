@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 // Filter selects records. The zero value selects everything.
@@ -59,18 +60,29 @@ var errNoNewline = errors.New("torn line (no newline at end of file)")
 // returned. The error is for a history that cannot be read at all: no file
 // exists, or one cannot be opened or read.
 //
+// The files are opened through safefs, as the Writer opens them: a link in
+// their place, a file with several links or one of another user, and a
+// directory on the way that another user may write are refused, so no
+// reader run as root shows what such a user pointed it at.
+//
 // Read does not lock against a Writer: a rotation during the read may show a
 // few records twice or not at all, which is harmless for a report.
 func Read(path string, f Filter) ([]Record, []Warning, error) {
-	nums, err := rotatedNumbers(path)
+	d, err := safefs.OpenDir(filepath.Dir(path), policy())
+	if err != nil {
+		return nil, nil, pathError("open", path, err)
+	}
+	defer d.Close()
+	base := filepath.Base(path)
+	nums, err := rotatedIn(d, base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("history: %w", err)
 	}
-	files := make([]string, 0, len(nums)+1)
+	names := make([]string, 0, len(nums)+1)
 	for i := len(nums) - 1; i >= 0; i-- {
-		files = append(files, rotatedName(path, nums[i]))
+		names = append(names, rotatedName(base, nums[i]))
 	}
-	files = append(files, path)
+	names = append(names, base)
 
 	var (
 		recs    []Record
@@ -88,8 +100,8 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 			recs = append(recs[:0], recs[len(recs)-f.Last:]...)
 		}
 	}
-	for _, name := range files {
-		w, err := readFile(name, keep)
+	for _, name := range names {
+		w, err := readFile(d, name, filepath.Join(filepath.Dir(path), name), keep)
 		if errors.Is(err, fs.ErrNotExist) {
 			liveErr = err
 			continue // rotated away since the listing, or no live file yet
@@ -109,16 +121,16 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 	return recs, warns, nil
 }
 
-// readFile opens one history file and feeds its records to fn. A path
-// that is not a regular file is refused at once: os.Open of a FIFO would
-// wait for a writer.
-func readFile(name string, fn func(Record)) ([]Warning, error) {
-	fh, _, err := openRegular(name, unix.O_RDONLY, 0)
+// readFile opens the history file name in d (path, for messages) and
+// feeds its records to fn. Anything but a regular file is refused at once:
+// an open of a FIFO would wait for a writer.
+func readFile(d *safefs.Dir, name, path string, fn func(Record)) ([]Warning, error) {
+	fh, err := d.OpenRead(name)
 	if err != nil {
-		return nil, err
+		return nil, refused(d, name, path, err)
 	}
 	defer fh.Close()
-	return parseLines(fh, name, fn)
+	return parseLines(fh, path, fn)
 }
 
 // parseLines feeds every record in r to fn and returns a warning for each

@@ -5,11 +5,12 @@ package history
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 // rotate moves the live file aside and reopens a fresh one. Whatever
@@ -28,20 +29,28 @@ func (w *Writer) rotate() error {
 // rotateFiles shifts path.N → path.N+1 … path → path.1 for the files that
 // exist, dropping what falls beyond keep, and syncs the directory so the
 // renames survive a crash together with the records written after them.
+// Every rename and removal is relative to the directory, opened through
+// safefs: a link is renamed or removed itself, never followed.
 // Its cost follows the files present, never keep: a Keep of ten million
 // once meant ten million renames of missing names per rotation, under the
 // writer's lock.
 func rotateFiles(ops fileOps, path string, keep int) error {
-	nums, err := rotatedNumbers(path)
+	d, err := safefs.OpenDir(filepath.Dir(path), policy())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	base := filepath.Base(path)
+	nums, err := rotatedIn(d, base)
 	if err != nil {
 		return err
 	}
 	for _, op := range rotationPlan(nums, keep) {
-		from := rotatedName(path, op.from)
+		from := rotatedName(base, op.from)
 		if op.to < 0 {
-			err = ops.Remove(from)
+			err = ops.Remove(d, from)
 		} else {
-			err = ops.Rename(from, rotatedName(path, op.to))
+			err = ops.Rename(d, from, rotatedName(base, op.to))
 		}
 		// A rotated file may vanish meanwhile (an operator, a second
 		// resreap on the same file); only the live file must be there.
@@ -49,20 +58,22 @@ func rotateFiles(ops fileOps, path string, keep int) error {
 			return err
 		}
 	}
-	return syncDir(filepath.Dir(path))
+	return d.Sync()
 }
 
-// fileOps are the directory operations of a rotation. The Writer uses
-// osFileOps; a test counts the calls.
+// fileOps are the directory operations of a rotation, on names in the
+// history's directory. The Writer uses osFileOps; a test counts the calls.
 type fileOps interface {
-	Rename(from, to string) error
-	Remove(name string) error
+	Rename(d *safefs.Dir, from, to string) error
+	Remove(d *safefs.Dir, name string) error
 }
 
+// osFileOps renames and removes through the directory's descriptor
+// (renameat, unlinkat).
 type osFileOps struct{}
 
-func (osFileOps) Rename(from, to string) error { return os.Rename(from, to) }
-func (osFileOps) Remove(name string) error     { return os.Remove(name) }
+func (osFileOps) Rename(d *safefs.Dir, from, to string) error { return d.Rename(from, to) }
+func (osFileOps) Remove(d *safefs.Dir, name string) error     { return d.Remove(name) }
 
 // rotateOp is one step of a rotation: rename file number from to number to,
 // or remove it when to is negative. Number 0 is the live file.
@@ -90,26 +101,23 @@ func rotationPlan(nums []int, keep int) []rotateOp {
 	return append(ops, rotateOp{0, 1})
 }
 
-// rotatedName is the name of the n-th rotated file of path; the 0th is
-// path itself.
-func rotatedName(path string, n int) string {
+// rotatedName is the name of the n-th rotated file of name (a path, or a
+// name in the history's directory); the 0th is name itself.
+func rotatedName(name string, n int) string {
 	if n == 0 {
-		return path
+		return name
 	}
-	return path + "." + strconv.Itoa(n)
+	return name + "." + strconv.Itoa(n)
 }
 
-// rotatedNumbers returns, ascending, the N of every path.N present next to
-// path. A missing directory has none.
-func rotatedNumbers(path string) ([]int, error) {
-	entries, err := os.ReadDir(filepath.Dir(path))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+// rotatedIn returns, ascending, the N of every base.N in d, the
+// directory of the history file named base.
+func rotatedIn(d *safefs.Dir, base string) ([]int, error) {
+	entries, err := d.ReadDir()
 	if err != nil {
 		return nil, err
 	}
-	prefix := filepath.Base(path) + "."
+	prefix := base + "."
 	var nums []int
 	for _, e := range entries {
 		suffix, ok := strings.CutPrefix(e.Name(), prefix)
@@ -124,14 +132,4 @@ func rotatedNumbers(path string) ([]int, error) {
 	}
 	sort.Ints(nums)
 	return nums, nil
-}
-
-// syncDir fsyncs a directory, making renames and creations in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -3,12 +3,16 @@
 package history
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/resreap/resreap/internal/safefs"
 )
 
 func TestRotation(t *testing.T) {
@@ -223,20 +227,20 @@ type countingOps struct {
 	calls            int // in the rotation under way
 }
 
-func (c *countingOps) Rename(from, to string) error {
+func (c *countingOps) Rename(d *safefs.Dir, from, to string) error {
 	if err := c.count(from); err != nil {
 		return err
 	}
 	c.renames++
-	return os.Rename(from, to)
+	return d.Rename(from, to)
 }
 
-func (c *countingOps) Remove(name string) error {
+func (c *countingOps) Remove(d *safefs.Dir, name string) error {
 	if err := c.count(name); err != nil {
 		return err
 	}
 	c.removes++
-	return os.Remove(name)
+	return d.Remove(name)
 }
 
 // count refuses calls beyond the limit within one rotation, which ends
@@ -250,4 +254,18 @@ func (c *countingOps) count(name string) error {
 		c.calls = 0
 	}
 	return nil
+}
+
+// rotatedNumbers is rotatedIn for the history at path; a missing
+// directory has none.
+func rotatedNumbers(path string) ([]int, error) {
+	d, err := safefs.OpenDir(filepath.Dir(path), policy())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return rotatedIn(d, filepath.Base(path))
 }

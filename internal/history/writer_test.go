@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/safefs"
 	"github.com/resreap/resreap/internal/testchild"
 )
 
@@ -189,12 +190,17 @@ func TestAppendFailureThenRecovery(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
+	testchild.NeedRoot(t) // to make a device node
 	dir := filepath.Join(t.TempDir(), "hist")
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "history.jsonl")
-	if err := os.Symlink("/dev/full", path); err != nil {
+	var full unix.Stat_t
+	if err := unix.Stat("/dev/full", &full); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(full.Rdev)); err != nil {
 		t.Fatal(err)
 	}
 	w, err := OpenLater(path, Options{MaxSize: 1 << 20, Keep: 2})
@@ -319,18 +325,6 @@ func TestAppendAfterFileReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(path, nil, 0o640); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"replaced by a symlink to another file", func(t *testing.T, path string) {
-			other := filepath.Join(filepath.Dir(path), "other.jsonl")
-			if err := os.WriteFile(other, nil, 0o640); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Remove(path); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(other, path); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -590,17 +584,21 @@ func TestAppendAllRotationFailures(t *testing.T) {
 // was, so that the rotation cannot reopen it.
 type dirAfterRename struct{ path string }
 
-func (d dirAfterRename) Rename(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
+func (d dirAfterRename) Rename(dir *safefs.Dir, from, to string) error {
+	if err := dir.Rename(from, to); err != nil {
 		return err
 	}
-	if from == d.path {
-		return os.Mkdir(from, 0o750)
+	if from == filepath.Base(d.path) {
+		sub, err := dir.Mkdir(from, safefs.Perm{Mode: 0o750})
+		if err != nil {
+			return err
+		}
+		return sub.Close()
 	}
 	return nil
 }
 
-func (dirAfterRename) Remove(name string) error { return os.Remove(name) }
+func (dirAfterRename) Remove(dir *safefs.Dir, name string) error { return dir.Remove(name) }
 
 // A record that cannot be encoded fails alone, with ErrEncode; the others
 // of its batch are written, in order.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,10 +180,8 @@ func (s *Server) Close() error {
 // socket, replaces it, and then has its fresh socket removed by us.
 func (s *Server) closeListener() error {
 	s.closeOnce.Do(func() {
-		if sameFile(s.path, s.ident) {
-			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				s.closeErr = err
-			}
+		if err := removeSocket(s.path, s.ident); err != nil {
+			s.closeErr = err
 		}
 		if err := s.ln.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err

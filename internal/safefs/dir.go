@@ -93,6 +93,11 @@ func walk(path string, pol Policy, mkdir *Perm, probe bool) (*Dir, []string, err
 		pending = pending[1:]
 		next, target, err := cur.step(name, mkdir)
 		if probe && errors.Is(err, fs.ErrNotExist) {
+			// The missing directories would be made in cur.
+			if err := checkWritable(cur.path, &cur.st); err != nil {
+				cur.Close()
+				return nil, nil, err
+			}
 			return cur, append([]string{name}, pending...), nil
 		}
 		if err != nil {
@@ -116,7 +121,8 @@ func walk(path string, pol Policy, mkdir *Perm, probe bool) (*Dir, []string, err
 		cur.Close()
 		cur = next
 	}
-	return cur, nil, nil
+	d, err := cur.operable()
+	return d, nil, err
 }
 
 // split returns the components of a path, without empty ones and ".".
@@ -241,7 +247,7 @@ func (d *Dir) Sub(name string) (*Dir, error) {
 		return nil, err
 	}
 	if next != nil {
-		return next, nil
+		return next.operable()
 	}
 	return OpenDir(d.resolve(target), d.pol)
 }
@@ -258,9 +264,19 @@ func (d *Dir) Mkdir(name string, perm Perm) (*Dir, error) {
 		return nil, err
 	}
 	if next != nil {
-		return next, nil
+		return next.operable()
 	}
 	return MkdirAll(d.resolve(target), perm, d.pol)
+}
+
+// operable returns d if files may be made, replaced and removed in it
+// (checkWritable), else closes it and says why not.
+func (d *Dir) operable() (*Dir, error) {
+	if err := checkWritable(d.path, &d.st); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // resolve makes a link target found in d absolute.

@@ -14,9 +14,13 @@
 //
 //   - A directory must be owned by root or by the one user the Policy
 //     trusts (a child's own user, for its log files), and must not be
-//     writable by anyone else: not by its group unless that is root's
-//     group, not by others unless it is sticky (/tmp), where nobody can
-//     replace an entry they do not own. This is OpenSSH's StrictModes.
+//     writable by others unless it is sticky (/tmp), where nobody can
+//     replace an entry they do not own. The directory an operation
+//     happens in must not be writable by its group either, unless that is
+//     root's group: this is OpenSSH's StrictModes and logrotate's rule.
+//     A directory on the way there may be (Ubuntu's /var/log is
+//     root:syslog 0775): what its group could swap in must still pass
+//     every rule here.
 //   - Leaving a directory owned by a user other than root for one owned by
 //     somebody else is refused, as systemd's chase() does with CHASE_SAFE:
 //     a user's directory may only lead to what that user owns.

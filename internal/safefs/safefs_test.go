@@ -249,6 +249,8 @@ func TestDirectoryRules(t *testing.T) {
 		{"root 0755", mk("root", 0o755, 0, 0), Policy{}, true},
 		{"root group-writable by root's group", mk("rootg", 0o775, 0, 0), Policy{}, true},
 		{"root group-writable by a user's group", mk("userg", 0o775, 0, u.GID), Policy{}, false},
+		// Ubuntu's /var/log (root:syslog 0775) on the way to /var/log/app.
+		{"root's below a directory writable by a user's group", mk("userg2/app", 0o755, 0, 0), Policy{}, true},
 		{"world-writable", mk("world", 0o777, 0, 0), Policy{}, false},
 		{"world-writable and sticky", mk("sticky", os.ModeSticky|0o777, 0, 0), Policy{}, true},
 		{"the trusted user's", mk("mine", 0o755, u.UID, u.GID), Policy{UID: u.UID}, true},
@@ -261,6 +263,10 @@ func TestDirectoryRules(t *testing.T) {
 		}
 		if strings.HasPrefix(c.name, "root's inside") {
 			os.Chown(filepath.Dir(c.path), u.UID, u.GID) //nolint:errcheck
+		}
+		if strings.HasPrefix(c.name, "root's below") {
+			os.Chmod(filepath.Dir(c.path), 0o775)    //nolint:errcheck
+			os.Chown(filepath.Dir(c.path), 0, u.GID) //nolint:errcheck
 		}
 		d, err := OpenDir(c.path, c.pol)
 		d.Close()

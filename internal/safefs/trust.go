@@ -67,7 +67,18 @@ func unsafe(path, format string, args ...any) error {
 }
 
 // checkDir says whether the directory at path, with stat st, found in the
-// directory with stat parent (nil for "/"), may be trusted under pol.
+// directory with stat parent (nil for "/"), may be trusted under pol on
+// the way to another: its owner, the transition from parent, and nobody
+// but its group able to write it. The directory an operation happens in
+// must also pass checkWritable (see walk).
+//
+// A directory on the way may be writable by its group, as Ubuntu's
+// /var/log is (root:syslog 0775): the group's members could rename what
+// is in it, but whatever resreap then finds there must still pass these
+// rules itself (theirs, or a link of theirs, is refused), so they can at
+// most swap one of root's directories there for another. The directory
+// where resreap creates, appends, renames and removes may not be: there
+// its group could swap the very files.
 func checkDir(path string, st, parent *unix.Stat_t, pol Policy) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return unsafe(path, "not a directory")
@@ -81,7 +92,10 @@ func checkDir(path string, st, parent *unix.Stat_t, pol Policy) error {
 		return unsafe(path, "owned by %s inside a directory owned by %s: the owner of the directory above could have put it there",
 			who(int(st.Uid)), who(int(parent.Uid)))
 	}
-	return checkWritable(path, st)
+	if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return unsafe(path, "writable by every user (mode %04o); remove o+w or make it sticky", st.Mode&0o7777)
+	}
+	return nil
 }
 
 // checkWritable refuses a directory or file that users other than its

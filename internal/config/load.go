@@ -52,7 +52,7 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 // nothing in the file is used then. A path that is not a regular file is
 // refused at once (ErrNotRegular, see openRegular).
 func Load(path string) (*Config, error) {
-	data, err := readRegular(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -253,7 +253,7 @@ func decodeProblem(err error) Problem {
 // parse, the [supervisor] tables are read alone. Only a problem in those
 // tables is an error, with its line.
 func LoadSupervisor(path string) (Supervisor, error) {
-	data, err := readRegular(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return Supervisor{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -258,10 +258,6 @@ func (v *validator) fileMode(key string, val any) uint32 {
 	return defaultOutputFileMode
 }
 
-// maxEnvFile bounds an env_file: environment files are a few lines; a
-// larger file is a mistake (or a device) that must not fill memory.
-const maxEnvFile = 1 << 20
-
 // envFile reads a file of KEY=VALUE lines, as systemd's EnvironmentFile:
 // blank lines and # comments are skipped, a value may be in single or
 // double quotes, and "export " before the name is allowed.
@@ -272,7 +268,7 @@ const maxEnvFile = 1 << 20
 // a directory on the way that another user may write are refused, before
 // a line of what they point at is read, let alone shown in a problem.
 func (v *validator) envFile(key, path string) map[string]string {
-	data, err := safefs.ReadFile(path, safefs.Self(), maxEnvFile)
+	data, err := readRegular(path, safefs.Self())
 	if err != nil {
 		if !strings.Contains(err.Error(), path) {
 			err = fmt.Errorf("%s: %w", path, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/safefs"
 )
@@ -77,19 +78,40 @@ func newOutFile(path string, set outSettings, log zerolog.Logger) *outFile {
 	return w
 }
 
-// ready opens the file if it is not open, and says why it cannot be: a
-// start checks it before the program runs. A write under way means the
-// file is open, or its failure is being reported: ready does not wait
-// for it (the disk may be stuck).
+// ready opens the file if it is not open, or if the live name no longer
+// is the file open (removed, or replaced: by an operator, or by a link
+// its directory's owner planted), and says why it cannot be: a start
+// checks it before the program runs. A write under way means the file is
+// open, or its failure is being reported: ready does not wait for it (the
+// disk may be stuck).
 func (w *outFile) ready() error {
-	if w.open.Load() || !w.mu.TryLock() {
+	if !w.mu.TryLock() {
 		return nil
 	}
 	defer w.mu.Unlock()
-	if w.f != nil {
+	if w.f != nil && w.stillLive() {
 		return nil
 	}
+	if w.f != nil {
+		w.f.Close() //nolint:errcheck // appends only: nothing is buffered
+		w.f = nil
+		w.open.Store(false)
+	}
 	return w.openLocked()
+}
+
+// stillLive reports whether the live name in the directory is the file
+// open, as an lstat and an fstat say.
+func (w *outFile) stillLive() bool {
+	name, err := w.dir.Lstat(filepath.Base(w.path))
+	if err != nil {
+		return false
+	}
+	var open unix.Stat_t
+	if err := unix.Fstat(int(w.f.Fd()), &open); err != nil {
+		return false
+	}
+	return name.Dev == open.Dev && name.Ino == open.Ino
 }
 
 // openLocked opens the directory (the first time) and the live file.

@@ -91,11 +91,12 @@ func setSysctl(t *testing.T, path, value string) {
 	t.Cleanup(func() { os.WriteFile(path, old, 0) }) //nolint:errcheck // best effort
 }
 
-// The child's user owns its log directory and plants app.log as a link
-// to a root file, symbolic or hard: resreap refuses to write through it.
-// Each start fails, saying which file and why (the child's output would
-// otherwise go nowhere while status says running), and the root file is
-// unchanged.
+// The child's user owns its log directory and, while resreap runs,
+// replaces app.log by a link to a root file, symbolic or hard: resreap
+// refuses to write through it. (Planted before resreap starts, `run`
+// refuses the whole file: TestFaultPathsPlanted.) Each start after it
+// fails, saying which file and why (the child's output would otherwise go
+// nowhere while status says running), and the root file is unchanged.
 func TestFaultOutputPlantedLink(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -116,10 +117,17 @@ func TestFaultOutputPlantedLink(t *testing.T) {
 				setSysctl(t, "/proc/sys/fs/protected_hardlinks", "0")
 			}
 			log := filepath.Join(logs, "app.log")
-			u.Run(t, append(tc.ln, victim, log)...)
-
 			cfg := faultConfig(t, dir, "", userChild("app", u, fmt.Sprintf("stdout = { file = %q }", log)))
 			r := startRun(t, cfg, runOpts{})
+			testchild.WaitFor(t, "the first start", func() bool {
+				return len(readHistory(t, dir, history.Filter{Events: []history.Event{history.EventStart}})) > 0
+			})
+			u.Run(t, "rm", "-f", log)
+			u.Run(t, append(tc.ln, victim, log)...)
+			// The child dies; its next start finds the link.
+			if code, out, _ := ctl("signal", "app", "KILL", "-c", cfg); code != 0 {
+				t.Fatalf("signal app KILL: exit %d: %s", code, out)
+			}
 			var failed []history.Record
 			testchild.WaitFor(t, "three refused starts", func() bool {
 				failed = nil

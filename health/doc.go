@@ -10,4 +10,10 @@
 // maps socket inodes to owning PIDs by reading fd tables only when some
 // socket has persisted long enough to matter. A verdict carries its Evidence
 // to the restart and to the restart history.
+//
+// The same readers serve whoever shows a process's fds and sockets (the
+// capture before a health stop): ListFDs lists an fd table with its
+// targets, FD.Socket names the sockets among them, and CloseWaitByNetns
+// reads the CLOSE_WAIT sockets of each network namespace a process tree
+// lives in.
 package health

@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
@@ -44,7 +43,9 @@ import (
 type captureFiles map[string][]byte
 
 // readCapture reads the capture files of the process tree pids (main
-// process first) in memory.
+// process first) in memory. The fd tables and the sockets are health's
+// readers' (ListFDs, CloseWaitByNetns), as the health check reads them;
+// this only formats them.
 func readCapture(pids []int, ev *health.Evidence) captureFiles {
 	files := captureFiles{}
 	main := strconv.Itoa(pids[0])
@@ -55,34 +56,26 @@ func readCapture(pids []int, ev *health.Evidence) captureFiles {
 			files[name] = fmt.Appendf(nil, "cannot read /proc/%s/%s: %v\n", main, name, err)
 		}
 	}
-	sockets := map[uint64][]string{} // inode -> "pid fd" owners
+	holders := map[uint64][]string{} // socket inode -> "pid=P,fd=N" of each holder
 	var fds bytes.Buffer
 	tw := tabwriter.NewWriter(&fds, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tFD\tTARGET")
 	for _, pid := range pids {
-		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-		ents, err := os.ReadDir(dir)
+		list, err := health.ListFDs("", pid)
 		if err != nil {
-			fmt.Fprintf(tw, "%d\t-\tcannot read %s: %v\n", pid, dir, err)
+			fmt.Fprintf(tw, "%d\t-\tcannot read /proc/%d/fd: %v\n", pid, pid, err)
 			continue
 		}
-		slices.SortFunc(ents, func(a, b os.DirEntry) int { return fdNumber(a.Name()) - fdNumber(b.Name()) })
-		for _, e := range ents {
-			target, err := os.Readlink(dir + "/" + e.Name())
-			if err != nil {
-				continue // closed meanwhile
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\n", pid, e.Name(), target)
-			if ino, ok := strings.CutPrefix(target, "socket:["); ok {
-				if n, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64); err == nil {
-					sockets[n] = append(sockets[n], fmt.Sprintf("pid=%d,fd=%s", pid, e.Name()))
-				}
+		for _, fd := range list {
+			fmt.Fprintf(tw, "%d\t%d\t%s\n", pid, fd.Num, fd.Target)
+			if ino, ok := fd.Socket(); ok {
+				holders[ino] = append(holders[ino], fmt.Sprintf("pid=%d,fd=%d", pid, fd.Num))
 			}
 		}
 	}
 	tw.Flush()
 	files["fds.txt"] = fds.Bytes()
-	files["close_wait.txt"] = closeWaitList(pids, sockets)
+	files["close_wait.txt"] = closeWaitList(pids, holders)
 	if ev != nil {
 		if b, err := json.MarshalIndent(ev, "", "  "); err == nil {
 			files["evidence.json"] = append(b, '\n')
@@ -91,44 +84,24 @@ func readCapture(pids []int, ev *health.Evidence) captureFiles {
 	return files
 }
 
-// fdNumber is the number of an fd directory entry, for sorting.
-func fdNumber(name string) int {
-	n, _ := strconv.Atoi(name)
-	return n
-}
-
-// closeWaitList lists the CLOSE_WAIT sockets that owners holds, with their
-// owners, read in every network namespace the processes pids live in.
-func closeWaitList(pids []int, owners map[uint64][]string) []byte {
-	r, err := health.NewReader(health.ReaderProc, "", zerolog.Nop())
-	if err != nil {
-		return fmt.Appendf(nil, "cannot read sockets: %v\n", err)
-	}
-	defer r.Close()
-	var socks []health.Socket
-	var problems []string
-	seen := map[uint64]bool{} // namespaces read, by the inode of /proc/<pid>/ns/net
-	for _, pid := range pids {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/net", &st); err != nil || seen[st.Ino] {
-			continue // gone, or its namespace is read already
+// closeWaitList lists the CLOSE_WAIT sockets that holders holds, with
+// their holders, read in every network namespace the processes pids live
+// in.
+func closeWaitList(pids []int, holders map[uint64][]string) []byte {
+	var lines, problems []string
+	byNetns := health.CloseWaitByNetns("", pids)
+	for _, ns := range byNetns {
+		if ns.Err != nil {
+			problems = append(problems, fmt.Sprintf("cannot read the sockets of pid %d: %v\n", ns.PID, ns.Err))
 		}
-		seen[st.Ino] = true
-		ss, err := r.CloseWait(pid)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("cannot read the sockets of pid %d: %v\n", pid, err))
-			continue
+		for _, s := range ns.Sockets {
+			if h := holders[s.Inode]; len(h) > 0 {
+				lines = append(lines, fmt.Sprintf("CLOSE-WAIT\t%s\t%s\t%s", s.Tuple.Local, s.Tuple.Remote, strings.Join(h, " ")))
+			}
 		}
-		socks = append(socks, ss...)
 	}
-	if len(seen) == 0 {
+	if len(byNetns) == 0 {
 		problems = append(problems, fmt.Sprintf("cannot read the network namespace of any of pids %v\n", pids))
-	}
-	var lines []string
-	for _, s := range socks {
-		if o := owners[s.Inode]; len(o) > 0 {
-			lines = append(lines, fmt.Sprintf("CLOSE-WAIT\t%s\t%s\t%s", s.Tuple.Local, s.Tuple.Remote, strings.Join(o, " ")))
-		}
 	}
 	slices.Sort(lines)
 	var b bytes.Buffer

@@ -66,7 +66,9 @@ func (ctlHandler) Reload(context.Context) (control.ReloadReport, error) {
 	return control.ReloadReport{Restarted: []string{"fe"}}, nil
 }
 
-func (h ctlHandler) Signal(c string, _ syscall.Signal, _ bool) error { return h.known(c) }
+func (h ctlHandler) Signal(_ context.Context, c string, _ syscall.Signal, _ bool) error {
+	return h.known(c)
+}
 
 func serveCtl(t *testing.T) string {
 	t.Helper()

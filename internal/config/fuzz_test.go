@@ -13,6 +13,21 @@ import (
 	"time"
 )
 
+// parseSeeds are the seeds of FuzzParse besides the bundled configs.
+var parseSeeds = []string{
+	"[[child]]\nname = \"a\"\ncommand = [\"x\"]\n",
+	"[supervisor]\nhistory_max_size = \"8589934592GB\"\nhistory_keep = 10000000\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n",
+	"[defaults]\nbackoff = { initial = \"0s\", max = \"0s\", multiplier = nan, jitter = inf }\nstart_limit = { burst = 0, interval = \"1ns\" }\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\nhealth.interval = \"1ns\"\n",
+	"[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"QUIT\", \"TERM\"], wait = [\"1s\", 2] }\nmemory_max = -1\n",
+	"[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"b\"]\n[[child]]\nname = \"b\"\ncommand = [\"y\"]\ndepends_on = [\"a\"]\n[child.health]\nclose_wait = { ignore_foreign = [\"[::1]:9000\", \"10.0.0.0/8\"] }\n",
+	"[[child]]\n[[child]]\nname = \"\"\n[child.health.fds]\nmax_ratio = 1e400\n",
+	"a = [\n[[child]]\n",
+	"[[child]]\nname = \"a\"\ncommand = [\"x\"]\nenv = { \"A=B\" = \"\\u0000\" }\n",
+	"[[child]]\nname = \"..\"\ncommand = [\"x\"]\n[[child]]\nname = \".\"\ncommand = [\"x\"]\n",
+	"[[child]]\nname = \"a\\u001b[2J\"\ncommand = [\"x\"]\ninstances = 2\n[[group]]\nname = \"g/\\u009b\"\nmembers = [\"a\"]\n",
+	"[[child]]\nname = \"" + strings.Repeat("n", 300) + "\"\ncommand = [\"x\"]\nstdout = { file = \"/l/{name}/o\" }\n",
+}
+
 // FuzzParse feeds the parser arbitrary files. Whatever it gets, it must
 // not panic, and a file it accepts must hold only values inside the
 // documented ranges, which the supervisor relies on: a config that `resreap
@@ -28,19 +43,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	for _, s := range []string{
-		"[[child]]\nname = \"a\"\ncommand = [\"x\"]\n",
-		"[supervisor]\nhistory_max_size = \"8589934592GB\"\nhistory_keep = 10000000\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\n",
-		"[defaults]\nbackoff = { initial = \"0s\", max = \"0s\", multiplier = nan, jitter = inf }\nstart_limit = { burst = 0, interval = \"1ns\" }\n[[child]]\nname = \"a\"\ncommand = [\"x\"]\nhealth.interval = \"1ns\"\n",
-		"[[child]]\nname = \"a\"\ncommand = [\"x\"]\nstop = { signals = [\"QUIT\", \"TERM\"], wait = [\"1s\", 2] }\nmemory_max = -1\n",
-		"[[child]]\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [\"b\"]\n[[child]]\nname = \"b\"\ncommand = [\"y\"]\ndepends_on = [\"a\"]\n[child.health]\nclose_wait = { ignore_foreign = [\"[::1]:9000\", \"10.0.0.0/8\"] }\n",
-		"[[child]]\n[[child]]\nname = \"\"\n[child.health.fds]\nmax_ratio = 1e400\n",
-		"a = [\n[[child]]\n",
-		"[[child]]\nname = \"a\"\ncommand = [\"x\"]\nenv = { \"A=B\" = \"\\u0000\" }\n",
-		"[[child]]\nname = \"..\"\ncommand = [\"x\"]\n[[child]]\nname = \".\"\ncommand = [\"x\"]\n",
-		"[[child]]\nname = \"a\\u001b[2J\"\ncommand = [\"x\"]\ninstances = 2\n[[group]]\nname = \"g/\\u009b\"\nmembers = [\"a\"]\n",
-		"[[child]]\nname = \"" + strings.Repeat("n", 300) + "\"\ncommand = [\"x\"]\nstdout = { file = \"/l/{name}/o\" }\n",
-	} {
+	for _, s := range parseSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

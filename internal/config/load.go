@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +63,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	var fc fileConfig
 	md, err := toml.Decode(string(data), &fc)
 	if err != nil {
-		return nil, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
+		return nil, &Error{Path: path, Problems: []Problem{decodeProblem(err, md, string(data))}}
 	}
 	v := &validator{base: baseDir(path), lines: locateKeys(string(data))}
 	for _, c := range fc.Child {
@@ -83,8 +82,6 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	return cfg, nil
 }
-
-var reDecodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 func orDash(s string) string {
 	if s == "" {
@@ -230,21 +227,6 @@ func childName(p *string) string {
 	return *p
 }
 
-// decodeProblem turns a TOML decoding error into a Problem with its line.
-func decodeProblem(err error) Problem {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		return Problem{Line: pe.Position.Line, Key: orDash(pe.LastKey), Msg: pe.Message}
-	}
-	// Type mismatches come as plain errors: "toml: line 3 (last key "x"): ..."
-	p := Problem{Key: "-", Msg: err.Error()}
-	if m := reDecodeErr.FindStringSubmatch(err.Error()); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
-		p.Key, p.Msg = m[2], m[3]
-	}
-	return p
-}
-
 // LoadSupervisor reads only the [supervisor] table of a config file:
 // where the history and the control socket are. The command-line clients
 // use it so that a file whose children are being edited (and may be
@@ -266,7 +248,7 @@ func LoadSupervisor(path string) (Supervisor, error) {
 		src = supervisorTables(src)
 		fc.Supervisor = fileSupervisor{}
 		if md, err = toml.Decode(src, &fc); err != nil {
-			return Supervisor{}, &Error{Path: path, Problems: []Problem{decodeProblem(err)}}
+			return Supervisor{}, &Error{Path: path, Problems: []Problem{decodeProblem(err, md, src)}}
 		}
 	}
 	v := &validator{base: baseDir(path), lines: locateKeys(src)}
@@ -282,19 +264,16 @@ func LoadSupervisor(path string) (Supervisor, error) {
 	return sc, nil
 }
 
-// reTableHeader matches a table header line and captures its name.
-var reTableHeader = regexp.MustCompile(`^\s*\[\[?\s*([^\]]*?)\s*\]\]?\s*(#.*)?$`)
-
 // supervisorTables returns src with every line blanked but those of the
 // [supervisor] table and its sub-tables, so that their line numbers stay
-// those of the file.
+// those of the file. It reads src line by line (headerLine): src is not
+// TOML as a whole, and a header after a broken line must still count.
 func supervisorTables(src string) string {
 	lines := strings.Split(src, "\n")
 	in := false
 	for i, l := range lines {
-		if m := reTableHeader.FindStringSubmatch(l); m != nil {
-			name := strings.ReplaceAll(m[1], " ", "")
-			in = name == "supervisor" || strings.HasPrefix(name, "supervisor.")
+		if key, ok := headerLine(l); ok {
+			in = len(key) > 0 && key[0] == "supervisor"
 		}
 		if !in {
 			lines[i] = ""

@@ -3,67 +3,186 @@
 package config
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
 
 // keyLines maps key paths of a TOML file to the line that defines them, so
-// that validation errors found after decoding can name file:line. Paths
-// are dotted, with the index of an array of tables: "child.1.stop.signals".
-// Keys of an inline table get the line of the inline table.
+// that problems found after decoding can name file:line. Paths are dotted,
+// with the index of each element of an array of tables or of an array
+// value: "child.1.stop.signals". A table header has the line of the
+// header, a key (of a table or an inline table) the line of the key.
 type keyLines map[string]int
 
-var (
-	reHeader = regexp.MustCompile(`^\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
-	reKey    = regexp.MustCompile(`^([A-Za-z0-9_\-."]+)\s*=`)
-)
+// BurntSushi/toml keeps the position of every key it parses but gives
+// none away: MetaData has Keys, Type and IsDefined, a ParseError's
+// Position is where the text stops parsing, and an error about a value (a
+// type mismatch) names the key without the element of an array of tables
+// it is in, at the line of that key in the last element. So the lines come
+// from the one scanner below, which reads a document the decoder has
+// accepted: table headers, keys, and inside values only what can hide or
+// hold a key (strings, arrays, inline tables). Its paths are the decoder's
+// keys with element indexes added, at the decoder's lines:
+// TestLocateEveryKey and FuzzLocateKeys hold it to that for every key of
+// the bundled configs, the README's examples and the fuzz seeds and
+// corpus. headerLine reads one line alone with it, for a file that is not
+// TOML as a whole.
 
-// locateKeys does a light scan of a TOML document: table headers, keys at
-// the start of a line and keys of inline tables. It does not validate; the
-// TOML decoder has done that by the time it runs.
+// locateKeys returns the line of every table header and key of src, a
+// document the TOML decoder has accepted. On anything else it never
+// fails: what it cannot read it passes over to the end of the line.
 func locateKeys(src string) keyLines {
-	lines := keyLines{}
-	arrays := map[string]int{} // array-of-tables name -> current index
-	prefix := ""
-	depth := 0 // open brackets of a multi-line value
-	for i, raw := range strings.Split(src, "\n") {
-		n := i + 1
-		line := strings.TrimSpace(stripComment(raw))
-		if line == "" {
-			continue
+	l := &locator{src: strings.TrimPrefix(src, "\uFEFF"), line: 1, lines: keyLines{}, arrays: map[string]int{}}
+	for l.pos < len(l.src) {
+		l.skipBlanks()
+		switch l.peek() {
+		case '\n', '\r', '#', 0:
+		case '[':
+			l.header()
+		default:
+			l.keyValue(l.table)
 		}
-		if depth > 0 {
-			depth += bracketDelta(line)
-			continue
+		l.skipLine()
+	}
+	return l.lines
+}
+
+// locator is the state of locateKeys.
+type locator struct {
+	src   string
+	pos   int // the next byte to read
+	lines keyLines
+	// arrays counts the elements of each array of tables, by path:
+	// "child", "child.0.sub".
+	arrays map[string]int
+	table  string // the path of the current table
+
+	line, counted int // the line of src[counted]
+}
+
+// lineAt returns the line of src[pos]; pos never goes back between calls.
+func (l *locator) lineAt(pos int) int {
+	l.line += strings.Count(l.src[l.counted:pos], "\n")
+	l.counted = pos
+	return l.line
+}
+
+// peek returns the byte at pos, 0 at the end.
+func (l *locator) peek() byte {
+	if l.pos < len(l.src) {
+		return l.src[l.pos]
+	}
+	return 0
+}
+
+// header reads "[a.b]" or "[[a.b]]" and makes it the current table.
+func (l *locator) header() {
+	start := l.pos
+	key, array, ok := l.headerKey()
+	if !ok {
+		return
+	}
+	l.table = l.resolve(key, array)
+	setLine(l.lines, l.table, l.lineAt(start))
+}
+
+// headerKey reads the brackets of a header and the key between them.
+func (l *locator) headerKey() (key []string, array, ok bool) {
+	array = strings.HasPrefix(l.src[l.pos:], "[[")
+	closer := "]"
+	if array {
+		closer = "]]"
+	}
+	l.pos += len(closer) // the opening brackets
+	key, ok = l.key()
+	l.skipBlanks()
+	if !ok || !strings.HasPrefix(l.src[l.pos:], closer) {
+		return nil, false, false
+	}
+	l.pos += len(closer)
+	return key, array, true
+}
+
+// resolve returns the path of a table header: "child.health" is
+// "child.3.health" while child is an array of tables whose last element
+// is 3, and the header of an array of tables adds an element to it.
+func (l *locator) resolve(key []string, array bool) string {
+	path := ""
+	for i, k := range key {
+		path = join(path, k)
+		if array && i == len(key)-1 {
+			l.arrays[path]++
 		}
-		if m := reHeader.FindStringSubmatch(line); m != nil && strings.HasPrefix(line, "[") {
-			name := strings.ReplaceAll(m[1], " ", "")
-			if strings.HasPrefix(line, "[[") {
-				arrays[name]++
-				prefix = name + "." + strconv.Itoa(arrays[name]-1)
-			} else {
-				prefix = resolveArrays(name, arrays)
-			}
-			setLine(lines, prefix, n)
-			continue
-		}
-		m := reKey.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		key := join(prefix, strings.ReplaceAll(m[1], `"`, ""))
-		setLine(lines, key, n)
-		rest := line[len(m[0]):]
-		for _, k := range inlineKeys(rest) {
-			setLine(lines, key+"."+k, n)
-		}
-		depth = bracketDelta(rest)
-		if depth < 0 {
-			depth = 0
+		if n, ok := l.arrays[path]; ok {
+			path += "." + strconv.Itoa(n-1)
 		}
 	}
-	return lines
+	return path
+}
+
+// keyValue reads "key = value" below the table at prefix, recording the
+// key and the keys of the inline tables in the value. It reports whether
+// there was a key and an "=".
+func (l *locator) keyValue(prefix string) bool {
+	start := l.pos
+	key, ok := l.key()
+	l.skipBlanks()
+	if !ok || l.peek() != '=' {
+		return false
+	}
+	l.pos++
+	path := join(prefix, strings.Join(key, "."))
+	setLine(l.lines, path, l.lineAt(start))
+	l.skipBlanks()
+	l.value(path)
+	return true
+}
+
+// value passes over the value at pos, recording the keys of the inline
+// tables in it below path (an element of an array adds its index).
+func (l *locator) value(path string) {
+	switch l.peek() {
+	case '"', '\'':
+		l.skipString()
+	case '[':
+		l.pos++
+		for i := 0; ; i++ {
+			l.skipSpace()
+			if c := l.peek(); c == ']' || c == 0 {
+				break
+			}
+			before := l.pos
+			l.value(path + "." + strconv.Itoa(i))
+			l.skipSpace()
+			if l.peek() != ',' || l.pos == before {
+				break
+			}
+			l.pos++
+		}
+		if l.peek() == ']' {
+			l.pos++
+		}
+	case '{':
+		l.pos++
+		for {
+			l.skipSpace() // TOML 1.1 lets an inline table span lines
+			if c := l.peek(); c == '}' || c == 0 || !l.keyValue(path) {
+				break
+			}
+			l.skipSpace()
+			if l.peek() != ',' {
+				break
+			}
+			l.pos++
+		}
+		if l.peek() == '}' {
+			l.pos++
+		}
+	default: // a number, date, boolean, inf or nan: up to what ends a value
+		for l.pos < len(l.src) && !strings.ContainsRune(",]}#\r\n", rune(l.src[l.pos])) {
+			l.pos++
+		}
+	}
 }
 
 // exact returns the line of path or of an ancestor key below the top-level
@@ -100,111 +219,9 @@ func setLine(kl keyLines, key string, n int) {
 	}
 }
 
-// resolveArrays turns "child.health" into "child.3.health" when child is an
-// array of tables whose current element is 3.
-func resolveArrays(name string, arrays map[string]int) string {
-	parts := strings.Split(name, ".")
-	var out []string
-	for i, p := range parts {
-		out = append(out, p)
-		if idx, ok := arrays[strings.Join(parts[:i+1], ".")]; ok {
-			out = append(out, strconv.Itoa(idx-1))
-		}
-	}
-	return strings.Join(out, ".")
-}
-
 func join(prefix, key string) string {
 	if prefix == "" {
 		return key
 	}
 	return prefix + "." + key
-}
-
-// inlineKeys returns the keys of the inline tables in a value (what
-// follows "key ="), each as a path below that key:
-// `{ a = 1, b = { c = [2, 3] } }` gives a, b and b.c.
-func inlineKeys(value string) []string {
-	var keys []string
-	var tables []string // the path of each open inline table
-	start := -1         // where a key may begin: after { or , of a table
-	outsideStrings(value, func(i int, c byte) bool {
-		switch c {
-		case '{':
-			path := ""
-			if len(keys) > 0 && len(tables) > 0 {
-				path = keys[len(keys)-1] // the table is the last key's value
-			}
-			tables = append(tables, path)
-			start = i + 1
-		case '}':
-			if len(tables) > 0 {
-				tables = tables[:len(tables)-1]
-			}
-			start = -1
-		case '[', ']':
-			start = -1 // an array's commas separate values, not keys
-		case ',':
-			if len(tables) > 0 {
-				start = i + 1
-			}
-		case '=':
-			if start >= 0 && len(tables) > 0 {
-				k := strings.ReplaceAll(strings.TrimSpace(value[start:i]), `"`, "")
-				keys = append(keys, join(tables[len(tables)-1], k))
-			}
-			start = -1
-		}
-		return true
-	})
-	return keys
-}
-
-// stripComment drops a trailing # comment that is not inside a string.
-func stripComment(s string) string {
-	end := len(s)
-	outsideStrings(s, func(i int, c byte) bool {
-		if c == '#' {
-			end = i
-			return false
-		}
-		return true
-	})
-	return s[:end]
-}
-
-// bracketDelta counts opening minus closing brackets outside strings.
-func bracketDelta(s string) int {
-	d := 0
-	outsideStrings(s, func(_ int, c byte) bool {
-		switch c {
-		case '[', '{':
-			d++
-		case ']', '}':
-			d--
-		}
-		return true
-	})
-	return d
-}
-
-// outsideStrings calls fn with every byte of s that is not inside a quoted
-// TOML string (basic "..." with escapes, or literal '...'), until fn
-// returns false.
-func outsideStrings(s string, fn func(i int, c byte) bool) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote == '"' && c == '\\':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-		case c == '"' || c == '\'':
-			quote = c
-		case !fn(i, c):
-			return
-		}
-	}
 }

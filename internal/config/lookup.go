@@ -16,13 +16,12 @@ import (
 
 // The lookups a start of a child makes, as the host checks make them too.
 
-// ResolveCommand finds the program a child's argv0 names, the way the
-// supervisor does at each start (supervisor/spawn.go's resolveCommand,
-// which should call this so that check and start cannot drift apart): a
-// name without '/' is looked up in resreap's own PATH, not the child's
-// env, a relative path is taken relative to dir (or to resreap's working
-// directory when dir is empty). The program must exist, not be a
-// directory, and have an execute bit.
+// ResolveCommand finds the program a child's argv0 names. Every start
+// calls it, as the host checks of resreap check do, so that check and
+// start cannot drift apart: a name without '/' is looked up in resreap's
+// own PATH, not the child's env, a relative path is taken relative to dir
+// (or to resreap's working directory when dir is empty). The program must
+// exist, not be a directory, and have an execute bit.
 func ResolveCommand(argv0, dir string) (string, error) {
 	name := argv0
 	if !strings.Contains(name, "/") {

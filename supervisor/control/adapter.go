@@ -107,6 +107,6 @@ func (h adapter) Reload(ctx context.Context) (ReloadReport, error) {
 	return ReloadReport(rep), err
 }
 
-func (h adapter) Signal(name string, sig syscall.Signal, mainOnly bool) error {
-	return h.s.SignalChild(context.Background(), name, sig, mainOnly)
+func (h adapter) Signal(ctx context.Context, name string, sig syscall.Signal, mainOnly bool) error {
+	return h.s.SignalChild(ctx, name, sig, mainOnly)
 }

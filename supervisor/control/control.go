@@ -32,8 +32,10 @@ type Handler interface {
 	// invalid configuration it changes nothing and returns the error.
 	Reload(ctx context.Context) (ReloadReport, error)
 	// Signal sends sig to the child: every process of it, or with
-	// mainOnly its main process alone.
-	Signal(child string, sig syscall.Signal, mainOnly bool) error
+	// mainOnly its main process alone. A child busy with a stop answers
+	// when the stop is over; ctx bounds that wait, as for the other
+	// commands.
+	Signal(ctx context.Context, child string, sig syscall.Signal, mainOnly bool) error
 }
 
 // Waits of start and restart.

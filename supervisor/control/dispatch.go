@@ -65,7 +65,7 @@ func dispatch(ctx context.Context, h Handler, req Request) Response {
 		if err != nil {
 			return usage("%v", err)
 		}
-		if err := h.Signal(req.Child, sig, req.Main); err != nil {
+		if err := h.Signal(ctx, req.Child, sig, req.Main); err != nil {
 			return failure(err)
 		}
 		return Response{OK: true}

@@ -21,8 +21,9 @@ import (
 var errStartFailed = errors.New("exec: permission denied")
 
 // fakeHandler is a supervisor of two children, "fe" and "broken" (whose
-// start fails). When stopGate is set, Stop announces itself on
-// stopEntered and waits for stopGate (or its context) before answering.
+// start fails). When stopGate is set, Stop and Signal announce themselves
+// on stopEntered and wait for stopGate (or their context) before
+// answering, as a child busy stopping makes them wait.
 type fakeHandler struct {
 	stopEntered chan string
 	stopGate    chan struct{}
@@ -70,15 +71,24 @@ func (f *fakeHandler) Stop(ctx context.Context, child string) (StopReport, error
 	if err := f.known(child); err != nil {
 		return StopReport{}, err
 	}
-	if f.stopGate != nil {
-		f.stopEntered <- child
-		select {
-		case <-f.stopGate:
-		case <-ctx.Done():
-			return StopReport{}, ctx.Err()
-		}
+	if err := f.gate(ctx, child); err != nil {
+		return StopReport{}, err
 	}
 	return f.stopReport(child), nil
+}
+
+// gate waits for stopGate, when set, or ctx.
+func (f *fakeHandler) gate(ctx context.Context, child string) error {
+	if f.stopGate == nil {
+		return nil
+	}
+	f.stopEntered <- child
+	select {
+	case <-f.stopGate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (f *fakeHandler) Restart(_ context.Context, child string, _ time.Duration) (StopReport, error) {
@@ -97,8 +107,11 @@ func (f *fakeHandler) Reload(context.Context) (ReloadReport, error) {
 	return ReloadReport{Started: []string{"api"}, Restarted: []string{"fe"}, Unchanged: []string{"broken"}}, nil
 }
 
-func (f *fakeHandler) Signal(child string, sig syscall.Signal, _ bool) error {
+func (f *fakeHandler) Signal(ctx context.Context, child string, sig syscall.Signal, _ bool) error {
 	if err := f.known(child); err != nil {
+		return err
+	}
+	if err := f.gate(ctx, child); err != nil {
 		return err
 	}
 	f.mu.Lock()

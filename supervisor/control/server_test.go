@@ -139,7 +139,7 @@ func (emptyHandler) Restart(_ context.Context, c string, _ time.Duration) (StopR
 	return StopReport{}, unknown(c)
 }
 func (emptyHandler) Reload(context.Context) (ReloadReport, error) { return ReloadReport{}, nil }
-func (emptyHandler) Signal(c string, _ syscall.Signal, _ bool) error {
+func (emptyHandler) Signal(_ context.Context, c string, _ syscall.Signal, _ bool) error {
 	if c == "fe" {
 		return nil
 	}
@@ -214,6 +214,31 @@ func TestServeShutdown(t *testing.T) {
 	}
 	if _, err := Call(context.Background(), path, Request{Cmd: "status"}); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Call after shutdown: %v, want ErrNotRunning", err)
+	}
+}
+
+// A signal waiting on a child busy stopping gets the server's context: a
+// shutdown answers it, as it answers a stop, instead of waiting for the
+// child.
+func TestSignalCutShortByShutdown(t *testing.T) {
+	h := &fakeHandler{stopEntered: make(chan string, 1), stopGate: make(chan struct{})}
+	path := filepath.Join(t.TempDir(), "control.sock")
+	_, stop := serve(t, path, Options{}, h)
+
+	signalled := make(chan Response, 1)
+	go func() {
+		resp, _ := Call(context.Background(), path, Request{Cmd: "signal", Child: "fe", Signal: "HUP"})
+		signalled <- resp
+	}()
+	<-h.stopEntered
+	if err := stop(); err != nil {
+		t.Errorf("Serve returned %v, want nil", err)
+	}
+	if r := <-signalled; r.OK || r.Code != CodeFailure || !strings.Contains(r.Error, "context canceled") {
+		t.Errorf("signal cut short by shutdown answered %+v", r)
+	}
+	if sent := h.signals(); len(sent) != 0 {
+		t.Errorf("signals delivered: %v, want none", sent)
 	}
 }
 

@@ -4,6 +4,10 @@ package health
 
 import (
 	"bytes"
+	"cmp"
+	"io/fs"
+	"os"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -24,7 +28,7 @@ func fdCount(procRoot string, pid int, buf []byte) (int, error) {
 // /proc/<pid> the owner of the process (root when it is not dumpable), so
 // the owner of that directory is the owner of /proc/<pid>.
 func fdStat(procRoot string, pid int, buf []byte) (uid uint32, fds int, err error) {
-	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
+	dir := fdDir(procRoot, pid)
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return 0, 0, err
@@ -143,25 +147,103 @@ func readDirFD(fd int, buf []byte, fn func(name []byte) bool) error {
 //
 // fn returns false to stop the walk.
 func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) (readlinks int, err error) {
-	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
-	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dfd, err := unix.Open(fdDir(procRoot, pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
 	}
 	defer unix.Close(dfd)
-	var link [64]byte
-	err = readDirFD(dfd, buf, func(name []byte) bool {
-		readlinks++
-		n, err := unix.Readlinkat(dfd, string(name), link[:])
-		if err != nil {
-			return true // fd closed meanwhile
-		}
-		if ino, ok := parseSocketLink(link[:n]); ok {
+	// A socket link is under 30 bytes: the targets are read into the
+	// first 64 bytes of buf (a longer one, cut short, is no socket
+	// anyway), the directory into the rest, so a walk allocates nothing.
+	link, dents := buf[:64:64], buf[64:]
+	return fdLinks(dfd, dents, link, func(_, target []byte) bool {
+		if ino, ok := parseSocketLink(target); ok {
 			return fn(ino)
 		}
 		return true
 	})
+}
+
+// fdLinks calls fn with the name (the fd number) and the link target of
+// every entry of the open fd directory dfd, and returns how many links it
+// read. The directory is read into buf and each target into link, with
+// no allocation per fd: a target longer than link comes cut to its
+// length (readlink(2) says nothing of it). An fd closed between the listing and its readlink is skipped.
+// Both slices are only valid during the call; fn returns false to stop.
+func fdLinks(dfd int, buf, link []byte, fn func(name, target []byte) bool) (readlinks int, err error) {
+	err = readDirFD(dfd, buf, func(name []byte) bool {
+		readlinks++
+		n, err := unix.Readlinkat(dfd, string(name), link)
+		if err != nil {
+			return true // fd closed meanwhile
+		}
+		return fn(name, link[:n])
+	})
 	return readlinks, err
+}
+
+// fdDir is the fd directory of pid: /proc/<pid>/fd.
+func fdDir(procRoot string, pid int) string {
+	return procRoot + "/" + strconv.Itoa(pid) + "/fd"
+}
+
+// FD is one open file descriptor of a process.
+type FD struct {
+	Num int // the descriptor's number
+	// Target is what /proc/<pid>/fd/<Num> links to: a path, or
+	// "socket:[12345]", "pipe:[678]", "anon_inode:[eventfd]".
+	Target string
+}
+
+// Socket returns the sockfs inode of the socket fd is (what Socket.Inode
+// holds), and whether it is a socket at all.
+func (fd FD) Socket() (inode uint64, ok bool) {
+	return parseSocketLink([]byte(fd.Target))
+}
+
+// ListFDs lists the open fds of pid with their targets, in fd order, as
+// ls -l /proc/<pid>/fd shows them; procRoot "" means /proc. It reads the
+// table the way the CLOSE_WAIT check does (fdLinks), so both see the same
+// fds; an fd closed during the walk is missing from the list. The error
+// names the directory, as an os.ReadDir of it would.
+func ListFDs(procRoot string, pid int) ([]FD, error) {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	return listFDs(procRoot, pid, unix.PathMax)
+}
+
+// listFDs is ListFDs reading each target into linkSize bytes first.
+func listFDs(procRoot string, pid, linkSize int) ([]FD, error) {
+	dir := fdDir(procRoot, pid)
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(dfd)
+	var fds []FD
+	link := make([]byte, linkSize)
+	_, err = fdLinks(dfd, make([]byte, 8<<10), link, func(name, target []byte) bool {
+		n, err := strconv.Atoi(string(name))
+		if err != nil {
+			return true // not an fd
+		}
+		t := string(target)
+		if len(target) == len(link) {
+			// Maybe cut short: a page, which bounds the kernel's path,
+			// may be larger than PathMax. os.Readlink grows its buffer.
+			if t, err = os.Readlink(dir + "/" + string(name)); err != nil {
+				return true // closed meanwhile
+			}
+		}
+		fds = append(fds, FD{Num: n, Target: t})
+		return true
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+	}
+	slices.SortFunc(fds, func(a, b FD) int { return cmp.Compare(a.Num, b.Num) })
+	return fds, nil
 }
 
 // parseSocketLink decodes "socket:[12345]".

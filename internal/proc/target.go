@@ -18,8 +18,10 @@ import (
 // reaped and the cgroup empty), else p and its process group. faults
 // (nil: none kept) gets what a cgroup stop went on without.
 //
-// Its Wait receives p's exit from Exit, for the caller: only p's owner,
-// the one receiver of Exit, may wait on it. Stop is Escalate on it.
+// Its Wait, and its Signal once the cgroup is empty, receive p's exit
+// from Exit for the caller: they are meant for p's owner, the one
+// receiver of Exit (Stop is Escalate on such a Target). Anyone else who
+// signals through it may take the exit from the owner.
 func (p *Process) Target(faults *cgroup.Faults) Target { return p.target(faults) }
 
 // stopTarget is a Target that also says how the process ended.

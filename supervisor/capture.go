@@ -160,11 +160,11 @@ func (c *child) capture(ev *health.Evidence) string {
 	}
 	p := c.proc
 	pids := c.status().Health.PIDs
-	if len(pids) == 0 || pids[0] != p.pid {
-		pids = []int{p.pid}
+	if len(pids) == 0 || pids[0] != p.PID() {
+		pids = []int{p.PID()}
 	}
 	now := time.Now().UTC()
-	stamp := now.Format("20060102T150405.000Z") + "-" + strconv.Itoa(p.pid)
+	stamp := now.Format("20060102T150405.000Z") + "-" + strconv.Itoa(p.PID())
 	dir := filepath.Join(cs.Dir, c.spec.Name, stamp)
 	files := readCapture(pids, ev)
 	var tap *outputTap

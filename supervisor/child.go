@@ -18,6 +18,7 @@ import (
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -47,7 +48,7 @@ type child struct {
 
 	// Owned by the run goroutine.
 	spec      config.ChildSpec
-	proc      *process
+	proc      *proc.Process
 	lingering []lingerer // old generations still alive after SIGKILL and the kill wait
 	holding   string     // why the next start waits for them ("" when it does not)
 	tracker   restartTracker
@@ -75,7 +76,7 @@ type child struct {
 	snap    ChildStatus
 	changed chan struct{}    // closed and replaced at every state change
 	shared  config.ChildSpec // copy of spec for other goroutines
-	live    *process         // copy of proc, for ForceKill while run is busy
+	live    *proc.Process    // copy of proc, for ForceKill while run is busy
 }
 
 type timerKind int
@@ -192,7 +193,7 @@ func (c *child) status() ChildStatus {
 
 // snapshot returns the child's status and its live process (nil when
 // none), read together, without waiting for the child's goroutine.
-func (c *child) snapshot() (ChildStatus, *process) {
+func (c *child) snapshot() (ChildStatus, *proc.Process) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.snap
@@ -210,7 +211,7 @@ func (c *child) statePID() (State, int) {
 }
 
 // liveProcess returns the child's live process, nil when none.
-func (c *child) liveProcess() *process {
+func (c *child) liveProcess() *proc.Process {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.live
@@ -275,9 +276,9 @@ func (c *child) call(ctx context.Context, req request) (reply, error) {
 func (c *child) run(ctx context.Context) {
 	defer close(c.done)
 	for {
-		var exitCh <-chan ExitStatus
+		var exitCh <-chan proc.ExitStatus
 		if c.proc != nil {
-			exitCh = c.proc.exit
+			exitCh = c.proc.Exit()
 		}
 		lingerCh, lingerAt := c.lingerExit()
 		var timerCh <-chan time.Time
@@ -353,7 +354,7 @@ func (c *child) handle(req request) reply {
 			c.log.Info().Str("signal", signame.Name(req.signal)).Bool("main_only", req.main).Msg("dry run: would signal the child")
 			return reply{}
 		}
-		if err := c.proc.send(req.signal, req.main); err != nil {
+		if err := c.proc.Send(req.signal, req.main); err != nil {
 			return reply{err: fmt.Errorf("child %q: signal %s: %w", c.spec.Name, signame.Name(req.signal), err)}
 		}
 	case reqUpdate:

@@ -14,7 +14,7 @@ import (
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
-	"golang.org/x/sys/unix"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // start runs a new instance. Every start attempt after the child's first
@@ -51,16 +51,16 @@ func (c *child) start() {
 		return
 	}
 	c.setProc(p)
-	for i, f := range p.outputs {
+	for i, f := range p.Outputs() {
 		if f != nil {
 			c.sup.copyOutput(f, c, i == 1)
 		}
 	}
 	c.update(func(s *ChildStatus) {
-		s.PID, s.Started, s.Restarts, s.Cgroup = p.pid, p.started, restarts, p.leaf.Path()
+		s.PID, s.Started, s.Restarts, s.Cgroup = p.PID(), p.Started(), restarts, p.Cgroup().Path()
 	})
 	c.setState(Starting)
-	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventStart, Restarts: restarts})
+	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventStart, Restarts: restarts})
 	switch {
 	case c.spec.Ready.Enabled():
 		c.startProbe(p)
@@ -75,11 +75,11 @@ func (c *child) start() {
 // stayed up start_seconds without a probe.
 func (c *child) running(why string) {
 	c.setState(Running)
-	c.sup.rec.note(c.log.Info().Int("pid", c.proc.pid).Str("because", why), fmt.Sprintf("%s running (pid %d)", c.name, c.proc.pid))
+	c.sup.rec.note(c.log.Info().Int("pid", c.proc.PID()).Str("because", why), fmt.Sprintf("%s running (pid %d)", c.name, c.proc.PID()))
 }
 
 // startProbe starts the prober of process p (see prober).
-func (c *child) startProbe(p *process) {
+func (c *child) startProbe(p *proc.Process) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopProbe = cancel
 	spec := c.spec
@@ -102,7 +102,7 @@ func (c *child) endProbe() {
 // a running child, liveness.failures in a row, restart it like a health
 // verdict.
 func (c *child) probed(r probeResult) {
-	if c.proc == nil || r.pid != c.proc.pid {
+	if c.proc == nil || r.pid != c.proc.PID() {
 		return
 	}
 	switch {
@@ -122,7 +122,7 @@ func (c *child) probed(r probeResult) {
 func (c *child) notReady(last error) {
 	msg := fmt.Sprintf("not ready within %s (%s); last probe: %v", c.spec.StartTimeout, c.spec.Ready, last)
 	c.log.Warn().Msg(c.name + " " + msg)
-	uptime := time.Since(c.proc.started)
+	uptime := time.Since(c.proc.Started())
 	rep := c.stop(history.ReasonNotReady, nil)
 	c.update(func(s *ChildStatus) { s.LastReason, s.LastExit, s.Failures = history.ReasonNotReady, msg, s.Failures+1 })
 	c.failed(history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: history.ReasonNotReady,
@@ -130,19 +130,22 @@ func (c *child) notReady(last error) {
 }
 
 // spawn starts the child's process, in its cgroup when it has one.
-func (c *child) spawn() (*process, error) {
+func (c *child) spawn() (*proc.Process, error) {
 	if err := c.sup.openOutputs(&c.spec); err != nil {
 		return nil, err
 	}
 	leaf, ok, err := c.sup.own.leaf(&c.spec)
 	if err != nil {
-		return nil, &spawnError{What: "cgroup", Path: leaf.Path(), Err: err}
+		return nil, &proc.SpawnError{What: "cgroup", Path: leaf.Path(), Err: err}
 	}
-	o := spawnOptions{}
-	if ok {
-		o.leaf = &leaf
+	if !ok {
+		leaf = cgroup.Group{}
 	}
-	p, err := c.sup.reaper.spawn(&c.spec, o)
+	cmd, err := childCommand(&c.spec, leaf)
+	var p *proc.Process
+	if err == nil {
+		p, err = c.sup.reaper.Spawn(cmd)
+	}
 	if err != nil && ok {
 		c.sup.own.release(leaf) // nothing ever ran in it
 	}
@@ -150,15 +153,15 @@ func (c *child) spawn() (*process, error) {
 }
 
 // exited handles an exit resreap did not cause.
-func (c *child) exited(ex ExitStatus) {
+func (c *child) exited(ex proc.ExitStatus) {
 	p := c.proc
 	c.setProc(nil)
 	c.cancelTimer()
-	if p.leaf != (cgroup.Group{}) && !c.killRemains(p) {
+	if p.Cgroup() != (cgroup.Group{}) && !c.killRemains(p) {
 		c.linger(p, true)
 	}
-	uptime := ex.At.Sub(p.started)
-	rec := history.Record{Child: c.spec.Name, PID: p.pid, Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
+	uptime := ex.At.Sub(p.Started())
+	rec := history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	rec.Signal, rec.ExitCode = ex.SignalOrCode()
 	c.update(func(s *ChildStatus) {
 		s.ended(history.ReasonExited, ex.String(), ex.ShellCode())
@@ -183,7 +186,7 @@ func (c *child) exited(ex ExitStatus) {
 
 // setProc sets the current process, and the copy ForceKill reads. The
 // prober of the process before ends with it.
-func (c *child) setProc(p *process) {
+func (c *child) setProc(p *proc.Process) {
 	if p == nil {
 		c.endProbe()
 	}
@@ -199,27 +202,28 @@ func (c *child) setProc(p *process) {
 // reports whether the cgroup is empty; if not, after the kill wait, it is
 // left with its processes. Without a cgroup the Reaper has already killed
 // p's process group.
-func (c *child) killRemains(p *process) bool {
-	procs, err := p.leaf.Procs()
+func (c *child) killRemains(p *proc.Process) bool {
+	leaf := p.Cgroup()
+	procs, err := leaf.Procs()
 	if err == nil && len(procs) == 0 {
-		c.sup.own.release(p.leaf)
+		c.sup.own.release(leaf)
 		return true
 	}
 	faults := &cgroup.Faults{}
 	ctx := cgroup.WithFaults(context.Background(), faults)
-	_, kerr := signalLeaf(ctx, p.leaf, unix.SIGKILL, false)
-	wait := cmp.Or(c.spec.Stop.KillWait, DefaultKillWait)
-	empty := errors.Is(kerr, ErrGone) || emptyBy(ctx, p.leaf, time.Now().Add(wait))
+	kerr := proc.KillCgroup(ctx, leaf)
+	wait := cmp.Or(c.spec.Stop.KillWait, proc.DefaultKillWait)
+	empty := errors.Is(kerr, proc.ErrGone) || proc.CgroupEmptyBy(ctx, leaf, time.Now().Add(wait))
 	c.sup.own.noteFaults(c.log, "killing what the exited process left", faults.List())
 	if !empty {
-		c.log.Error().Err(kerr).Ints("pids", procs).Str("cgroup", p.leaf.Path()).Str("wait", wait.String()).
+		c.log.Error().Err(kerr).Ints("pids", procs).Str("cgroup", leaf.Path()).Str("wait", wait.String()).
 			Msg("processes left in the cgroup still alive after SIGKILL; the next start waits for them")
 		return false
 	}
 	if len(procs) > 0 {
 		c.log.Info().Ints("pids", procs).Msg("killed the processes left in the cgroup after the main process exited")
 	}
-	c.sup.own.release(p.leaf)
+	c.sup.own.release(leaf)
 	return true
 }
 
@@ -256,7 +260,7 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	p := c.proc
 	c.cancelTimer()
 	c.setState(Stopping)
-	rep := stopProcess(p, c.spec.Stop.Steps, c.spec.Stop.KillWait, c.sup.opts.DryRun, c.log)
+	rep := stopProcess(p, c.spec.Stop, c.sup.opts.DryRun, c.log)
 	if rep.DryRun {
 		c.setState(Running)
 		return rep
@@ -264,8 +268,8 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	c.sup.own.noteFaults(c.log, "the stop", rep.Faults)
 	c.setProc(nil)
 	rec := history.Record{
-		Child: c.spec.Name, PID: p.pid, Event: history.EventStop, Reason: reason,
-		Uptime: history.Duration(time.Since(p.started)), SignalsSent: rep.SignalsSent,
+		Child: c.spec.Name, PID: p.PID(), Event: history.EventStop, Reason: reason,
+		Uptime: history.Duration(time.Since(p.Started())), SignalsSent: rep.SignalsSent,
 		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev, Capture: c.captured,
 	}
 	var ended, lastExit string
@@ -278,8 +282,8 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 		rec.Message = rep.Err.Error()
 		ended, lastExit = "lingering", "not reaped: "+rep.Err.Error()
 	} else {
-		c.sup.own.release(p.leaf)
-		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.started))
+		c.sup.own.release(p.Cgroup())
+		rec.Uptime = history.Duration(rep.Exit.At.Sub(p.Started()))
 		rec.Signal, rec.ExitCode = rep.Exit.SignalOrCode()
 		ended, lastExit, exitCode = rep.EndedBy(), rep.Exit.String(), rep.Exit.ShellCode()
 	}
@@ -293,7 +297,7 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 // or a reload asked, after the backoff when a health verdict did (a child
 // that keeps leaking should not be restarted in a tight loop).
 func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff bool) StopReport {
-	uptime := time.Since(c.proc.started)
+	uptime := time.Since(c.proc.Started())
 	rep := c.stop(reason, ev)
 	if rep.DryRun {
 		return rep
@@ -317,7 +321,7 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 // budget is spent waits, up and judged again at each scan; the wait is
 // recorded once, as deferred.
 func (c *child) unhealthy(v verdict) {
-	if c.proc == nil || c.proc.pid != v.pid || c.status().State != Running {
+	if c.proc == nil || c.proc.PID() != v.pid || c.status().State != Running {
 		return // a stale verdict, or not judged while starting, stopping or in backoff
 	}
 	if time.Now().Before(c.quietUntil) {
@@ -326,8 +330,8 @@ func (c *child) unhealthy(v verdict) {
 	ev := v.evidence
 	reason := history.Reason(ev.Reason)
 	log := c.log.Warn().Str("evidence", ev.Summary())
-	rec := history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
-	once := strconv.Itoa(c.proc.pid) + " " + string(reason) // one record per process and reason
+	rec := history.Record{Child: c.spec.Name, PID: c.proc.PID(), Event: history.EventUnhealthy, Reason: reason, Evidence: ev}
+	once := strconv.Itoa(c.proc.PID()) + " " + string(reason) // one record per process and reason
 	if why := c.notActing(ev.Reason); why != "" {
 		if c.reported != once {
 			c.reported = once
@@ -336,7 +340,7 @@ func (c *child) unhealthy(v verdict) {
 		}
 		return
 	}
-	ok, group, why := c.sup.admitRestart(c, c.proc.pid)
+	ok, group, why := c.sup.admitRestart(c, c.proc.PID())
 	if !ok {
 		// Held back by the group's budget: the child stays up, and the
 		// next scan judges it again.
@@ -355,12 +359,12 @@ func (c *child) unhealthy(v verdict) {
 	}
 	c.sup.record(log, rec)
 	if err := c.runHook(ev); err != nil {
-		var veto *VetoError
+		var veto *proc.VetoError
 		if errors.As(err, &veto) {
 			c.sup.releaseRestart(c)
 			cool := c.spec.Health.Cooldown()
 			c.quietUntil = time.Now().Add(cool)
-			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.pid, Event: history.EventVeto, Reason: reason,
+			c.sup.record(c.log.Warn(), history.Record{Child: c.spec.Name, PID: c.proc.PID(), Event: history.EventVeto, Reason: reason,
 				Message: fmt.Sprintf("%v; verdicts not acted on for %s", err, cool)})
 			return
 		}
@@ -389,11 +393,15 @@ func (c *child) runHook(ev *health.Evidence) error {
 	if len(hk.Command) == 0 {
 		return nil
 	}
-	h := Hook{
-		Command: hk.Command, Timeout: hk.Timeout, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv,
-		ExtraEnv: health.HookEnv(c.spec.Name, c.proc.pid, ev), Cgroup: c.proc.leaf,
+	path, err := program(hk.Command, c.spec.Dir)
+	if err != nil {
+		return err
 	}
-	err := RunHook(context.Background(), c.sup.reaper, h, c.log.With().Str("hook", "before_restart").Logger())
+	h := proc.Hook{Command: proc.Command{
+		Path: path, Args: hk.Command, Dir: c.spec.Dir, Env: c.spec.Env, ClearEnv: c.spec.ClearEnv,
+		ExtraEnv: health.HookEnv(c.spec.Name, c.proc.PID(), ev), Cgroup: c.proc.Cgroup(),
+	}, Timeout: hk.Timeout}
+	err = proc.RunHook(context.Background(), c.sup.reaper, h, c.log.With().Str("hook", "before_restart").Logger())
 	if err == nil {
 		c.log.Info().Msg("before_restart hook agreed")
 	}

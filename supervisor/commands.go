@@ -15,6 +15,7 @@ import (
 
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // Status returns a snapshot of every child, sorted by name, with the
@@ -24,8 +25,8 @@ func (s *Supervisor) Status() []ChildStatus {
 	var out []ChildStatus
 	for _, c := range s.childList() {
 		st, p := c.snapshot()
-		if p != nil && p.leaf != (cgroup.Group{}) {
-			if u, err := p.leaf.Stats(); err == nil {
+		if p != nil && p.Cgroup() != (cgroup.Group{}) {
+			if u, err := p.Cgroup().Stats(); err == nil {
 				st.Usage = &u
 			}
 		}
@@ -216,8 +217,8 @@ func (s *Supervisor) ForceKill() {
 		if p == nil {
 			continue
 		}
-		s.log.Warn().Str("child", c.name).Int("pid", p.pid).Msg("forced kill")
-		if err := p.target(nil).Signal(unix.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
+		s.log.Warn().Str("child", c.name).Int("pid", p.PID()).Msg("forced kill")
+		if err := p.Target(nil).Signal(unix.SIGKILL); err != nil && !errors.Is(err, proc.ErrGone) {
 			s.log.Error().Err(err).Str("child", c.name).Msg("forced kill failed")
 		}
 	}

@@ -3,18 +3,27 @@
 // Package supervisor starts, owns, restarts and stops the children of one
 // configuration, and acts on the health verdicts about them.
 //
+// # What it owns
+//
+// The children's lives: one owner goroutine per child and its state
+// machine, the backoff and the start limit, readiness and liveness
+// probes, the before_restart hook's verdict, restart budgets of the
+// [[group]]s, reloads, shutdown in dependency order. The children's
+// cgroups (ownership.go): the subtree, a leaf per generation, and
+// recovery of what a previous resreap left. Their output (copied line by
+// line to the terminal or to rotated files) and the captures taken
+// before a health stop. The health loop, and the restart history as a
+// queue in front of the file.
+//
+// Forking, reaping, signalling and the stop escalation are the process
+// layer's (package proc), which the watchdog uses too: the supervisor
+// builds a proc.Command from a child's spec (command.go) and a proc.Plan
+// from its stop chain, and records what the escalation did.
+//
 // # Who owns what
 //
-// Every process is started through the Reaper, and every exit comes back
-// through it. wait(2) is process-wide: resreap is a child subreaper (and
-// may be PID 1), so one goroutine calls waitid/wait4 for any child on
-// SIGCHLD and hands the exit of each process it started to the channel
-// registered at fork time; orphans re-parented to resreap are reaped and
-// logged. Forks happen on one goroutine locked to its OS thread for good,
-// because PR_SET_PDEATHSIG fires when the forking thread exits. A process
-// is reaped only under its signal lock, after SIGKILL to what is left of
-// its process group: until then its PID and group ID cannot be reused, so
-// no signal resreap sends can reach a stranger.
+// Every process is started through the one proc.Reaper of resreap, and
+// every exit comes back through it, to the owner of the process.
 //
 // Each child has one owner goroutine (child.run). Only it changes the
 // child: it starts the process, receives its exit from the Reaper, runs
@@ -31,16 +40,15 @@
 // an owner busy with a stop keeps at most one pending verdict, and ignores
 // one about a process that is no longer its own.
 //
-// Stops go through Escalate, the one escalation engine: each configured
-// signal with its wait, then SIGKILL and a bounded kill wait. The
-// watchdog for processes resreap does not own (package watch) uses the
-// same engine and the same hook runner (RunHook) with another Target.
+// A stop is proc's escalation of the child's stop chain, to its cgroup (or
+// process group); a generation that outlives it lingers in its leaf, and
+// the child's next start waits for the leaf to empty (linger.go).
 //
 // # Use
 //
 //	cfg, err := config.Load("/etc/resreap/resreap.toml")
 //	...
-//	reaper, err := supervisor.NewReaper(log) // once per process
+//	reaper, err := proc.NewReaper(log) // once per process
 //	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist})
 //	err = sup.Run(ctx) // returns after ctx is done and every child is stopped
 package supervisor

@@ -168,17 +168,17 @@ func (h *healthLoop) leafOf(c *child, pid int) leafRef {
 	}
 	p := c.liveProcess()
 	r := leafRef{pid: pid}
-	if p == nil || p.pid != pid {
+	if p == nil || p.PID() != pid {
 		return r // the snapshot and the process disagree for now: ask again next time
 	}
-	if p.leaf != (cgroup.Group{}) && h.socketIDs {
-		id, err := p.leaf.ID()
+	if p.Cgroup() != (cgroup.Group{}) && h.socketIDs {
+		id, err := p.Cgroup().ID()
 		if err != nil {
 			// Judged by its process tree instead; the next process of
 			// the child tries again.
-			c.log.Warn().Err(err).Str("cgroup", p.leaf.Path()).Msg("cgroup id unreadable: CLOSE_WAIT owners will be found by fd walks")
+			c.log.Warn().Err(err).Str("cgroup", p.Cgroup().Path()).Msg("cgroup id unreadable: CLOSE_WAIT owners will be found by fd walks")
 		} else {
-			r.id, r.dir = id, p.leaf.Dir()
+			r.id, r.dir = id, p.Cgroup().Dir()
 		}
 	}
 	h.leaves[c.name] = r

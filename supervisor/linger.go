@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // lingerRecheck is how often a start held back by a lingering generation
@@ -29,23 +30,23 @@ const lingerRecheck = 250 * time.Millisecond
 // generation of the child starts until the leaf is empty: two generations
 // side by side would fight over the port, the files, the lock.
 type lingerer struct {
-	p      *process     // its main process; nil for a previous resreap's
-	leaf   cgroup.Group // zero without a cgroup
-	exited bool         // the main process has been reaped (or there is none)
+	p      *proc.Process // its main process; nil for a previous resreap's
+	leaf   cgroup.Group  // zero without a cgroup
+	exited bool          // the main process has been reaped (or there is none)
 }
 
 // linger keeps p, whose processes outlived the attempt to end them, until
 // they are gone; exited says whether p itself has been reaped.
-func (c *child) linger(p *process, exited bool) {
-	c.lingering = append(c.lingering, lingerer{p: p, leaf: p.leaf, exited: exited})
+func (c *child) linger(p *proc.Process, exited bool) {
+	c.lingering = append(c.lingering, lingerer{p: p, leaf: p.Cgroup(), exited: exited})
 }
 
 // lingerExit returns the exit channel of the first lingering process not
 // yet reaped, and its index; nil when there is none.
-func (c *child) lingerExit() (<-chan ExitStatus, int) {
+func (c *child) lingerExit() (<-chan proc.ExitStatus, int) {
 	for i, l := range c.lingering {
 		if !l.exited {
-			return l.p.exit, i
+			return l.p.Exit(), i
 		}
 	}
 	return nil, -1
@@ -54,7 +55,7 @@ func (c *child) lingerExit() (<-chan ExitStatus, int) {
 // lingerExited handles the exit of lingering process i: what it left in
 // its cgroup is killed, as after any exit, and the generation is gone
 // once its leaf is empty.
-func (c *child) lingerExited(i int, ex ExitStatus) {
+func (c *child) lingerExited(i int, ex proc.ExitStatus) {
 	l := &c.lingering[i]
 	l.exited = true
 	c.log.Warn().Int("pid", ex.PID).Str("status", ex.String()).Msg("a process that outlived its stop has exited")
@@ -123,7 +124,7 @@ func (c *child) settleLingering() string {
 func (c *child) stillAlive(l *lingerer) string {
 	if l.p != nil && !l.exited {
 		select {
-		case <-l.p.exit:
+		case <-l.p.Exit():
 			l.exited = true
 		default:
 		}
@@ -132,14 +133,14 @@ func (c *child) stillAlive(l *lingerer) string {
 		if l.exited {
 			return ""
 		}
-		l.p.signal(unix.SIGKILL) //nolint:errcheck // ErrGone: reaped meanwhile, seen at the next look
-		return "pid " + strconv.Itoa(l.p.pid)
+		l.p.Signal(unix.SIGKILL) //nolint:errcheck // ErrGone: reaped meanwhile, seen at the next look
+		return "pid " + strconv.Itoa(l.p.PID())
 	}
 	populated, err := l.leaf.Populated()
 	if errors.Is(err, fs.ErrNotExist) || err == nil && !populated {
 		return ""
 	}
-	signalLeaf(context.Background(), l.leaf, unix.SIGKILL, false) //nolint:errcheck // what failed shows in what is left
+	proc.KillCgroup(context.Background(), l.leaf) //nolint:errcheck // what failed shows in what is left
 	pids, _ := l.leaf.Procs()
 	return fmt.Sprintf("%s in %s", pidsText(pids), l.leaf.Path())
 }
@@ -148,7 +149,7 @@ func (c *child) stillAlive(l *lingerer) string {
 // shutdown: KILL once more and up to the kill wait for each to end; what
 // is still alive then is logged with its cgroup, and left.
 func (c *child) endLingering() {
-	wait := cmp.Or(c.spec.Stop.KillWait, DefaultKillWait)
+	wait := cmp.Or(c.spec.Stop.KillWait, proc.DefaultKillWait)
 	for _, l := range c.lingering {
 		if c.stillAlive(&l) == "" {
 			c.sup.own.release(l.leaf)
@@ -157,10 +158,9 @@ func (c *child) endLingering() {
 		deadline := time.Now().Add(wait)
 		gone := false
 		if l.leaf != (cgroup.Group{}) {
-			gone = emptyBy(context.Background(), l.leaf, deadline)
+			gone = proc.CgroupEmptyBy(context.Background(), l.leaf, deadline)
 		} else {
-			t := groupTarget{p: l.p}
-			gone = t.Wait(context.Background(), wait)
+			gone = l.p.Target(nil).Wait(context.Background(), wait)
 		}
 		if gone {
 			c.sup.own.release(l.leaf)
@@ -168,7 +168,7 @@ func (c *child) endLingering() {
 		}
 		ev := c.log.Error().Str("wait", wait.String())
 		if l.p != nil {
-			ev = ev.Int("pid", l.p.pid)
+			ev = ev.Int("pid", l.p.PID())
 		}
 		if l.leaf != (cgroup.Group{}) {
 			pids, _ := l.leaf.Procs()

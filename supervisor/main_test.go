@@ -18,24 +18,25 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
 )
 
 // testReaper is the one Reaper of the test binary (wait4(-1) is
 // process-wide, so every test shares it).
-var testReaper *Reaper
+var testReaper *proc.Reaper
 
 func TestMain(m *testing.M) {
-	RunExecShim()
+	proc.RunExecShim()
 	testchild.Main()
 	var err error
-	testReaper, err = NewReaper(zerolog.New(os.Stderr).Level(zerolog.WarnLevel))
+	testReaper, err = proc.NewReaper(zerolog.New(os.Stderr).Level(zerolog.WarnLevel))
 	if err != nil {
 		panic(err)
 	}
 	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).forkLoop"),
-		goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).reapLoop"),
+		goleak.IgnoreTopFunction("github.com/resreap/resreap/internal/proc.(*Reaper).forkLoop"),
+		goleak.IgnoreTopFunction("github.com/resreap/resreap/internal/proc.(*Reaper).reapLoop"),
 		goleak.IgnoreTopFunction("os/signal.signal_recv"),
 		goleak.IgnoreAnyFunction("os/signal.loop"),
 	)

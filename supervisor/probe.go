@@ -14,12 +14,13 @@ import (
 
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // probe runs the ready probe of r once: a TCP connect, an HTTP GET that
 // must answer 2xx, or a command that must exit 0, each within r.Timeout.
 // nil means ready.
-func probe(ctx context.Context, r config.ReadySpec, leaf cgroup.Group, reaper *Reaper, log zerolog.Logger) error {
+func probe(ctx context.Context, r config.ReadySpec, leaf cgroup.Group, reaper *proc.Reaper, log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	switch {
@@ -45,8 +46,13 @@ func probe(ctx context.Context, r config.ReadySpec, leaf cgroup.Group, reaper *R
 		}
 		return nil
 	case len(r.Exec) > 0:
-		err := RunHook(ctx, reaper, Hook{Command: r.Exec, Timeout: r.Timeout, Cgroup: leaf}, log.With().Str("probe", "exec").Logger())
-		var veto *VetoError
+		path, err := program(r.Exec, "")
+		if err != nil {
+			return err
+		}
+		h := proc.Hook{Command: proc.Command{Path: path, Args: r.Exec, Cgroup: leaf}, Timeout: r.Timeout}
+		err = proc.RunHook(ctx, reaper, h, log.With().Str("probe", "exec").Logger())
+		var veto *proc.VetoError
 		if errors.As(err, &veto) {
 			return fmt.Errorf("%s: %s", r.Exec[0], veto.Why)
 		}
@@ -81,8 +87,8 @@ type probeResult struct {
 // long as ctx lives. It sends what the owner must act on to out: the
 // readiness, a timeout, each failure once the child ran. It returns when
 // ctx is done; its owner cancels ctx when the process ends.
-func prober(ctx context.Context, spec *config.ChildSpec, p *process, reaper *Reaper, log zerolog.Logger, out chan<- probeResult) {
-	pid := p.pid
+func prober(ctx context.Context, spec *config.ChildSpec, p *proc.Process, reaper *proc.Reaper, log zerolog.Logger, out chan<- probeResult) {
+	pid := p.PID()
 	send := func(r probeResult) bool {
 		r.pid = pid
 		select {
@@ -97,7 +103,7 @@ func prober(ctx context.Context, spec *config.ChildSpec, p *process, reaper *Rea
 	defer tick.Stop()
 	var lastErr error
 	for {
-		if lastErr = probe(ctx, spec.Ready, p.leaf, reaper, log); lastErr == nil {
+		if lastErr = probe(ctx, spec.Ready, p.Cgroup(), reaper, log); lastErr == nil {
 			if !send(probeResult{ready: true}) {
 				return
 			}
@@ -123,7 +129,7 @@ func prober(ctx context.Context, spec *config.ChildSpec, p *process, reaper *Rea
 		case <-ctx.Done():
 			return
 		}
-		if err := probe(ctx, spec.Ready, p.leaf, reaper, log); err != nil {
+		if err := probe(ctx, spec.Ready, p.Cgroup(), reaper, log); err != nil {
 			fails++
 			if ctx.Err() == nil && !send(probeResult{err: err, fails: fails}) {
 				return

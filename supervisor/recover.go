@@ -16,6 +16,7 @@ import (
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // recoverOrphans stops what a resreap that died left in the subtree's
@@ -67,14 +68,14 @@ func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) bool {
 	log.Warn().Int("processes", len(procs)).Str("cgroup", l.Group.Path()).
 		Msg("found processes left by a previous resreap; stopping them before the start")
 	faults := &cgroup.Faults{}
-	e := Escalate(context.Background(), orphanTarget{l.Group, faults}, Plan{Steps: spec.Stop.Steps, KillWait: spec.Stop.KillWait})
+	e := proc.Escalate(context.Background(), proc.CgroupTarget{Cgroup: l.Group, Faults: faults}, stopPlan(spec.Stop))
 	for _, err := range e.Undelivered {
 		faults.Add(cgroup.HelperSignal, err)
 	}
 	s.own.noteFaults(log, "the stop of the orphans", faults.List())
 	rec := history.Record{
 		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
-		Processes: procs, SignalsSent: e.SignalsSent, Killed: e.KillSent() && e.Exited,
+		Processes: procs, SignalsSent: signalsSent(e.SignalsSent), Killed: e.KillSent() && e.Exited,
 		StopDuration: history.Duration(e.Duration),
 		Message:      fmt.Sprintf("%d processes left by a previous resreap", len(procs)),
 	}
@@ -112,27 +113,6 @@ func (s *Supervisor) killStaleSupervisorLeaf() {
 		}
 		unix.Close(fd)
 	}
-}
-
-// orphanTarget is a cgroup whose processes are not resreap's children
-// (they were a dead resreap's): signalled through the cgroup, each stop
-// signal with SIGCONT, gone when it is empty. faults gets what the stop
-// went on without.
-type orphanTarget struct {
-	leaf   cgroup.Group
-	faults *cgroup.Faults
-}
-
-func (t orphanTarget) Signal(sig unix.Signal) error {
-	reached, err := signalLeaf(cgroup.WithFaults(context.Background(), t.faults), t.leaf, sig, true)
-	if reached {
-		return nil // what it missed is in t.faults
-	}
-	return err
-}
-
-func (t orphanTarget) Wait(ctx context.Context, d time.Duration) bool {
-	return emptyBy(cgroup.WithFaults(ctx, t.faults), t.leaf, time.Now().Add(d))
 }
 
 // describe names the processes pids for the history: command line and

@@ -3,7 +3,6 @@
 package supervisor
 
 import (
-	"context"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -12,6 +11,7 @@ import (
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -23,9 +23,9 @@ type StopReport struct {
 	// Killed is true when SIGKILL is what ended the process: a process
 	// that exited on its own just as the KILL went out was not killed.
 	Killed   bool
-	Exit     ExitStatus    // how the process ended; zero when it was not reaped
-	Duration time.Duration // from the start of the stop to the reap (or giving up)
-	DryRun   bool          // nothing was sent
+	Exit     proc.ExitStatus // how the process ended; zero when it was not reaped
+	Duration time.Duration   // from the start of the stop to the reap (or giving up)
+	DryRun   bool            // nothing was sent
 	// Faults are the helpers of the stop that failed while it went on
 	// without them (the freezer, the watch on cgroup.events, a signal to
 	// one process...), one each: the caller logs and counts them once.
@@ -52,35 +52,41 @@ func (r StopReport) EndedBy() string {
 	return r.Exit.String()
 }
 
-// stopProcess stops p with the escalation chain (see Escalate): signals
-// go to every process of p's cgroup, or to p and its process group
-// without one, each with SIGCONT, and its exit comes from the Reaper,
-// which also kills what is left of the group before it reaps p. It
-// returns once p has been reaped and its cgroup is empty or, if either
-// outlives SIGKILL by killWait, with Err set. A helper that fails on the
-// way does not end the stop early (see cgroupTarget): it is in Faults.
+// stopProcess stops p with the child's stop chain (see proc.Process.Stop)
+// and reports it in the history's terms. It returns once p has been
+// reaped and its cgroup is empty or, if either outlives SIGKILL by the
+// kill wait, with Err set.
 //
 // With dryRun it logs the signals it would send and returns at once.
-func stopProcess(p *process, steps []config.StopStep, killWait time.Duration, dryRun bool, log zerolog.Logger) StopReport {
-	rep := StopReport{PID: p.pid, DryRun: dryRun}
+func stopProcess(p *proc.Process, stop config.StopSpec, dryRun bool, log zerolog.Logger) StopReport {
+	rep := StopReport{PID: p.PID(), DryRun: dryRun}
 	if dryRun {
-		for _, st := range steps {
+		for _, st := range stop.Steps {
 			log.Info().Str("signal", signame.Name(st.Signal)).Str("wait", st.Wait.String()).Msg("dry run: would send signal to process group")
 		}
 		log.Info().Msg("dry run: would send KILL to process group")
 		return rep
 	}
-	faults := &cgroup.Faults{}
-	t := p.target(faults)
-	e := Escalate(context.Background(), t, Plan{Steps: steps, KillWait: killWait})
-	for _, err := range e.Undelivered {
-		faults.Add(cgroup.HelperSignal, err)
-	}
-	rep.SignalsSent, rep.Duration, rep.Err, rep.Faults = e.SignalsSent, e.Duration, e.Err, faults.List()
-	if ex, ok := t.exited(); ok {
-		rep.Exit = ex
-		sig, ok := ex.Signal()
-		rep.Killed = ok && sig == unix.SIGKILL
-	}
+	s := p.Stop(stopPlan(stop))
+	rep.SignalsSent, rep.Duration, rep.Err, rep.Faults = signalsSent(s.SignalsSent), s.Duration, s.Err, s.Faults
+	rep.Exit, rep.Killed = s.Exit, s.Killed
 	return rep
+}
+
+// stopPlan is a child's stop chain as an escalation.
+func stopPlan(stop config.StopSpec) proc.Plan {
+	plan := proc.Plan{Steps: make([]proc.Step, len(stop.Steps)), KillWait: stop.KillWait}
+	for i, st := range stop.Steps {
+		plan.Steps[i] = proc.Step(st)
+	}
+	return plan
+}
+
+// signalsSent is what an escalation sent, as the history records it.
+func signalsSent(sent []proc.SignalSent) []history.SignalSent {
+	var out []history.SignalSent
+	for _, s := range sent {
+		out = append(out, history.SignalSent{Signal: signame.Name(s.Signal), Time: s.Time})
+	}
+	return out
 }

@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,31 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 )
+
+// A child without kill_wait and a stop whose Plan gives none wait the
+// same after SIGKILL: the supervisor waits for what is left in a cgroup
+// with the one, the escalation with the other.
+func TestDefaultKillWaitIsConfigs(t *testing.T) {
+	if proc.DefaultKillWait != config.DefaultKillWait {
+		t.Errorf("proc.DefaultKillWait = %s, config.DefaultKillWait = %s; want them the same", proc.DefaultKillWait, config.DefaultKillWait)
+	}
+}
+
+// The stop chain of a spec is the escalation's plan, step for step.
+func TestStopPlan(t *testing.T) {
+	stop := config.StopSpec{Steps: []config.StopStep{{Signal: unix.SIGQUIT, Wait: time.Second}, {Signal: unix.SIGTERM, Wait: 2 * time.Second}}, KillWait: 3 * time.Second}
+	have := stopPlan(stop)
+	want := proc.Plan{Steps: []proc.Step{{Signal: unix.SIGQUIT, Wait: time.Second}, {Signal: unix.SIGTERM, Wait: 2 * time.Second}}, KillWait: 3 * time.Second}
+	if !slices.Equal(have.Steps, want.Steps) || have.KillWait != want.KillWait {
+		t.Errorf("stopPlan = %v, want %v", have, want)
+	}
+	sent := signalsSent([]proc.SignalSent{{Signal: unix.SIGTERM, Time: time.Unix(1, 0).UTC()}, {Signal: unix.SIGKILL, Time: time.Unix(2, 0).UTC()}})
+	if len(sent) != 2 || sent[0].Signal != "TERM" || sent[1].Signal != "KILL" || !sent[1].Time.Equal(time.Unix(2, 0)) {
+		t.Errorf("signalsSent = %v, want TERM then KILL with their times", sent)
+	}
+}
 
 func TestStopEscalatesToKillAndTakesTheGroup(t *testing.T) {
 	spec := helperSpec("stubborn", "grandchild")

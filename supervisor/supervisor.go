@@ -16,6 +16,7 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // Ownership says how the children are owned (OwnCgroup or
@@ -52,11 +53,11 @@ type HistorySink interface {
 // Options configure a Supervisor.
 type Options struct {
 	Log     zerolog.Logger
-	Reaper  *Reaper     // required: the process's one Reaper
-	History HistorySink // nil: events are only logged; Run closes it (see HistorySink)
-	DryRun  bool        // log the signals and restarts it would do; do none
-	Stdout  io.Writer   // where children's stdout lines go (default os.Stdout)
-	Stderr  io.Writer   // where children's stderr lines go (default os.Stderr)
+	Reaper  *proc.Reaper // required: the process's one Reaper
+	History HistorySink  // nil: events are only logged; Run closes it (see HistorySink)
+	DryRun  bool         // log the signals and restarts it would do; do none
+	Stdout  io.Writer    // where children's stdout lines go (default os.Stdout)
+	Stderr  io.Writer    // where children's stderr lines go (default os.Stderr)
 	// OnScan, if set, is told of each health scan, from the health loop:
 	// it must return at once (a metric update, say).
 	OnScan func(ScanReport)
@@ -79,7 +80,7 @@ const aliveAfter = 30 * time.Second
 type Supervisor struct {
 	opts   Options
 	log    zerolog.Logger
-	reaper *Reaper
+	reaper *proc.Reaper
 	stdout *lineQueue
 	stderr *lineQueue
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/proc"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -49,7 +49,7 @@ with -c/--config FILE (its control_socket) or -s/--socket PATH; in watch,
 `
 
 func main() {
-	supervisor.RunExecShim()
+	proc.RunExecShim()
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

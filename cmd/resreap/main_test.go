@@ -21,8 +21,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
-	"github.com/resreap/resreap/supervisor"
 )
 
 // The test binary doubles as the resreap binary: with RESREAP_TEST_MAIN
@@ -32,7 +32,7 @@ import (
 const mainEnv = "RESREAP_TEST_MAIN"
 
 func TestMain(m *testing.M) {
-	supervisor.RunExecShim()
+	proc.RunExecShim()
 	testchild.Main()
 	if os.Getenv(mainEnv) != "" {
 		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/supervisor"
 	"github.com/resreap/resreap/supervisor/control"
 	"github.com/resreap/resreap/supervisor/metrics"
@@ -79,7 +80,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			log.Warn().Str("key", p.Key).Int("line", p.Line).Msg(p.Msg)
 		}
 	}
-	reaper, err := supervisor.NewReaper(log)
+	reaper, err := proc.NewReaper(log)
 	if err != nil {
 		log.Error().Err(err).Msg("start")
 		return 1
@@ -97,7 +98,7 @@ func survivePipeReaders() {
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
-func serve(cfg *config.Config, reaper *supervisor.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
+func serve(cfg *config.Config, reaper *proc.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	hist := openHistory(cfg.Supervisor, log)
 	scans := metrics.NewScans()
 	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun,

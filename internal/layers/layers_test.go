@@ -1,23 +1,21 @@
 //go:build linux
 
-// Package layers holds one test: every import in the module points down
-// the layers the README's code map names. health judges, supervisor acts
-// on processes, cmd speaks to people; leaves several of them use live under
-// internal/.
+// Package layers holds one rule and its test: every import in the module
+// points down the layers the README's code map names. health judges,
+// supervisor acts on processes, cmd speaks to people; leaves several of
+// them use live under internal/.
 package layers
 
 import (
+	"fmt"
 	"os/exec"
-	"path"
 	"strings"
 	"testing"
 )
 
 // layer ranks each package by the longest prefix listed; an import must
-// go to a lower rank, or from a package to its own parent (the control
-// socket and the watchdog use the supervisor core, never the reverse). A
-// new package whose prefix is not listed fails the test until it is
-// placed here.
+// go to a lower rank, or be one of parentUsers. A new package whose prefix
+// is not listed fails the test until it is placed here.
 var layer = map[string]int{
 	"internal/testchild": -1, // test support: imports nothing of ours
 	"internal/signame":   0,
@@ -25,6 +23,7 @@ var layer = map[string]int{
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
 	"health":             1,
+	"internal/proc":      1, // forks, reaps, signals, escalates: knows no config, no history
 	"internal/config":    2, // specs hold health policies
 	"internal/history":   2, // records hold health evidence
 	"supervisor":         3,
@@ -32,6 +31,17 @@ var layer = map[string]int{
 	"bench/harness":      5, // make bench: measures the commands
 	"bench/cmd":          6,
 	"internal/layers":    7, // this test
+}
+
+// parentUsers import their parent, of the same rank: the control socket
+// and the metrics endpoint serve a running *supervisor.Supervisor, and
+// cgrouptest gives the tests of health and above cgroups to work in. No
+// other package may; the watchdog (supervisor/watch) stands on
+// internal/proc, as the supervisor does, not on the supervisor.
+var parentUsers = map[string]string{
+	"supervisor/control":         "supervisor",
+	"supervisor/metrics":         "supervisor",
+	"internal/cgroup/cgrouptest": "internal/cgroup",
 }
 
 func rank(rel string) (int, bool) {
@@ -51,29 +61,70 @@ func TestImportsPointDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	const mod = "github.com/resreap/resreap/"
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
-		from := strings.TrimPrefix(f[0], mod)
-		rf, ok := rank(from)
-		if !ok {
-			t.Errorf("%s: not in any layer; add its prefix to the layer map", from)
+		for _, v := range violations(f[0], f[1:]) {
+			t.Error(v)
+		}
+	}
+}
+
+const mod = "github.com/resreap/resreap/"
+
+// violations lists what is wrong with the imports of package from (both
+// import paths in full): a package in no layer, an import up or sideways.
+func violations(from string, imports []string) []string {
+	from = strings.TrimPrefix(from, mod)
+	rf, ok := rank(from)
+	if !ok {
+		return []string{from + ": not in any layer; add its prefix to the layer map"}
+	}
+	var out []string
+	for _, imp := range imports {
+		to, ours := strings.CutPrefix(imp, mod)
+		if !ours || to == from {
 			continue
 		}
-		for _, imp := range f[1:] {
-			to, ours := strings.CutPrefix(imp, mod)
-			if !ours || to == from {
-				continue
-			}
-			rt, ok := rank(to)
-			if !ok {
-				t.Errorf("%s: not in any layer; add its prefix to the layer map", to)
-				continue
-			}
-			parent := strings.HasPrefix(from, to+"/") && path.Dir(from) == to
-			if rt > rf || (rt == rf && !parent) {
-				t.Errorf("%s imports %s: up or sideways (layer %d -> %d)", from, to, rf, rt)
-			}
+		rt, ok := rank(to)
+		switch {
+		case !ok:
+			out = append(out, to+": not in any layer; add its prefix to the layer map")
+		case rt > rf || (rt == rf && parentUsers[from] != to):
+			out = append(out, fmt.Sprintf("%s imports %s: up or sideways (layer %d -> %d)", from, to, rf, rt))
+		}
+	}
+	return out
+}
+
+// The rule itself: what it must reject, and the exceptions it must keep.
+func TestViolations(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		want     bool // a violation
+	}{
+		{"supervisor", "internal/proc", false},
+		{"supervisor/watch", "internal/proc", false},
+		{"supervisor/control", "supervisor", false},
+		{"supervisor/metrics", "supervisor", false},
+		{"supervisor/watch", "supervisor", true}, // the watchdog stands on proc
+		{"supervisor/control", "supervisor/metrics", true},
+		{"internal/cgroup/cgrouptest", "internal/cgroup", false},
+		{"internal/cgroup", "internal/cgroup/cgrouptest", true},
+		{"internal/proc", "internal/cgroup", false},
+		{"internal/proc", "internal/signame", false},
+		{"internal/proc", "internal/config", true},
+		{"internal/proc", "internal/history", true},
+		{"internal/proc", "health", true},
+		{"internal/proc", "supervisor", true},
+		{"internal/config", "health", false},
+		{"health", "internal/config", true},
+		{"cmd/resreap", "supervisor/watch", false},
+		{"nowhere/new", "internal/proc", true},
+		{"supervisor", "nowhere/new", true},
+	} {
+		have := violations(mod+tc.from, []string{mod + tc.to, "fmt"})
+		if (len(have) > 0) != tc.want {
+			t.Errorf("%s imports %s: violations %q, want a violation: %v", tc.from, tc.to, have, tc.want)
 		}
 	}
 }

@@ -44,7 +44,7 @@ var held []io.Closer
 
 // Main runs the helper when ModeEnv is set, and exits; otherwise it
 // returns at once. Call it first in TestMain (after anything that must run
-// before it, such as supervisor.RunExecShim).
+// before it, such as proc.RunExecShim).
 //
 // Modes (each prints "ready <pid>" once set up, unless said otherwise):
 //

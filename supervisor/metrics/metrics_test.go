@@ -22,17 +22,18 @@ import (
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
 )
 
-var reaper *supervisor.Reaper
+var reaper *proc.Reaper
 
 func TestMain(m *testing.M) {
-	supervisor.RunExecShim()
+	proc.RunExecShim()
 	testchild.Main()
 	var err error
-	if reaper, err = supervisor.NewReaper(zerolog.Nop()); err != nil {
+	if reaper, err = proc.NewReaper(zerolog.Nop()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

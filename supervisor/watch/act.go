@@ -12,14 +12,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/proc"
+	"github.com/resreap/resreap/internal/signame"
 )
 
 // act handles one unhealthy verdict: report it, pin the process, ask the
 // -c command, then escalate. It returns nil when the process was stopped,
-// errDryRun in a dry run, or why it was left alone (supervisor.ErrGone, ErrPIDReused,
-// errVeto, a failed escalation).
+// errDryRun in a dry run, or why it was left alone (proc.ErrGone,
+// ErrPIDReused, errVeto, a failed escalation).
 func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) error {
 	log := w.log.With().Int("pid", c.PID).Str("comm", c.Comm).Logger()
 	plan := w.plan()
@@ -56,13 +58,13 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 			return err
 		}
 	}
-	rep := supervisor.Escalate(ctx, p, plan)
+	rep := proc.Escalate(ctx, p, plan)
 	stop := history.Record{
 		Child:        c.Comm,
 		PID:          c.PID,
 		Event:        history.EventStop,
 		Reason:       rec.Reason,
-		SignalsSent:  rep.SignalsSent,
+		SignalsSent:  signalsSent(rep.SignalsSent),
 		Killed:       rep.KillSent() && rep.Exited, // not ours to reap: how it died is unknown
 		StopDuration: history.Duration(rep.Duration),
 		Uptime:       history.Duration(w.uptime(c)),
@@ -85,13 +87,17 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 // string, so a peer address cannot inject shell syntax. A command that
 // cannot be run at all vetoes too: these processes are not ours.
 func (w *watcher) runCommand(ctx context.Context, c candidate, ev *health.Evidence, log zerolog.Logger) error {
-	h := supervisor.Hook{
-		Command:  []string{"/bin/sh", "-c", w.opts.Command},
-		Timeout:  w.opts.CommandTimeout,
-		ExtraEnv: append([]string{"pid=" + strconv.Itoa(c.PID)}, health.HookEnv(c.Comm, c.PID, ev)...),
+	sh, err := config.ResolveCommand("/bin/sh", "")
+	if err != nil {
+		return fmt.Errorf("%w: %w", errVeto, err)
 	}
-	err := supervisor.RunHook(ctx, w.reaper, h, log.With().Str("hook", w.opts.Command).Logger())
-	var veto *supervisor.VetoError
+	h := proc.Hook{Command: proc.Command{
+		Path:     sh,
+		Args:     []string{"/bin/sh", "-c", w.opts.Command},
+		ExtraEnv: append([]string{"pid=" + strconv.Itoa(c.PID)}, health.HookEnv(c.Comm, c.PID, ev)...),
+	}, Timeout: w.opts.CommandTimeout}
+	err = proc.RunHook(ctx, w.reaper, h, log.With().Str("hook", w.opts.Command).Logger())
+	var veto *proc.VetoError
 	if err != nil && !errors.As(err, &veto) {
 		return fmt.Errorf("%w: %w", errVeto, err)
 	}
@@ -107,7 +113,7 @@ var errVeto = errors.New("-c command vetoed the signal")
 // leftAlone logs why a judged process was not (fully) signalled.
 func (w *watcher) leftAlone(log zerolog.Logger, c candidate, err error) {
 	switch {
-	case errors.Is(err, supervisor.ErrGone):
+	case errors.Is(err, proc.ErrGone):
 		log.Info().Err(err).Msg("exited before it was signalled")
 	case errors.Is(err, ErrPIDReused):
 		log.Warn().Err(err).Uint64("judged_start", c.Start).Msg("PID reused: the new process is left alone")
@@ -116,14 +122,23 @@ func (w *watcher) leftAlone(log zerolog.Logger, c candidate, err error) {
 	}
 }
 
-func stopMessage(rep supervisor.Escalation) string {
+func stopMessage(rep proc.Escalation) string {
 	switch {
 	case rep.Err != nil:
 		return rep.Err.Error()
 	case len(rep.SignalsSent) == 0:
 		return "exited before the first signal"
 	}
-	return "exited after " + rep.SignalsSent[len(rep.SignalsSent)-1].Signal
+	return "exited after " + signame.Name(rep.SignalsSent[len(rep.SignalsSent)-1].Signal)
+}
+
+// signalsSent is what an escalation sent, as the history records it.
+func signalsSent(sent []proc.SignalSent) []history.SignalSent {
+	var out []history.SignalSent
+	for _, s := range sent {
+		out = append(out, history.SignalSent{Signal: signame.Name(s.Signal), Time: s.Time})
+	}
+	return out
 }
 
 // uptime is how long the process has run, from its start time in clock

@@ -8,16 +8,16 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
-	"github.com/resreap/resreap/supervisor"
 )
 
 // testReaper starts the -c commands of every test: a Reaper's fork
 // thread lives as long as the process, so tests share one.
-var testReaper *supervisor.Reaper
+var testReaper *proc.Reaper
 
 func TestMain(m *testing.M) {
 	testchild.Main()
-	testReaper = supervisor.NewPIDReaper(zerolog.Nop())
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/resreap/resreap/supervisor.(*Reaper).forkLoop"))
+	testReaper = proc.NewPIDReaper(zerolog.Nop())
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/resreap/resreap/internal/proc.(*Reaper).forkLoop"))
 }

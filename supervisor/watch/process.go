@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/supervisor"
+	"github.com/resreap/resreap/internal/proc"
 )
 
-// Errors of OpenProcess and (*Process).Signal, besides supervisor.ErrGone
+// Errors of OpenProcess and (*Process).Signal, besides proc.ErrGone
 // (the judged process has exited).
 var (
 	// ErrPIDReused means the PID now belongs to a process with another start
@@ -47,7 +47,7 @@ type Process struct {
 }
 
 // OpenProcess pins the process pid that started at start (field 22 of
-// /proc/<pid>/stat). It fails with supervisor.ErrGone if no such process exists and
+// /proc/<pid>/stat). It fails with proc.ErrGone if no such process exists and
 // ErrPIDReused if pid now names a process with another start time. Close
 // the Process when done.
 func OpenProcess(pid int, start uint64) (*Process, error) {
@@ -62,7 +62,7 @@ func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
 	fd, err := pidfdOpen(pid)
 	switch {
 	case errors.Is(err, syscall.ESRCH):
-		return nil, fmt.Errorf("pid %d: %w", pid, supervisor.ErrGone)
+		return nil, fmt.Errorf("pid %d: %w", pid, proc.ErrGone)
 	case errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EPERM):
 		fd = -1 // no pidfd (old kernel, seccomp): start time checks only
 	case err != nil:
@@ -80,19 +80,19 @@ func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
 	return p, nil
 }
 
-// Verify checks that pid still names the judged process: supervisor.ErrGone if it
+// Verify checks that pid still names the judged process: proc.ErrGone if it
 // exited (or is a zombie), ErrPIDReused if another process now has pid.
 func (p *Process) Verify() error {
 	st, err := readStat(p.fs, p.PID)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
-		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, proc.ErrGone)
 	case err != nil:
 		return fmt.Errorf("pid %d: %w", p.PID, err)
 	case st.Start != p.Start:
 		return fmt.Errorf("pid %d: %w (judged %d, now %d)", p.PID, ErrPIDReused, p.Start, st.Start)
 	case st.State == 'Z' || st.State == 'X':
-		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, proc.ErrGone)
 	}
 	return nil
 }
@@ -109,7 +109,7 @@ func (p *Process) Signal(sig unix.Signal) error {
 		err = unix.Kill(p.PID, sig)
 	}
 	if errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("pid %d: %w", p.PID, supervisor.ErrGone)
+		return fmt.Errorf("pid %d: %w", p.PID, proc.ErrGone)
 	}
 	if err != nil {
 		return fmt.Errorf("pid %d: signal %d: %w", p.PID, sig, err)
@@ -129,7 +129,8 @@ const pollSlice = 100 * time.Millisecond
 
 // Wait waits up to d for the process to exit and reports whether it did.
 // It returns false early when ctx is done. With Signal, it makes a Process
-// a supervisor.Target, so the supervisor's escalation stops it.
+// a proc.Target, so the escalation the supervisor uses (proc.Escalate)
+// stops it.
 func (p *Process) Wait(ctx context.Context, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {

@@ -16,10 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/signame"
-	"github.com/resreap/resreap/supervisor"
 )
 
 // Env is what Run takes from its caller besides the options.
@@ -36,10 +35,10 @@ type Env struct {
 	// History receives every event; nil opens Options.History when it is
 	// set (and writes no history otherwise).
 	History Appender
-	// Reaper starts the -c command; nil makes a supervisor.NewPIDReaper
+	// Reaper starts the -c command; nil makes a proc.NewPIDReaper
 	// when -c is given. The watch runs ps with os/exec, so it must not be
 	// the process-wide subreaper.
-	Reaper *supervisor.Reaper
+	Reaper *proc.Reaper
 }
 
 // Summary is what Run did.
@@ -101,7 +100,7 @@ type watcher struct {
 	opts     Options
 	procRoot string
 	fs       procfs.FS
-	reaper   *supervisor.Reaper // starts the -c command
+	reaper   *proc.Reaper // starts the -c command
 	log      zerolog.Logger
 	sel      *selector
 	cg       *cgroups
@@ -132,7 +131,7 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	}
 	w := &watcher{opts: o, procRoot: root, fs: pfs, log: env.Log, reaper: env.Reaper}
 	if w.reaper == nil && o.Command != "" {
-		w.reaper = supervisor.NewPIDReaper(env.Log)
+		w.reaper = proc.NewPIDReaper(env.Log)
 	}
 	w.sel = &selector{procRoot: root, fs: pfs, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
 	w.cg = newCgroups(root)
@@ -314,11 +313,11 @@ func patternText(o Options) string {
 // plan is the escalation of the options: -S, -s, each followed by -w,
 // then SIGKILL (which the escalation always adds, so -s KILL is not sent
 // twice).
-func (w *watcher) plan() supervisor.Plan {
-	p := supervisor.Plan{KillWait: killWait}
+func (w *watcher) plan() proc.Plan {
+	p := proc.Plan{KillWait: killWait}
 	for _, sig := range []unix.Signal{w.opts.PreSignal, w.opts.Signal} {
 		if sig != 0 && sig != unix.SIGKILL {
-			p.Steps = append(p.Steps, config.StopStep{Signal: sig, Wait: w.opts.Wait})
+			p.Steps = append(p.Steps, proc.Step{Signal: sig, Wait: w.opts.Wait})
 		}
 	}
 	return p
@@ -327,7 +326,7 @@ func (w *watcher) plan() supervisor.Plan {
 // killWait bounds the wait for a watched process after SIGKILL.
 const killWait = 5 * time.Second
 
-func planText(p supervisor.Plan) string {
+func planText(p proc.Plan) string {
 	var names []string
 	for _, s := range p.Steps {
 		names = append(names, signame.Name(s.Signal))

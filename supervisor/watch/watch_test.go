@@ -21,10 +21,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
-	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
-	"github.com/resreap/resreap/supervisor"
 )
 
 // syncBuffer is the output of a Run that tests read while it runs.
@@ -336,7 +335,7 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 		}
 		defer p.Close()
 		p.Start++ // as if the judged process had exited and pid been reused
-		rep := supervisor.Escalate(testContext(t), p, supervisor.Plan{Steps: []config.StopStep{{Signal: unix.SIGTERM, Wait: time.Millisecond}}})
+		rep := proc.Escalate(testContext(t), p, proc.Plan{Steps: []proc.Step{{Signal: unix.SIGTERM, Wait: time.Millisecond}}})
 		if !errors.Is(rep.Err, ErrPIDReused) || len(rep.SignalsSent) != 0 {
 			t.Errorf("Escalate: %+v, want ErrPIDReused and no signal", rep)
 		}
@@ -377,13 +376,13 @@ func TestPidfdPinsExitedProcess(t *testing.T) {
 	if err := pidfdSignal(p.fd, unix.SIGTERM); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("pidfd_send_signal after exit: %v, want ESRCH", err)
 	}
-	if err := p.Signal(unix.SIGTERM); !errors.Is(err, supervisor.ErrGone) {
-		t.Errorf("Signal after exit: %v, want supervisor.ErrGone", err)
+	if err := p.Signal(unix.SIGTERM); !errors.Is(err, proc.ErrGone) {
+		t.Errorf("Signal after exit: %v, want proc.ErrGone", err)
 	}
-	if _, err := OpenProcess(h.PID, st.Start); !errors.Is(err, supervisor.ErrGone) && !errors.Is(err, ErrPIDReused) {
-		t.Errorf("OpenProcess after exit: %v, want supervisor.ErrGone (or ErrPIDReused)", err)
+	if _, err := OpenProcess(h.PID, st.Start); !errors.Is(err, proc.ErrGone) && !errors.Is(err, ErrPIDReused) {
+		t.Errorf("OpenProcess after exit: %v, want proc.ErrGone (or ErrPIDReused)", err)
 	}
-	rep := supervisor.Escalate(testContext(t), p, supervisor.Plan{Steps: []config.StopStep{{Signal: unix.SIGTERM}}})
+	rep := proc.Escalate(testContext(t), p, proc.Plan{Steps: []proc.Step{{Signal: unix.SIGTERM}}})
 	if !rep.Exited || len(rep.SignalsSent) != 0 || rep.Err != nil {
 		t.Errorf("Escalate of an exited process: %+v, want exited, nothing sent", rep)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package proc
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -47,7 +46,7 @@ func (t *scriptedTarget) Wait(_ context.Context, d time.Duration) bool {
 // when it could not be sent; only a target alive at the end is an error.
 func TestEscalateFailsClosed(t *testing.T) {
 	broken := errors.New("pidfd_open: too many open files")
-	steps := []config.StopStep{{Signal: unix.SIGTERM, Wait: time.Second}, {Signal: unix.SIGQUIT, Wait: 2 * time.Second}}
+	steps := []Step{{Signal: unix.SIGTERM, Wait: time.Second}, {Signal: unix.SIGQUIT, Wait: 2 * time.Second}}
 	const killWait = 3 * time.Second
 	for _, tc := range []struct {
 		name   string
@@ -76,7 +75,7 @@ func TestEscalateFailsClosed(t *testing.T) {
 			e := Escalate(context.Background(), &tc.target, Plan{Steps: steps, KillWait: killWait})
 			var sent, undelivered []string
 			for _, s := range e.SignalsSent {
-				sent = append(sent, s.Signal)
+				sent = append(sent, signame.Name(s.Signal))
 			}
 			for _, err := range e.Undelivered {
 				undelivered = append(undelivered, strings.SplitN(err.Error(), ":", 2)[0])

@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package proc
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/resreap/resreap/internal/config"
-	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/signame"
 )
 
@@ -38,19 +36,35 @@ type Target interface {
 // DefaultKillWait bounds the wait after SIGKILL when a Plan gives none. A
 // process dies of SIGKILL at once unless it sleeps uninterruptibly (D
 // state, e.g. on a dead NFS server): then the stop gives up, says so, and
-// the process's exit is still collected whenever it comes.
-const DefaultKillWait = config.DefaultKillWait
+// the process's exit is still collected whenever it comes. It is also the
+// default kill_wait of a child (a test of the supervisor keeps the two the
+// same).
+const DefaultKillWait = 10 * time.Second
+
+// Step is one signal of an escalation and how long to wait for the exit
+// after it.
+type Step struct {
+	Signal unix.Signal
+	Wait   time.Duration // 0: look once, then the next step
+}
 
 // Plan is an escalation: each step's signal, then up to the step's wait
-// for the exit; SIGKILL always follows the last step.
+// for the exit; SIGKILL always follows the last step. The zero Plan goes
+// straight to SIGKILL and waits DefaultKillWait.
 type Plan struct {
-	Steps    []config.StopStep
+	Steps    []Step
 	KillWait time.Duration // after SIGKILL; 0 means DefaultKillWait
+}
+
+// SignalSent is a signal an escalation sent, and when.
+type SignalSent struct {
+	Signal unix.Signal
+	Time   time.Time // UTC
 }
 
 // Escalation is what Escalate did.
 type Escalation struct {
-	SignalsSent []history.SignalSent // in order, with the time each was sent
+	SignalsSent []SignalSent // in order, with the time each was sent
 	// Undelivered holds the signals that could not be sent, each with
 	// why; the escalation went on past each of them.
 	Undelivered []error
@@ -67,7 +81,7 @@ type Escalation struct {
 // KillSent reports whether the escalation reached SIGKILL.
 func (e Escalation) KillSent() bool {
 	n := len(e.SignalsSent)
-	return n > 0 && e.SignalsSent[n-1].Signal == signame.Name(unix.SIGKILL)
+	return n > 0 && e.SignalsSent[n-1].Signal == unix.SIGKILL
 }
 
 // Escalate stops t: each step's signal while t is alive, waiting the
@@ -87,7 +101,7 @@ func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
 	if killWait <= 0 {
 		killWait = DefaultKillWait
 	}
-	steps := append(plan.Steps[:len(plan.Steps):len(plan.Steps)], config.StopStep{Signal: unix.SIGKILL, Wait: killWait})
+	steps := append(plan.Steps[:len(plan.Steps):len(plan.Steps)], Step{Signal: unix.SIGKILL, Wait: killWait})
 	for i, st := range steps {
 		if t.Wait(ctx, 0) {
 			e.Exited = true
@@ -104,7 +118,7 @@ func Escalate(ctx context.Context, t Target, plan Plan) (e Escalation) {
 				continue
 			}
 		default:
-			e.SignalsSent = append(e.SignalsSent, history.SignalSent{Signal: signame.Name(st.Signal), Time: time.Now().UTC()})
+			e.SignalsSent = append(e.SignalsSent, SignalSent{Signal: st.Signal, Time: time.Now().UTC()})
 		}
 		if t.Wait(ctx, st.Wait) {
 			e.Exited = true

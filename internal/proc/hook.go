@@ -1,6 +1,6 @@
 //go:build linux
 
-package supervisor
+package proc
 
 import (
 	"bufio"
@@ -11,25 +11,17 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/resreap/resreap/internal/cgroup"
-	"github.com/resreap/resreap/internal/config"
 )
 
-// Hook is a command run before resreap acts on a verdict: a child's
-// before_restart, or the watchdog's -c. It gets the verdict in its
-// environment (ExtraEnv), never through a shell string.
+// Hook is a short command whose exit status is an answer: a child's
+// before_restart hook and exec probe, the watchdog's -c. A verdict it is
+// asked about reaches it in its environment (ExtraEnv), never through a
+// shell string (Args runs a shell only if it names one). Its Cgroup, when
+// set, is the child's, so that what the hook leaves behind (a setsid
+// process holding its output) goes with the child's stop.
 type Hook struct {
-	Command  []string      // argv; a shell only if the argv names one
-	Timeout  time.Duration // then the hook is killed, and that is a veto
-	Dir      string
-	Env      map[string]string // over resreap's environment, unless ClearEnv
-	ClearEnv bool
-	ExtraEnv []string // "K=V" entries that describe the verdict
-	// Cgroup, when set, is the cgroup the hook starts in: the child's, so
-	// that what the hook leaves behind (a setsid process holding its
-	// output) goes with the child's stop. Zero: resreap's own.
-	Cgroup cgroup.Group
+	Command
+	Timeout time.Duration // then the hook is killed, and that is a veto
 }
 
 // VetoError is a hook that said no: it exited non-zero or timed out.
@@ -49,12 +41,7 @@ const hookOutputGrace = time.Second
 // outlives its timeout is killed with its process group; whatever it left
 // behind cannot delay RunHook by more than hookOutputGrace.
 func RunHook(ctx context.Context, r *Reaper, h Hook, log zerolog.Logger) error {
-	spec := config.ChildSpec{Name: "hook", Command: h.Command, Dir: h.Dir, Env: h.Env, ClearEnv: h.ClearEnv}
-	o := spawnOptions{env: h.ExtraEnv}
-	if h.Cgroup != (cgroup.Group{}) {
-		o.leaf = &h.Cgroup
-	}
-	p, err := r.spawn(&spec, o)
+	p, err := r.Spawn(h.Command)
 	if err != nil {
 		return err
 	}

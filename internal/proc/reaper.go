@@ -1,11 +1,10 @@
 //go:build linux
 
-package supervisor
+package proc
 
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -17,69 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
-
-	"github.com/resreap/resreap/internal/signame"
 )
-
-// ExitStatus is how a process ended, as collected by the Reaper.
-type ExitStatus struct {
-	PID    int
-	Status unix.WaitStatus
-	At     time.Time // when resreap reaped it
-}
-
-// Code returns the exit code and true if the process exited normally.
-func (e ExitStatus) Code() (int, bool) {
-	if e.Status.Exited() {
-		return e.Status.ExitStatus(), true
-	}
-	return 0, false
-}
-
-// ShellCode is the exit code as a shell reports it: the code, or 128
-// plus the number of the signal that killed the process.
-func (e ExitStatus) ShellCode() int {
-	if sig, ok := e.Signal(); ok {
-		return 128 + int(sig)
-	}
-	code, _ := e.Code()
-	return code
-}
-
-// Signal returns the signal that killed the process, if one did.
-func (e ExitStatus) Signal() (unix.Signal, bool) {
-	if e.Status.Signaled() {
-		return e.Status.Signal(), true
-	}
-	return 0, false
-}
-
-// SignalOrCode is the exit as a record holds it: the name of the signal
-// that ended the process, or else its exit code.
-func (e ExitStatus) SignalOrCode() (signal string, code *int) {
-	if sig, ok := e.Signal(); ok {
-		return signame.Name(sig), nil
-	}
-	if c, ok := e.Code(); ok {
-		return "", &c
-	}
-	return "", nil
-}
-
-// Failed reports whether the exit counts as a failure for the on-failure
-// restart policy: a non-zero exit code or death by a signal.
-func (e ExitStatus) Failed() bool {
-	code, ok := e.Code()
-	return !ok || code != 0
-}
-
-func (e ExitStatus) String() string {
-	if sig, ok := e.Signal(); ok {
-		return "signal " + signame.Name(sig)
-	}
-	code, _ := e.Code()
-	return fmt.Sprintf("exit %d", code)
-}
 
 // Reaper starts processes and collects their exits.
 //
@@ -100,13 +37,13 @@ func (e ExitStatus) String() string {
 // thread would kill children at random.
 //
 // A started process is reaped only under its signal lock (see
-// process.signal) and after SIGKILL to what is left of its process group:
+// Process.Signal) and after SIGKILL to what is left of its process group:
 // while the leader is a zombie its PID, and so its group ID, cannot be
 // reused, so neither that KILL nor any stop signal can reach a stranger.
 type Reaper struct {
 	log     zerolog.Logger
 	mu      sync.Mutex // held across fork+register, so no exit is seen before its owner is known
-	waiting map[int]*process
+	waiting map[int]*Process
 	forks   chan forkRequest
 	orphans atomic.Int64
 	all     bool // wait4(-1): reap orphans too
@@ -120,7 +57,7 @@ type forkRequest struct {
 }
 
 type forkResult struct {
-	p   *process
+	p   *Process
 	err error
 }
 
@@ -156,7 +93,7 @@ func NewPIDReaper(log zerolog.Logger) *Reaper {
 func newReaper(log zerolog.Logger, all bool) *Reaper {
 	r := &Reaper{
 		log:     log.With().Str("component", "reaper").Logger(),
-		waiting: map[int]*process{},
+		waiting: map[int]*Process{},
 		forks:   make(chan forkRequest),
 		all:     all,
 	}
@@ -182,7 +119,7 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 	if err != nil {
 		return forkResult{err: err}
 	}
-	p := &process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1)}
+	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1)}
 	r.waiting[pid] = p
 	if !r.all {
 		go r.waitFor(p)
@@ -192,7 +129,7 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 
 // startProcess forks and execs path on the fork thread. The process's
 // exit channel receives its exit status exactly once.
-func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr) (*process, error) {
+func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr) (*Process, error) {
 	reply := make(chan forkResult, 1)
 	r.forks <- forkRequest{path: path, argv: argv, attr: attr, reply: reply}
 	res := <-reply
@@ -241,7 +178,7 @@ func (r *Reaper) reapAll() {
 }
 
 // waitFor waits for p alone (NewPIDReaper), then reaps it.
-func (r *Reaper) waitFor(p *process) {
+func (r *Reaper) waitFor(p *Process) {
 	for {
 		_, err := waitPeek(unix.P_PID, p.pid, 0)
 		if err != unix.EINTR {
@@ -253,7 +190,7 @@ func (r *Reaper) waitFor(p *process) {
 
 // reap kills what is left of p's process group while p, a zombie, still
 // holds the group's ID, reaps p and hands its exit to its owner.
-func (r *Reaper) reap(p *process) {
+func (r *Reaper) reap(p *Process) {
 	p.mu.Lock()
 	unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
 	var ws unix.WaitStatus

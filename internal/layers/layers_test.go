@@ -24,14 +24,18 @@ var layer = map[string]int{
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
-	"health":             1,
-	"internal/config":    2, // specs hold health policies
-	"internal/history":   2, // records hold health evidence
-	"supervisor":         3,
-	"cmd":                4,
-	"bench/harness":      5, // make bench: measures the commands
-	"bench/cmd":          6,
-	"internal/layers":    7, // this test
+	// What resreap and its fleet agent say to each other: no etcd code,
+	// so that resreap links none (see internal/fleet/link).
+	"internal/fleet/link": 0,
+	"health":              1,
+	"internal/config":     2, // specs hold health policies
+	"internal/history":    2, // records hold health evidence
+	"internal/fleet":      2, // etcd: the fleet agent's, below supervisor, which never imports it
+	"supervisor":          3,
+	"cmd":                 4,
+	"bench/harness":       5, // make bench: measures the commands
+	"bench/cmd":           6,
+	"internal/layers":     7, // this test
 }
 
 func rank(rel string) (int, bool) {

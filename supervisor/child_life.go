@@ -336,7 +336,8 @@ func (c *child) unhealthy(v verdict) {
 		}
 		return
 	}
-	ok, group, why := c.sup.admitRestart(c, c.proc.pid)
+	ok, group, why, fl := c.sup.admitRestart(c, c.proc.pid, reason)
+	rec.Fleet = fl
 	if !ok {
 		// Held back by the group's budget: the child stays up, and the
 		// next scan judges it again.

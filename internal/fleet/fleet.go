@@ -69,6 +69,17 @@ type heldSlot struct {
 // set, is called from the session goroutine each time etcd becomes
 // reachable or unreachable; it must not block.
 func Open(cfg link.Settings, log zerolog.Logger, onChange func(up bool, why error)) (*Fleet, error) {
+	f, err := newFleet(cfg, log, onChange)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	go f.session(ctx)
+	return f, nil
+}
+
+func newFleet(cfg link.Settings, log zerolog.Logger, onChange func(up bool, why error)) (*Fleet, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = defaultDialTimeout
 	}
@@ -92,10 +103,18 @@ func Open(cfg link.Settings, log zerolog.Logger, onChange func(up bool, why erro
 	if err != nil {
 		return nil, fmt.Errorf("fleet: etcd client: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &Fleet{cfg: cfg, cli: cli, log: log, members: map[string]string{}, held: map[string]heldSlot{},
-		onChange: onChange, cancel: cancel, done: make(chan struct{}), why: ErrUnreachable}
-	go f.session(ctx)
+	return &Fleet{cfg: cfg, cli: cli, log: log, members: map[string]string{}, held: map[string]heldSlot{},
+		onChange: onChange, cancel: func() {}, done: make(chan struct{}), why: ErrUnreachable}, nil
+}
+
+// Dial makes a client without a session (no lease): for the commands
+// that read the fleet or write an order.
+func Dial(cfg link.Settings, log zerolog.Logger) (*Fleet, error) {
+	f, err := newFleet(cfg, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	close(f.done)
 	return f, nil
 }
 

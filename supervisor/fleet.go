@@ -42,17 +42,17 @@ type fleetLink struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
-	mu         sync.Mutex
-	conn       *link.Conn // nil while no agent is connected
-	connected  chan struct{} // closed and replaced at each new connection
-	up         bool          // etcd reachable, as the agent last said
-	recorded   string        // the last fleet record: "up", "down" or ""
-	nextID     uint64
-	replies    map[uint64]chan link.Msg
-	waitSince  map[string]time.Time // group\x00child -> first refused
-	slotWaits  waitSummary
-	watchers   map[string]context.CancelFunc // member watchers by group\x00child
-	lastHeld   map[string]int                // slots held by group at the last stats
+	mu        sync.Mutex
+	conn      *link.Conn    // nil while no agent is connected
+	connected chan struct{} // closed and replaced at each new connection
+	up        bool          // etcd reachable, as the agent last said
+	recorded  string        // the last fleet record: "up", "down" or ""
+	nextID    uint64
+	replies   map[uint64]chan link.Msg
+	waitSince map[string]time.Time // group\x00child -> first refused
+	slotWaits waitSummary
+	watchers  map[string]context.CancelFunc // member watchers by group\x00child
+	lastHeld  map[string]int                // slots held by group at the last stats
 }
 
 // waitSummary sums the waits for fleet slots, for the metrics.

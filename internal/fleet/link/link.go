@@ -27,13 +27,13 @@ import (
 // Message types.
 const (
 	// resreap -> agent
-	TypeHello    = "hello"    // Settings and Groups; first, once
-	TypeGroups   = "groups"   // the fleet groups after a reload
-	TypeMember   = "member"   // a member's state (Member); State "gone" unregisters it
-	TypeAcquire  = "acquire"  // take a restart slot for Child (ID; Why)
-	TypeRelease  = "release"  // give back Child's slot: its restart did not happen
-	TypeVerdict  = "verdict"  // Child's dominant CLOSE_WAIT endpoint (Endpoint, Window)
-	TypeStats    = "stats"    // ask for Stats (ID)
+	TypeHello    = "hello"     // Settings and Groups; first, once
+	TypeGroups   = "groups"    // the fleet groups after a reload
+	TypeMember   = "member"    // a member's state (Member); State "gone" unregisters it
+	TypeAcquire  = "acquire"   // take a restart slot for Child (ID; Why)
+	TypeRelease  = "release"   // give back Child's slot: its restart did not happen
+	TypeVerdict  = "verdict"   // Child's dominant CLOSE_WAIT endpoint (Endpoint, Window)
+	TypeStats    = "stats"     // ask for Stats (ID)
 	TypeOrderAck = "order_ack" // Child's order restart was begun (OK) or could not be (Err)
 	// agent -> resreap
 	TypeReply        = "reply"         // answer to Acquire or Stats (ID)

@@ -159,6 +159,18 @@ func TestFleetEtcdUnreachable(t *testing.T) {
 			o.children = leakingMembers(sink, 2, "")
 			o.group = "max_unavailable = 2\nfleet_max_unavailable = 1"
 			hosts := []*fleetHost{startFleetHost(t, "web-1", o), startFleetHost(t, "web-2", o)}
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(dumpFleet(t, hosts...))
+					for _, h := range hosts {
+						for _, l := range strings.Split(h.d.output(), "\n") {
+							if strings.Contains(l, "fleet") {
+								t.Log(h.name, l)
+							}
+						}
+					}
+				}
+			})
 			fleetRestarts := func(h *fleetHost, after time.Time, fallback string) int {
 				n := 0
 				for _, r := range h.history(t) {
@@ -171,8 +183,8 @@ func TestFleetEtcdUnreachable(t *testing.T) {
 			testchild.WaitWithin(t, "restarts by the fleet budget", 60*time.Second, func() bool {
 				return fleetRestarts(hosts[0], time.Time{}, "") > 0 && fleetRestarts(hosts[1], time.Time{}, "") > 0
 			})
+			stopped := time.Now() // before: a host may notice before Stop returns
 			e.Stop()
-			stopped := time.Now()
 			downRecord := func(h *fleetHost) bool {
 				for _, r := range h.history(t) {
 					if r.Event == history.EventFleet && r.Time.After(stopped) && strings.Contains(r.Message, "etcd unreachable") &&

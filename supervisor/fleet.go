@@ -478,13 +478,13 @@ type FleetStats struct {
 }
 
 // FleetStats asks the agent for its figures; ok is false without
-// [fleet].
+// [fleet]. Before Run has started the link, the figures are zero.
 func (s *Supervisor) FleetStats() (FleetStats, bool) {
 	s.mu.Lock()
-	l := s.fleet
+	l, on := s.fleet, s.cfg.Fleet != nil
 	s.mu.Unlock()
 	if l == nil {
-		return FleetStats{}, false
+		return FleetStats{}, on
 	}
 	l.mu.Lock()
 	st := FleetStats{SlotWaits: l.slotWaits.count, SlotWaitSeconds: l.slotWaits.sum}

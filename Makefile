@@ -59,12 +59,13 @@ bench: build bench-deps
 	$(GO) build -o bin/sockload ./bench/cmd/sockload
 	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
+	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
 
 ## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
 .PHONY: bench-deps
 bench-deps:
-	@command -v ss >/dev/null && command -v netstat >/dev/null || \
-		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools; }
+	@command -v ss >/dev/null && command -v netstat >/dev/null && command -v etcd >/dev/null || \
+		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools etcd-server; }
 
 clean:
 	rm -rf bin

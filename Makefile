@@ -1,6 +1,7 @@
 # resreap: `make run` runs the demo, `make test` runs every test.
 GO       ?= go
 BIN      := bin/resreap
+FLEETBIN := bin/resreap-fleet
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
@@ -9,8 +10,11 @@ STATICCHECK_VERSION := v0.8.2
 
 all: build
 
+## build: resreap, and resreap-fleet beside it (the agent resreap runs for
+## a [fleet], and `resreap fleet`'s etcd client; resreap links none)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/resreap
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(FLEETBIN) ./cmd/resreap-fleet
 
 ## run: supervise the bundled demo (a leaking front end, a crashing worker); Ctrl-C stops it
 run: build
@@ -35,11 +39,13 @@ faults:
 	$(GO) test -race -count=1 -timeout 5m -p 1 -run '^TestFault.*$(EXCLUSIVE)' -v ./cmd/resreap/ ./supervisor/
 
 ## test-deps: install ss (iproute2) and ps (procps) when missing: the
-## health cross-checks and the watchdog's -p use them
+## health cross-checks and the watchdog's -p use them; and etcd
+## (etcd-server, 3.4) for the fleet tests, which start their own on
+## loopback
 .PHONY: test-deps
 test-deps:
-	@command -v ss >/dev/null && command -v ps >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps; }
+	@command -v ss >/dev/null && command -v ps >/dev/null && command -v etcd >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps etcd-server; }
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -53,12 +59,13 @@ bench: build bench-deps
 	$(GO) build -o bin/sockload ./bench/cmd/sockload
 	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
+	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
 
 ## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
 .PHONY: bench-deps
 bench-deps:
-	@command -v ss >/dev/null && command -v netstat >/dev/null || \
-		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools; }
+	@command -v ss >/dev/null && command -v netstat >/dev/null && command -v etcd >/dev/null || \
+		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools etcd-server; }
 
 clean:
 	rm -rf bin

@@ -340,7 +340,8 @@ func (c *child) unhealthy(v verdict) {
 		}
 		return
 	}
-	ok, group, why := c.sup.admitRestart(c, c.proc.PID())
+	ok, group, why, fl := c.sup.admitRestart(c, c.proc.PID(), reason)
+	rec.Fleet = fl
 	if !ok {
 		// Held back by the group's budget: the child stays up, and the
 		// next scan judges it again.

@@ -65,16 +65,44 @@ func (s *Supervisor) groupOf(name string) *config.GroupSpec {
 }
 
 // admitRestart asks the group budget whether c may restart its process
-// pid for a health verdict now. A child in no group always may. Otherwise
-// it may while fewer than the group's max_unavailable members are down
-// (not Running, or granted a restart they have not finished), and no
-// other member has waited longer for the budget. When it may not, why
-// says which members are down, or which waits ahead.
-func (s *Supervisor) admitRestart(c *child, pid int) (ok bool, g *config.GroupSpec, why string) {
+// pid for a health verdict for reason now. A child in no group always
+// may. Otherwise it may while fewer than the group's max_unavailable
+// members are down (not Running, or granted a restart they have not
+// finished), and no other member has waited longer for the budget; and,
+// in a fleet group, once the fleet gave it a slot (see fleetSlot). When
+// it may not, why says which members are down, or which waits ahead, or
+// who holds the fleet's slots. fl is the fleet context of the record, nil
+// outside a fleet group.
+//
+// The local budget is asked first, under its lock; the fleet after, out
+// of it: no etcd call when the local budget says no anyway, and no
+// restart of another member waits for etcd's answer about this one.
+func (s *Supervisor) admitRestart(c *child, pid int, reason history.Reason) (ok bool, g *config.GroupSpec, why string, fl *history.Fleet) {
 	g = s.groupOf(c.name)
 	if g == nil {
-		return true, nil, ""
+		return true, nil, "", nil
 	}
+	ok, why, since := s.admitLocal(c, g, pid)
+	s.mu.Lock()
+	l := s.fleet
+	s.mu.Unlock()
+	if !ok || !g.Fleet || l == nil {
+		return ok, g, why, nil
+	}
+	ok, why, fl = l.fleetSlot(c, g, pid, reason)
+	if !ok {
+		// Not granted after all: back in the local queue, in its place.
+		s.groups.mu.Lock()
+		delete(s.groups.granted[g.Name], c.name)
+		s.groups.waiting[g.Name][c.name] = waiter{pid: pid, since: since, seen: time.Now()}
+		s.groups.mu.Unlock()
+	}
+	return ok, g, why, fl
+}
+
+// admitLocal is the local budget of admitRestart; since is when c began
+// to wait for it.
+func (s *Supervisor) admitLocal(c *child, g *config.GroupSpec, pid int) (ok bool, why string, since time.Time) {
 	s.groups.mu.Lock()
 	defer s.groups.mu.Unlock()
 	granted := s.groups.granted[g.Name]
@@ -133,28 +161,34 @@ func (s *Supervisor) admitRestart(c *child, pid int) (ok bool, g *config.GroupSp
 	}
 	budget := g.Budget()
 	if len(down) >= budget {
-		return false, g, fmt.Sprintf("group %s: %d of %d members down, max_unavailable %d: %s",
-			g.Name, len(down), len(g.Members), budget, strings.Join(down, ", "))
+		return false, fmt.Sprintf("group %s: %d of %d members down, max_unavailable %d: %s",
+			g.Name, len(down), len(g.Members), budget, strings.Join(down, ", ")), me.since
 	}
 	if ahead != "" {
-		return false, g, fmt.Sprintf("group %s: %s has waited longer (unhealthy since %s)",
-			g.Name, ahead, waiting[ahead].since.Format("15:04:05"))
+		return false, fmt.Sprintf("group %s: %s has waited longer (unhealthy since %s)",
+			g.Name, ahead, waiting[ahead].since.Format("15:04:05")), me.since
 	}
 	delete(waiting, c.name)
 	granted[c.name] = pid
-	return true, g, ""
+	return true, "", me.since
 }
 
-// releaseRestart gives back c's grant when the restart did not happen
-// (the hook vetoed it).
+// releaseRestart gives back c's grant, and its fleet slot, when the
+// restart did not happen (the hook vetoed it).
 func (s *Supervisor) releaseRestart(c *child) {
 	s.groups.mu.Lock()
-	defer s.groups.mu.Unlock()
 	for _, granted := range s.groups.granted {
 		delete(granted, c.name)
 	}
 	for _, waiting := range s.groups.waiting {
 		delete(waiting, c.name)
+	}
+	s.groups.mu.Unlock()
+	s.mu.Lock()
+	l := s.fleet
+	s.mu.Unlock()
+	if g := s.groupOf(c.name); g != nil && g.Fleet && l != nil {
+		l.releaseSlot(c, g.Name)
 	}
 }
 
@@ -165,13 +199,28 @@ func (s *Supervisor) releaseRestart(c *child) {
 // the upstream is the likely cause, not the processes. It is recorded
 // again only after the group stopped agreeing on that endpoint for
 // correlationQuiet windows.
+//
+// A fleet group's verdicts are published for the fleet-wide correlation
+// instead (see fleetLink.correlated), which records the incident on
+// every host; this one records it only while etcd is unreachable.
 func (s *Supervisor) correlate(results []health.Result, now time.Time) {
 	s.mu.Lock()
 	gs := slices.Clone(s.cfg.Groups)
+	l := s.fleet
 	s.mu.Unlock()
 	if len(gs) == 0 {
 		return
 	}
+	type published struct {
+		group, child, endpoint string
+		window                 time.Duration
+	}
+	var pub []published
+	defer func() { // after the lock: a send may wait for the agent
+		for _, p := range pub {
+			l.verdict(p.group, p.child, p.endpoint, p.window)
+		}
+	}()
 	s.groups.mu.Lock()
 	defer s.groups.mu.Unlock()
 	for _, g := range gs {
@@ -191,6 +240,9 @@ func (s *Supervisor) correlate(results []health.Result, now time.Time) {
 			}
 			if ep := dominantEndpoint(r.Verdict); ep != "" {
 				seen[r.Name+"\x00"+ep] = now
+				if g.Fleet && l != nil {
+					pub = append(pub, published{g.Name, r.Name, ep, window})
+				}
 			}
 		}
 		byEndpoint := map[string][]string{}
@@ -218,7 +270,7 @@ func (s *Supervisor) correlate(results []health.Result, now time.Time) {
 			continue
 		}
 		s.groups.held[g.Name] = now
-		if s.groups.reported[g.Name] == best {
+		if s.groups.reported[g.Name] == best || (g.Fleet && l != nil && l.reachable()) {
 			continue
 		}
 		s.groups.reported[g.Name] = best

@@ -61,6 +61,10 @@ type Options struct {
 	// OnScan, if set, is told of each health scan, from the health loop:
 	// it must return at once (a metric update, say).
 	OnScan func(ScanReport)
+	// FleetAgent is the argv of the fleet agent, run when the config has
+	// a [fleet] table; nil: [fleet] agent, else resreap-fleet beside
+	// resreap's binary, else in PATH (see agentCommand).
+	FleetAgent []string
 }
 
 // ScanReport is one health scan, for metrics.
@@ -103,6 +107,7 @@ type Supervisor struct {
 	rec      *recorder       // writes the history, set by Run
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
+	fleet    *fleetLink      // guarded by mu; nil without [fleet]
 	captures sync.WaitGroup  // capture writers (see child.capture)
 	// ready closes once Run has added the children (a reload waits for
 	// it); runDone when Run returns.
@@ -178,6 +183,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	healthDone := make(chan struct{})
 	go func() { defer close(healthDone); hl.run(healthCtx) }()
 
+	s.startFleet(cfg) // nothing without [fleet]
 	s.startAll(cfg.Children)
 	s.reloadMu.Unlock()
 	close(s.ready)
@@ -189,6 +195,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.shutdown()
 	cancelAll()
 	s.loops.Wait()
+	s.stopFleet()
 	s.closeOutputs()
 	s.waitCaptures()
 	return nil

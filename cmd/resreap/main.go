@@ -72,6 +72,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runLogs(rest, stdout, stderr)
 	case "watch":
 		return runWatch(rest, stdout, stderr)
+	case "fleet":
+		return runFleet(rest, stdout, stderr)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
 	case "version", "-v", "--version":

@@ -46,6 +46,17 @@ var (
 	rangeHistoryKeep = numRange{min: 0, max: 1000}
 )
 
+// [fleet] lease_ttl, default 10s: a resreap that dies frees its fleet
+// slots within 10s, and its keep-alives (one every third of it) cost the
+// cluster 0.3 writes a second per host.
+const defaultLeaseTTL = 10 * time.Second
+
+// lease_ttl: 2s..5m, whole seconds. etcd grants no lease shorter than
+// its own minimum (1.5 election timeouts rounded up: 2s with its default
+// timing) and counts in seconds; beyond 5 minutes the slots of a dead
+// host hold up the fleet's restarts for longer than any leak should wait.
+var rangeLeaseTTL = durRange{min: 2 * time.Second, max: 5 * time.Minute}
+
 // defaultStopWait is the wait after each stop signal when the file gives
 // none.
 const defaultStopWait = 5 * time.Second

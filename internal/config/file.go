@@ -12,12 +12,16 @@ type fileConfig struct {
 	Defaults   fileChild      `toml:"defaults"`
 	Child      []fileChild    `toml:"child"`
 	Group      []fileGroup    `toml:"group"`
+	Fleet      *fileFleet     `toml:"fleet"` // nil: no [fleet] table
 }
 
 type fileGroup struct {
 	Name           *string  `toml:"name"`
 	Members        []string `toml:"members"`
 	MaxUnavailable any      `toml:"max_unavailable"` // a count, or "25%"
+	// Fleet makes the group's budget fleet-wide (see fleet.go).
+	Fleet               *bool `toml:"fleet"`
+	FleetMaxUnavailable any   `toml:"fleet_max_unavailable"` // a count, or "25%"
 }
 
 type fileSupervisor struct {

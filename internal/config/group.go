@@ -19,14 +19,55 @@ type GroupSpec struct {
 	// percentage of the members (rounded down, at least 1).
 	MaxUnavailable int
 	Percent        bool
+	// Fleet makes the group one of a fleet: its members on every host
+	// registered under the same [fleet] prefix share a restart budget of
+	// FleetMaxUnavailable members (with FleetPercent a percentage of the
+	// registered members), kept in etcd. Unset (false) the group is this
+	// host's alone. The local budget applies as well.
+	Fleet               bool
+	FleetMaxUnavailable int
+	FleetPercent        bool
 }
 
 // Budget is how many of the group's members may be unavailable at once.
 func (g GroupSpec) Budget() int {
-	if !g.Percent {
-		return g.MaxUnavailable
+	return budget(g.MaxUnavailable, g.Percent, len(g.Members))
+}
+
+// FleetBudget is how many of the fleet group's members may be restarted
+// at once fleet-wide, registered being how many members the fleet has.
+func (g GroupSpec) FleetBudget(registered int) int {
+	return budget(g.FleetMaxUnavailable, g.FleetPercent, registered)
+}
+
+// budget is n, or with percent n% of members, rounded down, at least 1.
+func budget(n int, percent bool, members int) int {
+	if !percent {
+		return n
 	}
-	return max(1, int(math.Floor(float64(len(g.Members))*float64(g.MaxUnavailable)/100)))
+	return max(1, int(math.Floor(float64(members)*float64(n)/100)))
+}
+
+// Diff lists the keys of a [[group]] whose values differ between a and b.
+// A change of members or budget applies at once, at the next verdict; a
+// change of fleet takes effect when resreap restarts (the fleet's
+// connection is set up once).
+func (a GroupSpec) Diff(b GroupSpec) []string {
+	var keys []string
+	for _, f := range []struct {
+		key  string
+		same bool
+	}{
+		{"members", slices.Equal(a.Members, b.Members)},
+		{"max_unavailable", a.MaxUnavailable == b.MaxUnavailable && a.Percent == b.Percent},
+		{"fleet", a.Fleet == b.Fleet},
+		{"fleet_max_unavailable", a.FleetMaxUnavailable == b.FleetMaxUnavailable && a.FleetPercent == b.FleetPercent},
+	} {
+		if !f.same {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
 }
 
 // GroupOf returns the group child is a member of, or nil.
@@ -78,32 +119,32 @@ func (v *validator) groups(fgs []fileGroup, children []ChildSpec) []GroupSpec {
 				g.Members = append(g.Members, n)
 			}
 		}
-		v.maxUnavailable(key+".max_unavailable", fg.MaxUnavailable, &g)
+		g.MaxUnavailable, g.Percent = v.maxUnavailable(key+".max_unavailable", fg.MaxUnavailable)
 		out = append(out, g)
 	}
 	return out
 }
 
 // maxUnavailable reads a count (1 or more) or a percentage ("25%", 1 to
-// 100). Unset is 1: one member down at a time.
-func (v *validator) maxUnavailable(key string, x any, g *GroupSpec) {
-	g.MaxUnavailable = 1
+// 100) into n, percent. Unset is 1: one member down at a time.
+func (v *validator) maxUnavailable(key string, x any) (n int, percent bool) {
 	switch m := x.(type) {
 	case nil:
 	case int64:
 		if m < 1 || m > int64(rangeInstances.max) {
 			v.add(key, "must be a count from 1 to %d, or a percentage like \"25%%\"", rangeInstances.max)
-			return
+			break
 		}
-		g.MaxUnavailable = int(m)
+		return int(m), false
 	case string:
 		n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(m, "%")))
 		if !strings.HasSuffix(m, "%") || err != nil || n < 1 || n > 100 {
 			v.add(key, "must be a count, or a percentage from 1%% to 100%%, not %q", m)
-			return
+			break
 		}
-		g.MaxUnavailable, g.Percent = n, true
+		return n, true
 	default:
 		v.add(key, "must be a count or a percentage like \"25%%\"")
 	}
+	return 1, false
 }

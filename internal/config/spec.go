@@ -20,6 +20,10 @@ type Config struct {
 	Supervisor Supervisor
 	Children   []ChildSpec
 	Groups     []GroupSpec
+	// Fleet is the [fleet] table: the etcd cluster the fleet groups
+	// share their budgets through. nil without one: nothing of the fleet
+	// runs.
+	Fleet *FleetSpec
 
 	lines keyLines // the line of each key, for CheckHost's problems
 }

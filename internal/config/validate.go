@@ -90,7 +90,9 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 	}
 	expandDependencies(cfg.Children)
 	v.dependencies(cfg.Children, seen)
+	cfg.Fleet = v.fleet(fc.Fleet)
 	cfg.Groups = v.groups(fc.Group, cfg.Children)
+	v.fleetGroups(fc.Group, cfg)
 	for i := range cfg.Children {
 		if c := &cfg.Children[i].Capture; c.Dir == "" {
 			c.Dir = filepath.Join(cfg.Supervisor.StateDir, "captures")

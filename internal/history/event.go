@@ -10,7 +10,7 @@ import (
 // Events lists every event name, in the order of a child's life.
 func Events() []Event {
 	return []Event{EventOrphaned, EventStart, EventExit, EventUnhealthy, EventWouldRestart, EventCorrelated,
-		EventDeferred, EventVeto, EventStop, EventRestart, EventFatal, EventReload}
+		EventDeferred, EventOrder, EventVeto, EventStop, EventRestart, EventFatal, EventReload, EventFleet}
 }
 
 // Known reports whether e is one of the events resreap writes.

@@ -34,6 +34,14 @@ const (
 	// with the same dominant foreign endpoint: probably that upstream, not
 	// the processes. Child is empty; Group, Endpoint and Members say it.
 	EventCorrelated Event = "correlated"
+	// EventOrder is a step of a fleet's rolling restart order on this
+	// host: a member's restart begun for it, done, or failed. Fleet says
+	// which order.
+	EventOrder Event = "order"
+	// EventFleet is a change of this host's link with the fleet: etcd
+	// unreachable (and what fleet groups do meanwhile), or back. Recorded
+	// once per change.
+	EventFleet Event = "fleet"
 )
 
 // Reason says why the event happened.
@@ -51,6 +59,7 @@ const (
 	ReasonRecovery     Reason = "recovery" // a new resreap found the processes of one that died
 	ReasonLiveness     Reason = Reason(health.ReasonLiveness)
 	ReasonNotReady     Reason = "not_ready" // not ready within start_timeout: a failed start
+	ReasonOrder        Reason = "order"     // a fleet's rolling restart order (resreap fleet restart)
 )
 
 // Proc is a process named in a record: one left by a previous resreap.
@@ -100,6 +109,27 @@ type Record struct {
 	Group    string   `json:"group,omitempty"`
 	Endpoint string   `json:"endpoint,omitempty"`
 	Members  []string `json:"members,omitempty"`
+
+	// Fleet is the fleet context of a record of a fleet group (deferred,
+	// correlated, order, fleet, and the unhealthy record of a restart
+	// the fleet admitted); nil for the others.
+	Fleet *Fleet `json:"fleet,omitempty"`
+}
+
+// Fleet is what the fleet had to do with a record.
+type Fleet struct {
+	Host string `json:"host"` // this resreap's [fleet] host
+	// Holders are who held the group's slots when a restart was
+	// deferred: "web-2/fe.1 since 15:04:05".
+	Holders []string `json:"holders,omitempty"`
+	Slots   int      `json:"slots,omitempty"` // the group's fleet budget then
+	// Hosts are the hosts whose members agreed on a correlated
+	// endpoint; Members there are host/child.
+	Hosts []string `json:"hosts,omitempty"`
+	Order string   `json:"order,omitempty"` // the order's id
+	// Fallback says what a fleet member's restart went by while etcd
+	// was unreachable: "local" (the local budget) or "hold" (deferred).
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Duration is a time.Duration written as Go duration text ("1.503s"); the

@@ -22,15 +22,19 @@ var layer = map[string]int{
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
-	"health":             1,
-	"internal/proc":      1, // forks, reaps, signals, escalates: knows no config, no history
-	"internal/config":    2, // specs hold health policies
-	"internal/history":   2, // records hold health evidence
-	"supervisor":         3,
-	"cmd":                4,
-	"bench/harness":      5, // make bench: measures the commands
-	"bench/cmd":          6,
-	"internal/layers":    7, // this test
+	// What resreap and its fleet agent say to each other: no etcd code,
+	// so that resreap links none (see internal/fleet/link).
+	"internal/fleet/link": 0,
+	"health":              1,
+	"internal/proc":       1, // forks, reaps, signals, escalates: knows no config, no history
+	"internal/config":     2, // specs hold health policies
+	"internal/history":    2, // records hold health evidence
+	"internal/fleet":      2, // etcd: the fleet agent's, below supervisor, which never imports it
+	"supervisor":          3,
+	"cmd":                 4,
+	"bench/harness":       5, // make bench: measures the commands
+	"bench/cmd":           6,
+	"internal/layers":     7, // this test
 }
 
 // parentUsers import their parent, of the same rank: the control socket
@@ -125,6 +129,22 @@ func TestViolations(t *testing.T) {
 		have := violations(mod+tc.from, []string{mod + tc.to, "fmt"})
 		if (len(have) > 0) != tc.want {
 			t.Errorf("%s imports %s: violations %q, want a violation: %v", tc.from, tc.to, have, tc.want)
+		}
+	}
+}
+
+// resreap links no etcd client: gRPC, protobuf and their registries cost
+// 7.7 MB of RSS in any process that links them, fleet or not. The fleet
+// agent, resreap-fleet, is the one binary that does.
+func TestResreapLinksNoEtcd(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/resreap/resreap/cmd/resreap").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "go.etcd.io/") || strings.HasPrefix(dep, "google.golang.org/grpc") ||
+			dep == "github.com/resreap/resreap/internal/fleet" {
+			t.Errorf("resreap links %s", dep)
 		}
 	}
 }

@@ -41,6 +41,11 @@ func NewRegistry(src Source, scans *Scans) *prometheus.Registry {
 	if scans != nil {
 		reg.MustRegister(scans)
 	}
+	if fs, ok := src.(FleetSource); ok {
+		if _, on := fs.FleetStats(); on {
+			reg.MustRegister(newFleetCollector(fs))
+		}
+	}
 	return reg
 }
 

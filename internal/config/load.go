@@ -31,6 +31,9 @@ type Problem struct {
 type Error struct {
 	Path     string
 	Problems []Problem
+	// partial is what Parse could read of a file it found problems in,
+	// for CheckFile's host checks; nil for a file it could not decode.
+	partial *Config
 }
 
 func (e *Error) Error() string {
@@ -79,7 +82,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	cfg.lines = v.lines
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, &Error{Path: path, Problems: v.problems}
+		return nil, &Error{Path: path, Problems: v.problems, partial: cfg}
 	}
 	return cfg, nil
 }

@@ -93,7 +93,7 @@ func zshArguments(b *strings.Builder, c compCommand, indent string) {
 	b.WriteString("\n")
 }
 
-// zshQuote quotes s for zsh: single quotes, a quote inside as '\''.
+// zshQuote quotes s for zsh: single quotes, a quote inside as '\”.
 func zshQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -93,7 +93,8 @@ func zshArguments(b *strings.Builder, c compCommand, indent string) {
 	b.WriteString("\n")
 }
 
-// zshQuote quotes s for zsh: single quotes, a quote inside as '\”.
+// zshQuote quotes s for zsh in single quotes; a quote inside ends the
+// quoting, is escaped with a backslash, and starts it again.
 func zshQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

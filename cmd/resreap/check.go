@@ -95,14 +95,14 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		total, slowest := shutdownTime(cfg)
 		res.Children, res.ShutdownSeconds, res.Slowest = len(cfg.Children), wholeSeconds(total), slowest
 	}
-	res.Problems = problemsOf(err)
+	res.Problems = problemsOf(file, err)
 	if o.json {
 		if werr := writeJSON(stdout, res); werr != nil {
 			fmt.Fprintf(stderr, "resreap check: %v\n", werr)
 			return 1
 		}
 	} else if err != nil {
-		printEscaped(stderr, err.Error())
+		printEscaped(stderr, file.describe(err))
 	} else {
 		host := "host checked"
 		if o.noHost {
@@ -122,7 +122,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 
 // problemsOf lists the problems of a CheckFile error, one for an error
 // that is not a list of them (a file that cannot be read).
-func problemsOf(err error) []checkProblem {
+func problemsOf(file configFile, err error) []checkProblem {
 	out := []checkProblem{}
 	var ce *config.Error
 	switch {
@@ -132,7 +132,7 @@ func problemsOf(err error) []checkProblem {
 			out = append(out, checkProblem{Line: p.Line, Key: p.Key, Message: p.Msg})
 		}
 	default:
-		out = append(out, checkProblem{Message: err.Error()})
+		out = append(out, checkProblem{Message: file.describe(err)})
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+
+	"github.com/resreap/resreap/internal/config"
 )
 
 // defaultConfig is the config file of every command that reads one when
@@ -67,4 +69,16 @@ func (c configFile) missingDefault() bool {
 	}
 	_, err := os.Stat(c.path)
 	return errors.Is(err, fs.ErrNotExist)
+}
+
+// describe is the text of err, an error of loading c: a *config.Error
+// names the file on each problem already; any other (the file cannot be
+// read) is prefixed with the file and what chose it, since the error may
+// name only a directory on the way ("open /etc/resreap: no such file").
+func (c configFile) describe(err error) string {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return err.Error()
+	}
+	return c.String() + ": " + err.Error()
 }

@@ -136,7 +136,11 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: %s\n", usage)
 		return 2
 	}
-	known, exit := childNames(path, stderr)
+	var reqs []control.Request
+	for _, n := range names {
+		reqs = append(reqs, control.Request{Cmd: cmd, Child: n})
+	}
+	known, exit := childNames(path, out, reqs...)
 	if exit != 0 {
 		return exit
 	}
@@ -163,7 +167,7 @@ func socketPath(configFlag, socket string, socketSet bool, stderr io.Writer) (st
 	}
 	sc, err := config.LoadSupervisor(file.path)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, file.describe(err))
 		return "", 2
 	}
 	return sc.ControlSocket, 0
@@ -181,7 +185,7 @@ func ctlSignal(path string, args []string, mainOnly bool, usage string, out ctlO
 		fmt.Fprintf(out.stderr, "resreap signal: %v\n", err)
 		return 2
 	}
-	known, exit := childNames(path, out.stderr)
+	known, exit := childNames(path, out, control.Request{Cmd: control.CmdSignal, Child: args[0], Signal: signame.Name(sig), Main: mainOnly})
 	if exit != 0 {
 		return exit
 	}
@@ -291,10 +295,16 @@ func instancesOf(known []string, base string) []string {
 }
 
 // childNames asks resreap for the names of its children; when it cannot,
-// it prints why and returns the exit status for it.
-func childNames(path string, stderr io.Writer) ([]string, int) {
-	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, stderr)
+// it prints why (with --json, an answer for each of the requests reqs
+// that cannot be made) and returns the exit status for it.
+func childNames(path string, out ctlOutput, reqs ...control.Request) ([]string, int) {
+	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, out.stderr)
 	if exit != 0 {
+		for _, req := range reqs {
+			if out.json {
+				writeJSON(out.stdout, ctlAnswer(req, resp, exit)) //nolint:errcheck // the exit status says it failed
+			}
+		}
 		return nil, exit
 	}
 	var names []string

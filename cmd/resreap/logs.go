@@ -70,7 +70,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	file := pickConfig(v.config)
 	cfg, err := config.Load(file.path)
 	if err != nil {
-		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
+		fmt.Fprintf(stderr, "resreap logs: %s\n", file.describe(err))
 		return 2
 	}
 	spec := cfg.Child(name)

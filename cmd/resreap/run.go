@@ -81,14 +81,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer closeLog()
-	cfg, err := config.Load(pickConfig(o.config).path)
+	file := pickConfig(o.config)
+	cfg, err := config.Load(file.path)
 	if err == nil {
 		// A path another user could turn into a root write elsewhere is
 		// refused before anything starts, as Load's problems are.
 		err = config.CheckPaths(cfg)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, file.describe(err))
 		return 2
 	}
 	// What resreap check would say of this host: each child concerned

@@ -89,6 +89,12 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 // whole line ended, and a line it has not finished yet is no warning:
 // its writer is still writing it.
 func read(path string, f Filter, follow bool) ([]Record, []Warning, *Follower, error) {
+	// safefs walks from the root: a relative path (history -f FILE) is
+	// taken from the working directory first.
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("history: %w", err)
+	}
 	d, err := safefs.OpenDir(filepath.Dir(path), policy())
 	if err != nil {
 		return nil, nil, nil, pathError("open", path, err)

@@ -67,3 +67,37 @@ func TestCheckFileUndecodable(t *testing.T) {
 		t.Errorf("have %v", err)
 	}
 }
+
+// The supervisor's paths and listen address take ${VAR:-default}, as the
+// demo does for its directory and ports.
+func TestSupervisorExpands(t *testing.T) {
+	t.Setenv("RR_DIR", "/srv/rr")
+	src := `[supervisor]
+state_dir      = "${RR_DIR:-/tmp/x}"
+control_socket = "${RR_DIR:-/tmp/x}/c.sock"
+history_file   = "${RR_UNSET:-/tmp/h}/history.jsonl"
+metrics_listen = "127.0.0.1:${RR_PORT:-9321}"
+[[child]]
+name = "a"
+command = ["a"]
+`
+	for _, load := range []func() (Supervisor, error){
+		func() (Supervisor, error) { c, err := Parse("/x/r.toml", []byte(src)); return c.Supervisor, err },
+		func() (Supervisor, error) {
+			p := filepath.Join(t.TempDir(), "r.toml")
+			os.WriteFile(p, []byte(src), 0o600)
+			return LoadSupervisor(p)
+		},
+	} {
+		sc, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.StateDir != "/srv/rr" || sc.ControlSocket != "/srv/rr/c.sock" || sc.HistoryFile != "/tmp/h/history.jsonl" || sc.MetricsListen != "127.0.0.1:9321" {
+			t.Errorf("have %+v", sc)
+		}
+	}
+	if _, err := Parse("/x/r.toml", []byte("[supervisor]\nstate_dir = \"${RR_UNSET}\"\n[[child]]\nname = \"a\"\ncommand = [\"a\"]\n")); err == nil || !strings.Contains(err.Error(), "supervisor.state_dir") {
+		t.Errorf("an unset variable without default: %v", err)
+	}
+}

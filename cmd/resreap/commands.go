@@ -56,6 +56,8 @@ func commands() []command {
 			usage: historyUsage, examples: historyExamples, flags: fsOf(historyFlags), run: runHistory},
 		command{name: "logs", summary: "show a child's output file",
 			usage: logsUsage, examples: logsExamples, flags: fsOf(logsFlags), run: runLogs},
+		command{name: "probe", summary: "GET resreap's /healthz or /readyz (or a URL); exit 0 on 2xx",
+			usage: probeUsage, examples: probeExamples, flags: fsOf(probeFlags), args: []string{"/healthz", "/readyz"}, run: runProbe},
 		command{name: "watch", summary: "watch processes resreap does not own (the old watchdog's flags)",
 			usage: "resreap watch [flags]", flags: watch.Flags, run: runWatch},
 		command{name: "demo", summary: "the children of the bundled demo config",

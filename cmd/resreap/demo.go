@@ -169,7 +169,7 @@ func demoFEServer(backend string, leakAfter, leakEvery time.Duration, ignore []s
 			name := signame.Name(sig.(unix.Signal))
 			switch {
 			case name == "QUIT":
-				fmt.Fprintf(stdout, "fe-server: SIGQUIT: thread dump: 1 goroutine leaking, %d sockets held\n", len(leaked))
+				fmt.Fprintf(stdout, "fe-server: SIGQUIT: thread dump: 1 goroutine leaking, %s held\n", count(len(leaked), "socket", "sockets"))
 			case ignored[name]:
 				fmt.Fprintf(stdout, "fe-server: SIG%s ignored (stuck in the network library)\n", name)
 			default:

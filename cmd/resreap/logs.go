@@ -82,7 +82,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if len(copies) > 0 {
-			fmt.Fprintf(stderr, "resreap logs: %s has %d instances: name one of %s\n", name, len(copies), strings.Join(copies, ", "))
+			fmt.Fprintf(stderr, "resreap logs: %s has %s: name one of %s\n", name, count(len(copies), "instance", "instances"), strings.Join(copies, ", "))
 		} else {
 			fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", file, name)
 		}

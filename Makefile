@@ -1,12 +1,19 @@
-# resreap: `make run` runs the demo, `make test` runs every test.
+# resreap: `make run` runs the demo, `make test` runs every test,
+# `make install` installs the binary, its man page and completions.
 GO       ?= go
 BIN      := bin/resreap
 FLEETBIN := bin/resreap-fleet
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 
-.PHONY: all build run test lint bench clean
+# A pipeline fails when any command of it fails (go test | testprogress).
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
+.PHONY: all build run test lint bench clean install
 
 all: build
 
@@ -24,11 +31,33 @@ run: build
 ## *WithoutInotify use up root's inotify instances (a host where other
 ## programs took them all): they run on their own afterwards, since any
 ## test running beside them would lose its inotify watches too.
+## cmd/testprogress prints each package's line as it finishes (not in
+## go test's order, which held every line behind the slowest package),
+## the tests still running every 30s, a failed package's whole output,
+## and "N passed, N failed, N skipped" at the end.
 EXCLUSIVE := WithoutInotify
+PROGRESS  := bin/testprogress
 test: build test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m -skip '$(EXCLUSIVE)' ./...
-	$(GO) test -race -count=1 -timeout 5m -p 1 -run '$(EXCLUSIVE)' ./...
+	$(GO) build -o $(PROGRESS) ./cmd/testprogress
+	@echo "go test: every package with the race detector (the slowest, cmd/resreap and supervisor, take minutes)"
+	$(GO) test -json -race -count=1 -timeout 15m -skip '$(EXCLUSIVE)' ./... 2>&1 | $(PROGRESS)
+	@echo "go test: the tests that use up inotify ($(EXCLUSIVE)), one package at a time"
+	$(GO) test -json -race -count=1 -timeout 5m -p 1 -run '$(EXCLUSIVE)' ./... 2>&1 | $(PROGRESS)
+
+## install: the binary, its man page (resreap man) and its bash, zsh and
+## fish completions (resreap completion SHELL), under DESTDIR/PREFIX
+## (PREFIX=/usr/local by default; DESTDIR for a package build)
+install: build
+	./$(BIN) man > bin/resreap.1
+	./$(BIN) completion bash > bin/resreap.bash
+	./$(BIN) completion zsh > bin/_resreap
+	./$(BIN) completion fish > bin/resreap.fish
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/resreap
+	install -D -m 0644 bin/resreap.1 $(DESTDIR)$(PREFIX)/share/man/man1/resreap.1
+	install -D -m 0644 bin/resreap.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/resreap
+	install -D -m 0644 bin/_resreap $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_resreap
+	install -D -m 0644 bin/resreap.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/resreap.fish
 
 ## faults: only the fault suite (fault_*_test.go: resreap against its own
 ## I/O failing, PID reuse, state machine corners, abuse), with the race

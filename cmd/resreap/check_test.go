@@ -104,7 +104,7 @@ memory_max = "64MB"
 	}
 
 	code, out = resreap(t, "check", "--no-host-checks", "-c", cfg)
-	if code != 0 || !strings.Contains(out, "ok (7 children, host not checked)") {
+	if code != 0 || !strings.Contains(out, "ok (7 children, host not checked; ") {
 		t.Errorf("--no-host-checks: exit %d, want 0 and ok:\n%s", code, out)
 	}
 }
@@ -181,7 +181,7 @@ func TestCheckNofileAboveHardLimit(t *testing.T) {
 		code int
 		want string
 	}{
-		{1000, 0, "ok (1 children, host checked)"},
+		{1000, 0, "ok (1 child, host checked; "},
 		{1001, 2, ":4: child[a].rlimit_nofile: 1001 is above resreap's hard RLIMIT_NOFILE (1000), which only CAP_SYS_RESOURCE can raise, and resreap runs without it"},
 	} {
 		cfg := writeFile(t, dir, fmt.Sprintf("nofile-%d.toml", tc.n), fmt.Sprintf("[[child]]\nname = \"a\"\ncommand = [\"sh\"]\nrlimit_nofile = %d\n", tc.n))

@@ -31,36 +31,73 @@ const statusTimeout = 10 * time.Second
 // ctlCommand is one control command of the command line.
 type ctlCommand struct {
 	args     string // positional arguments, for the usage line
-	names    bool   // takes child names (or "all")
+	summary  string
 	examples string
 }
 
 var ctlCommands = map[string]ctlCommand{
-	control.CmdStatus: {"[NAME...]", false, `  resreap status -c /etc/resreap/resreap.toml
+	control.CmdStatus: {"[NAME...]", "show a running resreap and its children; exit 1 if one is not up", `  resreap status -c /etc/resreap/resreap.toml
   resreap status fe-server --json
 exit status: 0 every child named (or all) is up: running, stopped by an
 operator, or exited cleanly where its restart policy says so; 1 some
 child is not (starting, backoff, stopping, fatal, exited after a
 failure), or resreap does not answer; 2 usage or config error.
 `},
-	control.CmdStart: {"NAME... | all", true, `  resreap start backend
+	control.CmdStart: {"NAME... | all", "start children of a running resreap", `  resreap start backend
   resreap start all --wait 1m
 waits until each child is running, has failed to start, or --wait has
 passed; exit 1 if any did not run.
 `},
-	control.CmdStop: {"NAME... | all", true, `  resreap stop worker
+	control.CmdStop: {"NAME... | all", "stop children through their escalation", `  resreap stop worker
 returns once each child was stopped through its escalation and reaped.
 `},
-	control.CmdRestart: {"NAME... | all", true, `  resreap restart fe-server
+	control.CmdRestart: {"NAME... | all", "stop children through their escalation and start them again", `  resreap restart fe-server
   resreap restart a b c      one after another
 `},
-	control.CmdReload: {"", false, `  resreap reload -c /etc/resreap/resreap.toml
-an invalid file changes nothing: its problems are printed and the exit
-status is 2, as for resreap check.
+	control.CmdReload: {"", "re-read the config of a running resreap (its ExecReload)", `  resreap reload -c /etc/resreap/resreap.toml
+returns once the reload is done. An invalid file changes nothing: its
+problems are printed as file:line and the exit status is 2, as for
+resreap check; so it is the unit's ExecReload, where kill -HUP would
+report success for a file resreap refused.
 `},
-	control.CmdSignal: {"NAME SIG", false, `  resreap signal fe-server HUP           every process of the child
+	control.CmdSignal: {"NAME SIG", "send a signal to every process of a child (--main: its main process)", `  resreap signal fe-server HUP           every process of the child
   resreap signal fe-server HUP --main    its main process only
 `},
+}
+
+// ctlOpts are the flags of a control command.
+type ctlOpts struct {
+	config string
+	socket string
+	json   bool
+	main   bool          // signal
+	wait   time.Duration // start, restart
+}
+
+// ctlUsage is the synopsis of the control command cmd.
+func ctlUsage(cmd string) string {
+	return fmt.Sprintf("resreap %s [-c CONFIG | -s SOCKET] [--json] %s", cmd, ctlCommands[cmd].args)
+}
+
+// ctlFlags returns the flags of the control command cmd and where they
+// are stored.
+func ctlFlags(cmd string) (*pflag.FlagSet, *ctlOpts) {
+	var o ctlOpts
+	fs := newFlagSet(cmd)
+	configFlag(fs, &o.config, "find resreap by the control_socket of the config")
+	fs.StringVarP(&o.socket, "socket", "s", config.DefaultControlSocket, "control socket of the running resreap (instead of the config's)")
+	fileFlag(fs, "socket")
+	jsonHelp := "print each answer as a line of JSON: {\"cmd\", \"child\", \"ok\", \"error\", and the result}"
+	switch cmd {
+	case control.CmdStatus:
+		jsonHelp = "print the status as JSON: {\"supervisor\": {...}, \"children\": [...]}"
+	case control.CmdSignal:
+		fs.BoolVar(&o.main, "main", false, "signal the main process only, not its workers (default: every process of the child)")
+	case control.CmdStart, control.CmdRestart:
+		fs.DurationVar(&o.wait, "wait", control.DefaultWait, "wait this long for each child to run")
+	}
+	fs.BoolVar(&o.json, "json", false, jsonHelp)
+	return fs, &o
 }
 
 // runCtl sends one command per named child to a running resreap over its
@@ -69,49 +106,41 @@ status is 2, as for resreap check.
 // for status), 2 usage (unknown command, child or signal, wrong
 // arguments, bad config file).
 func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
-	c, ok := ctlCommands[cmd]
-	if !ok {
+	if _, ok := ctlCommands[cmd]; !ok {
 		fmt.Fprintf(stderr, "resreap: unknown control command %q\n", cmd)
 		return 2
 	}
-	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
-	configPath := fs.StringP("config", "c", "", "read the control socket path from this config `FILE`")
-	socket := fs.StringP("socket", "s", config.DefaultControlSocket, "control socket of the running resreap")
-	var asJSON, mainOnly *bool
-	var wait *time.Duration
-	switch cmd {
-	case control.CmdStatus:
-		asJSON = fs.Bool("json", false, "print the status as JSON: {\"supervisor\": {...}, \"children\": [...]}")
-	case control.CmdSignal:
-		mainOnly = fs.Bool("main", false, "signal the main process only, not its workers (default: every process of the child)")
-	case control.CmdStart, control.CmdRestart:
-		wait = fs.Duration("wait", control.DefaultWait, "wait this long for each child to run")
-	}
-	usage := fmt.Sprintf("resreap %s [-c CONFIG | -s SOCKET] %s", cmd, c.args)
-	if exit, ok := parseArgs(fs, args, usage, c.examples, stdout, stderr); !ok {
+	fs, o := ctlFlags(cmd)
+	usage := ctlUsage(cmd)
+	if exit, ok := parseArgs(fs, args, usage, ctlCommands[cmd].examples, stdout, stderr); !ok {
 		return exit
 	}
-	path, exit := socketPath(*configPath, *socket, fs.Changed("socket"), stderr)
+	path, exit := socketPath(o.config, o.socket, fs.Changed("socket"), stderr)
 	if exit != 0 {
 		return exit
 	}
+	out := ctlOutput{stdout: stdout, stderr: stderr, json: o.json}
 	names := fs.Args()
 	switch {
 	case cmd == control.CmdSignal:
-		return ctlSignal(path, names, *mainOnly, usage, stdout, stderr)
+		return ctlSignal(path, names, o.main, usage, out)
 	case cmd == control.CmdStatus:
-		return ctlStatus(path, names, *asJSON, stdout, stderr)
+		return ctlStatus(path, names, o.json, stdout, stderr)
 	case cmd == control.CmdReload:
 		if len(names) != 0 {
 			fmt.Fprintf(stderr, "usage: %s\n", usage)
 			return 2
 		}
-		return ctlCall(path, control.Request{Cmd: cmd}, stdout, stderr)
+		return ctlCall(path, control.Request{Cmd: cmd}, out)
 	case len(names) == 0:
 		fmt.Fprintf(stderr, "usage: %s\n", usage)
 		return 2
 	}
-	known, exit := childNames(path, stderr)
+	var reqs []control.Request
+	for _, n := range names {
+		reqs = append(reqs, control.Request{Cmd: cmd, Child: n})
+	}
+	known, exit := childNames(path, out, reqs...)
 	if exit != 0 {
 		return exit
 	}
@@ -119,47 +148,50 @@ func runCtl(cmd string, args []string, stdout, stderr io.Writer) int {
 	worst := 0
 	for _, n := range names {
 		req := control.Request{Cmd: cmd, Child: n}
-		if wait != nil {
-			req.Wait = history.Duration(*wait)
+		if cmd == control.CmdStart || cmd == control.CmdRestart {
+			req.Wait = history.Duration(o.wait)
 		}
-		worst = max(worst, ctlCall(path, req, stdout, stderr))
+		worst = max(worst, ctlCall(path, req, out))
 	}
 	return worst
 }
 
-// socketPath is the control socket to use: -s, or the one the config file
-// names, or the default.
-func socketPath(configPath, socket string, socketSet bool, stderr io.Writer) (string, int) {
-	if configPath == "" || socketSet {
+// socketPath is the control socket to use: -s when given, else the
+// control_socket of the config (-c, $RESREAP_CONFIG or the default
+// file); without -c and $RESREAP_CONFIG, a default file that does not
+// exist means the default socket, as an empty config would.
+func socketPath(configFlag, socket string, socketSet bool, stderr io.Writer) (string, int) {
+	file := pickConfig(configFlag)
+	if socketSet || file.missingDefault() {
 		return socket, 0
 	}
-	sc, err := config.LoadSupervisor(configPath)
+	sc, err := config.LoadSupervisor(file.path)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, file.describe(err))
 		return "", 2
 	}
 	return sc.ControlSocket, 0
 }
 
-func ctlSignal(path string, args []string, mainOnly bool, usage string, stdout, stderr io.Writer) int {
+func ctlSignal(path string, args []string, mainOnly bool, usage string, out ctlOutput) int {
 	if len(args) != 2 {
-		fmt.Fprintf(stderr, "usage: %s\n", usage)
+		fmt.Fprintf(out.stderr, "usage: %s\n", usage)
 		return 2
 	}
 	// Refuse a bad name here, even when resreap is not running; send the
 	// signal by the name resreap gives it.
 	sig, err := signame.ParseName(args[1])
 	if err != nil {
-		fmt.Fprintf(stderr, "resreap signal: %v\n", err)
+		fmt.Fprintf(out.stderr, "resreap signal: %v\n", err)
 		return 2
 	}
-	known, exit := childNames(path, stderr)
+	known, exit := childNames(path, out, control.Request{Cmd: control.CmdSignal, Child: args[0], Signal: signame.Name(sig), Main: mainOnly})
 	if exit != 0 {
 		return exit
 	}
 	worst := 0
 	for _, n := range expandNames(known, args[:1]) {
-		worst = max(worst, ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: n, Signal: signame.Name(sig), Main: mainOnly}, stdout, stderr))
+		worst = max(worst, ctlCall(path, control.Request{Cmd: control.CmdSignal, Child: n, Signal: signame.Name(sig), Main: mainOnly}, out))
 	}
 	return worst
 }
@@ -263,10 +295,16 @@ func instancesOf(known []string, base string) []string {
 }
 
 // childNames asks resreap for the names of its children; when it cannot,
-// it prints why and returns the exit status for it.
-func childNames(path string, stderr io.Writer) ([]string, int) {
-	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, stderr)
+// it prints why (with --json, an answer for each of the requests reqs
+// that cannot be made) and returns the exit status for it.
+func childNames(path string, out ctlOutput, reqs ...control.Request) ([]string, int) {
+	resp, exit := call(path, control.Request{Cmd: control.CmdStatus}, out.stderr)
 	if exit != 0 {
+		for _, req := range reqs {
+			if out.json {
+				writeJSON(out.stdout, ctlAnswer(req, resp, exit)) //nolint:errcheck // the exit status says it failed
+			}
+		}
 		return nil, exit
 	}
 	var names []string
@@ -274,19 +312,6 @@ func childNames(path string, stderr io.Writer) ([]string, int) {
 		names = append(names, c.Name)
 	}
 	return names, 0
-}
-
-// ctlCall sends req, prints the answer and returns the exit status.
-func ctlCall(path string, req control.Request, stdout, stderr io.Writer) int {
-	resp, exit := call(path, req, stderr)
-	if exit != 0 {
-		return exit
-	}
-	if err := printResponse(stdout, req, resp); err != nil {
-		fmt.Fprintf(stderr, "resreap %s: %v\n", req.Cmd, err)
-		return 1
-	}
-	return 0
 }
 
 // call sends req and returns resreap's answer, or prints why there is
@@ -311,6 +336,7 @@ func call(path string, req control.Request, stderr io.Writer) (control.Response,
 			err = fmt.Errorf("interrupted; resreap goes on with the %s", req.Cmd)
 		}
 		fmt.Fprintf(stderr, "resreap %s: %v\n", req.Cmd, err)
+		resp.Error = err.Error() // for --json
 		return resp, 1
 	}
 	if !resp.OK {
@@ -321,32 +347,4 @@ func call(path string, req control.Request, stderr io.Writer) (control.Response,
 		return resp, 1
 	}
 	return resp, 0
-}
-
-func printResponse(w io.Writer, req control.Request, resp control.Response) error {
-	var err error
-	switch {
-	case req.Cmd == control.CmdStart && len(resp.Status) == 1:
-		st := resp.Status[0]
-		_, err = fmt.Fprintf(w, "%s %s (pid %d)\n", st.Name, st.State, st.PID)
-	case req.Cmd == control.CmdStop && resp.Stop != nil:
-		_, err = fmt.Fprintln(w, resp.Stop)
-	case req.Cmd == control.CmdRestart && resp.Stop != nil:
-		s := resp.Stop.String()
-		if st := resp.Stop.Started; st != nil {
-			s += fmt.Sprintf("; %s (pid %d)", st.State, st.PID)
-		}
-		_, err = fmt.Fprintln(w, s)
-	case req.Cmd == control.CmdReload && resp.Reload != nil:
-		_, err = fmt.Fprintln(w, resp.Reload)
-	case req.Cmd == control.CmdSignal:
-		to := "every process of " + req.Child
-		if req.Main {
-			to = "the main process of " + req.Child
-		}
-		_, err = fmt.Fprintf(w, "sent %s to %s\n", req.Signal, to)
-	default:
-		err = fmt.Errorf("unexpected answer from resreap: %+v", resp)
-	}
-	return err
 }

@@ -116,7 +116,7 @@ func TestRunCtl(t *testing.T) {
 		{"start", []string{"-s", path, "fe"}, 0, "fe starting (pid 1300)", ""},
 		{"start", []string{"-s", path, "broken"}, 1, "", `resreap start: child "broken": start: exec: permission denied`},
 		{"start", []string{"-s", path, "nope"}, 2, "", `resreap start: unknown child "nope"`},
-		{"start", []string{"-s", path}, 2, "", "usage: resreap start [-c CONFIG | -s SOCKET] NAME... | all"},
+		{"start", []string{"-s", path}, 2, "", "usage: resreap start [-c CONFIG | -s SOCKET] [--json] NAME... | all"},
 		{"start", []string{"-s", path, "fe", "broken"}, 1, "fe starting (pid 1300)", `child "broken": start`},
 		{"start", []string{"-s", path, "all"}, 1, "fe starting (pid 1300)", `child "broken": start`},
 		{"stop", []string{"-s", path, "fe"}, 0, "fe pid 1234 stopped by TERM after 1.2s (sent TERM)", ""},

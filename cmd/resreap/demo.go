@@ -22,7 +22,42 @@ const demoExamples = `  resreap demo backend --listen 127.0.0.1:9322 --delay 3s
 the children of configs/demo.toml (make run) run these.
 `
 
-const demoUsage = "resreap demo backend [--listen ADDR] [--delay D]\n       resreap demo fe-server [--backend ADDR] [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]"
+const (
+	demoBackendUsage = "resreap demo backend [--listen ADDR] [--delay D]"
+	demoFEUsage      = "resreap demo fe-server [--backend ADDR] [--leak-after 2s] [--leak-every 500ms] [--ignore TERM,...]"
+	demoUsage        = demoBackendUsage + "\n       " + demoFEUsage
+)
+
+// demoBackendFlagValues are the flags of "resreap demo backend".
+type demoBackendFlagValues struct {
+	listen string
+	delay  time.Duration
+}
+
+func demoBackendFlags() (*pflag.FlagSet, *demoBackendFlagValues) {
+	var v demoBackendFlagValues
+	fs := newFlagSet("demo backend")
+	fs.StringVar(&v.listen, "listen", "127.0.0.1:9322", "address to listen on")
+	fs.DurationVar(&v.delay, "delay", 3*time.Second, "start-up time before it listens")
+	return fs, &v
+}
+
+// demoFEFlagValues are the flags of "resreap demo fe-server".
+type demoFEFlagValues struct {
+	backend              string
+	leakAfter, leakEvery time.Duration
+	ignore               []string
+}
+
+func demoFEFlags() (*pflag.FlagSet, *demoFEFlagValues) {
+	var v demoFEFlagValues
+	fs := newFlagSet("demo fe-server")
+	fs.StringVar(&v.backend, "backend", "", "backend address (default: one of its own)")
+	fs.DurationVar(&v.leakAfter, "leak-after", 2*time.Second, "run cleanly this long before leaking")
+	fs.DurationVar(&v.leakEvery, "leak-every", 500*time.Millisecond, "leak one CLOSE_WAIT connection this often")
+	fs.StringSliceVar(&v.ignore, "ignore", nil, "signals to ignore (QUIT always prints a fake thread dump)")
+	return fs, &v
+}
 
 // runDemo runs the demo children of configs/demo.toml.
 //
@@ -34,30 +69,25 @@ const demoUsage = "resreap demo backend [--listen ADDR] [--delay D]\n       resr
 //	                         that is slow to die
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "fe-server" && args[0] != "backend") {
-		fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
+		fs := newFlagSet("demo")
 		if exit, ok := parseArgs(fs, args, demoUsage, demoExamples, stdout, stderr); !ok {
 			return exit
 		}
 		fmt.Fprintln(stderr, "usage:", demoUsage)
 		return 2
 	}
-	fs := pflag.NewFlagSet("demo "+args[0], pflag.ContinueOnError)
 	if args[0] == "backend" {
-		listen := fs.String("listen", "127.0.0.1:9322", "address to listen on")
-		delay := fs.Duration("delay", 3*time.Second, "start-up time before it listens")
-		if exit, ok := parseArgs(fs, args[1:], demoUsage, demoExamples, stdout, stderr); !ok {
+		fs, v := demoBackendFlags()
+		if exit, ok := parseArgs(fs, args[1:], demoBackendUsage, demoExamples, stdout, stderr); !ok {
 			return exit
 		}
-		return demoBackend(*listen, *delay, stdout, stderr)
+		return demoBackend(v.listen, v.delay, stdout, stderr)
 	}
-	backend := fs.String("backend", "", "backend address (default: one of its own)")
-	leakAfter := fs.Duration("leak-after", 2*time.Second, "run cleanly this long before leaking")
-	leakEvery := fs.Duration("leak-every", 500*time.Millisecond, "leak one CLOSE_WAIT connection this often")
-	ignore := fs.StringSlice("ignore", nil, "signals to ignore (QUIT always prints a fake thread dump)")
-	if exit, ok := parseArgs(fs, args[1:], demoUsage, demoExamples, stdout, stderr); !ok {
+	fs, v := demoFEFlags()
+	if exit, ok := parseArgs(fs, args[1:], demoFEUsage, demoExamples, stdout, stderr); !ok {
 		return exit
 	}
-	addr := *backend
+	addr := v.backend
 	if addr == "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -67,7 +97,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		go closeEach(ln)
 		addr = ln.Addr().String()
 	}
-	return demoFEServer(addr, *leakAfter, *leakEvery, *ignore, stdout, stderr)
+	return demoFEServer(addr, v.leakAfter, v.leakEvery, v.ignore, stdout, stderr)
 }
 
 // demoBackend sleeps delay (warming a cache, say), then listens on addr
@@ -139,7 +169,7 @@ func demoFEServer(backend string, leakAfter, leakEvery time.Duration, ignore []s
 			name := signame.Name(sig.(unix.Signal))
 			switch {
 			case name == "QUIT":
-				fmt.Fprintf(stdout, "fe-server: SIGQUIT: thread dump: 1 goroutine leaking, %d sockets held\n", len(leaked))
+				fmt.Fprintf(stdout, "fe-server: SIGQUIT: thread dump: 1 goroutine leaking, %s held\n", count(len(leaked), "socket", "sockets"))
 			case ignored[name]:
 				fmt.Fprintf(stdout, "fe-server: SIG%s ignored (stuck in the network library)\n", name)
 			default:

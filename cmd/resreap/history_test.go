@@ -85,7 +85,12 @@ func TestRunHistory(t *testing.T) {
 		{name: "bad count", args: []string{"-n", "many"}, code: 2, stderr: "-n, --last"},
 		{name: "negative count", args: []string{"-n", "-1"}, code: 2, stderr: "-n/--last"},
 		{name: "file and config", args: []string{"-f", path, "-c", config}, code: 2, stderr: "cannot be combined"},
-		{name: "json and summary", args: []string{"-f", path, "--json", "--summary"}, code: 2, stderr: "cannot be combined"},
+		{name: "summary json", args: []string{"-f", path, "--json", "--summary"}, stdout: []string{`{"child":"fe-server","restarts":1,"by_reason":{"close_wait":1},"last_restart":"`}, stdoutRows: 3},
+		{name: "until", args: []string{"-f", path, "--until", "4m"}, notStdout: []string{"worker"}, stdoutRows: 6},
+		{name: "since and until", args: []string{"-f", path, "--since", "20m", "--until", "4m"}, notStdout: []string{"worker", "old"}, stdoutRows: 5},
+		{name: "bad until", args: []string{"-f", path, "--until", "soon"}, code: 2, stderr: "--until"},
+		{name: "follow and until", args: []string{"-f", path, "-F", "--until", "1h"}, code: 2, stderr: "cannot be combined"},
+		{name: "follow and summary", args: []string{"-f", path, "--follow", "--summary"}, code: 2, stderr: "cannot be combined"},
 		{name: "argument", args: []string{"-f", path, "fe-server"}, code: 2, stderr: `unexpected argument "fe-server"`},
 		{name: "missing config", args: []string{"-c", filepath.Join(t.TempDir(), "none.toml")}, code: 2, stderr: "-c/--config"},
 		{name: "flag without value", args: []string{"--child"}, code: 2, stderr: "--child"},
@@ -111,6 +116,14 @@ func TestRunHistory(t *testing.T) {
 				t.Errorf("stdout has %d lines, want %d:\n%s", rows, tc.stdoutRows, out)
 			}
 			errOut := stderr.String()
+			if tc.code != 2 && tc.name != "help" {
+				// The file read is named first, on stderr.
+				header, rest, _ := strings.Cut(errOut, "\n")
+				if !strings.HasPrefix(header, "resreap history: /") {
+					t.Errorf("stderr does not start by naming the file: %q", errOut)
+				}
+				errOut = rest
+			}
 			switch {
 			case tc.stderr == "" && errOut != "":
 				t.Errorf("unexpected stderr: %s", errOut)
@@ -141,9 +154,82 @@ func TestRunHistoryJSONLines(t *testing.T) {
 	}
 }
 
+// Without -f or -c the history is the history_file of $RESREAP_CONFIG,
+// else of the default config, else, when that file does not exist, the
+// default history; the line on stderr says which.
 func TestHistoryDefaultFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "resreap.toml")
+	os.WriteFile(cfg, []byte("[supervisor]\nhistory_file = \""+dir+"/h.jsonl\"\n"), 0o640)
+	t.Setenv(configEnv, cfg)
 	a, err := parseHistoryArgs(nil, &bytes.Buffer{}, time.Now())
-	if err != nil || a.file != history.DefaultPath {
-		t.Errorf("have %q, %v; want %s", a.file, err, history.DefaultPath)
+	if want := dir + "/h.jsonl"; err != nil || a.file != want || !strings.Contains(a.source, cfg+" (from $RESREAP_CONFIG)") {
+		t.Errorf("RESREAP_CONFIG: have %q%s, %v; want %s from %s", a.file, a.source, err, want, cfg)
+	}
+	// -c wins over the environment.
+	a, err = parseHistoryArgs([]string{"-c", historyConfig(t, "/x/y.jsonl")}, &bytes.Buffer{}, time.Now())
+	if err != nil || a.file != "/x/y.jsonl" {
+		t.Errorf("-c: have %q, %v", a.file, err)
+	}
+	t.Setenv(configEnv, "")
+	a, err = parseHistoryArgs(nil, &bytes.Buffer{}, time.Now())
+	if _, statErr := os.Stat(defaultConfig); os.IsNotExist(statErr) {
+		if err != nil || a.file != history.DefaultPath || !strings.Contains(a.source, "there is no "+defaultConfig) {
+			t.Errorf("no default config: have %q%s, %v; want %s, saying so", a.file, a.source, err, history.DefaultPath)
+		}
+	} else if err == nil && !strings.Contains(a.source, "history_file of "+defaultConfig+" (the default)") {
+		t.Errorf("default config: have %q%s", a.file, a.source)
+	}
+	// A file RESREAP_CONFIG names must exist.
+	t.Setenv(configEnv, filepath.Join(dir, "none.toml"))
+	if _, err := parseHistoryArgs(nil, &bytes.Buffer{}, time.Now()); err == nil || !strings.Contains(err.Error(), "RESREAP_CONFIG") {
+		t.Errorf("missing $RESREAP_CONFIG file: %v", err)
+	}
+}
+
+// historyConfig writes a config whose history_file is file.
+func historyConfig(t *testing.T, file string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "resreap.toml")
+	if err := os.WriteFile(path, []byte("[supervisor]\nhistory_file = \""+file+"\"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Without -n the last 50 events are printed; -n 0 prints all; --summary
+// counts all.
+func TestHistoryDefaultLast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := history.Open(path, history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Hour)
+	for i := range 60 {
+		r := history.Record{Time: start.Add(time.Duration(i) * time.Second), Child: "a", PID: 100 + i, Event: history.EventStart, Restarts: i}
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	for _, tc := range []struct {
+		args []string
+		rows int
+	}{
+		{[]string{"-f", path}, 51},
+		{[]string{"-f", path, "--json"}, 50},
+		{[]string{"-f", path, "-n", "0"}, 61},
+		{[]string{"-f", path, "-n", "0", "--json"}, 60},
+		{[]string{"-f", path, "-n", "7"}, 8},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := runHistory(tc.args, &stdout, &stderr); code != 0 || strings.Count(stdout.String(), "\n") != tc.rows {
+			t.Errorf("%v: exit %d, %d lines, want %d\n%s", tc.args, code, strings.Count(stdout.String(), "\n"), tc.rows, stderr.String())
+		}
+	}
+	var stdout bytes.Buffer
+	if code := runHistory([]string{"-f", path, "--summary"}, &stdout, &bytes.Buffer{}); code != 0 || !strings.Contains(stdout.String(), "a      59 ") {
+		t.Errorf("--summary should count every restart: %s", stdout.String())
 	}
 }

@@ -24,7 +24,9 @@ const logBuffer = 10000
 const logCloseWait = 2 * time.Second
 
 // newLogger returns the process logger: colored console lines on a
-// terminal, JSON lines otherwise, unless format forces one. Messages reach
+// terminal, JSON lines otherwise, unless format forces one. Console lines
+// are colored only on a terminal and without $NO_COLOR (no-color.org):
+// escape codes in a file or a journal are noise to every reader of it. Messages reach
 // w through a bounded, non-blocking buffer (zerolog's diode): a log reader
 // that stalls (a stopped shipper, a full pipe) never holds up the
 // supervisor; what it misses is dropped and a line says how much once it
@@ -34,9 +36,10 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	if debug {
 		level = zerolog.DebugLevel
 	}
+	tty := isTerminal(w)
 	if format == "auto" || format == "" {
 		format = "json"
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		if tty {
 			format = "console"
 		}
 	}
@@ -45,7 +48,8 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, FormatPrepare: escapeConsole}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, FormatPrepare: escapeConsole,
+			NoColor: !tty || os.Getenv("NO_COLOR") != ""}
 	default:
 		return zerolog.Nop(), func() {}, fmt.Errorf("--log-format must be auto, console or json, not %q", format)
 	}
@@ -55,6 +59,12 @@ func newLogger(w io.Writer, format string, debug bool) (zerolog.Logger, func(), 
 	})
 	closeLog := func() { closeWithin(logCloseWait, func() { dw.Close() }) }
 	return zerolog.New(dw).Level(level).With().Timestamp().Logger(), closeLog, nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // escapeConsole prepares an event for zerolog's ConsoleWriter, which

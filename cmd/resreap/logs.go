@@ -34,24 +34,43 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	return logs(ctx, args, stdout, stderr)
 }
 
+const logsUsage = "resreap logs [-c CONFIG] [-f] [-n N] [--stderr] [--json] NAME"
+
+// logsFlagValues are the flags of "resreap logs".
+type logsFlagValues struct {
+	config    string
+	follow    bool
+	lines     int
+	errStream bool
+	json      bool
+}
+
+// logsFlags returns the flags of "resreap logs" and where they are stored.
+func logsFlags() (*pflag.FlagSet, *logsFlagValues) {
+	var v logsFlagValues
+	fs := newFlagSet("logs")
+	configFlag(fs, &v.config, "the config that declares the child")
+	fs.BoolVarP(&v.follow, "follow", "f", false, "keep printing lines as they are written, across rotations")
+	fs.IntVarP(&v.lines, "lines", "n", 100, "print the last `N` lines first (0: none)")
+	fs.BoolVar(&v.errStream, "stderr", false, "show the child's stderr (default: stdout)")
+	fs.BoolVar(&v.json, "json", false, `print each line as a JSON object: {"child", "stream", "line"}`)
+	return fs, &v
+}
+
 func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
-	path := fs.StringP("config", "c", defaultConfig, "config `FILE` that declares the child")
-	follow := fs.BoolP("follow", "f", false, "keep printing lines as they are written, across rotations")
-	n := fs.IntP("lines", "n", 100, "print the last `N` lines first (0: none)")
-	errStream := fs.Bool("stderr", false, "show the child's stderr (default: stdout)")
-	usage := "resreap logs [-c CONFIG] [-f] [-n N] [--stderr] NAME"
-	if exit, ok := parseArgs(fs, args, usage, logsExamples, stdout, stderr); !ok {
+	fs, v := logsFlags()
+	if exit, ok := parseArgs(fs, args, logsUsage, logsExamples, stdout, stderr); !ok {
 		return exit
 	}
-	if fs.NArg() != 1 || *n < 0 {
-		fmt.Fprintf(stderr, "usage: %s\n", usage)
+	if fs.NArg() != 1 || v.lines < 0 {
+		fmt.Fprintf(stderr, "usage: %s\n", logsUsage)
 		return 2
 	}
 	name := fs.Arg(0)
-	cfg, err := config.Load(*path)
+	file := pickConfig(v.config)
+	cfg, err := config.Load(file.path)
 	if err != nil {
-		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
+		fmt.Fprintf(stderr, "resreap logs: %s\n", file.describe(err))
 		return 2
 	}
 	spec := cfg.Child(name)
@@ -63,14 +82,14 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if len(copies) > 0 {
-			fmt.Fprintf(stderr, "resreap logs: %s has %d instances: name one of %s\n", name, len(copies), strings.Join(copies, ", "))
+			fmt.Fprintf(stderr, "resreap logs: %s has %s: name one of %s\n", name, count(len(copies), "instance", "instances"), strings.Join(copies, ", "))
 		} else {
-			fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", *path, name)
+			fmt.Fprintf(stderr, "resreap logs: %s declares no child %q\n", file, name)
 		}
 		return 2
 	}
 	stream, out := "stdout", spec.Stdout
-	if *errStream {
+	if v.errStream {
 		stream, out = "stderr", spec.Stderr
 	}
 	switch out.Mode {
@@ -83,20 +102,25 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			name, stream, stream, name+" | ", name+" | ", stream)
 		return 1
 	}
+	if v.json {
+		jl := &jsonLines{w: stdout, child: name, stream: stream}
+		defer jl.flush()
+		stdout = jl
+	}
 	f, err := openLog(out.File)
-	if err != nil && !(*follow && errors.Is(err, os.ErrNotExist)) {
+	if err != nil && !(v.follow && errors.Is(err, os.ErrNotExist)) {
 		fmt.Fprintf(stderr, "resreap logs: %v\n", err)
 		return 1
 	}
 	var off int64
 	if f != nil {
-		if off, err = printLastLines(stdout, f, *n); err != nil {
+		if off, err = printLastLines(stdout, f, v.lines); err != nil {
 			f.Close()
 			fmt.Fprintf(stderr, "resreap logs: %v\n", err)
 			return 1
 		}
 	}
-	if !*follow {
+	if !v.follow {
 		f.Close()
 		return 0
 	}

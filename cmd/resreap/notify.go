@@ -124,7 +124,7 @@ func statusLine(sts []supervisor.ChildStatus, notReady []string) string {
 		}
 		down = append(down, fmt.Sprintf("%s (%s)", st.Name, what))
 	}
-	s := fmt.Sprintf("%d/%d children up", up, len(sts))
+	s := fmt.Sprintf("%d/%s up", up, count(len(sts), "child", "children"))
 	if len(down) > 0 {
 		slices.Sort(down)
 		s += "; not up: " + strings.Join(down, ", ")

@@ -24,8 +24,6 @@ import (
 	"github.com/resreap/resreap/supervisor/metrics"
 )
 
-const defaultConfig = "/etc/resreap/resreap.toml"
-
 // reloadExitWait bounds how long exit waits for a reload that has not
 // returned once shutdown is over: by then it can only be finishing its
 // log lines.
@@ -40,15 +38,37 @@ usage or config error (a path resreap writes as root that another user
 could redirect included: see resreap check).
 `
 
+const runUsage = "resreap run [-c FILE] [--dry-run] [--debug] [--log-format auto|console|json]"
+
+// runFlagValues are the flags of "resreap run".
+type runFlagValues struct {
+	config    string
+	dryRun    bool
+	debug     bool
+	logFormat string
+}
+
+// runFlags returns the flags of "resreap run" and where they are stored.
+func runFlags() (*pflag.FlagSet, *runFlagValues) {
+	var o runFlagValues
+	fs := newFlagSet("run")
+	configFlag(fs, &o.config, "supervise the children of the config")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "log every signal and restart it would do; do none")
+	fs.BoolVar(&o.debug, "debug", false, "debug logging")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (console on a terminal, else json), console, json; console has no colour when NO_COLOR is set or the log is not a terminal")
+	values(fs, "log-format", "auto", "console", "json")
+	return fs, &o
+}
+
 // runRun supervises the children of a config file until SIGTERM or SIGINT.
 func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	path := fs.StringP("config", "c", defaultConfig, "config file")
-	dryRun := fs.Bool("dry-run", false, "log every signal and restart it would do; do none")
-	debug := fs.Bool("debug", false, "debug logging")
-	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
-	if exit, ok := parseArgs(fs, args, "resreap run [-c FILE] [--dry-run] [--debug] [--log-format auto|console|json]", runExamples, stdout, stderr); !ok {
+	fs, o := runFlags()
+	if exit, ok := parseArgs(fs, args, runUsage, runExamples, stdout, stderr); !ok {
 		return exit
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "resreap run: unexpected argument %q\nusage: %s\n", fs.Arg(0), runUsage)
+		return 2
 	}
 	survivePipeReaders()
 	// Caught from the start: until then TERM, INT or HUP would kill
@@ -56,20 +76,21 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer signal.Stop(sigs)
-	log, closeLog, err := newLogger(stderr, *logFormat, *debug)
+	log, closeLog, err := newLogger(stderr, o.logFormat, o.debug)
 	if err != nil {
 		fmt.Fprintln(stderr, "resreap run:", err)
 		return 2
 	}
 	defer closeLog()
-	cfg, err := config.Load(*path)
+	file := pickConfig(o.config)
+	cfg, err := config.Load(file.path)
 	if err == nil {
 		// A path another user could turn into a root write elsewhere is
 		// refused before anything starts, as Load's problems are.
 		err = config.CheckPaths(cfg)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, file.describe(err))
 		return 2
 	}
 	// What resreap check would say of this host: each child concerned
@@ -85,7 +106,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	return serve(cfg, reaper, log, *dryRun, sigs, stdout, stderr)
+	return serve(cfg, reaper, log, o.dryRun, sigs, stdout, stderr)
 }
 
 // survivePipeReaders keeps resreap alive when whoever reads its stdout or

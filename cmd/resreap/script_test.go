@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +25,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitstate": waitState,
+			"waitgrep":  waitGrep,
 		},
 	})
 }
@@ -56,4 +59,24 @@ func waitState(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s not %s%s in 60s: %s", child, map[bool]string{true: "out of ", false: ""}[neg], strings.Join(states, "|"), last)
+}
+
+// waitGrep: waitgrep FILE REGEXP polls FILE (a background command's
+// output, say) until a line matches REGEXP (60s at most).
+func waitGrep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitgrep FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(60 * time.Second)
+	var data []byte
+	for time.Now().Before(deadline) {
+		data, _ = os.ReadFile(ts.MkAbs(args[0]))
+		if re.Match(data) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("no line of %s matches %s in 60s:\n%s", args[0], args[1], data)
 }

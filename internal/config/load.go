@@ -30,6 +30,9 @@ type Problem struct {
 type Error struct {
 	Path     string
 	Problems []Problem
+	// partial is what Parse could read of a file it found problems in,
+	// for CheckFile's host checks; nil for a file it could not decode.
+	partial *Config
 }
 
 func (e *Error) Error() string {
@@ -78,7 +81,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	cfg.lines = v.lines
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, &Error{Path: path, Problems: v.problems}
+		return nil, &Error{Path: path, Problems: v.problems, partial: cfg}
 	}
 	return cfg, nil
 }
@@ -146,15 +149,25 @@ func (v *validator) displayKey(path string) string {
 }
 
 func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor {
+	// The paths and the listen address take ${VAR} and ${VAR:-default}
+	// as the children's do: one file serves several setups (the demo's
+	// directory and ports).
+	ex := func(key string, p *string) *string {
+		if p == nil {
+			return nil
+		}
+		s := v.expand("supervisor."+key, *p)
+		return &s
+	}
 	sc := Supervisor{
-		StateDir:       strOr(fs.StateDir, DefaultStateDir),
+		StateDir:       strOr(ex("state_dir", fs.StateDir), DefaultStateDir),
 		HistoryMaxSize: defaultHistoryMaxSize,
 		HistoryKeep:    defaultHistoryKeep,
-		ControlSocket:  strOr(fs.ControlSocket, DefaultControlSocket),
+		ControlSocket:  strOr(ex("control_socket", fs.ControlSocket), DefaultControlSocket),
 		ControlGroup:   strOr(fs.ControlGroup, ""),
 		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
 		Cgroup:         strOr(fs.Cgroup, CgroupAuto),
-		MetricsListen:  strOr(fs.MetricsListen, ""),
+		MetricsListen:  strOr(ex("metrics_listen", fs.MetricsListen), ""),
 	}
 	if sc.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(sc.MetricsListen); err != nil {
@@ -168,7 +181,7 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 	}
 	base := v.base
 	sc.StateDir = relTo(base, sc.StateDir)
-	sc.HistoryFile = relTo(base, strOr(fs.HistoryFile, filepath.Join(sc.StateDir, defaultHistoryName)))
+	sc.HistoryFile = relTo(base, strOr(ex("history_file", fs.HistoryFile), filepath.Join(sc.StateDir, defaultHistoryName)))
 	if sc.ControlSocket != "" {
 		sc.ControlSocket = relTo(base, sc.ControlSocket)
 	}

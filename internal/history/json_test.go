@@ -43,9 +43,9 @@ func TestRecordJSONFields(t *testing.T) {
 		`{"time":"2026-11-25T10:00:00.123Z","child":"fe-server",`,
 		`"pid":4242`, `"event":"restart"`, `"reason":"close_wait"`,
 		`"message":"persistent CLOSE_WAIT <nil> & more"`,
-		`"exit_code":3`, `"signal":"KILL"`, `"uptime":"3h0m2s"`,
+		`"exit_code":3`, `"signal":"KILL"`, `"uptime":10802,`,
 		`"signals_sent":[{"signal":"TERM","time":"2026-11-25T09:59:58.123Z"},{"signal":"KILL","time":"2026-11-25T10:00:00.122Z"}]`,
-		`"killed":true`, `"stop_duration":"1.503s"`, `"backoff":"2s"`, `"restarts":7`,
+		`"killed":true`, `"stop_duration":1.503,`, `"backoff":2,`, `"restarts":7`,
 		`"evidence":{"reason":"close_wait","close_wait":12`,
 	} {
 		if !strings.Contains(s, want) {

@@ -170,3 +170,14 @@ func TestReadFilter(t *testing.T) {
 		})
 	}
 }
+
+// A relative path is taken from the working directory.
+func TestReadRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, filepath.Join(dir, "history.jsonl"), 0, 3)
+	t.Chdir(dir)
+	recs, _, err := Read("history.jsonl", Filter{})
+	if err != nil || len(recs) != 3 {
+		t.Errorf("have %d records, %v", len(recs), err)
+	}
+}

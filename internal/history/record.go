@@ -132,6 +132,19 @@ type Fleet struct {
 	Fallback string `json:"fallback,omitempty"`
 }
 
-// Duration is a time.Duration written as Go duration text ("1.503s"); the
-// one definition is health's, which the evidence uses too.
-type Duration = health.Duration
+// Duration is a time.Duration that JSON writes as seconds, a number
+// ("uptime":5.240065511): what jq, log shippers and every JSON consumer
+// compare and add without parsing Go's duration text. Files written
+// before hold that text ("5.240065511s"); it is read as before
+// (UnmarshalJSON). The zero value is no duration, omitted from a record.
+//
+// The evidence keeps health.Duration, text: it is also the before-restart
+// hook's RESREAP_EVIDENCE, whose format hooks already parse.
+type Duration time.Duration
+
+// String formats d as Go duration text ("1.503s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Text formats d for a log line or a command's answer, as
+// health.Duration.Text does: "800µs", "32ms", "1.2s", "12s", "1m5s".
+func (d Duration) Text() string { return health.Duration(d).Text() }

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// ParseSince turns a --since argument into a point in time. It accepts an
+// ParseSince turns a --since or --until argument into a point in time. It accepts an
 // age counted back from now ("90s", "30m", "1h30m", "2d", "1w", "1d12h") or
 // an absolute RFC 3339 time ("2026-11-25T10:00:00Z"), or a date
 // ("2026-11-25", midnight in now's location).

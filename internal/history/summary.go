@@ -10,30 +10,33 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
-// childSummary is the restart tally of one child.
-type childSummary struct {
-	child    string
-	restarts int
-	byReason map[Reason]int
-	last     *Record // the newest restart
-	// lastReason is why the newest restart happened.
-	lastReason Reason
+// Summary is the restart tally of one child (resreap history --summary).
+// Its JSON field names are for scripts; fields are only ever added.
+type Summary struct {
+	Child    string `json:"child"`
+	Restarts int    `json:"restarts"`
+	// ByReason counts the restarts by the reason the process before
+	// ended ("unknown" for a history that did not say).
+	ByReason map[Reason]int `json:"by_reason"`
+	// LastRestart is when the newest restart happened, LastReason why;
+	// both absent without a restart.
+	LastRestart time.Time `json:"last_restart,omitzero"`
+	LastReason  Reason    `json:"last_reason,omitempty"`
 }
 
-// WriteSummary writes one row per child named in recs (sorted by name): the
-// number of restarts, split by reason with the most frequent first, and the
-// time (local, to the second) and reason of the last one. recs must be
-// oldest first, as Read returns them.
+// Summarize tallies the restarts of each child named in recs, sorted by
+// name. recs must be oldest first, as Read returns them.
 //
 // A restart is a start attempt of a child after its first in the same run
 // of resreap: a start record with restarts > 0, whatever caused it, which
 // is what resreap status counts. Its reason is that of the record that
 // ended the process before it: the exit ("exited"), the stop (close_wait,
 // manual, reload...) or the failed start ("start_failed").
-func WriteSummary(w io.Writer, recs []Record) error {
-	byChild := map[string]*childSummary{}
+func Summarize(recs []Record) []Summary {
+	byChild := map[string]*Summary{}
 	cause := map[string]Reason{} // why each child's last process ended
 	for i := range recs {
 		r := &recs[i]
@@ -42,14 +45,18 @@ func WriteSummary(w io.Writer, recs []Record) error {
 		}
 		s := byChild[r.Child]
 		if s == nil {
-			s = &childSummary{child: r.Child, byReason: map[Reason]int{}}
+			s = &Summary{Child: r.Child, ByReason: map[Reason]int{}}
 			byChild[r.Child] = s
 		}
 		switch {
 		case r.Event == EventStart && r.Restarts > 0:
-			s.restarts++
-			s.byReason[cause[r.Child]]++
-			s.last, s.lastReason = r, cause[r.Child]
+			why := cause[r.Child]
+			if why == "" {
+				why = "unknown"
+			}
+			s.Restarts++
+			s.ByReason[why]++
+			s.LastRestart, s.LastReason = r.Time, why
 		case r.Event == EventExit, r.Event == EventStop, r.Event == EventOrphaned:
 			cause[r.Child] = r.Reason
 		}
@@ -57,24 +64,59 @@ func WriteSummary(w io.Writer, recs []Record) error {
 			cause[r.Child] = ReasonStartFailed
 		}
 	}
-	sums := make([]*childSummary, 0, len(byChild))
+	sums := make([]Summary, 0, len(byChild))
 	for _, s := range byChild {
-		sums = append(sums, s)
+		sums = append(sums, *s)
 	}
-	slices.SortFunc(sums, func(a, b *childSummary) int { return cmp.Compare(a.child, b.child) })
+	slices.SortFunc(sums, func(a, b Summary) int { return cmp.Compare(a.Child, b.Child) })
+	return sums
+}
 
+// WriteSummary writes Summarize's tally as a table, one row per child:
+// the number of restarts, split by reason with the most frequent first,
+// and the time (local, to the second) and reason of the last one.
+func WriteSummary(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHILD\tRESTARTS\tBY REASON\tLAST RESTART\tLAST REASON")
-	for _, s := range sums {
+	for _, s := range Summarize(recs) {
 		last, lastReason := "-", "-"
-		if s.last != nil {
-			last = s.last.Time.Local().Format(tableTime)
-			lastReason = cell(string(s.lastReason))
+		if !s.LastRestart.IsZero() {
+			last = s.LastRestart.Local().Format(tableTime)
+			lastReason = cell(string(s.LastReason))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", cell(s.child), s.restarts,
-			cell(reasonCounts(s.byReason)), last, lastReason)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", cell(s.Child), s.Restarts,
+			cell(reasonCounts(s.ByReason)), last, lastReason)
 	}
 	return tw.Flush()
+}
+
+// WriteSummaryJSON writes Summarize's tally as JSON Lines, one object per
+// child, times as in the history file.
+func WriteSummaryJSON(w io.Writer, recs []Record) error {
+	for _, s := range Summarize(recs) {
+		b, err := marshalNoEscape(struct {
+			Child       string         `json:"child"`
+			Restarts    int            `json:"restarts"`
+			ByReason    map[Reason]int `json:"by_reason"`
+			LastRestart string         `json:"last_restart,omitempty"`
+			LastReason  Reason         `json:"last_reason,omitempty"`
+		}{s.Child, s.Restarts, s.ByReason, timeOrEmpty(s.LastRestart), s.LastReason})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// timeOrEmpty is formatTime, or "" for the zero time.
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
 }
 
 // reasonCounts renders counts as "close_wait×3, exited×1", most frequent
@@ -92,11 +134,7 @@ func reasonCounts(m map[Reason]int) string {
 	})
 	parts := make([]string, len(reasons))
 	for i, r := range reasons {
-		name := string(r)
-		if name == "" {
-			name = "unknown"
-		}
-		parts[i] = name + "×" + strconv.Itoa(m[r])
+		parts[i] = string(r) + "×" + strconv.Itoa(m[r])
 	}
 	return strings.Join(parts, ", ")
 }

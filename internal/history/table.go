@@ -3,12 +3,11 @@
 package history
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/resreap/resreap/internal/textsafe"
 )
@@ -22,20 +21,70 @@ const tableTime = "2006-01-02 15:04:05"
 // the process ended, uptime, stop duration, backoff, and the evidence summary
 // (or, without evidence, the record's message). Absent values print as "-".
 func WriteTable(w io.Writer, recs []Record) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tCHILD\tEVENT\tREASON\tPID\tENDED\tUPTIME\tSTOP\tBACKOFF\tDETAIL")
-	for _, r := range recs {
-		pid := "-"
-		if r.PID != 0 {
-			pid = strconv.Itoa(r.PID)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			r.Time.Local().Format(tableTime),
-			cell(who(r)), cell(string(r.Event)), cell(string(r.Reason)), pid,
-			cell(Ended(r)), shortDuration(r.Uptime), shortDuration(r.StopDuration),
-			shortDuration(r.Backoff), cell(detail(r)))
+	return NewTableWriter(w).Write(recs)
+}
+
+// tableHeader is the header row of WriteTable.
+var tableHeader = []string{"TIME", "CHILD", "EVENT", "REASON", "PID", "ENDED", "UPTIME", "STOP", "BACKOFF", "DETAIL"}
+
+// TableWriter writes WriteTable's table a batch of rows at a time, for a
+// history that is followed (resreap history --follow): the header comes
+// with the first batch, and each column is as wide as the widest cell
+// written in it so far, two spaces apart. A later, wider cell widens its
+// column from that row on; rows already written stay as they are. The
+// last column (DETAIL) is never padded.
+type TableWriter struct {
+	w      io.Writer
+	widths []int // in runes, as a terminal shows them
+	header bool  // written
+}
+
+// NewTableWriter returns a TableWriter that writes to w.
+func NewTableWriter(w io.Writer) *TableWriter {
+	return &TableWriter{w: w, widths: make([]int, len(tableHeader))}
+}
+
+// Write writes recs as rows (the header first, on the first call).
+func (t *TableWriter) Write(recs []Record) error {
+	rows := make([][]string, 0, len(recs)+1)
+	if !t.header {
+		rows = append(rows, tableHeader)
 	}
-	return tw.Flush()
+	for _, r := range recs {
+		rows = append(rows, row(r))
+	}
+	for _, cells := range rows {
+		for i, c := range cells {
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, cells := range rows {
+		for i, c := range cells {
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", t.widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return err
+	}
+	t.header = true
+	return nil
+}
+
+// row is the cells of r in WriteTable's table.
+func row(r Record) []string {
+	pid := "-"
+	if r.PID != 0 {
+		pid = strconv.Itoa(r.PID)
+	}
+	return []string{r.Time.Local().Format(tableTime),
+		cell(who(r)), cell(string(r.Event)), cell(string(r.Reason)), pid,
+		cell(Ended(r)), shortDuration(r.Uptime), shortDuration(r.StopDuration),
+		shortDuration(r.Backoff), cell(detail(r))}
 }
 
 // who is the CHILD column: the child, or for a group's record

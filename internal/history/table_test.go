@@ -196,3 +196,41 @@ func TestWriteSummary(t *testing.T) {
 		t.Errorf("fe-server row lacks last restart time %s: %s", last, lines[3])
 	}
 }
+
+func TestWriteSummaryJSON(t *testing.T) {
+	recs := []Record{rec("fe-server", EventStart, 1), rec("fe-server", EventStop, 2), rec("fe-server", EventStart, 3), rec("batch", EventStart, 4)}
+	recs[1].Reason = ReasonCloseWait
+	recs[2].Restarts = 1
+	var buf bytes.Buffer
+	if err := WriteSummaryJSON(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"child":"batch","restarts":0,"by_reason":{}}` + "\n" +
+		`{"child":"fe-server","restarts":1,"by_reason":{"close_wait":1},"last_restart":"2026-11-25T10:00:03.000Z","last_reason":"close_wait"}` + "\n"
+	if buf.String() != want {
+		t.Errorf("have\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+// Rows written in batches line up with the header as long as no later
+// cell is wider than the first batch's.
+func TestTableWriterBatches(t *testing.T) {
+	var buf bytes.Buffer
+	tw := NewTableWriter(&buf)
+	if err := tw.Write([]Record{rec("fe-server", EventStart, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Write([]Record{rec("a", EventExit, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want header and two rows:\n%s", buf.String())
+	}
+	col := strings.Index(lines[0], "EVENT")
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l[col:], "start") && !strings.HasPrefix(l[col:], "exit") {
+			t.Errorf("EVENT column at %d not aligned:\n%s", col, buf.String())
+		}
+	}
+}

@@ -21,8 +21,12 @@ import (
 // answer is escaped (textsafe): the table is for a terminal, the answer
 // came over a socket, and a cgroup path or a name holds what it holds.
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
-	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d children up; owned by %s", sup.PID,
-		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, textsafe.Escape(sup.Ownership))
+	noun := "children"
+	if sup.Children == 1 {
+		noun = "child"
+	}
+	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d %s up; owned by %s", sup.PID,
+		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, noun, textsafe.Escape(sup.Ownership))
 	if sup.OwnershipDetail != "" {
 		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
 	}

@@ -134,3 +134,15 @@ func TestReloadReportString(t *testing.T) {
 		}
 	}
 }
+
+// One child is a child, not "1 children".
+func TestWriteStatusTableOneChild(t *testing.T) {
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Children: 1, Up: 1}
+	var b strings.Builder
+	if err := WriteStatusTable(&b, sup, nil); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(b.String(), "\n"); !strings.Contains(first, ": 1 of 1 child up;") {
+		t.Errorf("have %q", first)
+	}
+}

@@ -160,30 +160,7 @@ type rawFlags struct {
 func Parse(args []string) (Options, error) {
 	o := DefaultOptions()
 	var r rawFlags
-	fs := pflag.NewFlagSet("watch", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.SortFlags = false
-	fs.StringVarP(&r.pattern, "pattern", "f", "", "")
-	fs.StringArrayVarP(&r.foreign, "foreign", "F", nil, "")
-	fs.StringVarP(&r.limit, "limit", "l", "", "")
-	fs.StringVarP(&r.interval, "interval", "i", "", "")
-	fs.StringVarP(&o.Command, "command", "c", "", "")
-	fs.StringVar(&r.commandTimeout, "command-timeout", "", "")
-	fs.StringVarP(&r.signal, "signal", "s", "", "")
-	fs.StringVarP(&r.preSignal, "pre-signal", "S", "", "")
-	fs.StringVarP(&r.wait, "wait", "w", "", "")
-	fs.StringVarP(&r.openMax, "openmax", "o", "", "")
-	fs.StringVarP(&r.psFilter, "psfilter", "p", "", "")
-	fs.BoolVarP(&o.DryRun, "dry-run", "d", false, "")
-	fs.BoolVarP(&o.Debug, "debug", "D", false, "")
-	fs.BoolVar(&o.Once, "once", false, "")
-	fs.BoolVar(&o.Act, "act", false, "")
-	fs.BoolVar(&o.JSON, "json", false, "")
-	fs.StringVar(&o.History, "history", "", "")
-	fs.StringVar(&r.reader, "reader", "", "")
-	fs.BoolVarP(&o.Help, "help", "h", false, "")
-	fs.BoolVarP(&o.Version, "version", "v", false, "")
+	fs := flagSet(&o, &r)
 	if err := fs.Parse(args); err != nil {
 		return Options{}, &usageError{err}
 	}
@@ -197,6 +174,42 @@ func Parse(args []string) (Options, error) {
 		return Options{}, &usageError{err}
 	}
 	return o, nil
+}
+
+// Flags returns the flags of "resreap watch" as Parse defines them, for
+// the shell completions and the man page; Usage describes them.
+func Flags() *pflag.FlagSet {
+	o := DefaultOptions()
+	return flagSet(&o, &rawFlags{})
+}
+
+// flagSet defines the flags of "resreap watch" into o and r.
+func flagSet(o *Options, r *rawFlags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("watch", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	fs.StringVarP(&r.pattern, "pattern", "f", "", "only processes whose full command line matches the regexp")
+	fs.StringArrayVarP(&r.foreign, "foreign", "F", nil, "ignore CLOSE_WAIT sockets whose foreign endpoint matches (repeatable)")
+	fs.StringVarP(&r.limit, "limit", "l", "", "act when a process has at least N persistent CLOSE_WAIT sockets")
+	fs.StringVarP(&r.interval, "interval", "i", "", "seconds between checks")
+	fs.StringVarP(&o.Command, "command", "c", "", "run this command with /bin/sh before signalling; non-zero exit = skip")
+	fs.StringVar(&r.commandTimeout, "command-timeout", "", "kill the -c command after this many seconds (a veto)")
+	fs.StringVarP(&r.signal, "signal", "s", "", "first signal")
+	fs.StringVarP(&r.preSignal, "pre-signal", "S", "", "extra signal sent before -s")
+	fs.StringVarP(&r.wait, "wait", "w", "", "seconds between each signal and the next / SIGKILL")
+	fs.StringVarP(&r.openMax, "openmax", "o", "", "also act at N open files, or N% of RLIMIT_NOFILE")
+	fs.StringVarP(&r.psFilter, "psfilter", "p", "", "select the -o candidates as ps ARGS would")
+	fs.BoolVarP(&o.DryRun, "dry-run", "d", false, "log what would be done, signal nothing")
+	fs.BoolVarP(&o.Debug, "debug", "D", false, "debug output")
+	fs.BoolVar(&o.Once, "once", false, "one judgement: print the verdicts, exit 1 if any process would be acted on")
+	fs.BoolVar(&o.Act, "act", false, "with --once: act on the verdicts")
+	fs.BoolVar(&o.JSON, "json", false, "verdicts and events as JSON lines")
+	fs.StringVar(&o.History, "history", "", "append events to a restart-history file")
+	fs.StringVar(&r.reader, "reader", "", "socket reader: auto, netlink or proc")
+	fs.BoolVarP(&o.Help, "help", "h", false, "this help")
+	fs.BoolVarP(&o.Version, "version", "v", false, "print the version")
+	return fs
 }
 
 // apply validates the flags that were given and stores them in o.

@@ -46,6 +46,8 @@ type fleetLink struct {
 	conn      *link.Conn    // nil while no agent is connected
 	connected chan struct{} // closed and replaced at each new connection
 	up        bool          // etcd reachable, as the agent last said
+	heard     bool          // the agent has said so at least once
+	since     time.Time     // when the link was started
 	recorded  string        // the last fleet record: "up", "down" or ""
 	nextID    uint64
 	replies   map[uint64]chan link.Msg
@@ -93,7 +95,7 @@ func newFleetLink(s *Supervisor, spec *config.FleetSpec) *fleetLink {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &fleetLink{s: s, spec: spec, log: s.log.With().Str("component", "fleet").Logger(), cancel: cancel,
 		connected: make(chan struct{}), replies: map[uint64]chan link.Msg{}, waitSince: map[string]time.Time{},
-		watchers: map[string]context.CancelFunc{}, lastHeld: map[string]int{}}
+		watchers: map[string]context.CancelFunc{}, lastHeld: map[string]int{}, since: time.Now()}
 	l.done.Go(func() { l.runAgents(ctx) })
 	l.done.Go(func() { l.watchMembers(ctx) })
 	return l
@@ -211,7 +213,7 @@ func (l *fleetLink) read(c *link.Conn) error {
 // etcdState records that etcd became reachable or not, once per change.
 func (l *fleetLink) etcdState(up bool, why string) {
 	l.mu.Lock()
-	l.up = up
+	l.up, l.heard = up, true
 	l.mu.Unlock()
 	if up {
 		l.recordConn("up", "")
@@ -266,7 +268,15 @@ func (l *fleetLink) fleetSlot(c *child, g *config.GroupSpec, pid int, reason his
 	key := g.Name + "\x00" + c.name
 	l.mu.Lock()
 	up := l.up && l.conn != nil
+	first := !l.heard && time.Since(l.since) < l.firstContactWait()
 	l.mu.Unlock()
+	if first {
+		// Not unreachable yet, only not known: a resreap starting on
+		// every host at once (a reboot, a deploy) must not restart by
+		// the local budget alone before its agent has had a chance.
+		return false, fmt.Sprintf("group %s: waiting for the fleet agent's first answer from etcd (at most %s, then [fleet] unreachable = %s applies)",
+			g.Name, l.firstContactWait(), l.spec.Unreachable), ctx
+	}
 	var r link.Msg
 	ok := false
 	if up {
@@ -307,6 +317,13 @@ func (l *fleetLink) fleetSlot(c *child, g *config.GroupSpec, pid int, reason his
 		ctx.Holders = append(ctx.Holders, h.String())
 	}
 	return false, fmt.Sprintf("group %s: fleet budget of %d spent: %s", g.Name, r.Slots, strings.Join(ctx.Holders, ", ")), ctx
+}
+
+// firstContactWait bounds how long, after resreap starts, health restarts
+// of fleet members wait for the agent's first word on etcd before
+// [fleet] unreachable applies: a lease's life and one request.
+func (l *fleetLink) firstContactWait() time.Duration {
+	return l.spec.LeaseTTL + fleetReplyWait
 }
 
 // releaseSlot gives back the slot of member c, whose restart did not

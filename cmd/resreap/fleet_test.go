@@ -64,8 +64,9 @@ func TestFleetBudgetAcrossHosts(t *testing.T) {
 			switch r.Event {
 			case history.EventDeferred:
 				// Behind a member of its own host that waited longer
-				// (the local queue), or behind the fleet's slot.
-				if strings.Contains(r.Message, "has waited longer") {
+				// (the local queue), before the agent's first word on
+				// etcd, or behind the fleet's slot.
+				if strings.Contains(r.Message, "has waited longer") || strings.Contains(r.Message, "first answer from etcd") {
 					continue
 				}
 				deferred++

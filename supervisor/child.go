@@ -139,19 +139,26 @@ type ChildStatus struct {
 	// dependency (its name), or an old generation still alive after its
 	// stop ("the old generation to exit (pid 12 in /resreap/child-web.3)").
 	WaitingFor string
+	// Ready is true while the child is Running and, with a ready probe,
+	// the probe's last answer passed: it becomes false when a liveness
+	// probe fails, true again when one passes. False in every other state.
+	Ready bool
+	// Probed says the child has a ready probe (Ready then follows it).
+	Probed bool
 }
 
-// Up reports whether the child is as it should be: running, or not
-// running on purpose (stopped by an operator, or exited cleanly where its
-// restart policy says not to start it again). Starting, backoff,
-// stopping, fatal, waiting for a dependency, or exited after a failure
-// are not up.
+// Up reports whether the child is as it should be: running and ready
+// (for a child with a ready probe, its last probe passed), or exited
+// cleanly where its restart policy says not to start it again (a
+// one-shot job done). A child stopped by an operator is not up, nor one
+// starting, in backoff, stopping, fatal, waiting for a dependency, or
+// exited after a failure: what depends on it cannot use it. status's
+// table, --json and exit code, resreap_child_up, /readyz (for the
+// children marked required) and systemd's STATUS= all follow it.
 func (st ChildStatus) Up() bool {
 	switch st.State {
 	case Running:
-		return true
-	case Stopped:
-		return st.WaitingFor == ""
+		return st.Ready
 	case Exited:
 		return !st.LastFailed
 	}
@@ -171,7 +178,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1}
+	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1, Probed: spec.Ready.Enabled()}
 	for _, g := range s.own.takeHeld(spec.Name) { // a previous resreap's, that recovery could not stop
 		c.lingering = append(c.lingering, lingerer{leaf: g, exited: true})
 	}
@@ -228,6 +235,10 @@ func (c *child) setState(st State) {
 	defer c.mu.Unlock()
 	if c.snap.State != st {
 		c.snap.State, c.snap.Since = st, time.Now()
+		// Running is reached once ready (see running), and left
+		// only by a stop or an exit; a liveness probe says otherwise
+		// meanwhile (see setReady).
+		c.snap.Ready = st == Running
 		close(c.changed)
 		c.changed = make(chan struct{})
 	}
@@ -372,6 +383,7 @@ func (c *child) applySpec(spec config.ChildSpec) reply {
 	c.spec = spec
 	c.mu.Lock()
 	c.shared = c.spec
+	c.snap.Probed = spec.Ready.Enabled()
 	c.mu.Unlock()
 	c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
 	c.tracker.reset()

@@ -111,9 +111,32 @@ func (c *child) probed(r probeResult) {
 		c.running("ready: " + c.spec.Ready.String())
 	case r.timedOut:
 		c.notReady(r.err)
-	case r.err != nil && r.fails >= c.spec.Liveness.Failures:
-		ev := &health.Evidence{Reason: health.ReasonLiveness, Probe: r.err.Error(), Failures: r.fails}
-		c.unhealthy(verdict{pid: r.pid, evidence: ev})
+	case r.recovered:
+		c.setReady(true, "")
+	case r.err != nil:
+		c.setReady(false, r.err.Error())
+		if r.fails >= c.spec.Liveness.Failures {
+			ev := &health.Evidence{Reason: health.ReasonLiveness, Probe: r.err.Error(), Failures: r.fails}
+			c.unhealthy(verdict{pid: r.pid, evidence: ev})
+		}
+	}
+}
+
+// setReady records what the last liveness probe of the Running child
+// said; the change is logged once, not every probe.
+func (c *child) setReady(ready bool, why string) {
+	c.mu.Lock()
+	changed := c.snap.State == Running && c.snap.Ready != ready
+	if changed {
+		c.snap.Ready = ready
+	}
+	c.mu.Unlock()
+	switch {
+	case !changed:
+	case ready:
+		c.log.Info().Msg(c.name + " ready again: its probe passes")
+	default:
+		c.log.Warn().Str("probe", why).Msg(c.name + " not ready: its probe failed")
 	}
 }
 

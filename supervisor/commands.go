@@ -83,10 +83,12 @@ func (s *Supervisor) Info() Info {
 	return in
 }
 
-// NotReady names the children marked required that are not Running
-// (for one with a ready probe: not ready), sorted; none means resreap is
-// ready to serve. Before Run and after shutdown began, every required
-// child is named.
+// NotReady names the children marked required that are not up (see
+// ChildStatus.Up: running and, with a ready probe, ready; or exited
+// cleanly as their restart policy allows), sorted; none means resreap is
+// ready to serve. It is the notion status uses, so /readyz and status
+// never disagree about a child. Before Run and after shutdown began,
+// every required child is named.
 func (s *Supervisor) NotReady() []string {
 	var out []string
 	s.mu.Lock()
@@ -98,7 +100,7 @@ func (s *Supervisor) NotReady() []string {
 			continue
 		}
 		c := s.child(spec.Name)
-		if closing || c == nil || c.status().State != Running {
+		if closing || c == nil || !c.status().Up() {
 			out = append(out, spec.Name)
 		}
 	}

@@ -39,7 +39,7 @@ func toControlStatus(st supervisor.ChildStatus) ChildStatus {
 	now := time.Now()
 	cs := ChildStatus{
 		Name: st.Name, State: strings.ToLower(st.State.String()), Since: st.Since, StateFor: history.Duration(now.Sub(st.Since)),
-		Up: st.Up(), PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
+		Up: st.Up(), Ready: st.Ready, PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
 		WaitingFor: st.WaitingFor,
 	}
 	if st.PID == 0 {

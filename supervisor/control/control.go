@@ -108,10 +108,15 @@ type ChildStatus struct {
 	WaitingFor string           `json:"waiting_for,omitempty"`
 	Since      time.Time        `json:"since,omitzero"`
 	StateFor   history.Duration `json:"state_for"`
-	// Up is true for a child that is as it should be: running, stopped by
-	// an operator, or exited cleanly as its restart policy allows. The
-	// exit code of resreap status follows it.
-	Up      bool             `json:"up"`
+	// Up is true for a child that is as it should be: running and ready,
+	// or exited cleanly as its restart policy allows. A child stopped by
+	// an operator is not up. The exit code of resreap status follows it,
+	// as resreap_child_up and /readyz do.
+	Up bool `json:"up"`
+	// Ready is true while the child is running and, with a ready probe,
+	// its last probe passed (a liveness probe that fails makes it false
+	// until one passes).
+	Ready   bool             `json:"ready"`
 	PID     int              `json:"pid,omitempty"`
 	Started time.Time        `json:"started,omitzero"` // when the process started
 	Uptime  history.Duration `json:"uptime,omitempty"` // how long the process has run

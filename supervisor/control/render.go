@@ -17,12 +17,13 @@ import (
 // WriteStatusTable writes a line about resreap, then st as an aligned
 // table, one child per line, with "-" for what does not apply: a stopped
 // child has no pid, uptime or figures. STATE says how long the child has
-// been in it; UPTIME is the age of its process. Every text from the
+// been in it, and "not ready" for a running child whose ready probe
+// fails; UPTIME is the age of its process. Every text from the
 // answer is escaped (textsafe): the table is for a terminal, the answer
 // came over a socket, and a cgroup path or a name holds what it holds.
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
-	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d children up; owned by %s", sup.PID,
-		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, textsafe.Escape(sup.Ownership))
+	line := fmt.Sprintf("resreap pid %d, up %s: %d of %s up; owned by %s", sup.PID,
+		uptimeText(time.Since(sup.Started)), sup.Up, plural(sup.Children, "child", "children"), textsafe.Escape(sup.Ownership))
 	if sup.OwnershipDetail != "" {
 		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
 	}
@@ -47,6 +48,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 			state = "waiting for " + c.WaitingFor
 		} else if c.State != "" {
 			state += " " + stateForText(time.Duration(c.StateFor))
+		}
+		if c.State == "running" && !c.Ready {
+			state += ", not ready" // its ready probe fails: not up
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
 			textsafe.Escape(c.Name), textsafe.Escape(state), pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
@@ -136,6 +140,15 @@ func (r StopReport) String() string {
 //	reloaded: started api; stopped old; restarted fe-server (command); 2 unchanged
 func (r ReloadReport) String() string {
 	return "reloaded: " + supervisor.ReloadReport(r).String()
+}
+
+// plural is "1 child", "2 children", "0 children": n with the word that
+// fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func dash(s string) string {

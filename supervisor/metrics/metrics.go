@@ -67,7 +67,7 @@ type collector struct {
 func newCollector(src Source) *collector {
 	return &collector{
 		src:                 src,
-		up:                  desc("child_up", "1 when the child is as it should be: running, stopped by an operator, or exited cleanly where its restart policy says so."),
+		up:                  desc("child_up", "1 when the child is as it should be: running and ready (its ready probe passes), or exited cleanly where its restart policy says so; 0 when stopped by an operator, as resreap status counts it."),
 		state:               desc("child_state", "1 for the child's current state, 0 for the others.", "state"),
 		restarts:            desc("child_restarts_total", "Starts of the child after its first, by the reason the process before ended.", "reason"),
 		closeWait:           desc("child_close_wait_sockets", "CLOSE_WAIT sockets the child's processes hold, at the last scan."),

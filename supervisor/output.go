@@ -92,7 +92,7 @@ func (q *lineQueue) run() {
 		q.mu.Unlock()
 		failed, lastErr := q.writeLines(lines)
 		if dropped > 0 {
-			fmt.Fprintf(q.w, "resreap: %d lines of child output dropped: %s was not being read\n", dropped, q.name) //nolint:errcheck // counted already
+			fmt.Fprintf(q.w, "resreap: %s of child output dropped: %s was not being read\n", plural(dropped, "line", "lines"), q.name) //nolint:errcheck // counted already
 		}
 		if failed > 0 && q.onWriteErr != nil {
 			q.mu.Lock()
@@ -251,7 +251,7 @@ func (s *Supervisor) fileOutput(spec *config.ChildSpec, o config.OutputSpec) (*f
 		w := newOutFile(o.File, key.set, log)
 		q := newLineQueue(w, o.File)
 		q.onWriteErr = func(n int, err error) {
-			log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%d lines of child output lost: %v", n, err)
+			log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%s of child output lost: %v", plural(n, "line", "lines"), err)
 		}
 		f = &fileOutput{q: q, w: w}
 		s.files[key] = f

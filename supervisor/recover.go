@@ -4,7 +4,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -77,7 +76,7 @@ func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) bool {
 		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
 		Processes: procs, SignalsSent: signalsSent(e.SignalsSent), Killed: e.KillSent() && e.Exited,
 		StopDuration: history.Duration(e.Duration),
-		Message:      fmt.Sprintf("%d processes left by a previous resreap", len(procs)),
+		Message:      plural(len(procs), "process", "processes") + " left by a previous resreap",
 	}
 	if len(procs) > 0 {
 		rec.PID = procs[0].PID

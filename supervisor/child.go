@@ -66,6 +66,9 @@ type child struct {
 	// its records.
 	tap      tapOutput
 	captured string
+	// tail keeps the last lines of the current (or last) process's
+	// output, for a failed start to say why.
+	tail *outputTail
 	// The prober of the current process (see prober), its results, and
 	// how to end it; probing counts it, for run to wait for it.
 	probes    chan probeResult
@@ -145,6 +148,10 @@ type ChildStatus struct {
 	Ready bool
 	// Probed says the child has a ready probe (Ready then follows it).
 	Probed bool
+	// LastOutput is the end of what the process of the last start wrote,
+	// when that start failed (an exit within start_seconds, or no
+	// readiness within start_timeout); nil once the child runs.
+	LastOutput *history.OutputTail
 }
 
 // Up reports whether the child is as it should be: running and ready

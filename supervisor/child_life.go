@@ -45,15 +45,23 @@ func (c *child) start() {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
 		c.update(func(s *ChildStatus) {
 			s.LastReason, s.LastExit, s.Restarts, s.Failures = history.ReasonStartFailed, err.Error(), restarts, s.Failures+1
+			s.LastOutput = nil // it never ran: the error says why
 		})
 		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed,
 			Message: err.Error(), Restarts: restarts}, 0, true)
 		return
 	}
 	c.setProc(p)
+	pipes := 0
+	for _, f := range p.Outputs() {
+		if f != nil {
+			pipes++
+		}
+	}
+	c.tail = newOutputTail(pipes)
 	for i, f := range p.Outputs() {
 		if f != nil {
-			c.sup.copyOutput(f, c, i == 1)
+			c.sup.copyOutput(f, c, i == 1, c.tail)
 		}
 	}
 	c.update(func(s *ChildStatus) {
@@ -75,6 +83,7 @@ func (c *child) start() {
 // stayed up start_seconds without a probe.
 func (c *child) running(why string) {
 	c.setState(Running)
+	c.update(func(s *ChildStatus) { s.LastOutput = nil })
 	c.sup.rec.note(c.log.Info().Int("pid", c.proc.PID()).Str("because", why), fmt.Sprintf("%s running (pid %d)", c.name, c.proc.PID()))
 }
 
@@ -147,9 +156,12 @@ func (c *child) notReady(last error) {
 	c.log.Warn().Msg(c.name + " " + msg)
 	uptime := time.Since(c.proc.Started())
 	rep := c.stop(history.ReasonNotReady, nil)
-	c.update(func(s *ChildStatus) { s.LastReason, s.LastExit, s.Failures = history.ReasonNotReady, msg, s.Failures+1 })
+	tail := c.tail.read(&c.spec)
+	c.update(func(s *ChildStatus) {
+		s.LastReason, s.LastExit, s.Failures, s.LastOutput = history.ReasonNotReady, msg, s.Failures+1, tail
+	})
 	c.failed(history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: history.ReasonNotReady,
-		Message: msg, Restarts: c.attempts}, uptime, true)
+		Message: msg, Restarts: c.attempts, OutputTail: tail}, uptime, true)
 }
 
 // spawn starts the child's process, in its cgroup when it has one.
@@ -186,25 +198,35 @@ func (c *child) exited(ex proc.ExitStatus) {
 	uptime := ex.At.Sub(p.Started())
 	rec := history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	rec.Signal, rec.ExitCode = ex.SignalOrCode()
-	c.update(func(s *ChildStatus) {
-		s.ended(history.ReasonExited, ex.String(), ex.ShellCode())
-		s.LastFailed = ex.Failed()
-		if uptime < c.spec.StartGrace {
-			s.Failures++
-		}
-	})
+	var done bool // the restart policy says not to start it again
 	switch {
 	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
-		c.setState(Exited)
-		c.sup.record(c.log.Info(), rec)
+		done = true
 	case c.sup.isClosing():
 		// Shutdown (or its second interrupt) got there first: nothing
 		// will be started again.
+		done = true
+	}
+	failedStart := uptime < c.spec.StartGrace
+	if failedStart && !done {
+		// A failed start, as the start limit counts it and the fatal
+		// record says: recorded so, with the process's last words.
+		rec.Reason, rec.OutputTail = history.ReasonStartFailed, c.tail.read(&c.spec)
+	}
+	c.update(func(s *ChildStatus) {
+		s.ended(rec.Reason, ex.String(), ex.ShellCode())
+		s.LastFailed = ex.Failed()
+		if failedStart {
+			s.Failures++
+			s.LastOutput = rec.OutputTail
+		}
+	})
+	if done {
 		c.setState(Exited)
 		c.sup.record(c.log.Info(), rec)
-	default:
-		c.failed(rec, uptime, uptime < c.spec.StartGrace)
+		return
 	}
+	c.failed(rec, uptime, failedStart)
 }
 
 // setProc sets the current process, and the copy ForceKill reads. The

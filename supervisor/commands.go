@@ -154,7 +154,11 @@ func (c *child) awaitStart(ctx context.Context, before ChildStatus, wait time.Du
 		c.mu.Unlock()
 		switch {
 		case st.Failures > before.Failures:
-			return st, fmt.Errorf("child %q: %w: %s", c.name, ErrStartFailed, st.LastExit)
+			err := fmt.Errorf("child %q: %w: %s", c.name, ErrStartFailed, st.LastExit)
+			if t := tailText(st.LastOutput); t != "" {
+				err = fmt.Errorf("%w\n%s", err, t)
+			}
+			return st, err
 		case st.State == Running && (st.Restarts > before.Restarts || before.State != Running && st.PID != 0):
 			return st, nil
 		}

@@ -31,6 +31,10 @@ func TestEventLine(t *testing.T) {
 			Uptime: history.Duration(4 * time.Second), Backoff: history.Duration(time.Second)},
 			"w exited: exit 3 after 4s; next start in 1s"},
 		{history.Record{Child: "w", Event: history.EventStart, PID: 42, Restarts: 2}, "w started (pid 42), restart 2"},
+		{history.Record{Child: "w", Event: history.EventExit, Reason: history.ReasonStartFailed, ExitCode: &code,
+			Uptime: history.Duration(12 * time.Millisecond), Backoff: history.Duration(time.Second),
+			OutputTail: &history.OutputTail{Lines: []string{"a", "no \x1b[1mconfig"}, FullOutput: "/l/w.err"}},
+			`w exited: exit 3 after 12ms, a failed start; next start in 1s; its last output: no \x1b[1mconfig (all of it in /l/w.err)`},
 		// What a record quotes from outside is escaped.
 		{history.Record{Child: "w", Event: history.EventStart, Message: "exec /opt/\x1b]0;pwned\a: no such file"},
 			`w failed to start: exec /opt/\x1b]0;pwned\a: no such file`},

@@ -251,6 +251,9 @@ func eventLine(r history.Record) string {
 		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), r.StopDuration.Text())
 	case history.EventExit:
 		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), r.Uptime.Text())
+		if r.Reason == history.ReasonStartFailed {
+			b.WriteString(", a failed start")
+		}
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
 	case history.EventDeferred:
@@ -272,6 +275,9 @@ func eventLine(r history.Record) string {
 	}
 	if r.Backoff > 0 {
 		fmt.Fprintf(&b, "; next start in %s", r.Backoff.Text())
+	}
+	if t := r.OutputTail; t != nil && len(t.Lines) > 0 {
+		fmt.Fprintf(&b, "; its last output: %s (all of it in %s)", t.Lines[len(t.Lines)-1], t.FullOutput)
 	}
 	return textsafe.Escape(b.String())
 }

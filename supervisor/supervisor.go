@@ -351,8 +351,9 @@ func (s *Supervisor) child(name string) *child {
 }
 
 // copyOutput copies the lines of f, c's stdout (or with stderr its
-// stderr), to where its spec says they go, until the pipe ends.
-func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool) {
+// stderr), to where its spec says they go and to tail, the process's,
+// until the pipe ends.
+func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool, tail *outputTail) {
 	q, prefix := s.outputQueue(&c.spec, stderr)
 	s.mu.Lock()
 	s.outputs[f] = struct{}{}
@@ -360,7 +361,8 @@ func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool) {
 	s.copiers.Add(1)
 	go func() {
 		defer s.copiers.Done()
-		copyLines(f, prefix, q, &c.tap)
+		copyLines(f, prefix, q, &c.tap, tail, stderr)
+		tail.copied()
 		s.mu.Lock()
 		delete(s.outputs, f)
 		s.mu.Unlock()

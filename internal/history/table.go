@@ -96,16 +96,24 @@ func Ended(r Record) string {
 }
 
 // detail is the last column: the message and the evidence in one line,
-// "message: evidence", or whichever there is.
+// "message: evidence", or whichever there is; then, for a failed start,
+// the last line the process wrote: "last output: ...".
 func detail(r Record) string {
 	s := r.Evidence.Summary()
 	switch {
 	case s == "":
-		return r.Message
-	case r.Message == "":
-		return s
+		s = r.Message
+	case r.Message != "":
+		s = r.Message + ": " + s
 	}
-	return r.Message + ": " + s
+	if t := r.OutputTail; t != nil && len(t.Lines) > 0 {
+		last := "last output: " + t.Lines[len(t.Lines)-1]
+		if s == "" {
+			return last
+		}
+		return s + "; " + last
+	}
+	return s
 }
 
 // cell makes s safe for one tabwriter cell and a terminal: every control

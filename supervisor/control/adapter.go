@@ -40,7 +40,7 @@ func toControlStatus(st supervisor.ChildStatus) ChildStatus {
 	cs := ChildStatus{
 		Name: st.Name, State: strings.ToLower(st.State.String()), Since: st.Since, StateFor: history.Duration(now.Sub(st.Since)),
 		Up: st.Up(), Ready: st.Ready, PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
-		WaitingFor: st.WaitingFor,
+		WaitingFor: st.WaitingFor, OutputTail: st.LastOutput,
 	}
 	if st.PID == 0 {
 		return cs // no live process: no figures

@@ -125,6 +125,10 @@ type ChildStatus struct {
 	Restarts   int    `json:"restarts"`
 	LastReason string `json:"last_reason,omitempty"` // why it last stopped or restarted
 	LastExit   string `json:"last_exit,omitempty"`   // how the last process ended: "exit 3", "signal KILL"
+	// OutputTail is the end of what the process of the last start wrote,
+	// when that start failed: its last lines, and where all of its
+	// output is. Absent once the child runs.
+	OutputTail *history.OutputTail `json:"output_tail,omitempty"`
 	// CloseWait, FDs and ScannedAt are the last health scan of the live
 	// process; absent before the first.
 	CloseWait *CloseWait `json:"close_wait,omitempty"`

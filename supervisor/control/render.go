@@ -18,7 +18,8 @@ import (
 // table, one child per line, with "-" for what does not apply: a stopped
 // child has no pid, uptime or figures. STATE says how long the child has
 // been in it, and "not ready" for a running child whose ready probe
-// fails; UPTIME is the age of its process. Every text from the
+// fails; UPTIME is the age of its process. Below the table, each child
+// whose last start failed has its last output. Every text from the
 // answer is escaped (textsafe): the table is for a terminal, the answer
 // came over a socket, and a cgroup path or a name holds what it holds.
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
@@ -56,7 +57,36 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 			textsafe.Escape(c.Name), textsafe.Escape(state), pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
 			c.Restarts, textsafe.Escape(dash(c.LastReason)), closeWaitText(c.CloseWait), fdsText(c.FDs), cpuText(c.Cgroup))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeFailedStarts(w, st)
+}
+
+// writeFailedStarts writes, below the table, the last output of each
+// child whose last start failed, and where all of it is: what the child
+// said, which the exit code does not ("[emerg] unexpected "}" in
+// nginx.conf:4"). The lines are the child's: escaped.
+func writeFailedStarts(w io.Writer, st []ChildStatus) error {
+	for _, c := range st {
+		t := c.OutputTail
+		if t == nil || len(t.Lines) == 0 {
+			continue
+		}
+		head := "\n" + textsafe.Escape(c.Name) + ": last start failed"
+		if c.LastExit != "" {
+			head += " (" + textsafe.Escape(c.LastExit) + ")"
+		}
+		if _, err := fmt.Fprintf(w, "%s; its last output (all of it in %s):\n", head, textsafe.Escape(t.FullOutput)); err != nil {
+			return err
+		}
+		for _, l := range t.Lines {
+			if _, err := fmt.Fprintln(w, "  "+textsafe.Escape(l)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // stateForText is how long a child has been in its state: "0s" below a

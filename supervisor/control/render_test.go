@@ -85,6 +85,29 @@ func TestWriteStatusTableHistoryCounts(t *testing.T) {
 	}
 }
 
+// Below the table, a child whose last start failed shows its last
+// output, escaped, and where all of it is.
+func TestWriteStatusTableFailedStart(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Children: 2, Up: 1}
+	st := []ChildStatus{
+		{Name: "api", State: "running", Ready: true, Up: true},
+		{Name: "web", State: "backoff", LastReason: "start_failed", LastExit: "exit 1", OutputTail: &history.OutputTail{
+			Lines: []string{"starting", "[emerg] unexpected \"}\" in \x1b[1mnginx.conf:4"}, FullOutput: "/var/log/web.err"}},
+	}
+	if err := WriteStatusTable(&b, sup, st); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+web: last start failed (exit 1); its last output (all of it in /var/log/web.err):
+  starting
+  [emerg] unexpected "}" in \x1b[1mnginx.conf:4
+`
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("have\n%s\nwant it to end in\n%s", b.String(), want)
+	}
+}
+
 // One child is "1 child", not "1 children".
 func TestWriteStatusTableOneChild(t *testing.T) {
 	var b strings.Builder

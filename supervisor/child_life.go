@@ -198,6 +198,10 @@ func (c *child) exited(ex proc.ExitStatus) {
 	uptime := ex.At.Sub(p.Started())
 	rec := history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	rec.Signal, rec.ExitCode = ex.SignalOrCode()
+	if len(ex.Left) > 0 {
+		rec.Processes = historyProcs(ex.Left)
+		rec.Message = "killed " + plural(len(ex.Left), "process", "processes") + " it left in its cgroup"
+	}
 	var done bool // the restart policy says not to start it again
 	switch {
 	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
@@ -246,7 +250,8 @@ func (c *child) setProc(p *proc.Process) {
 // its port). The cgroup, a generation of p's own, is then removed. It
 // reports whether the cgroup is empty; if not, after the kill wait, it is
 // left with its processes. Without a cgroup the Reaper has already killed
-// p's process group.
+// p's process group. (What p left is named in its exit, read by the
+// Reaper before it killed p's group: see proc.ExitStatus.Left.)
 func (c *child) killRemains(p *proc.Process) bool {
 	leaf := p.Cgroup()
 	procs, err := leaf.Procs()

@@ -89,7 +89,9 @@ func TestCgroupStopTakesTheWholeTree(t *testing.T) {
 }
 
 // What the main process leaves in its cgroup when it exits is killed
-// before the next start, so a worker cannot keep the old generation's port.
+// before the next start, so a worker cannot keep the old generation's port;
+// the exit record names them (pid, command, age), as an orphaned record
+// names what a previous resreap left.
 func TestCgroupExitKillsTheRest(t *testing.T) {
 	cgrouptest.Need(t)
 	spec := escaper("quitter")
@@ -99,6 +101,19 @@ func TestCgroupExitKillsTheRest(t *testing.T) {
 	h.hist.waitFor(t, 30*time.Second, "an exit", func(recs []history.Record) bool { return count(recs, "quitter", history.EventExit) > 0 })
 	for _, pid := range []int{setsid, daemon} {
 		waitGone(t, pid, 30*time.Second)
+	}
+	exit := h.hist.matching("quitter", history.EventExit)[0]
+	left := map[int]history.Proc{}
+	for _, p := range exit.Processes {
+		left[p.PID] = p
+	}
+	for _, pid := range []int{setsid, daemon} {
+		if p, ok := left[pid]; !ok || p.Command != "sleep 600" || p.Uptime <= 0 {
+			t.Errorf("exit record lists %+v, want pid %d (sleep 600) with its age", exit.Processes, pid)
+		}
+	}
+	if len(exit.Processes) != 2 || exit.Message != "killed 2 processes it left in its cgroup" {
+		t.Errorf("exit record: %d processes, message %q", len(exit.Processes), exit.Message)
 	}
 }
 

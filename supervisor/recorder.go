@@ -254,6 +254,9 @@ func eventLine(r history.Record) string {
 		if r.Reason == history.ReasonStartFailed {
 			b.WriteString(", a failed start")
 		}
+		if len(r.Processes) > 0 {
+			b.WriteString("; killed what it left in its cgroup: " + procsText(r.Processes))
+		}
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
 	case history.EventDeferred:
@@ -280,6 +283,20 @@ func eventLine(r history.Record) string {
 		fmt.Fprintf(&b, "; its last output: %s (all of it in %s)", t.Lines[len(t.Lines)-1], t.FullOutput)
 	}
 	return textsafe.Escape(b.String())
+}
+
+// procsText names processes of a record for a log line: "12 (nginx:
+// worker process), 13 (sleep 600)", the first three and how many more.
+func procsText(procs []history.Proc) string {
+	const shown = 3
+	parts := make([]string, 0, shown+1)
+	for _, p := range procs[:min(len(procs), shown)] {
+		parts = append(parts, fmt.Sprintf("%d (%s)", p.PID, p.Command))
+	}
+	if len(procs) > shown {
+		parts = append(parts, fmt.Sprintf("and %d more", len(procs)-shown))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // escalationText is the signals of a stop, each with how long resreap

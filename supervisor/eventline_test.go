@@ -47,6 +47,10 @@ func TestEventLine(t *testing.T) {
 		{history.Record{Child: "w", Event: history.EventStop, Reason: history.ReasonLiveness, SignalsSent: []history.SignalSent{{Signal: "TERM", Time: t0}},
 			Signal: "TERM", Evidence: &health.Evidence{Reason: health.ReasonLiveness, Probe: "/p\u009b: exit 1\n", Failures: 2}},
 			`w stopped by TERM in 0s, reason liveness: 2 probes failed, last: /p\u009b: exit 1\n`},
+		{history.Record{Child: "fe-1", Event: history.EventDeferred, Reason: history.ReasonCloseWait, Group: "fe",
+			Message:  "group fe: 1 of 3 members down, max_unavailable 1: fe-2 (restarting)",
+			Evidence: &health.Evidence{Reason: health.ReasonLiveness, Probe: "timeout", Failures: 2}},
+			"fe-1 restart deferred, reason close_wait: 2 probes failed, last: timeout; group fe: 1 of 3 members down, max_unavailable 1: fe-2 (restarting)"},
 		{history.Record{Group: "g", Event: history.EventCorrelated, Message: "3 of 4 \x1b[2J", Members: []string{"a", "b"}},
 			`group g: 3 of 4 \x1b[2J (a, b)`},
 	} {

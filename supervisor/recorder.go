@@ -260,7 +260,9 @@ func eventLine(r history.Record) string {
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
 	case history.EventDeferred:
-		fmt.Fprintf(&b, "%s restart deferred (%s)", who, r.Message)
+		// Its own evidence comes first, its group's members after it:
+		// the evidence must not read as that of the member named last.
+		fmt.Fprintf(&b, "%s restart deferred", who)
 	case history.EventWouldRestart:
 		fmt.Fprintf(&b, "%s would be restarted (%s)", who, r.Message)
 	case history.EventCorrelated:
@@ -275,6 +277,9 @@ func eventLine(r history.Record) string {
 	}
 	if s := r.Evidence.Summary(); s != "" && r.Event != history.EventRestart {
 		b.WriteString(": " + s)
+	}
+	if r.Event == history.EventDeferred && r.Message != "" {
+		b.WriteString("; " + r.Message)
 	}
 	if r.Backoff > 0 {
 		fmt.Fprintf(&b, "; next start in %s", r.Backoff.Text())

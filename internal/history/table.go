@@ -96,14 +96,19 @@ func Ended(r Record) string {
 }
 
 // detail is the last column: the message and the evidence in one line,
-// "message: evidence", or whichever there is; then, for a failed start,
-// the last line the process wrote: "last output: ...".
+// "message: evidence", or whichever there is; for a deferred restart
+// "evidence; message", as its message names the group's members that are
+// down and its evidence is the deferred member's own; then, for a failed
+// start, the last line the process wrote: "last output: ...".
 func detail(r Record) string {
 	s := r.Evidence.Summary()
 	switch {
 	case s == "":
 		s = r.Message
-	case r.Message != "":
+	case r.Message == "":
+	case r.Event == EventDeferred:
+		s += "; " + r.Message
+	default:
 		s = r.Message + ": " + s
 	}
 	if t := r.OutputTail; t != nil && len(t.Lines) > 0 {

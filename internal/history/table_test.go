@@ -21,7 +21,10 @@ func TestWriteTable(t *testing.T) {
 	early := rec("web", EventExit, 7)
 	early.Reason, early.ExitCode = ReasonStartFailed, intp(1)
 	early.OutputTail = &OutputTail{Lines: []string{"starting", `[emerg] unexpected "}" in nginx.conf:4`}, FullOutput: "resreap's own output"}
-	recs := []Record{fullRecord(), crash, failed, early}
+	held := rec("worker", EventDeferred, 8)
+	held.Reason, held.Group, held.Message = ReasonLiveness, "workers", "group workers: 1 of 2 members down, max_unavailable 1: w2 (restarting)"
+	held.Evidence = &health.Evidence{Reason: health.ReasonLiveness, Probe: "own probe", Failures: 3}
+	recs := []Record{fullRecord(), crash, failed, early, held}
 
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, recs); err != nil {
@@ -29,12 +32,14 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := buf.String()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("have %d lines, want header and 4 rows:\n%s", len(lines), out)
+	if len(lines) != 6 {
+		t.Fatalf("have %d lines, want header and 5 rows:\n%s", len(lines), out)
 	}
 	for _, want := range []string{"TIME", "CHILD", "ENDED", "fe-server", "restart", "close_wait",
 		"4242", "TERM→KILL (killed)", "3h0m ", "1.503s", "12 CLOSE_WAIT", "10.0.0.5:8080×12",
-		"fds 900/1024", "exit 3", "42s", `exec: no such file\tor dir`, `last output: [emerg] unexpected "}" in nginx.conf:4`} {
+		"fds 900/1024", "exit 3", "42s", `exec: no such file\tor dir`, `last output: [emerg] unexpected "}" in nginx.conf:4`,
+		// A deferred row: its own evidence, then the group's members down.
+		"3 probes failed, last: own probe; group workers: 1 of 2 members down, max_unavailable 1: w2 (restarting)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -58,6 +58,12 @@ type Info struct {
 	// HistoryPending is how many events wait for the history now: being
 	// written, or kept in order for a retry after a failed write.
 	HistoryPending int
+	// LastReloadOK says whether the last reload (SIGHUP, resreap reload)
+	// was applied: false after one was rejected, until one is applied.
+	// LastReloadSuccess is when the configuration was last loaded and
+	// applied: at start, or by a reload.
+	LastReloadOK      bool
+	LastReloadSuccess time.Time
 }
 
 // Info returns what the supervisor says about itself.
@@ -67,6 +73,7 @@ func (s *Supervisor) Info() Info {
 	s.mu.Lock()
 	q1, q2, rec, own := s.stdout, s.stderr, s.rec, s.own
 	in.Started = s.started
+	in.LastReloadOK, in.LastReloadSuccess = s.reload.ok, s.reload.lastOK
 	for _, f := range s.files {
 		in.OutputLost += f.q.Lost()
 	}

@@ -265,6 +265,12 @@ func eventLine(r history.Record) string {
 		fmt.Fprintf(&b, "%s restart deferred", who)
 	case history.EventWouldRestart:
 		fmt.Fprintf(&b, "%s would be restarted (%s)", who, r.Message)
+	case history.EventReload:
+		if r.Reason == history.ReasonRejected {
+			// The problems, one per line, are in the log's error field.
+			return "reload rejected; children keep running with the old configuration"
+		}
+		return textsafe.Escape("reloaded: " + r.Message)
 	case history.EventCorrelated:
 		return textsafe.Escape(fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", ")))
 	case history.EventOrphaned:

@@ -103,6 +103,7 @@ type Supervisor struct {
 	rec      *recorder       // writes the history, set by Run
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
+	reload   reloadState     // guarded by mu: how the last reload went
 	captures sync.WaitGroup  // capture writers (see child.capture)
 	// ready closes once Run has added the children (a reload waits for
 	// it); runDone when Run returns.
@@ -127,6 +128,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		outputs:  map[*os.File]struct{}{},
 		files:    map[fileKey]*fileOutput{},
 		groups:   newGroups(),
+		reload:   reloadState{ok: true, lastOK: time.Now()}, // cfg was just loaded
 		ready:    make(chan struct{}),
 		runDone:  make(chan struct{}),
 	}

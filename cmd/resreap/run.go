@@ -188,7 +188,7 @@ func serveMetrics(ctx context.Context, addr string, sup *supervisor.Supervisor, 
 	}
 	log.Info().Str("listen", ln.Addr().String()).Msg("metrics: /metrics /healthz /readyz")
 	mlog := log.With().Str("component", "metrics").Logger()
-	h := metrics.Handler(metrics.NewRegistry(sup, scans), sup, mlog)
+	h := metrics.Handler(metrics.NewRegistry(sup, scans, metrics.ReadBuildInfo(version)), sup, mlog)
 	go func() {
 		defer close(done)
 		if err := metrics.Serve(ctx, ln, h); err != nil {

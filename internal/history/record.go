@@ -51,7 +51,19 @@ const (
 	ReasonRecovery     Reason = "recovery" // a new resreap found the processes of one that died
 	ReasonLiveness     Reason = Reason(health.ReasonLiveness)
 	ReasonNotReady     Reason = "not_ready" // not ready within start_timeout: a failed start
+	// ReasonRejected is a reload refused: the file is invalid, or has a
+	// path resreap must not write; the children keep the configuration
+	// they had. The message has every problem as file:line.
+	ReasonRejected Reason = "rejected"
 )
+
+// RestartReasons lists the reasons a restart can have (the reason the
+// process before ended, or its start failed), for counters that start
+// at 0 for each.
+func RestartReasons() []Reason {
+	return []Reason{ReasonExited, ReasonStartFailed, ReasonNotReady, ReasonCloseWait, ReasonFDExhaustion,
+		ReasonLiveness, ReasonManual, ReasonReload}
+}
 
 // Proc is a process named in a record: one left by a previous resreap,
 // or by a process that exited.

@@ -116,12 +116,15 @@ type reply struct {
 
 // ChildStatus is a snapshot of one child for status displays.
 type ChildStatus struct {
-	Name     string
-	State    State
-	PID      int       // of the live process; 0 when none
-	Since    time.Time // when the current state began
-	Started  time.Time // when the live process started; zero when none
-	Restarts int       // start attempts after the first, in this resreap
+	Name    string
+	State   State
+	PID     int       // of the live process; 0 when none
+	Since   time.Time // when the current state began
+	Started time.Time // when the live process started; zero when none
+	// Restarts counts start attempts after the first of each run of
+	// resreap: those of this run, on top of those the history holds of
+	// earlier runs (read once at start), as history --summary counts.
+	Restarts int
 	// Failures counts failed starts (an exit within start_seconds, or a
 	// start that never ran), so a caller can tell a start that failed.
 	Failures int
@@ -208,10 +211,12 @@ func (c *child) status() ChildStatus {
 // snapshot returns the child's status and its live process (nil when
 // none), read together, without waiting for the child's goroutine.
 func (c *child) snapshot() (ChildStatus, *proc.Process) {
+	past := c.sup.past.of(c.name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.snap
 	st.RestartsBy = maps.Clone(st.RestartsBy)
+	past.addTo(&st)
 	return st, c.live
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,10 @@ type Options struct {
 	// OnScan, if set, is told of each health scan, from the health loop:
 	// it must return at once (a metric update, say).
 	OnScan func(ScanReport)
+	// HistoryPath is the history file History writes, read once when
+	// Run starts for the restarts of earlier runs, so that status counts
+	// on from them as history --summary does ("": counts start at 0).
+	HistoryPath string
 }
 
 // ScanReport is one health scan, for metrics.
@@ -104,6 +109,8 @@ type Supervisor struct {
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
 	reload   reloadState     // guarded by mu: how the last reload went
+	past     pastRestarts    // restarts before this run, from the history
+	counting sync.WaitGroup  // the goroutine that counts them
 	captures sync.WaitGroup  // capture writers (see child.capture)
 	// ready closes once Run has added the children (a reload waits for
 	// it); runDone when Run returns.
@@ -148,6 +155,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.rec = newRecorder(s.opts.History, s.log)
 	s.mu.Unlock()
 	defer s.rec.close()
+	s.counting.Go(func() { s.past.count(s.opts.HistoryPath, s.started, s.log) })
+	defer s.counting.Wait()
 	own, err := newOwner(cfg.Supervisor, limitControllers(cfg.Children), s.log)
 	if err != nil {
 		return fmt.Errorf("ownership: %w", err)
@@ -304,6 +313,10 @@ func (s *Supervisor) removeChild(name string) {
 	if cancel != nil {
 		cancel()
 		<-c.done
+		c.mu.Lock()
+		restarts, byReason := c.snap.Restarts, maps.Clone(c.snap.RestartsBy)
+		c.mu.Unlock()
+		s.past.keep(name, restarts, byReason) // a child added again counts on
 	}
 }
 

@@ -100,9 +100,13 @@ func survivePipeReaders() {
 
 func serve(cfg *config.Config, reaper *proc.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	hist := openHistory(cfg.Supervisor, log)
+	var histPath string // status counts restarts on from it
+	if hist != nil {
+		histPath = cfg.Supervisor.HistoryFile
+	}
 	scans := metrics.NewScans()
 	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun,
-		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe})
+		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe, HistoryPath: histPath})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -68,28 +68,7 @@ var errNoNewline = errors.New("torn line (no newline at end of file)")
 // Read does not lock against a Writer: a rotation during the read may show a
 // few records twice or not at all, which is harmless for a report.
 func Read(path string, f Filter) ([]Record, []Warning, error) {
-	d, err := safefs.OpenDir(filepath.Dir(path), policy())
-	if err != nil {
-		return nil, nil, pathError("open", path, err)
-	}
-	defer d.Close()
-	base := filepath.Base(path)
-	nums, err := rotatedIn(d, base)
-	if err != nil {
-		return nil, nil, fmt.Errorf("history: %w", err)
-	}
-	names := make([]string, 0, len(nums)+1)
-	for i := len(nums) - 1; i >= 0; i-- {
-		names = append(names, rotatedName(base, nums[i]))
-	}
-	names = append(names, base)
-
-	var (
-		recs    []Record
-		warns   []Warning
-		found   bool
-		liveErr error
-	)
+	var recs []Record
 	keep := func(rec Record) {
 		if !f.Match(rec) {
 			return
@@ -100,25 +79,56 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 			recs = append(recs[:0], recs[len(recs)-f.Last:]...)
 		}
 	}
-	for _, name := range names {
-		w, err := readFile(d, name, filepath.Join(filepath.Dir(path), name), keep)
-		if errors.Is(err, fs.ErrNotExist) {
-			liveErr = err
-			continue // rotated away since the listing, or no live file yet
-		}
-		if err != nil {
-			return nil, warns, fmt.Errorf("history: %w", err)
-		}
-		found = true
-		warns = append(warns, w...)
-	}
-	if !found {
-		return nil, nil, fmt.Errorf("history: %w", liveErr)
+	warns, err := each(path, keep)
+	if err != nil {
+		return nil, warns, err
 	}
 	if f.Last > 0 && len(recs) > f.Last {
 		recs = recs[len(recs)-f.Last:]
 	}
 	return recs, warns, nil
+}
+
+// each feeds every record of the history at path to fn, oldest first,
+// as Read reads them, keeping none.
+func each(path string, fn func(Record)) ([]Warning, error) {
+	d, err := safefs.OpenDir(filepath.Dir(path), policy())
+	if err != nil {
+		return nil, pathError("open", path, err)
+	}
+	defer d.Close()
+	base := filepath.Base(path)
+	nums, err := rotatedIn(d, base)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	names := make([]string, 0, len(nums)+1)
+	for i := len(nums) - 1; i >= 0; i-- {
+		names = append(names, rotatedName(base, nums[i]))
+	}
+	names = append(names, base)
+
+	var (
+		warns   []Warning
+		found   bool
+		liveErr error
+	)
+	for _, name := range names {
+		w, err := readFile(d, name, filepath.Join(filepath.Dir(path), name), fn)
+		if errors.Is(err, fs.ErrNotExist) {
+			liveErr = err
+			continue // rotated away since the listing, or no live file yet
+		}
+		if err != nil {
+			return warns, fmt.Errorf("history: %w", err)
+		}
+		found = true
+		warns = append(warns, w...)
+	}
+	if !found {
+		return nil, fmt.Errorf("history: %w", liveErr)
+	}
+	return warns, nil
 }
 
 // readFile opens the history file name in d (path, for messages) and

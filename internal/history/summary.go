@@ -6,73 +6,37 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
-// childSummary is the restart tally of one child.
-type childSummary struct {
-	child    string
-	restarts int
-	byReason map[Reason]int
-	last     *Record // the newest restart
-	// lastReason is why the newest restart happened.
-	lastReason Reason
-}
-
 // WriteSummary writes one row per child named in recs (sorted by name): the
 // number of restarts, split by reason with the most frequent first, and the
 // time (local, to the second) and reason of the last one. recs must be
-// oldest first, as Read returns them.
-//
-// A restart is a start attempt of a child after its first in the same run
-// of resreap: a start record with restarts > 0, whatever caused it, which
-// is what resreap status counts. Its reason is that of the record that
-// ended the process before it: the exit ("exited"), the stop (close_wait,
-// manual, reload...) or the failed start ("start_failed").
+// oldest first, as Read returns them. The restarts are counted by Counter,
+// as resreap status counts them.
 func WriteSummary(w io.Writer, recs []Record) error {
-	byChild := map[string]*childSummary{}
-	cause := map[string]Reason{} // why each child's last process ended
+	c := NewCounter()
 	for i := range recs {
-		r := &recs[i]
-		if r.Child == "" {
-			continue // resreap's own events (reload)
-		}
-		s := byChild[r.Child]
-		if s == nil {
-			s = &childSummary{child: r.Child, byReason: map[Reason]int{}}
-			byChild[r.Child] = s
-		}
-		switch {
-		case r.Event == EventStart && r.Restarts > 0:
-			s.restarts++
-			s.byReason[cause[r.Child]]++
-			s.last, s.lastReason = r, cause[r.Child]
-		case r.Event == EventExit, r.Event == EventStop, r.Event == EventOrphaned:
-			cause[r.Child] = r.Reason
-		}
-		if r.Event == EventStart && r.PID == 0 {
-			cause[r.Child] = ReasonStartFailed
-		}
+		c.Add(&recs[i])
 	}
-	sums := make([]*childSummary, 0, len(byChild))
-	for _, s := range byChild {
-		sums = append(sums, s)
-	}
-	slices.SortFunc(sums, func(a, b *childSummary) int { return cmp.Compare(a.child, b.child) })
+	tallies := c.Tallies()
+	names := slices.Sorted(maps.Keys(tallies))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHILD\tRESTARTS\tBY REASON\tLAST RESTART\tLAST REASON")
-	for _, s := range sums {
+	for _, name := range names {
+		t := tallies[name]
 		last, lastReason := "-", "-"
-		if s.last != nil {
-			last = s.last.Time.Local().Format(tableTime)
-			lastReason = cell(string(s.lastReason))
+		if t.Restarts > 0 {
+			last = t.LastTime.Local().Format(tableTime)
+			lastReason = cell(string(t.LastReason))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", cell(s.child), s.restarts,
-			cell(reasonCounts(s.byReason)), last, lastReason)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", cell(name), t.Restarts,
+			cell(reasonCounts(t.ByReason)), last, lastReason)
 	}
 	return tw.Flush()
 }

@@ -42,7 +42,12 @@ type Info struct {
 	Ownership string // OwnCgroup or OwnProcessGroup
 	// OwnershipDetail is the cgroup subtree, or why there is none.
 	OwnershipDetail string
-	DryRun          bool
+	// CgroupMissing says which controllers the children's cgroups lack,
+	// why and what is lost ("memory (at /sys/fs/cgroup/memory) bound to
+	// cgroup v1 on this host, ...: no memory figures, memory_max cannot
+	// apply"); "" when none is, or without cgroups.
+	CgroupMissing string
+	DryRun        bool
 	// OutputLost counts lines of children's output dropped because
 	// resreap's stdout or stderr was not being read, or a child's output
 	// file could not take them; HistoryFailed the writes to the history
@@ -86,6 +91,7 @@ func (s *Supervisor) Info() Info {
 	}
 	if own != nil {
 		in.StopHelperErrors = own.faultCounts()
+		in.CgroupMissing = own.missing
 	}
 	return in
 }

@@ -170,3 +170,26 @@ func syscallKill(pid int) {
 		unix.Kill(pid, unix.SIGKILL) //nolint:errcheck // gone meanwhile
 	}
 }
+
+// A child's cgroup figures are there, or status says why not: tasks
+// always (pids.current, or cgroup.threads without the pids controller);
+// memory where the memory controller can be had, and on a hybrid host,
+// which binds it to cgroup v1, status names that mount.
+func TestCgroupUsageOrWhyNot(t *testing.T) {
+	cgrouptest.Need(t)
+	h := startConfig(t, cgroupConfig(t, config.CgroupAuto, helperSpec("fig", "sleep")), Options{})
+	h.waitState(t, "fig", Running, 30*time.Second)
+	st := h.sup.Status()[0]
+	if st.Usage == nil || !st.Usage.HasPids || st.Usage.PidsCurrent < 1 {
+		t.Fatalf("usage %+v, want the child's tasks", st.Usage)
+	}
+	missing := h.sup.Info().CgroupMissing
+	if st.Usage.HasMemory == strings.Contains(missing, "no memory figures") {
+		t.Errorf("memory figures %v, and status says %q", st.Usage.HasMemory, missing)
+	}
+	v1, _ := cgroup.V1Mounts()
+	if at := v1["memory"]; at != "" && !st.Usage.HasMemory && !strings.Contains(missing, "memory (at "+at+") bound to cgroup v1") {
+		t.Errorf("memory is bound to cgroup v1 at %s, and status says %q", at, missing)
+	}
+	t.Logf("tasks %d (counted from cgroup.threads: %v), memory %v; missing: %q", st.Usage.PidsCurrent, st.Usage.PidsCounted, st.Usage.HasMemory, missing)
+}

@@ -170,10 +170,14 @@ type Supervisor struct {
 	// cgroup subtree, or why there is none.
 	Ownership       string `json:"ownership"`
 	OwnershipDetail string `json:"ownership_detail"`
-	DryRun          bool   `json:"dry_run,omitempty"`
-	Children        int    `json:"children"`
-	Up              int    `json:"up"`
-	OutputLost      int64  `json:"output_lines_lost,omitempty"`
+	// CgroupMissing says which controllers the children's cgroups lack,
+	// why (bound to cgroup v1 on a hybrid host, say) and what is lost:
+	// memory figures, memory_max, pids_max.
+	CgroupMissing string `json:"cgroup_missing,omitempty"`
+	DryRun        bool   `json:"dry_run,omitempty"`
+	Children      int    `json:"children"`
+	Up            int    `json:"up"`
+	OutputLost    int64  `json:"output_lines_lost,omitempty"`
 	// HistoryDropped counts the events that will never be recorded,
 	// HistoryFailed the writes to the history that failed (their events
 	// stay queued and are retried; the name is older than the retry), and

@@ -41,6 +41,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 		line += fmt.Sprintf("; %d history writes failed (see the log)", sup.HistoryFailed)
 	}
 	fmt.Fprintln(w, line)
+	if sup.CgroupMissing != "" {
+		fmt.Fprintln(w, "cgroup controllers missing: "+textsafe.Escape(sup.CgroupMissing))
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS\tCPU")
 	for _, c := range st {

@@ -108,6 +108,19 @@ web: last start failed (exit 1); its last output (all of it in /var/log/web.err)
 	}
 }
 
+// What the children's cgroups lack is said on the second line.
+func TestWriteStatusTableCgroupMissing(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", CgroupMissing: "memory (at /sys/fs/cgroup/memory) bound to cgroup v1: no memory figures"}
+	if err := WriteStatusTable(&b, sup, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if len(lines) < 2 || lines[1] != "cgroup controllers missing: memory (at /sys/fs/cgroup/memory) bound to cgroup v1: no memory figures" {
+		t.Errorf("have\n%s", b.String())
+	}
+}
+
 // One child is "1 child", not "1 children".
 func TestWriteStatusTableOneChild(t *testing.T) {
 	var b strings.Builder

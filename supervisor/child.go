@@ -251,6 +251,9 @@ func (c *child) setState(st State) {
 		// only by a stop or an exit; a liveness probe says otherwise
 		// meanwhile (see setReady).
 		c.snap.Ready = st == Running
+		if st == Running {
+			c.snap.LastOutput = nil // the last start did not fail
+		}
 		close(c.changed)
 		c.changed = make(chan struct{})
 	}

@@ -83,7 +83,6 @@ func (c *child) start() {
 // stayed up start_seconds without a probe.
 func (c *child) running(why string) {
 	c.setState(Running)
-	c.update(func(s *ChildStatus) { s.LastOutput = nil })
 	c.sup.rec.note(c.log.Info().Int("pid", c.proc.PID()).Str("because", why), fmt.Sprintf("%s running (pid %d)", c.name, c.proc.PID()))
 }
 

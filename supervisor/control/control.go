@@ -120,8 +120,9 @@ type ChildStatus struct {
 	PID     int              `json:"pid,omitempty"`
 	Started time.Time        `json:"started,omitzero"` // when the process started
 	Uptime  history.Duration `json:"uptime,omitempty"` // how long the process has run
-	// Restarts counts the start attempts after the first since resreap
-	// started, whatever caused them; history --summary counts the same.
+	// Restarts counts the start attempts after the first of each run of
+	// resreap, whatever caused them: this run's, on top of those the
+	// history holds of earlier runs; history --summary counts the same.
 	Restarts   int    `json:"restarts"`
 	LastReason string `json:"last_reason,omitempty"` // why it last stopped or restarted
 	LastExit   string `json:"last_exit,omitempty"`   // how the last process ended: "exit 3", "signal KILL"

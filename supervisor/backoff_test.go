@@ -94,6 +94,12 @@ func TestStartLimitMakesChildFatal(t *testing.T) {
 	if n := count(recs, "doomed", history.EventStart); n != 3 {
 		t.Errorf("%d starts before Fatal, want 3 (burst 2 + the one that broke it)", n)
 	}
+	// Recorded as what the fatal record counts: failed starts.
+	for _, r := range h.hist.matching("doomed", history.EventExit, history.EventFatal) {
+		if r.Reason != history.ReasonStartFailed {
+			t.Errorf("%s record with reason %s, want start_failed: %s", r.Event, r.Reason, r.Message)
+		}
+	}
 	// Fatal is final until an operator acts, who learns that this start
 	// failed too.
 	if _, err := h.sup.StartChild(context.Background(), "doomed", time.Minute); !errors.Is(err, ErrStartFailed) || !strings.Contains(err.Error(), "exit 1") {

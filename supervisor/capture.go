@@ -111,7 +111,7 @@ func closeWaitList(pids []int, holders map[uint64][]string) []byte {
 		fmt.Fprintln(tw, l)
 	}
 	tw.Flush()
-	fmt.Fprintf(&b, "%d sockets in CLOSE_WAIT\n", len(lines))
+	fmt.Fprintf(&b, "%s in CLOSE_WAIT\n", plural(len(lines), "socket", "sockets"))
 	for _, p := range problems {
 		b.WriteString(p)
 	}

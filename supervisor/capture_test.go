@@ -114,7 +114,7 @@ func TestReadCapture(t *testing.T) {
 	cw := string(files["close_wait.txt"])
 	line := regexp.MustCompile(`(?m)^CLOSE-WAIT +` + regexp.QuoteMeta(c.LocalAddr().String()) + ` +` + regexp.QuoteMeta(addr) + ` +` + holder + `$`)
 	n := strings.Count(cw, "CLOSE-WAIT")
-	if !strings.HasPrefix(cw, "STATE ") || !line.MatchString(cw) || !strings.HasSuffix(cw, fmt.Sprintf("\n%d sockets in CLOSE_WAIT\n", n)) {
+	if !strings.HasPrefix(cw, "STATE ") || !line.MatchString(cw) || !strings.HasSuffix(cw, "\n"+plural(n, "socket", "sockets")+" in CLOSE_WAIT\n") {
 		t.Errorf("close_wait.txt lacks %s:\n%s", holder, cw)
 	}
 	row := regexp.MustCompile(fmt.Sprintf(`(?m)^%d +%d +socket:\[\d+\]$`, pid, fd))

@@ -66,6 +66,9 @@ type child struct {
 	// its records.
 	tap      tapOutput
 	captured string
+	// tail keeps the last lines of the current (or last) process's
+	// output, for a failed start to say why.
+	tail *outputTail
 	// The prober of the current process (see prober), its results, and
 	// how to end it; probing counts it, for run to wait for it.
 	probes    chan probeResult
@@ -113,12 +116,15 @@ type reply struct {
 
 // ChildStatus is a snapshot of one child for status displays.
 type ChildStatus struct {
-	Name     string
-	State    State
-	PID      int       // of the live process; 0 when none
-	Since    time.Time // when the current state began
-	Started  time.Time // when the live process started; zero when none
-	Restarts int       // start attempts after the first, in this resreap
+	Name    string
+	State   State
+	PID     int       // of the live process; 0 when none
+	Since   time.Time // when the current state began
+	Started time.Time // when the live process started; zero when none
+	// Restarts counts start attempts after the first of each run of
+	// resreap: those of this run, on top of those the history holds of
+	// earlier runs (read once at start), as history --summary counts.
+	Restarts int
 	// Failures counts failed starts (an exit within start_seconds, or a
 	// start that never ran), so a caller can tell a start that failed.
 	Failures int
@@ -139,19 +145,30 @@ type ChildStatus struct {
 	// dependency (its name), or an old generation still alive after its
 	// stop ("the old generation to exit (pid 12 in /resreap/child-web.3)").
 	WaitingFor string
+	// Ready is true while the child is Running and, with a ready probe,
+	// the probe's last answer passed: it becomes false when a liveness
+	// probe fails, true again when one passes. False in every other state.
+	Ready bool
+	// Probed says the child has a ready probe (Ready then follows it).
+	Probed bool
+	// LastOutput is the end of what the process of the last start wrote,
+	// when that start failed (an exit within start_seconds, or no
+	// readiness within start_timeout); nil once the child runs.
+	LastOutput *history.OutputTail
 }
 
-// Up reports whether the child is as it should be: running, or not
-// running on purpose (stopped by an operator, or exited cleanly where its
-// restart policy says not to start it again). Starting, backoff,
-// stopping, fatal, waiting for a dependency, or exited after a failure
-// are not up.
+// Up reports whether the child is as it should be: running and ready
+// (for a child with a ready probe, its last probe passed), or exited
+// cleanly where its restart policy says not to start it again (a
+// one-shot job done). A child stopped by an operator is not up, nor one
+// starting, in backoff, stopping, fatal, waiting for a dependency, or
+// exited after a failure: what depends on it cannot use it. status's
+// table, --json and exit code, resreap_child_up, /readyz (for the
+// children marked required) and systemd's STATUS= all follow it.
 func (st ChildStatus) Up() bool {
 	switch st.State {
 	case Running:
-		return true
-	case Stopped:
-		return st.WaitingFor == ""
+		return st.Ready
 	case Exited:
 		return !st.LastFailed
 	}
@@ -171,7 +188,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1}
+	c.snap = ChildStatus{Name: spec.Name, State: Stopped, Since: time.Now(), LastExitCode: -1, Probed: spec.Ready.Enabled()}
 	for _, g := range s.own.takeHeld(spec.Name) { // a previous resreap's, that recovery could not stop
 		c.lingering = append(c.lingering, lingerer{leaf: g, exited: true})
 	}
@@ -194,10 +211,12 @@ func (c *child) status() ChildStatus {
 // snapshot returns the child's status and its live process (nil when
 // none), read together, without waiting for the child's goroutine.
 func (c *child) snapshot() (ChildStatus, *proc.Process) {
+	past := c.sup.past.of(c.name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.snap
 	st.RestartsBy = maps.Clone(st.RestartsBy)
+	past.addTo(&st)
 	return st, c.live
 }
 
@@ -228,6 +247,13 @@ func (c *child) setState(st State) {
 	defer c.mu.Unlock()
 	if c.snap.State != st {
 		c.snap.State, c.snap.Since = st, time.Now()
+		// Running is reached once ready (see running), and left
+		// only by a stop or an exit; a liveness probe says otherwise
+		// meanwhile (see setReady).
+		c.snap.Ready = st == Running
+		if st == Running {
+			c.snap.LastOutput = nil // the last start did not fail
+		}
 		close(c.changed)
 		c.changed = make(chan struct{})
 	}
@@ -372,6 +398,7 @@ func (c *child) applySpec(spec config.ChildSpec) reply {
 	c.spec = spec
 	c.mu.Lock()
 	c.shared = c.spec
+	c.snap.Probed = spec.Ready.Enabled()
 	c.mu.Unlock()
 	c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()
 	c.tracker.reset()

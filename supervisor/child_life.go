@@ -45,15 +45,23 @@ func (c *child) start() {
 		c.log.Error().Err(err).Strs("command", c.spec.Command).Msg("start failed")
 		c.update(func(s *ChildStatus) {
 			s.LastReason, s.LastExit, s.Restarts, s.Failures = history.ReasonStartFailed, err.Error(), restarts, s.Failures+1
+			s.LastOutput = nil // it never ran: the error says why
 		})
 		c.failed(history.Record{Child: c.spec.Name, Event: history.EventStart, Reason: history.ReasonStartFailed,
 			Message: err.Error(), Restarts: restarts}, 0, true)
 		return
 	}
 	c.setProc(p)
+	pipes := 0
+	for _, f := range p.Outputs() {
+		if f != nil {
+			pipes++
+		}
+	}
+	c.tail = newOutputTail(pipes)
 	for i, f := range p.Outputs() {
 		if f != nil {
-			c.sup.copyOutput(f, c, i == 1)
+			c.sup.copyOutput(f, c, i == 1, c.tail)
 		}
 	}
 	c.update(func(s *ChildStatus) {
@@ -111,9 +119,32 @@ func (c *child) probed(r probeResult) {
 		c.running("ready: " + c.spec.Ready.String())
 	case r.timedOut:
 		c.notReady(r.err)
-	case r.err != nil && r.fails >= c.spec.Liveness.Failures:
-		ev := &health.Evidence{Reason: health.ReasonLiveness, Probe: r.err.Error(), Failures: r.fails}
-		c.unhealthy(verdict{pid: r.pid, evidence: ev})
+	case r.recovered:
+		c.setReady(true, "")
+	case r.err != nil:
+		c.setReady(false, r.err.Error())
+		if r.fails >= c.spec.Liveness.Failures {
+			ev := &health.Evidence{Reason: health.ReasonLiveness, Probe: r.err.Error(), Failures: r.fails}
+			c.unhealthy(verdict{pid: r.pid, evidence: ev})
+		}
+	}
+}
+
+// setReady records what the last liveness probe of the Running child
+// said; the change is logged once, not every probe.
+func (c *child) setReady(ready bool, why string) {
+	c.mu.Lock()
+	changed := c.snap.State == Running && c.snap.Ready != ready
+	if changed {
+		c.snap.Ready = ready
+	}
+	c.mu.Unlock()
+	switch {
+	case !changed:
+	case ready:
+		c.log.Info().Msg(c.name + " ready again: its probe passes")
+	default:
+		c.log.Warn().Str("probe", why).Msg(c.name + " not ready: its probe failed")
 	}
 }
 
@@ -124,9 +155,12 @@ func (c *child) notReady(last error) {
 	c.log.Warn().Msg(c.name + " " + msg)
 	uptime := time.Since(c.proc.Started())
 	rep := c.stop(history.ReasonNotReady, nil)
-	c.update(func(s *ChildStatus) { s.LastReason, s.LastExit, s.Failures = history.ReasonNotReady, msg, s.Failures+1 })
+	tail := c.tail.read(&c.spec)
+	c.update(func(s *ChildStatus) {
+		s.LastReason, s.LastExit, s.Failures, s.LastOutput = history.ReasonNotReady, msg, s.Failures+1, tail
+	})
 	c.failed(history.Record{Child: c.spec.Name, PID: rep.PID, Event: history.EventRestart, Reason: history.ReasonNotReady,
-		Message: msg, Restarts: c.attempts}, uptime, true)
+		Message: msg, Restarts: c.attempts, OutputTail: tail}, uptime, true)
 }
 
 // spawn starts the child's process, in its cgroup when it has one.
@@ -163,25 +197,39 @@ func (c *child) exited(ex proc.ExitStatus) {
 	uptime := ex.At.Sub(p.Started())
 	rec := history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventExit, Reason: history.ReasonExited, Uptime: history.Duration(uptime)}
 	rec.Signal, rec.ExitCode = ex.SignalOrCode()
-	c.update(func(s *ChildStatus) {
-		s.ended(history.ReasonExited, ex.String(), ex.ShellCode())
-		s.LastFailed = ex.Failed()
-		if uptime < c.spec.StartGrace {
-			s.Failures++
-		}
-	})
+	if len(ex.Left) > 0 {
+		rec.Processes = historyProcs(ex.Left)
+		rec.Message = "killed " + plural(len(ex.Left), "process", "processes") + " it left in its cgroup"
+	}
+	var done bool // the restart policy says not to start it again
 	switch {
 	case c.spec.Restart == config.RestartNever, c.spec.Restart == config.RestartOnFailure && !ex.Failed():
-		c.setState(Exited)
-		c.sup.record(c.log.Info(), rec)
+		done = true
 	case c.sup.isClosing():
 		// Shutdown (or its second interrupt) got there first: nothing
 		// will be started again.
+		done = true
+	}
+	failedStart := uptime < c.spec.StartGrace
+	if failedStart && !done {
+		// A failed start, as the start limit counts it and the fatal
+		// record says: recorded so, with the process's last words.
+		rec.Reason, rec.OutputTail = history.ReasonStartFailed, c.tail.read(&c.spec)
+	}
+	c.update(func(s *ChildStatus) {
+		s.ended(rec.Reason, ex.String(), ex.ShellCode())
+		s.LastFailed = ex.Failed()
+		if failedStart {
+			s.Failures++
+			s.LastOutput = rec.OutputTail
+		}
+	})
+	if done {
 		c.setState(Exited)
 		c.sup.record(c.log.Info(), rec)
-	default:
-		c.failed(rec, uptime, uptime < c.spec.StartGrace)
+		return
 	}
+	c.failed(rec, uptime, failedStart)
 }
 
 // setProc sets the current process, and the copy ForceKill reads. The
@@ -201,7 +249,8 @@ func (c *child) setProc(p *proc.Process) {
 // its port). The cgroup, a generation of p's own, is then removed. It
 // reports whether the cgroup is empty; if not, after the kill wait, it is
 // left with its processes. Without a cgroup the Reaper has already killed
-// p's process group.
+// p's process group. (What p left is named in its exit, read by the
+// Reaper before it killed p's group: see proc.ExitStatus.Left.)
 func (c *child) killRemains(p *proc.Process) bool {
 	leaf := p.Cgroup()
 	procs, err := leaf.Procs()

@@ -42,7 +42,12 @@ type Info struct {
 	Ownership string // OwnCgroup or OwnProcessGroup
 	// OwnershipDetail is the cgroup subtree, or why there is none.
 	OwnershipDetail string
-	DryRun          bool
+	// CgroupMissing says which controllers the children's cgroups lack,
+	// why and what is lost ("memory (at /sys/fs/cgroup/memory) bound to
+	// cgroup v1 on this host, ...: no memory figures, memory_max cannot
+	// apply"); "" when none is, or without cgroups.
+	CgroupMissing string
+	DryRun        bool
 	// OutputLost counts lines of children's output dropped because
 	// resreap's stdout or stderr was not being read, or a child's output
 	// file could not take them; HistoryFailed the writes to the history
@@ -58,6 +63,12 @@ type Info struct {
 	// HistoryPending is how many events wait for the history now: being
 	// written, or kept in order for a retry after a failed write.
 	HistoryPending int
+	// LastReloadOK says whether the last reload (SIGHUP, resreap reload)
+	// was applied: false after one was rejected, until one is applied.
+	// LastReloadSuccess is when the configuration was last loaded and
+	// applied: at start, or by a reload.
+	LastReloadOK      bool
+	LastReloadSuccess time.Time
 }
 
 // Info returns what the supervisor says about itself.
@@ -67,6 +78,7 @@ func (s *Supervisor) Info() Info {
 	s.mu.Lock()
 	q1, q2, rec, own := s.stdout, s.stderr, s.rec, s.own
 	in.Started = s.started
+	in.LastReloadOK, in.LastReloadSuccess = s.reload.ok, s.reload.lastOK
 	for _, f := range s.files {
 		in.OutputLost += f.q.Lost()
 	}
@@ -79,14 +91,17 @@ func (s *Supervisor) Info() Info {
 	}
 	if own != nil {
 		in.StopHelperErrors = own.faultCounts()
+		in.CgroupMissing = own.missing
 	}
 	return in
 }
 
-// NotReady names the children marked required that are not Running
-// (for one with a ready probe: not ready), sorted; none means resreap is
-// ready to serve. Before Run and after shutdown began, every required
-// child is named.
+// NotReady names the children marked required that are not up (see
+// ChildStatus.Up: running and, with a ready probe, ready; or exited
+// cleanly as their restart policy allows), sorted; none means resreap is
+// ready to serve. It is the notion status uses, so /readyz and status
+// never disagree about a child. Before Run and after shutdown began,
+// every required child is named.
 func (s *Supervisor) NotReady() []string {
 	var out []string
 	s.mu.Lock()
@@ -98,7 +113,7 @@ func (s *Supervisor) NotReady() []string {
 			continue
 		}
 		c := s.child(spec.Name)
-		if closing || c == nil || c.status().State != Running {
+		if closing || c == nil || !c.status().Up() {
 			out = append(out, spec.Name)
 		}
 	}
@@ -152,7 +167,11 @@ func (c *child) awaitStart(ctx context.Context, before ChildStatus, wait time.Du
 		c.mu.Unlock()
 		switch {
 		case st.Failures > before.Failures:
-			return st, fmt.Errorf("child %q: %w: %s", c.name, ErrStartFailed, st.LastExit)
+			err := fmt.Errorf("child %q: %w: %s", c.name, ErrStartFailed, st.LastExit)
+			if t := tailText(st.LastOutput); t != "" {
+				err = fmt.Errorf("%w\n%s", err, t)
+			}
+			return st, err
 		case st.State == Running && (st.Restarts > before.Restarts || before.State != Running && st.PID != 0):
 			return st, nil
 		}

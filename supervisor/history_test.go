@@ -101,3 +101,51 @@ func TestHistoryFileFieldsFromRealRuns(t *testing.T) {
 		t.Errorf("leaker stop %+v restart %+v", lstop, restart)
 	}
 }
+
+// After resreap restarts, status counts restarts on from the history, as
+// history --summary does: the two agree.
+func TestRestartCountsContinueAcrossRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	doomed := helperSpec("doomed", "exit", testchild.AfterEnv+"=0s", testchild.CodeEnv+"=1")
+	doomed.StartGrace = time.Minute // every exit is a failed start
+	doomed.Backoff.Initial, doomed.Backoff.Max = 10*time.Millisecond, 10*time.Millisecond
+	doomed.StartLimit = config.StartLimit{Burst: 2, Interval: time.Minute} // fatal at the third failure: 2 restarts
+	run := func() *harness {
+		w, err := history.Open(path, history.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		mem := newMemHistory()
+		cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{doomed}}
+		h := startConfig(t, cfg, Options{History: fileHistory{w, mem}, HistoryPath: path})
+		h.hist = mem
+		h.waitState(t, "doomed", Fatal, 60*time.Second)
+		return h
+	}
+	h := run()
+	if st := statusOf(t, h, "doomed"); st.Restarts != 2 || st.RestartsBy[history.ReasonStartFailed] != 2 {
+		t.Errorf("first run: %d restarts %v, want 2 start_failed", st.Restarts, st.RestartsBy)
+	}
+	h.stop()
+
+	h = run()
+	var st ChildStatus
+	testchild.WaitWithin(t, "the restarts of both runs counted", 30*time.Second, func() bool {
+		st = statusOf(t, h, "doomed")
+		return st.Restarts == 4
+	})
+	h.stop()
+	recs, _, err := history.Read(path, history.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := history.NewCounter()
+	for i := range recs {
+		c.Add(&recs[i])
+	}
+	sum := c.Tallies()["doomed"]
+	if st.Restarts != sum.Restarts || st.RestartsBy[history.ReasonStartFailed] != sum.ByReason[history.ReasonStartFailed] {
+		t.Errorf("status %d %v, summary %d %v: want them to agree", st.Restarts, st.RestartsBy, sum.Restarts, sum.ByReason)
+	}
+}

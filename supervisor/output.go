@@ -92,7 +92,7 @@ func (q *lineQueue) run() {
 		q.mu.Unlock()
 		failed, lastErr := q.writeLines(lines)
 		if dropped > 0 {
-			fmt.Fprintf(q.w, "resreap: %d lines of child output dropped: %s was not being read\n", dropped, q.name) //nolint:errcheck // counted already
+			fmt.Fprintf(q.w, "resreap: %s of child output dropped: %s was not being read\n", plural(dropped, "line", "lines"), q.name) //nolint:errcheck // counted already
 		}
 		if failed > 0 && q.onWriteErr != nil {
 			q.mu.Lock()
@@ -154,7 +154,9 @@ func (q *lineQueue) close() bool {
 }
 
 // copyLines copies r to q line by line with prefix until EOF or until r
-// is closed, and to the capture tap while one is installed. Lines longer than the buffer are split, not dropped.
+// is closed, to the capture tap while one is installed, and to the
+// process's output tail (from stderr or stdout). Lines longer than the
+// buffer are split, not dropped.
 //
 // A line with a prefix ("NAME | ") goes to resreap's own stdout or
 // stderr, a terminal perhaps, among other children's lines and the log:
@@ -163,7 +165,7 @@ func (q *lineQueue) close() bool {
 // goes to the child's own file, and the capture tap gets it too, as the
 // child wrote it. A line split at the buffer may show the bytes of a
 // character cut in two escaped.
-func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
+func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput, tail *outputTail, stderr bool) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var esc []byte // the escaped line, reused: at most 4 × the buffer (a line of \xNN)
 	for {
@@ -181,6 +183,7 @@ func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput) {
 			if t := tap.Load(); t != nil {
 				t.add(line)
 			}
+			tail.add(line, stderr)
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			return
@@ -251,7 +254,7 @@ func (s *Supervisor) fileOutput(spec *config.ChildSpec, o config.OutputSpec) (*f
 		w := newOutFile(o.File, key.set, log)
 		q := newLineQueue(w, o.File)
 		q.onWriteErr = func(n int, err error) {
-			log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%d lines of child output lost: %v", n, err)
+			log.Error().Err(err).Str("file", o.File).Int("lines", n).Msgf("%s of child output lost: %v", plural(n, "line", "lines"), err)
 		}
 		f = &fileOutput{q: q, w: w}
 		s.files[key] = f

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +45,10 @@ var ErrInstance = errors.New("another resreap runs with this state_dir")
 type owner struct {
 	mode string
 	why  string // why this mode, for the log and status
-	log  zerolog.Logger
+	// missing says which controllers the children's cgroups lack and
+	// why, for status ("" when none is missing, or without cgroups).
+	missing string
+	log     zerolog.Logger
 
 	// cgroup mode only
 	sub  cgroup.Subtree
@@ -198,21 +200,6 @@ func (o *owner) unlock() {
 	if o.lock != nil {
 		o.lock.Close()
 		o.lock = nil
-	}
-}
-
-// enable turns on the controllers the children's limits need, on the way
-// down to the subtree; a controller that is not available is logged once.
-func (o *owner) enable(names []string) {
-	if len(names) == 0 {
-		return
-	}
-	for _, g := range []cgroup.Group{o.home, o.sub.Root()} {
-		if err := g.EnableControllers(names...); err != nil {
-			o.log.Error().Err(err).Strs("controllers", names).
-				Msg("LIMITS NOT APPLIED: memory_max/pids_max need these controllers in the cgroup2 hierarchy")
-			return
-		}
 	}
 }
 
@@ -379,18 +366,4 @@ func (o *owner) close() {
 	if err != nil {
 		o.log.Warn().Err(err).Str("cgroup", root.Path()).Msg("cannot remove")
 	}
-}
-
-// limitControllers lists the controllers the specs' limits need.
-func limitControllers(specs []config.ChildSpec) []string {
-	var out []string
-	for _, s := range specs {
-		if s.MemoryMax > 0 && !slices.Contains(out, "memory") {
-			out = append(out, "memory")
-		}
-		if s.PidsMax > 0 && !slices.Contains(out, "pids") {
-			out = append(out, "pids")
-		}
-	}
-	return out
 }

@@ -89,7 +89,9 @@ func TestCgroupStopTakesTheWholeTree(t *testing.T) {
 }
 
 // What the main process leaves in its cgroup when it exits is killed
-// before the next start, so a worker cannot keep the old generation's port.
+// before the next start, so a worker cannot keep the old generation's port;
+// the exit record names them (pid, command, age), as an orphaned record
+// names what a previous resreap left.
 func TestCgroupExitKillsTheRest(t *testing.T) {
 	cgrouptest.Need(t)
 	spec := escaper("quitter")
@@ -99,6 +101,19 @@ func TestCgroupExitKillsTheRest(t *testing.T) {
 	h.hist.waitFor(t, 30*time.Second, "an exit", func(recs []history.Record) bool { return count(recs, "quitter", history.EventExit) > 0 })
 	for _, pid := range []int{setsid, daemon} {
 		waitGone(t, pid, 30*time.Second)
+	}
+	exit := h.hist.matching("quitter", history.EventExit)[0]
+	left := map[int]history.Proc{}
+	for _, p := range exit.Processes {
+		left[p.PID] = p
+	}
+	for _, pid := range []int{setsid, daemon} {
+		if p, ok := left[pid]; !ok || p.Command != "sleep 600" || p.Uptime <= 0 {
+			t.Errorf("exit record lists %+v, want pid %d (sleep 600) with its age", exit.Processes, pid)
+		}
+	}
+	if len(exit.Processes) != 2 || exit.Message != "killed 2 processes it left in its cgroup" {
+		t.Errorf("exit record: %d processes, message %q", len(exit.Processes), exit.Message)
 	}
 }
 
@@ -154,4 +169,27 @@ func syscallKill(pid int) {
 	if alive(pid) {
 		unix.Kill(pid, unix.SIGKILL) //nolint:errcheck // gone meanwhile
 	}
+}
+
+// A child's cgroup figures are there, or status says why not: tasks
+// always (pids.current, or cgroup.threads without the pids controller);
+// memory where the memory controller can be had, and on a hybrid host,
+// which binds it to cgroup v1, status names that mount.
+func TestCgroupUsageOrWhyNot(t *testing.T) {
+	cgrouptest.Need(t)
+	h := startConfig(t, cgroupConfig(t, config.CgroupAuto, helperSpec("fig", "sleep")), Options{})
+	h.waitState(t, "fig", Running, 30*time.Second)
+	st := h.sup.Status()[0]
+	if st.Usage == nil || !st.Usage.HasPids || st.Usage.PidsCurrent < 1 {
+		t.Fatalf("usage %+v, want the child's tasks", st.Usage)
+	}
+	missing := h.sup.Info().CgroupMissing
+	if st.Usage.HasMemory == strings.Contains(missing, "no memory figures") {
+		t.Errorf("memory figures %v, and status says %q", st.Usage.HasMemory, missing)
+	}
+	v1, _ := cgroup.V1Mounts()
+	if at := v1["memory"]; at != "" && !st.Usage.HasMemory && !strings.Contains(missing, "memory (at "+at+") bound to cgroup v1") {
+		t.Errorf("memory is bound to cgroup v1 at %s, and status says %q", at, missing)
+	}
+	t.Logf("tasks %d (counted from cgroup.threads: %v), memory %v; missing: %q", st.Usage.PidsCurrent, st.Usage.PidsCounted, st.Usage.HasMemory, missing)
 }

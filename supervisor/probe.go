@@ -77,16 +77,20 @@ type probeResult struct {
 	ready bool  // the first success (start), not yet sent before
 	err   error // a failure; with failures, how many in a row
 	fails int
+	// recovered: a liveness probe passed after failures; the child is
+	// ready again.
+	recovered bool
 	// timedOut: not ready within start_timeout; the prober stopped.
 	timedOut bool
 }
 
 // prober probes the process p of a child (an exec probe runs in its
-// cgroup, when it has one): until it is ready (or
-// start_timeout passes), then, with liveness on, every interval for as
-// long as ctx lives. It sends what the owner must act on to out: the
-// readiness, a timeout, each failure once the child ran. It returns when
-// ctx is done; its owner cancels ctx when the process ends.
+// cgroup, when it has one): every ready.interval until it is ready (or
+// start_timeout passes), then, with liveness on, every liveness.interval
+// for as long as ctx lives. It sends what the owner must act on to out:
+// the readiness, a timeout, each failure once the child ran, and the
+// first pass after failures. It returns when ctx is done; its owner
+// cancels ctx when the process ends.
 func prober(ctx context.Context, spec *config.ChildSpec, p *proc.Process, reaper *proc.Reaper, log zerolog.Logger, out chan<- probeResult) {
 	pid := p.PID()
 	send := func(r probeResult) bool {
@@ -122,6 +126,7 @@ func prober(ctx context.Context, spec *config.ChildSpec, p *proc.Process, reaper
 	if spec.Liveness.Failures == 0 {
 		return
 	}
+	tick.Reset(spec.Liveness.Interval)
 	fails := 0
 	for {
 		select {
@@ -135,6 +140,9 @@ func prober(ctx context.Context, spec *config.ChildSpec, p *proc.Process, reaper
 				return
 			}
 			continue
+		}
+		if fails > 0 && !send(probeResult{recovered: true}) {
+			return
 		}
 		fails = 0
 	}

@@ -134,7 +134,7 @@ func TestLivenessRestartsHungChild(t *testing.T) {
 	}
 	spec := helperSpec("hung", "sleep")
 	spec.Ready, spec.StartTimeout = fileProbe(alivePath), 5*time.Minute
-	spec.Liveness.Failures = 3
+	spec.Liveness = config.LivenessSpec{Failures: 3, Interval: 50 * time.Millisecond}
 	h := startSupervisor(t, spec)
 	st := h.waitState(t, "hung", Running, 30*time.Second)
 

@@ -251,12 +251,26 @@ func eventLine(r history.Record) string {
 		fmt.Fprintf(&b, "%s stopped: %s, took %s", who, escalationText(r), r.StopDuration.Text())
 	case history.EventExit:
 		fmt.Fprintf(&b, "%s exited: %s after %s", who, history.Ended(r), r.Uptime.Text())
+		if r.Reason == history.ReasonStartFailed {
+			b.WriteString(", a failed start")
+		}
+		if len(r.Processes) > 0 {
+			b.WriteString("; killed what it left in its cgroup: " + procsText(r.Processes))
+		}
 	case history.EventRestart:
 		fmt.Fprintf(&b, "%s restarting", who)
 	case history.EventDeferred:
-		fmt.Fprintf(&b, "%s restart deferred (%s)", who, r.Message)
+		// Its own evidence comes first, its group's members after it:
+		// the evidence must not read as that of the member named last.
+		fmt.Fprintf(&b, "%s restart deferred", who)
 	case history.EventWouldRestart:
 		fmt.Fprintf(&b, "%s would be restarted (%s)", who, r.Message)
+	case history.EventReload:
+		if r.Reason == history.ReasonRejected {
+			// The problems, one per line, are in the log's error field.
+			return "reload rejected; children keep running with the old configuration"
+		}
+		return textsafe.Escape("reloaded: " + r.Message)
 	case history.EventCorrelated:
 		return textsafe.Escape(fmt.Sprintf("group %s: %s (%s)", r.Group, r.Message, strings.Join(r.Members, ", ")))
 	case history.EventOrphaned:
@@ -270,10 +284,30 @@ func eventLine(r history.Record) string {
 	if s := r.Evidence.Summary(); s != "" && r.Event != history.EventRestart {
 		b.WriteString(": " + s)
 	}
+	if r.Event == history.EventDeferred && r.Message != "" {
+		b.WriteString("; " + r.Message)
+	}
 	if r.Backoff > 0 {
 		fmt.Fprintf(&b, "; next start in %s", r.Backoff.Text())
 	}
+	if t := r.OutputTail; t != nil && len(t.Lines) > 0 {
+		fmt.Fprintf(&b, "; its last output: %s (all of it in %s)", t.Lines[len(t.Lines)-1], t.FullOutput)
+	}
 	return textsafe.Escape(b.String())
+}
+
+// procsText names processes of a record for a log line: "12 (nginx:
+// worker process), 13 (sleep 600)", the first three and how many more.
+func procsText(procs []history.Proc) string {
+	const shown = 3
+	parts := make([]string, 0, shown+1)
+	for _, p := range procs[:min(len(procs), shown)] {
+		parts = append(parts, fmt.Sprintf("%d (%s)", p.PID, p.Command))
+	}
+	if len(procs) > shown {
+		parts = append(parts, fmt.Sprintf("and %d more", len(procs)-shown))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // escalationText is the signals of a stop, each with how long resreap

@@ -4,13 +4,10 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/cgroup"
@@ -77,7 +74,7 @@ func (s *Supervisor) stopOrphans(spec *config.ChildSpec, l cgroup.Leaf) bool {
 		Child: spec.Name, Event: history.EventOrphaned, Reason: history.ReasonRecovery,
 		Processes: procs, SignalsSent: signalsSent(e.SignalsSent), Killed: e.KillSent() && e.Exited,
 		StopDuration: history.Duration(e.Duration),
-		Message:      fmt.Sprintf("%d processes left by a previous resreap", len(procs)),
+		Message:      plural(len(procs), "process", "processes") + " left by a previous resreap",
 	}
 	if len(procs) > 0 {
 		rec.PID = procs[0].PID
@@ -118,30 +115,17 @@ func (s *Supervisor) killStaleSupervisorLeaf() {
 // describe names the processes pids for the history: command line and
 // how long each has run. A process gone meanwhile is left out.
 func describe(pids []int) []history.Proc {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return nil
-	}
-	var boot time.Time
-	if st, err := fs.Stat(); err == nil {
-		boot = time.Unix(int64(st.BootTime), 0)
-	}
+	return historyProcs(proc.Describe(pids))
+}
+
+// historyProcs are processes as a record names them, each with how long
+// it had run.
+func historyProcs(infos []proc.ProcInfo) []history.Proc {
 	var out []history.Proc
-	for _, pid := range pids {
-		p, err := fs.Proc(pid)
-		if err != nil {
-			continue
-		}
-		hp := history.Proc{PID: pid}
-		if args, err := p.CmdLine(); err == nil && len(args) > 0 {
-			hp.Command = strings.Join(args, " ")
-		} else if comm, err := p.Comm(); err == nil {
-			hp.Command = "[" + comm + "]"
-		}
-		if st, err := p.Stat(); err == nil && !boot.IsZero() {
-			// USER_HZ is 100 on every Linux architecture in use.
-			started := boot.Add(time.Duration(st.Starttime) * time.Second / 100)
-			hp.Uptime = history.Duration(time.Since(started).Round(10 * time.Millisecond))
+	for _, in := range infos {
+		hp := history.Proc{PID: in.PID, Command: in.Command}
+		if !in.Started.IsZero() {
+			hp.Uptime = history.Duration(time.Since(in.Started).Round(10 * time.Millisecond))
 		}
 		out = append(out, hp)
 	}

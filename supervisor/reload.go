@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -72,7 +73,40 @@ func (s *Supervisor) Reload(ctx context.Context, cfg *config.Config) (ReloadRepo
 	}
 	s.startAll(added)
 	s.record(s.log.Info(), history.Record{Event: history.EventReload, Reason: history.ReasonReload, Message: rep.String()})
+	s.noteReload(nil)
 	return rep, nil
+}
+
+// reloadState is how the last reload went, for the metrics Prometheus
+// and Alertmanager export of their own: whether it succeeded, and when
+// the configuration was last loaded successfully (the start counts).
+type reloadState struct {
+	ok     bool
+	lastOK time.Time
+}
+
+// noteReload records the outcome of a reload: err nil for one applied.
+// A rejected one is a history record too (event reload, reason
+// rejected, every problem as file:line), so that `systemctl reload`
+// through SIGHUP leaves more than a log line.
+func (s *Supervisor) noteReload(err error) {
+	s.mu.Lock()
+	if err == nil {
+		s.reload = reloadState{ok: true, lastOK: time.Now()}
+	} else {
+		s.reload.ok = false
+	}
+	running := s.rec != nil
+	s.mu.Unlock()
+	if err == nil {
+		return
+	}
+	ev := s.log.Error().Err(err)
+	if !running {
+		ev.Msg("reload rejected; children keep running with the old configuration")
+		return
+	}
+	s.record(ev, history.Record{Event: history.EventReload, Reason: history.ReasonRejected, Message: err.Error()})
 }
 
 // String says what a reload did on one line:
@@ -158,7 +192,7 @@ func (s *Supervisor) ReloadFile(ctx context.Context) (ReloadReport, error) {
 		s.log.Warn().Err(err).Msg("reload abandoned")
 		return ReloadReport{}, err
 	case err != nil:
-		s.log.Error().Err(err).Msg("reload rejected; children keep running with the old configuration")
+		s.noteReload(err)
 		return ReloadReport{}, err
 	}
 	return s.Reload(ctx, cfg)

@@ -2,6 +2,8 @@
 
 package supervisor
 
+import "strconv"
+
 // State is where a child is in its life cycle.
 type State int
 
@@ -33,4 +35,13 @@ func (s State) String() string {
 		return "State(?)"
 	}
 	return stateNames[s]
+}
+
+// plural is "1 process", "2 processes", "0 processes": n with the word
+// that fits it, for the texts of the log, the history and the errors.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

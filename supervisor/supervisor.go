@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,10 @@ type Options struct {
 	// a [fleet] table; nil: [fleet] agent, else resreap-fleet beside
 	// resreap's binary, else in PATH (see agentCommand).
 	FleetAgent []string
+	// HistoryPath is the history file History writes, read once when
+	// Run starts for the restarts of earlier runs, so that status counts
+	// on from them as history --summary does ("": counts start at 0).
+	HistoryPath string
 }
 
 // ScanReport is one health scan, for metrics.
@@ -108,6 +113,9 @@ type Supervisor struct {
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
 	fleet    *fleetLink      // guarded by mu; nil without [fleet]
+	reload   reloadState     // guarded by mu: how the last reload went
+	past     pastRestarts    // restarts before this run, from the history
+	counting sync.WaitGroup  // the goroutine that counts them
 	captures sync.WaitGroup  // capture writers (see child.capture)
 	// ready closes once Run has added the children (a reload waits for
 	// it); runDone when Run returns.
@@ -132,6 +140,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		outputs:  map[*os.File]struct{}{},
 		files:    map[fileKey]*fileOutput{},
 		groups:   newGroups(),
+		reload:   reloadState{ok: true, lastOK: time.Now()}, // cfg was just loaded
 		ready:    make(chan struct{}),
 		runDone:  make(chan struct{}),
 	}
@@ -151,6 +160,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.rec = newRecorder(s.opts.History, s.log)
 	s.mu.Unlock()
 	defer s.rec.close()
+	s.counting.Go(func() { s.past.count(s.opts.HistoryPath, s.started, s.log) })
+	defer s.counting.Wait()
 	own, err := newOwner(cfg.Supervisor, limitControllers(cfg.Children), s.log)
 	if err != nil {
 		return fmt.Errorf("ownership: %w", err)
@@ -309,6 +320,10 @@ func (s *Supervisor) removeChild(name string) {
 	if cancel != nil {
 		cancel()
 		<-c.done
+		c.mu.Lock()
+		restarts, byReason := c.snap.Restarts, maps.Clone(c.snap.RestartsBy)
+		c.mu.Unlock()
+		s.past.keep(name, restarts, byReason) // a child added again counts on
 	}
 }
 
@@ -358,8 +373,9 @@ func (s *Supervisor) child(name string) *child {
 }
 
 // copyOutput copies the lines of f, c's stdout (or with stderr its
-// stderr), to where its spec says they go, until the pipe ends.
-func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool) {
+// stderr), to where its spec says they go and to tail, the process's,
+// until the pipe ends.
+func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool, tail *outputTail) {
 	q, prefix := s.outputQueue(&c.spec, stderr)
 	s.mu.Lock()
 	s.outputs[f] = struct{}{}
@@ -367,7 +383,8 @@ func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool) {
 	s.copiers.Add(1)
 	go func() {
 		defer s.copiers.Done()
-		copyLines(f, prefix, q, &c.tap)
+		copyLines(f, prefix, q, &c.tap, tail, stderr)
+		tail.copied()
 		s.mu.Lock()
 		delete(s.outputs, f)
 		s.mu.Unlock()

@@ -70,11 +70,29 @@ func TestBadReloadKeepsChildrenRunning(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good+"bogus_key = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	started := h.sup.Info().LastReloadSuccess
 	if _, err := h.sup.ReloadFile(context.Background()); err == nil || !strings.Contains(err.Error(), "resreap.toml:6") {
 		t.Fatalf("bad reload error = %v, want one naming resreap.toml:6", err)
 	}
 	if st := h.waitState(t, "svc", Running, time.Second); st.PID != pid {
 		t.Errorf("a bad reload touched the child: pid %d -> %d", pid, st.PID)
+	}
+	// The rejection is a record and a figure, not only a log line.
+	rec := h.hist.waitMatching(t, 1, "", history.EventReload)[0]
+	if rec.Reason != history.ReasonRejected || !strings.Contains(rec.Message, "resreap.toml:6") {
+		t.Errorf("reload record %+v, want reason rejected naming resreap.toml:6", rec)
+	}
+	if in := h.sup.Info(); in.LastReloadOK || !in.LastReloadSuccess.Equal(started) {
+		t.Errorf("after a rejected reload: ok %v, last success %s (start %s)", in.LastReloadOK, in.LastReloadSuccess, started)
+	}
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.sup.ReloadFile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if in := h.sup.Info(); !in.LastReloadOK || !in.LastReloadSuccess.After(started) {
+		t.Errorf("after a good reload: ok %v, last success %s (start %s)", in.LastReloadOK, in.LastReloadSuccess, started)
 	}
 }
 

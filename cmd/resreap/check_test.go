@@ -131,8 +131,12 @@ func memoryProblem(t *testing.T) string {
 	if slices.Contains(have, "memory") {
 		return ""
 	}
-	// A hybrid host (memory bound to cgroup v1) says, for instance:
-	// memory controller not available in the cgroup2 hierarchy at
+	// A hybrid host binds memory to cgroup v1, and says where.
+	if v1, _ := cgroup.V1Mounts(); v1["memory"] != "" {
+		return "cannot apply: the memory controller is bound to cgroup v1 on this host (mounted at " + v1["memory"] +
+			"), not in the cgroup2 hierarchy at " + h.Mount
+	}
+	// Else: memory controller not available in the cgroup2 hierarchy at
 	// /sys/fs/cgroup/unified (cgroup / offers: hugetlb)
 	return "memory controller not available in the cgroup2 hierarchy at " + h.Mount
 }

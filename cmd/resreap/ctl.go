@@ -38,10 +38,11 @@ type ctlCommand struct {
 var ctlCommands = map[string]ctlCommand{
 	control.CmdStatus: {"[NAME...]", "show a running resreap and its children; exit 1 if one is not up", `  resreap status -c /etc/resreap/resreap.toml
   resreap status fe-server --json
-exit status: 0 every child named (or all) is up: running, stopped by an
-operator, or exited cleanly where its restart policy says so; 1 some
-child is not (starting, backoff, stopping, fatal, exited after a
-failure), or resreap does not answer; 2 usage or config error.
+exit status: 0 every child named (or all) is up: running and ready (its
+ready probe passes), or exited cleanly where its restart policy says so;
+1 some child is not (stopped, starting, not ready, backoff, stopping,
+fatal, exited after a failure), or resreap does not answer; 2 usage or
+config error.
 `},
 	control.CmdStart: {"NAME... | all", "start children of a running resreap", `  resreap start backend
   resreap start all --wait 1m

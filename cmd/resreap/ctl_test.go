@@ -33,7 +33,7 @@ func (ctlHandler) known(c string) error {
 func (ctlHandler) Status() (control.Supervisor, []control.ChildStatus) {
 	return control.Supervisor{PID: 1, Started: time.Now(), Ownership: "cgroup", OwnershipDetail: "/resreap", Children: 2, Up: 1},
 		[]control.ChildStatus{
-			{Name: "fe", State: "running", Up: true, PID: 1234, Uptime: history.Duration(time.Minute), FDs: &control.FDs{PID: 1234, Open: 9, Limit: 1024}},
+			{Name: "fe", State: "running", Up: true, Ready: true, PID: 1234, Uptime: history.Duration(time.Minute), FDs: &control.FDs{PID: 1234, Open: 9, Limit: 1024}},
 			{Name: "broken", State: "fatal", LastReason: "start_failed"},
 		}
 }

@@ -49,7 +49,7 @@ start_limit = { burst = 1, interval = "1m" }
 name = "probed"
 command = ["sleep", "1000"]
 ready = { exec = [%[2]s], interval = "100ms" }
-liveness = { failures = 1 }
+liveness = { failures = 1, interval = "1s" }
 `, tomlString(sh), tomlString(probe)))
 
 	cmd := resreapCmd("run", "-c", cfg, "--log-format", "console")

@@ -71,7 +71,7 @@ func TestFaultIOReaderGone(t *testing.T) {
 
 // dropNotice matches the line resreap writes once a stalled output takes
 // lines again, and captures the count and the stream.
-var dropNotice = regexp.MustCompile(`resreap: (\d+) lines of child output dropped: (\w+) was not being read`)
+var dropNotice = regexp.MustCompile(`resreap: (\d+) lines? of child output dropped: (\w+) was not being read`)
 
 // noticeIn returns dropNotice's submatches in line, a line of resreap's
 // output, or nil; it looks at child lines no longer than it must.

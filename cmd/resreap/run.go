@@ -121,9 +121,13 @@ func survivePipeReaders() {
 
 func serve(cfg *config.Config, reaper *proc.Reaper, log zerolog.Logger, dryRun bool, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	hist := openHistory(cfg.Supervisor, log)
+	var histPath string // status counts restarts on from it
+	if hist != nil {
+		histPath = cfg.Supervisor.HistoryFile
+	}
 	scans := metrics.NewScans()
 	sup := supervisor.New(cfg, supervisor.Options{Log: log, Reaper: reaper, History: hist, DryRun: dryRun,
-		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe})
+		Stdout: stdout, Stderr: stderr, OnScan: scans.Observe, HistoryPath: histPath})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -209,7 +213,7 @@ func serveMetrics(ctx context.Context, addr string, sup *supervisor.Supervisor, 
 	}
 	log.Info().Str("listen", ln.Addr().String()).Msg("metrics: /metrics /healthz /readyz")
 	mlog := log.With().Str("component", "metrics").Logger()
-	h := metrics.Handler(metrics.NewRegistry(sup, scans), sup, mlog)
+	h := metrics.Handler(metrics.NewRegistry(sup, scans, metrics.ReadBuildInfo(version)), sup, mlog)
 	go func() {
 		defer close(done)
 		if err := metrics.Serve(ctx, ln, h); err != nil {

@@ -3,10 +3,12 @@
 package cgroup
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,10 +16,13 @@ import (
 
 // Stats is a snapshot of a cgroup's resource usage, its descendants
 // included. The CPU times come from cpu.stat, which every non-root cgroup2
-// cgroup has (the cpu controller is not needed for them). The memory and
-// pids figures exist only when those controllers are enabled for the
-// cgroup (see Controllers); otherwise they are zero and their Has flag is
-// false. The zero Stats is "no usage, nothing known about memory or pids".
+// cgroup has (the cpu controller is not needed for them). The memory
+// figure exists only when that controller is enabled for the cgroup (see
+// Controllers); otherwise it is zero and HasMemory false. The tasks come
+// from pids.current, or where the pids controller is not enabled (a
+// hybrid host binds it to cgroup v1) from cgroup.threads, which every
+// cgroup has: the same tasks, counted by resreap. The zero Stats is "no
+// usage, nothing known about memory or tasks".
 type Stats struct {
 	// CPUUsage is the CPU time used (usage_usec); CPUUser and CPUSystem
 	// split it into user and kernel time.
@@ -25,9 +30,11 @@ type Stats struct {
 	// MemoryCurrent is memory.current in bytes, when HasMemory.
 	MemoryCurrent uint64
 	HasMemory     bool
-	// PidsCurrent is pids.current (tasks, threads included), when HasPids.
+	// PidsCurrent is pids.current (tasks, threads included), when HasPids;
+	// PidsCounted says it was counted from cgroup.threads instead.
 	PidsCurrent uint64
 	HasPids     bool
+	PidsCounted bool
 }
 
 // Stats reads cpu.stat, memory.current and pids.current.
@@ -49,7 +56,36 @@ func (g Group) Stats() (Stats, error) {
 	if st.PidsCurrent, st.HasPids, err = readUint(g.file("pids.current")); err != nil {
 		return Stats{}, fmt.Errorf("cgroup stats: %w", err)
 	}
+	if !st.HasPids {
+		if n, err := g.countThreads(); err == nil {
+			st.PidsCurrent, st.HasPids, st.PidsCounted = n, true, true
+		}
+	}
 	return st, nil
+}
+
+// countThreads counts the threads listed in cgroup.threads of the cgroup
+// and its descendants (cgroups removed during the walk held none).
+func (g Group) countThreads() (uint64, error) {
+	var n uint64
+	err := filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != g.dir {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(p, "cgroup.threads"))
+		if errors.Is(err, fs.ErrNotExist) && p != g.dir {
+			return nil
+		}
+		n += uint64(bytes.Count(data, []byte{'\n'}))
+		return err
+	})
+	return n, err
 }
 
 // parseCPUStat reads the three times every cpu.stat has; the lines the

@@ -88,9 +88,11 @@ var builtinChild = ChildSpec{
 	},
 	// rlimit_nofile, memory_max, pids_max: unset (inherit, no limit).
 	// ready: none (ready once up start_seconds); a probe's timeout 2s and
-	// interval 500ms. start_timeout: 1m. liveness: off.
+	// interval 500ms. start_timeout: 1m. liveness: off; its probes,
+	// once on, every 10s.
 	Ready:        ReadySpec{Timeout: 2 * time.Second, Interval: 500 * time.Millisecond},
 	StartTimeout: time.Minute,
+	Liveness:     LivenessSpec{Interval: 10 * time.Second},
 	// stdout, stderr: inherit (resreap's own, lines prefixed).
 	Stdout:  OutputSpec{Mode: OutputInherit},
 	Stderr:  OutputSpec{Mode: OutputInherit},
@@ -208,6 +210,12 @@ var (
 	rangeStartTimeout = durRange{min: time.Second, max: time.Hour}
 	// liveness.failures: 0..100 probes failing in a row, 0 = off.
 	rangeLivenessFailures = numRange{min: 0, max: 100, zero: "off"}
+	// liveness.interval: 1s..1h between the probes of a running child.
+	// It asks whether the child still answers, not whether it has come
+	// up: more often than every second is load on the child (every probe
+	// is a request in its access log); a child that hangs for an hour
+	// unnoticed is not watched.
+	rangeLivenessInterval = durRange{min: time.Second, max: time.Hour}
 	// stdout/stderr file: max_size 1MB..1TB, keep 0..100 rotated files.
 	rangeOutputMaxSize = numRange{min: 1 << 20, max: 1 << 40, unit: fmtSize}
 	rangeOutputKeep    = numRange{min: 1, max: 100} // 0 would delete each rotated file at once

@@ -42,6 +42,10 @@ type Host struct {
 	// (cgroup.controllers): the ones the supervisor can enable for its
 	// subtree, where the children's limits live.
 	Controllers []string
+	// V1 holds where each controller bound to cgroup v1 is mounted, by
+	// controller: on a hybrid host, memory and pids are there, out of the
+	// cgroup2 hierarchy's reach.
+	V1 map[string]string
 }
 
 // ReadHost reads the Host of the calling process. What it cannot read it
@@ -68,6 +72,7 @@ func ReadHost() Host {
 		}
 		h.CgroupErr = err
 	}
+	h.V1, _ = cgroup.V1Mounts() // unknown: the message names no mount
 	return h
 }
 
@@ -203,6 +208,9 @@ func (h Host) checkLimit(v *validator, key, controller, mode string) {
 		v.add(key, "cannot apply: %v", h.CgroupErr)
 	case mode == CgroupAuto && !h.Cgroup.Writable:
 		v.add(key, "cannot apply: the cgroup2 hierarchy at %s is not writable below %s, so children would run in process groups", h.Cgroup.Mount, h.Cgroup.Own)
+	case !slices.Contains(h.Controllers, controller) && h.V1[controller] != "":
+		v.add(key, "cannot apply: the %s controller is bound to cgroup v1 on this host (mounted at %s), not in the cgroup2 hierarchy at %s that resreap runs children in: a hybrid host (boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2 alone, or drop the key)",
+			controller, h.V1[controller], h.Cgroup.Mount)
 	case !slices.Contains(h.Controllers, controller):
 		have := strings.Join(h.Controllers, " ")
 		if have == "" {

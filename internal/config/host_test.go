@@ -206,6 +206,8 @@ func TestCheckHostLimits(t *testing.T) {
 	readOnly := full
 	readOnly.Cgroup.Writable = false
 	none := Host{CgroupErr: errors.New("no cgroup2 hierarchy: none mounted")}
+	v1 := hybrid
+	v1.V1 = map[string]string{"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}
 	tests := []struct {
 		name   string
 		host   Host
@@ -213,6 +215,10 @@ func TestCheckHostLimits(t *testing.T) {
 		want   []string
 	}{
 		{"controllers there", full, "auto", nil},
+		{"hybrid host, v1 mounts found", v1, "auto", []string{
+			"x.toml:5: child[a].memory_max: cannot apply: the memory controller is bound to cgroup v1 on this host (mounted at /sys/fs/cgroup/memory), not in the cgroup2 hierarchy at /sys/fs/cgroup/unified that resreap runs children in: a hybrid host (boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2 alone, or drop the key)",
+			"x.toml:6: child[a].pids_max: cannot apply: the pids controller is bound to cgroup v1 on this host (mounted at /sys/fs/cgroup/pids), not in the cgroup2 hierarchy at /sys/fs/cgroup/unified that resreap runs children in: a hybrid host (boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2 alone, or drop the key)",
+		}},
 		{"hybrid host", hybrid, "auto", []string{
 			"x.toml:5: child[a].memory_max: memory controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",
 			"x.toml:6: child[a].pids_max: pids controller not available in the cgroup2 hierarchy at /sys/fs/cgroup/unified (cgroup / offers: hugetlb)",

@@ -50,7 +50,7 @@ stderr = { file = "logs/fe.err", owner = "www", group = "adm", mode = "0604" }
 	if c.Ready.TCP != "127.0.0.1:8010" || c.Ready.Interval != 100*time.Millisecond || c.Ready.Timeout != 2*time.Second {
 		t.Errorf("ready %+v", c.Ready)
 	}
-	if c.StartTimeout != 30*time.Second || c.Liveness.Failures != 3 || !c.Required {
+	if c.StartTimeout != 30*time.Second || c.Liveness != (LivenessSpec{Failures: 3, Interval: 10 * time.Second}) || !c.Required {
 		t.Errorf("start_timeout %s liveness %+v required %v", c.StartTimeout, c.Liveness, c.Required)
 	}
 	want := OutputSpec{Mode: OutputFile, File: filepath.Join(dir, "logs/fe.out"), MaxSize: 10 << 20, Keep: 2, Compress: true, FileMode: 0o640}

@@ -88,6 +88,11 @@ func TestRanges(t *testing.T) {
 		{ch(`stop = { kill_wait = "10m" }`), ""},
 		{ch(`stop = { kill_wait = "99ms" }`), "stop.kill_wait: 99ms is out of range: must be between 100ms and 10m"},
 		{ch(`stop = { kill_wait = "11m" }`), "out of range"},
+		{ch("ready = { tcp = \"a:1\" }\nliveness = { failures = 3, interval = \"1s\" }"), ""},
+		{ch("ready = { tcp = \"a:1\" }\nliveness = { failures = 3, interval = \"1h\" }"), ""},
+		{ch("ready = { tcp = \"a:1\" }\nliveness = { failures = 3, interval = \"500ms\" }"),
+			"child[a].liveness.interval: 500ms is out of range: must be between 1s and 1h"},
+		{ch("ready = { tcp = \"a:1\" }\nliveness = { failures = 3, interval = \"61m\" }"), "out of range"},
 
 		{ch(`health.interval = "100ms"`), ""},
 		{ch(`health.interval = "1h"`), ""},

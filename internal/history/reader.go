@@ -89,34 +89,7 @@ func Read(path string, f Filter) ([]Record, []Warning, error) {
 // whole line ended, and a line it has not finished yet is no warning:
 // its writer is still writing it.
 func read(path string, f Filter, follow bool) ([]Record, []Warning, *Follower, error) {
-	// safefs walks from the root: a relative path (history -f FILE) is
-	// taken from the working directory first.
-	path, err := filepath.Abs(path)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("history: %w", err)
-	}
-	d, err := safefs.OpenDir(filepath.Dir(path), policy())
-	if err != nil {
-		return nil, nil, nil, pathError("open", path, err)
-	}
-	base := filepath.Base(path)
-	nums, err := rotatedIn(d, base)
-	if err != nil {
-		d.Close()
-		return nil, nil, nil, fmt.Errorf("history: %w", err)
-	}
-	names := make([]string, 0, len(nums)+1)
-	for i := len(nums) - 1; i >= 0; i-- {
-		names = append(names, rotatedName(base, nums[i]))
-	}
-	names = append(names, base)
-
-	var (
-		recs    []Record
-		warns   []Warning
-		found   bool
-		liveErr error
-	)
+	var recs []Record
 	keep := func(rec Record) {
 		if !f.Match(rec) {
 			return
@@ -127,17 +100,65 @@ func read(path string, f Filter, follow bool) ([]Record, []Warning, *Follower, e
 			recs = append(recs[:0], recs[len(recs)-f.Last:]...)
 		}
 	}
+	warns, fl, err := scan(path, f, follow, keep)
+	if err != nil {
+		return nil, warns, nil, err
+	}
+	if f.Last > 0 && len(recs) > f.Last {
+		recs = recs[len(recs)-f.Last:]
+	}
+	return recs, warns, fl, nil
+}
+
+// each feeds every record of the history at path to fn, oldest first,
+// as Read reads them, keeping none.
+func each(path string, fn func(Record)) ([]Warning, error) {
+	warns, _, err := scan(path, Filter{}, false, fn)
+	return warns, err
+}
+
+// scan feeds every record of the history at path to fn, oldest first:
+// the rotated files path.N … path.1, then path itself. With follow, the
+// live file is kept open in the returned Follower (which filters with f).
+func scan(path string, f Filter, follow bool, fn func(Record)) ([]Warning, *Follower, error) {
+	// safefs walks from the root: a relative path (history -f FILE) is
+	// taken from the working directory first.
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("history: %w", err)
+	}
+	d, err := safefs.OpenDir(filepath.Dir(path), policy())
+	if err != nil {
+		return nil, nil, pathError("open", path, err)
+	}
+	base := filepath.Base(path)
+	nums, err := rotatedIn(d, base)
+	if err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("history: %w", err)
+	}
+	names := make([]string, 0, len(nums)+1)
+	for i := len(nums) - 1; i >= 0; i-- {
+		names = append(names, rotatedName(base, nums[i]))
+	}
+	names = append(names, base)
+
+	var (
+		warns   []Warning
+		found   bool
+		liveErr error
+	)
 	fl := &Follower{path: path, name: base, d: d, filter: f}
 	for _, name := range names {
 		live := follow && name == base
-		fh, w, end, err := readFile(d, name, filepath.Join(filepath.Dir(path), name), keep, live)
+		fh, w, end, err := readFile(d, name, filepath.Join(filepath.Dir(path), name), fn, live)
 		if errors.Is(err, fs.ErrNotExist) {
 			liveErr = err
 			continue // rotated away since the listing, or no live file yet
 		}
 		if err != nil {
 			d.Close()
-			return nil, warns, nil, fmt.Errorf("history: %w", err)
+			return warns, nil, fmt.Errorf("history: %w", err)
 		}
 		found = true
 		warns = append(warns, w...)
@@ -147,16 +168,13 @@ func read(path string, f Filter, follow bool) ([]Record, []Warning, *Follower, e
 	}
 	if !found {
 		d.Close()
-		return nil, nil, nil, fmt.Errorf("history: %w", liveErr)
-	}
-	if f.Last > 0 && len(recs) > f.Last {
-		recs = recs[len(recs)-f.Last:]
+		return nil, nil, fmt.Errorf("history: %w", liveErr)
 	}
 	if !follow {
 		d.Close()
-		return recs, warns, nil, nil
+		return warns, nil, nil
 	}
-	return recs, warns, fl, nil
+	return warns, fl, nil
 }
 
 // readFile opens the history file name in d (path, for messages) and

@@ -60,13 +60,41 @@ const (
 	ReasonLiveness     Reason = Reason(health.ReasonLiveness)
 	ReasonNotReady     Reason = "not_ready" // not ready within start_timeout: a failed start
 	ReasonOrder        Reason = "order"     // a fleet's rolling restart order (resreap fleet restart)
+	// ReasonRejected is a reload refused: the file is invalid, or has a
+	// path resreap must not write; the children keep the configuration
+	// they had. The message has every problem as file:line.
+	ReasonRejected Reason = "rejected"
 )
 
-// Proc is a process named in a record: one left by a previous resreap.
+// RestartReasons lists the reasons a restart can have (the reason the
+// process before ended, or its start failed), for counters that start
+// at 0 for each.
+func RestartReasons() []Reason {
+	return []Reason{ReasonExited, ReasonStartFailed, ReasonNotReady, ReasonCloseWait, ReasonFDExhaustion,
+		ReasonLiveness, ReasonManual, ReasonReload}
+}
+
+// Proc is a process named in a record: one left by a previous resreap,
+// or by a process that exited.
 type Proc struct {
 	PID     int      `json:"pid"`
 	Command string   `json:"command"`
 	Uptime  Duration `json:"uptime"` // how long it had been running
+}
+
+// OutputTail is the end of what a process wrote, on a record of a start
+// that failed: its own words for why (nginx's "[emerg] unexpected "}" in
+// nginx.conf:4"), where an exit code says nothing.
+type OutputTail struct {
+	// Lines are the last lines of its stdout and stderr, oldest first,
+	// as written: at most 10 lines and 2 KiB (a longer line is cut, and
+	// ends in "…"). They are the child's bytes: escape them for a
+	// terminal.
+	Lines []string `json:"lines"`
+	// FullOutput says where all of it is: the output file, or
+	// "resreap's own output" for inherit ("stdout: FILE; stderr:
+	// resreap's own output" when the two streams differ).
+	FullOutput string `json:"full_output"`
 }
 
 // SignalSent is one step of a stop escalation.
@@ -97,7 +125,13 @@ type Record struct {
 	Restarts     int          `json:"restarts,omitempty"` // restarts of this child so far
 
 	Evidence *health.Evidence `json:"evidence,omitempty"`
-	// Processes lists what an orphaned record found.
+	// OutputTail is the end of the process's output, on the records of a
+	// failed start: the exit within start_seconds (reason start_failed),
+	// the restart of one never ready (not_ready).
+	OutputTail *OutputTail `json:"output_tail,omitempty"`
+	// Processes lists what an orphaned record found, and on an exit
+	// record the processes the exited one left in its cgroup, killed
+	// with it.
 	Processes []Proc `json:"processes,omitempty"`
 	// Capture is the directory where the state of the process was saved
 	// before a health stop (capture = true).

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,39 +37,25 @@ type Summary struct {
 // ended the process before it: the exit ("exited"), the stop (close_wait,
 // manual, reload...) or the failed start ("start_failed").
 func Summarize(recs []Record) []Summary {
-	byChild := map[string]*Summary{}
-	cause := map[string]Reason{} // why each child's last process ended
+	c := NewCounter()
 	for i := range recs {
-		r := &recs[i]
-		if r.Child == "" {
-			continue // resreap's own events (reload)
-		}
-		s := byChild[r.Child]
-		if s == nil {
-			s = &Summary{Child: r.Child, ByReason: map[Reason]int{}}
-			byChild[r.Child] = s
-		}
-		switch {
-		case r.Event == EventStart && r.Restarts > 0:
-			why := cause[r.Child]
-			if why == "" {
-				why = "unknown"
-			}
-			s.Restarts++
-			s.ByReason[why]++
-			s.LastRestart, s.LastReason = r.Time, why
-		case r.Event == EventExit, r.Event == EventStop, r.Event == EventOrphaned:
-			cause[r.Child] = r.Reason
-		}
-		if r.Event == EventStart && r.PID == 0 {
-			cause[r.Child] = ReasonStartFailed
-		}
+		c.Add(&recs[i])
 	}
-	sums := make([]Summary, 0, len(byChild))
-	for _, s := range byChild {
-		sums = append(sums, *s)
+	tallies := c.Tallies()
+	sums := make([]Summary, 0, len(tallies))
+	for _, name := range slices.Sorted(maps.Keys(tallies)) {
+		t := tallies[name]
+		s := Summary{Child: name, Restarts: t.Restarts, ByReason: t.ByReason, LastRestart: t.LastTime, LastReason: t.LastReason}
+		// A history that did not say why the process before ended.
+		if n, ok := s.ByReason[""]; ok {
+			delete(s.ByReason, "")
+			s.ByReason["unknown"] += n
+		}
+		if s.Restarts > 0 && s.LastReason == "" {
+			s.LastReason = "unknown"
+		}
+		sums = append(sums, s)
 	}
-	slices.SortFunc(sums, func(a, b Summary) int { return cmp.Compare(a.Child, b.Child) })
 	return sums
 }
 

@@ -145,16 +145,29 @@ func Ended(r Record) string {
 }
 
 // detail is the last column: the message and the evidence in one line,
-// "message: evidence", or whichever there is.
+// "message: evidence", or whichever there is; for a deferred restart
+// "evidence; message", as its message names the group's members that are
+// down and its evidence is the deferred member's own; then, for a failed
+// start, the last line the process wrote: "last output: ...".
 func detail(r Record) string {
 	s := r.Evidence.Summary()
 	switch {
 	case s == "":
-		return r.Message
+		s = r.Message
 	case r.Message == "":
-		return s
+	case r.Event == EventDeferred:
+		s += "; " + r.Message
+	default:
+		s = r.Message + ": " + s
 	}
-	return r.Message + ": " + s
+	if t := r.OutputTail; t != nil && len(t.Lines) > 0 {
+		last := "last output: " + t.Lines[len(t.Lines)-1]
+		if s == "" {
+			return last
+		}
+		return s + "; " + last
+	}
+	return s
 }
 
 // cell makes s safe for one tabwriter cell and a terminal: every control

@@ -18,7 +18,13 @@ func TestWriteTable(t *testing.T) {
 	crash.Reason, crash.ExitCode, crash.Uptime = ReasonExited, intp(3), Duration(42*time.Second)
 	failed := rec("worker", EventStart, 6)
 	failed.Reason, failed.Message = ReasonStartFailed, "exec: no such file\tor dir"
-	recs := []Record{fullRecord(), crash, failed}
+	early := rec("web", EventExit, 7)
+	early.Reason, early.ExitCode = ReasonStartFailed, intp(1)
+	early.OutputTail = &OutputTail{Lines: []string{"starting", `[emerg] unexpected "}" in nginx.conf:4`}, FullOutput: "resreap's own output"}
+	held := rec("worker", EventDeferred, 8)
+	held.Reason, held.Group, held.Message = ReasonLiveness, "workers", "group workers: 1 of 2 members down, max_unavailable 1: w2 (restarting)"
+	held.Evidence = &health.Evidence{Reason: health.ReasonLiveness, Probe: "own probe", Failures: 3}
+	recs := []Record{fullRecord(), crash, failed, early, held}
 
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, recs); err != nil {
@@ -26,12 +32,14 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := buf.String()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("have %d lines, want header and 3 rows:\n%s", len(lines), out)
+	if len(lines) != 6 {
+		t.Fatalf("have %d lines, want header and 5 rows:\n%s", len(lines), out)
 	}
 	for _, want := range []string{"TIME", "CHILD", "ENDED", "fe-server", "restart", "close_wait",
 		"4242", "TERM→KILL (killed)", "3h0m ", "1.503s", "12 CLOSE_WAIT", "10.0.0.5:8080×12",
-		"fds 900/1024", "exit 3", "42s", `exec: no such file\tor dir`} {
+		"fds 900/1024", "exit 3", "42s", `exec: no such file\tor dir`, `last output: [emerg] unexpected "}" in nginx.conf:4`,
+		// A deferred row: its own evidence, then the group's members down.
+		"3 probes failed, last: own probe; group workers: 1 of 2 members down, max_unavailable 1: w2 (restarting)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -39,7 +47,7 @@ func TestWriteTable(t *testing.T) {
 	// Aligned: every row starts its CHILD column where the header does.
 	col := strings.Index(lines[0], "CHILD")
 	for _, l := range lines[1:] {
-		if !strings.HasPrefix(l[col:], "fe-server") && !strings.HasPrefix(l[col:], "worker") {
+		if !strings.HasPrefix(l[col:], "fe-server") && !strings.HasPrefix(l[col:], "worker") && !strings.HasPrefix(l[col:], "web") {
 			t.Errorf("row not aligned with header:\n%s\n%s", lines[0], l)
 		}
 	}

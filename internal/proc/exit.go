@@ -16,6 +16,11 @@ type ExitStatus struct {
 	PID    int
 	Status unix.WaitStatus
 	At     time.Time // when resreap reaped it
+	// Left names the other processes of its cgroup when it exited (its
+	// workers, a daemon it forked), read before the Reaper killed its
+	// process group: those killed with it. Nil for a process without a
+	// cgroup (a process group cannot be listed without a walk of /proc).
+	Left []ProcInfo
 }
 
 // Code returns the exit code and true if the process exited normally.

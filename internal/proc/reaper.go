@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/resreap/resreap/internal/cgroup"
 )
 
 // Reaper starts processes and collects their exits.
@@ -53,6 +56,7 @@ type forkRequest struct {
 	path  string
 	argv  []string
 	attr  *syscall.ProcAttr
+	leaf  cgroup.Group // the cgroup attr places it in, for the Process
 	reply chan forkResult
 }
 
@@ -119,7 +123,9 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 	if err != nil {
 		return forkResult{err: err}
 	}
-	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1)}
+	// Complete before it is registered: the reaper may reap it (and read
+	// its cgroup) before the caller has the Process.
+	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1), leaf: req.leaf}
 	r.waiting[pid] = p
 	if !r.all {
 		go r.waitFor(p)
@@ -127,11 +133,12 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 	return forkResult{p: p}
 }
 
-// startProcess forks and execs path on the fork thread. The process's
-// exit channel receives its exit status exactly once.
-func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr) (*Process, error) {
+// startProcess forks and execs path on the fork thread, in the cgroup
+// leaf (the zero Group: its parent's) that attr places it in. The
+// process's exit channel receives its exit status exactly once.
+func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr, leaf cgroup.Group) (*Process, error) {
 	reply := make(chan forkResult, 1)
-	r.forks <- forkRequest{path: path, argv: argv, attr: attr, reply: reply}
+	r.forks <- forkRequest{path: path, argv: argv, attr: attr, leaf: leaf, reply: reply}
 	res := <-reply
 	return res.p, res.err
 }
@@ -189,9 +196,12 @@ func (r *Reaper) waitFor(p *Process) {
 }
 
 // reap kills what is left of p's process group while p, a zombie, still
-// holds the group's ID, reaps p and hands its exit to its owner.
+// holds the group's ID, reaps p and hands its exit to its owner, with
+// what else its cgroup held then (named before the kill: see
+// ExitStatus.Left).
 func (r *Reaper) reap(p *Process) {
 	p.mu.Lock()
+	left := p.left()
 	unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
 	var ws unix.WaitStatus
 	_, err := unix.Wait4(p.pid, &ws, 0, nil)
@@ -206,7 +216,20 @@ func (r *Reaper) reap(p *Process) {
 	if err != nil {
 		r.log.Error().Err(err).Int("pid", p.pid).Msg("reap")
 	}
-	p.exit <- ExitStatus{PID: p.pid, Status: ws, At: time.Now()} // buffered, received by the one owner
+	p.exit <- ExitStatus{PID: p.pid, Status: ws, At: time.Now(), Left: left} // buffered, received by the one owner
+}
+
+// left names the processes of p's cgroup other than p: one read of
+// cgroup.procs, and of two small /proc files per process found.
+func (p *Process) left() []ProcInfo {
+	if p.leaf == (cgroup.Group{}) {
+		return nil
+	}
+	pids, err := p.leaf.Procs()
+	if err != nil {
+		return nil
+	}
+	return Describe(slices.DeleteFunc(pids, func(pid int) bool { return pid == p.pid }))
 }
 
 // waitPeek is waitid(idtype, id, WEXITED|WNOWAIT|flags): the PID of an

@@ -136,7 +136,7 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 		}
 		attr.Files = append(attr.Files, shimW.Fd()) // shimErrFD
 	}
-	p, err := r.startProcess(path, c.Args, attr)
+	p, err := r.startProcess(path, c.Args, attr, c.Cgroup)
 	if shimW != nil {
 		shimW.Close()
 		if err == nil {
@@ -152,7 +152,6 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 		return nil, &SpawnError{What: "exec", Path: path, Err: err}
 	}
 	p.outputs = outputs
-	p.leaf = c.Cgroup
 	return p, nil
 }
 

@@ -22,7 +22,7 @@ func (h adapter) Status() (Supervisor, []ChildStatus) {
 	in := h.s.Info()
 	sup := Supervisor{PID: in.PID, Started: in.Started, Ownership: in.Ownership, OwnershipDetail: in.OwnershipDetail,
 		DryRun: in.DryRun, OutputLost: in.OutputLost, HistoryDropped: in.HistoryDropped, HistoryFailed: in.HistoryFailed,
-		HistoryPending: in.HistoryPending}
+		HistoryPending: in.HistoryPending, CgroupMissing: in.CgroupMissing}
 	var out []ChildStatus
 	for _, st := range h.s.Status() {
 		cs := toControlStatus(st)
@@ -39,8 +39,8 @@ func toControlStatus(st supervisor.ChildStatus) ChildStatus {
 	now := time.Now()
 	cs := ChildStatus{
 		Name: st.Name, State: strings.ToLower(st.State.String()), Since: st.Since, StateFor: history.Duration(now.Sub(st.Since)),
-		Up: st.Up(), PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
-		WaitingFor: st.WaitingFor,
+		Up: st.Up(), Ready: st.Ready, PID: st.PID, Restarts: st.Restarts, LastReason: string(st.LastReason), LastExit: st.LastExit,
+		WaitingFor: st.WaitingFor, OutputTail: st.LastOutput,
 	}
 	if st.PID == 0 {
 		return cs // no live process: no figures

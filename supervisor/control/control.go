@@ -108,18 +108,28 @@ type ChildStatus struct {
 	WaitingFor string           `json:"waiting_for,omitempty"`
 	Since      time.Time        `json:"since,omitzero"`
 	StateFor   history.Duration `json:"state_for"`
-	// Up is true for a child that is as it should be: running, stopped by
-	// an operator, or exited cleanly as its restart policy allows. The
-	// exit code of resreap status follows it.
-	Up      bool             `json:"up"`
+	// Up is true for a child that is as it should be: running and ready,
+	// or exited cleanly as its restart policy allows. A child stopped by
+	// an operator is not up. The exit code of resreap status follows it,
+	// as resreap_child_up and /readyz do.
+	Up bool `json:"up"`
+	// Ready is true while the child is running and, with a ready probe,
+	// its last probe passed (a liveness probe that fails makes it false
+	// until one passes).
+	Ready   bool             `json:"ready"`
 	PID     int              `json:"pid,omitempty"`
 	Started time.Time        `json:"started,omitzero"` // when the process started
 	Uptime  history.Duration `json:"uptime,omitempty"` // how long the process has run
-	// Restarts counts the start attempts after the first since resreap
-	// started, whatever caused them; history --summary counts the same.
+	// Restarts counts the start attempts after the first of each run of
+	// resreap, whatever caused them: this run's, on top of those the
+	// history holds of earlier runs; history --summary counts the same.
 	Restarts   int    `json:"restarts"`
 	LastReason string `json:"last_reason,omitempty"` // why it last stopped or restarted
 	LastExit   string `json:"last_exit,omitempty"`   // how the last process ended: "exit 3", "signal KILL"
+	// OutputTail is the end of what the process of the last start wrote,
+	// when that start failed: its last lines, and where all of its
+	// output is. Absent once the child runs.
+	OutputTail *history.OutputTail `json:"output_tail,omitempty"`
 	// CloseWait, FDs and ScannedAt are the last health scan of the live
 	// process; absent before the first.
 	CloseWait *CloseWait `json:"close_wait,omitempty"`
@@ -161,10 +171,14 @@ type Supervisor struct {
 	// cgroup subtree, or why there is none.
 	Ownership       string `json:"ownership"`
 	OwnershipDetail string `json:"ownership_detail"`
-	DryRun          bool   `json:"dry_run,omitempty"`
-	Children        int    `json:"children"`
-	Up              int    `json:"up"`
-	OutputLost      int64  `json:"output_lines_lost,omitempty"`
+	// CgroupMissing says which controllers the children's cgroups lack,
+	// why (bound to cgroup v1 on a hybrid host, say) and what is lost:
+	// memory figures, memory_max, pids_max.
+	CgroupMissing string `json:"cgroup_missing,omitempty"`
+	DryRun        bool   `json:"dry_run,omitempty"`
+	Children      int    `json:"children"`
+	Up            int    `json:"up"`
+	OutputLost    int64  `json:"output_lines_lost,omitempty"`
 	// HistoryDropped counts the events that will never be recorded,
 	// HistoryFailed the writes to the history that failed (their events
 	// stay queued and are retried; the name is older than the retry), and

@@ -17,16 +17,14 @@ import (
 // WriteStatusTable writes a line about resreap, then st as an aligned
 // table, one child per line, with "-" for what does not apply: a stopped
 // child has no pid, uptime or figures. STATE says how long the child has
-// been in it; UPTIME is the age of its process. Every text from the
+// been in it, and "not ready" for a running child whose ready probe
+// fails; UPTIME is the age of its process. Below the table, each child
+// whose last start failed has its last output. Every text from the
 // answer is escaped (textsafe): the table is for a terminal, the answer
 // came over a socket, and a cgroup path or a name holds what it holds.
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
-	noun := "children"
-	if sup.Children == 1 {
-		noun = "child"
-	}
-	line := fmt.Sprintf("resreap pid %d, up %s: %d of %d %s up; owned by %s", sup.PID,
-		uptimeText(time.Since(sup.Started)), sup.Up, sup.Children, noun, textsafe.Escape(sup.Ownership))
+	line := fmt.Sprintf("resreap pid %d, up %s: %d of %s up; owned by %s", sup.PID,
+		uptimeText(time.Since(sup.Started)), sup.Up, plural(sup.Children, "child", "children"), textsafe.Escape(sup.Ownership))
 	if sup.OwnershipDetail != "" {
 		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
 	}
@@ -43,6 +41,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 		line += fmt.Sprintf("; %d history writes failed (see the log)", sup.HistoryFailed)
 	}
 	fmt.Fprintln(w, line)
+	if sup.CgroupMissing != "" {
+		fmt.Fprintln(w, "cgroup controllers missing: "+textsafe.Escape(sup.CgroupMissing))
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHILD\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST REASON\tCLOSE_WAIT\tFDS\tCPU")
 	for _, c := range st {
@@ -52,11 +53,43 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 		} else if c.State != "" {
 			state += " " + stateForText(time.Duration(c.StateFor))
 		}
+		if c.State == "running" && !c.Ready {
+			state += ", not ready" // its ready probe fails: not up
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
 			textsafe.Escape(c.Name), textsafe.Escape(state), pidText(c.PID), uptimeText(time.Duration(c.Uptime)),
 			c.Restarts, textsafe.Escape(dash(c.LastReason)), closeWaitText(c.CloseWait), fdsText(c.FDs), cpuText(c.Cgroup))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeFailedStarts(w, st)
+}
+
+// writeFailedStarts writes, below the table, the last output of each
+// child whose last start failed, and where all of it is: what the child
+// said, which the exit code does not ("[emerg] unexpected "}" in
+// nginx.conf:4"). The lines are the child's: escaped.
+func writeFailedStarts(w io.Writer, st []ChildStatus) error {
+	for _, c := range st {
+		t := c.OutputTail
+		if t == nil || len(t.Lines) == 0 {
+			continue
+		}
+		head := "\n" + textsafe.Escape(c.Name) + ": last start failed"
+		if c.LastExit != "" {
+			head += " (" + textsafe.Escape(c.LastExit) + ")"
+		}
+		if _, err := fmt.Fprintf(w, "%s; its last output (all of it in %s):\n", head, textsafe.Escape(t.FullOutput)); err != nil {
+			return err
+		}
+		for _, l := range t.Lines {
+			if _, err := fmt.Fprintln(w, "  "+textsafe.Escape(l)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // stateForText is how long a child has been in its state: "0s" below a
@@ -140,6 +173,15 @@ func (r StopReport) String() string {
 //	reloaded: started api; stopped old; restarted fe-server (command); 2 unchanged
 func (r ReloadReport) String() string {
 	return "reloaded: " + supervisor.ReloadReport(r).String()
+}
+
+// plural is "1 child", "2 children", "0 children": n with the word that
+// fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func dash(s string) string {

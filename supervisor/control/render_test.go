@@ -13,10 +13,10 @@ import (
 func TestWriteStatusTable(t *testing.T) {
 	sup := Supervisor{PID: 812, Started: time.Now().Add(-3 * time.Hour), Ownership: "cgroup", OwnershipDetail: "/resreap", Children: 3, Up: 2}
 	st := []ChildStatus{
-		{Name: "fe-server", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, PID: 1234,
+		{Name: "fe-server", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, Ready: true, PID: 1234,
 			Uptime: history.Duration(26*time.Hour + 5*time.Minute), Restarts: 3, LastReason: "close_wait",
 			CloseWait: &CloseWait{Now: 25, Persistent: 3}, FDs: &FDs{Open: 812, Limit: 1024}, Cgroup: &Cgroup{CPU: history.Duration(12300 * time.Millisecond)}},
-		{Name: "api", State: "running", StateFor: history.Duration(4 * time.Minute), Up: true, PID: 88,
+		{Name: "api", State: "running", StateFor: history.Duration(4 * time.Minute), PID: 88,
 			Uptime:    history.Duration(4*time.Minute + 12*time.Second + 300*time.Millisecond),
 			CloseWait: &CloseWait{Now: -1, Persistent: 0}, FDs: &FDs{Open: 9}},
 		{Name: "worker", State: "backoff", StateFor: history.Duration(2 * time.Second), Restarts: 1, LastReason: "exited"},
@@ -26,10 +26,10 @@ func TestWriteStatusTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `resreap pid 812, up 3h0m: 2 of 3 children up; owned by cgroup (/resreap)
-CHILD      STATE         PID   UPTIME  RESTARTS  LAST REASON  CLOSE_WAIT         FDS          CPU
-fe-server  running 4m0s  1234  1d2h    3         close_wait   25 (3 persistent)  812/1024     12.3s
-api        running 4m0s  88    4m12s   0         -            0 persistent       9/unlimited  -
-worker     backoff 2s    -     -       1         exited       -                  -            -
+CHILD      STATE                    PID   UPTIME  RESTARTS  LAST REASON  CLOSE_WAIT         FDS          CPU
+fe-server  running 4m0s             1234  1d2h    3         close_wait   25 (3 persistent)  812/1024     12.3s
+api        running 4m0s, not ready  88    4m12s   0         -            0 persistent       9/unlimited  -
+worker     backoff 2s               -     -       1         exited       -                  -            -
 `
 	if have := b.String(); have != want {
 		t.Errorf("have\n%s\nwant\n%s", have, want)
@@ -41,7 +41,7 @@ worker     backoff 2s    -     -       1         exited       -                 
 func TestWriteStatusTableEscapes(t *testing.T) {
 	sup := Supervisor{PID: 9, Started: time.Now().Add(-3 * time.Hour), Ownership: "cgroup", OwnershipDetail: "/x\x1b]0;pwned\a", Children: 2}
 	st := []ChildStatus{
-		{Name: "a\x1b[2J", State: "running", LastReason: "r\u009b\t1"},
+		{Name: "a\x1b[2J", State: "running", Ready: true, LastReason: "r\u009b\t1"},
 		{Name: "b", State: "stopped", WaitingFor: "c\x7f"},
 	}
 	var b strings.Builder
@@ -82,6 +82,54 @@ func TestWriteStatusTableHistoryCounts(t *testing.T) {
 		if want := "resreap pid 9, up 0s: 0 of 0 children up; owned by cgroup" + tc.want; first != want {
 			t.Errorf("have %q\nwant %q", first, want)
 		}
+	}
+}
+
+// Below the table, a child whose last start failed shows its last
+// output, escaped, and where all of it is.
+func TestWriteStatusTableFailedStart(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Children: 2, Up: 1}
+	st := []ChildStatus{
+		{Name: "api", State: "running", Ready: true, Up: true},
+		{Name: "web", State: "backoff", LastReason: "start_failed", LastExit: "exit 1", OutputTail: &history.OutputTail{
+			Lines: []string{"starting", "[emerg] unexpected \"}\" in \x1b[1mnginx.conf:4"}, FullOutput: "/var/log/web.err"}},
+	}
+	if err := WriteStatusTable(&b, sup, st); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+web: last start failed (exit 1); its last output (all of it in /var/log/web.err):
+  starting
+  [emerg] unexpected "}" in \x1b[1mnginx.conf:4
+`
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("have\n%s\nwant it to end in\n%s", b.String(), want)
+	}
+}
+
+// What the children's cgroups lack is said on the second line.
+func TestWriteStatusTableCgroupMissing(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", CgroupMissing: "memory (at /sys/fs/cgroup/memory) bound to cgroup v1: no memory figures"}
+	if err := WriteStatusTable(&b, sup, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if len(lines) < 2 || lines[1] != "cgroup controllers missing: memory (at /sys/fs/cgroup/memory) bound to cgroup v1: no memory figures" {
+		t.Errorf("have\n%s", b.String())
+	}
+}
+
+// One child is "1 child", not "1 children".
+func TestWriteStatusTableOneChild(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Children: 1, Up: 1}
+	if err := WriteStatusTable(&b, sup, nil); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(b.String(), "\n"); first != "resreap pid 9, up 0s: 1 of 1 child up; owned by cgroup" {
+		t.Errorf("first line %q", first)
 	}
 }
 
@@ -132,17 +180,5 @@ func TestReloadReportString(t *testing.T) {
 		if have := tt.r.String(); have != tt.want {
 			t.Errorf("have %q\nwant %q", have, tt.want)
 		}
-	}
-}
-
-// One child is a child, not "1 children".
-func TestWriteStatusTableOneChild(t *testing.T) {
-	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Children: 1, Up: 1}
-	var b strings.Builder
-	if err := WriteStatusTable(&b, sup, nil); err != nil {
-		t.Fatal(err)
-	}
-	if first, _, _ := strings.Cut(b.String(), "\n"); !strings.Contains(first, ": 1 of 1 child up;") {
-		t.Errorf("have %q", first)
 	}
 }

@@ -45,7 +45,7 @@ resreap_fleet_slots_held{group="fe"} 1
 # TYPE resreap_fleet_up gauge
 resreap_fleet_up 1
 `
-	if err := testutil.GatherAndCompare(NewRegistry(src, nil), strings.NewReader(want),
+	if err := testutil.GatherAndCompare(NewRegistry(src, nil, ReadBuildInfo("test")), strings.NewReader(want),
 		"resreap_fleet_up", "resreap_fleet_etcd_errors_total", "resreap_fleet_members", "resreap_fleet_slot_wait_seconds", "resreap_fleet_slots_held"); err != nil {
 		t.Error(err)
 	}
@@ -53,7 +53,7 @@ resreap_fleet_up 1
 		t.Errorf("lint: %v %v", problems, err)
 	}
 	src.on = false
-	n, err := testutil.GatherAndCount(NewRegistry(src, nil), "resreap_fleet_up", "resreap_fleet_members")
+	n, err := testutil.GatherAndCount(NewRegistry(src, nil, ReadBuildInfo("test")), "resreap_fleet_up", "resreap_fleet_members")
 	if err != nil || n != 0 {
 		t.Errorf("%d fleet metrics without a fleet (%v)", n, err)
 	}

@@ -12,12 +12,14 @@
 package metrics
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/supervisor"
 )
 
@@ -30,11 +32,13 @@ type Source interface {
 }
 
 // NewRegistry returns a registry with the supervisor's collector, scans
-// (nil: none), and the Go and process collectors.
-func NewRegistry(src Source, scans *Scans) *prometheus.Registry {
+// (nil: none), resreap_build_info for build, and the Go and process
+// collectors.
+func NewRegistry(src Source, scans *Scans, build BuildInfo) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(src),
+		build.collector(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -67,14 +71,15 @@ type collector struct {
 	up, state, restarts, closeWait, closeWaitPersistent, fdsOpen, fdsLimit,
 	startTime, lastExit, cpu, memory, tasks *prometheus.Desc
 	historyFailed, historyDropped, historyPending, outputLost, ready, stopHelperErrors *prometheus.Desc
+	reloadOK, reloadSuccess                                                            *prometheus.Desc
 }
 
 func newCollector(src Source) *collector {
 	return &collector{
 		src:                 src,
-		up:                  desc("child_up", "1 when the child is as it should be: running, stopped by an operator, or exited cleanly where its restart policy says so."),
+		up:                  desc("child_up", "1 when the child is as it should be: running and ready (its ready probe passes), or exited cleanly where its restart policy says so; 0 when stopped by an operator, as resreap status counts it."),
 		state:               desc("child_state", "1 for the child's current state, 0 for the others.", "state"),
-		restarts:            desc("child_restarts_total", "Starts of the child after its first, by the reason the process before ended.", "reason"),
+		restarts:            desc("child_restarts_total", "Starts of the child after its first, by the reason the process before ended; every reason from 0 while the child is configured, counting on from the history after resreap restarts.", "reason"),
 		closeWait:           desc("child_close_wait_sockets", "CLOSE_WAIT sockets the child's processes hold, at the last scan."),
 		closeWaitPersistent: desc("child_close_wait_persistent_sockets", "CLOSE_WAIT sockets that stayed across the child's scans for its persist time, at the last scan."),
 		fdsOpen:             desc("child_fds_open", "Open fds of the child's process closest to its limit, at the last scan."),
@@ -82,8 +87,8 @@ func newCollector(src Source) *collector {
 		startTime:           desc("child_start_time_seconds", "Start time of the child's live process, in seconds since the epoch."),
 		lastExit:            desc("child_last_exit_code", "Exit code of the child's last process, as a shell reports it (128 + signal when killed)."),
 		cpu:                 desc("child_cpu_seconds_total", "CPU time of the live process's cgroup (its whole tree); resets when the child restarts."),
-		memory:              desc("child_memory_bytes", "memory.current of the live process's cgroup."),
-		tasks:               desc("child_tasks", "pids.current of the live process's cgroup: its processes and threads."),
+		memory:              desc("child_memory_bytes", "memory.current of the live process's cgroup; absent where the memory controller is not in the cgroup2 hierarchy (a hybrid host binds it to cgroup v1: resreap status says so)."),
+		tasks:               desc("child_tasks", "Tasks (processes and threads) in the live process's cgroup: pids.current, or its cgroup.threads where the pids controller is not enabled."),
 		historyFailed: prometheus.NewDesc("resreap_history_write_errors_total",
 			"Writes to the restart history that failed; their events stay queued and are retried.", nil, nil),
 		historyDropped: prometheus.NewDesc("resreap_history_dropped_total",
@@ -97,13 +102,18 @@ func newCollector(src Source) *collector {
 		stopHelperErrors: prometheus.NewDesc("resreap_stop_helper_errors_total",
 			"Stops (and kills of what an exited child left) that went on without a helper because it failed: the cgroup freezer, the inotify watch on cgroup.events, reading cgroup.events or cgroup.procs, a signal to one process, cgroup.kill.",
 			[]string{"helper"}, nil),
+		reloadOK: prometheus.NewDesc("resreap_config_last_reload_successful",
+			"1 when the last reload of the configuration (SIGHUP, resreap reload) was applied, 0 when it was rejected (its problems are in the history and the log).", nil, nil),
+		reloadSuccess: prometheus.NewDesc("resreap_config_last_reload_success_timestamp_seconds",
+			"When the configuration was last loaded and applied: at start, or by a reload, in seconds since the epoch.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.state, c.restarts, c.closeWait, c.closeWaitPersistent,
 		c.fdsOpen, c.fdsLimit, c.startTime, c.lastExit, c.cpu, c.memory, c.tasks,
-		c.historyFailed, c.historyDropped, c.historyPending, c.outputLost, c.ready, c.stopHelperErrors} {
+		c.historyFailed, c.historyDropped, c.historyPending, c.outputLost, c.ready, c.stopHelperErrors,
+		c.reloadOK, c.reloadSuccess} {
 		ch <- d
 	}
 }
@@ -121,8 +131,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range states {
 			gauge(c.state, boolValue(st.State == s), name, strings.ToLower(s.String()))
 		}
+		// Every reason from 0, so that increase() sees the first restart
+		// of each: a series that appears at 1 reads as no increase.
+		for _, reason := range history.RestartReasons() {
+			counter(c.restarts, float64(st.RestartsBy[reason]), name, string(reason))
+		}
 		for reason, n := range st.RestartsBy {
-			counter(c.restarts, float64(n), name, string(reason))
+			if !slices.Contains(history.RestartReasons(), reason) {
+				counter(c.restarts, float64(n), name, string(reason))
+			}
 		}
 		if st.LastExitCode >= 0 {
 			gauge(c.lastExit, float64(st.LastExitCode), name)
@@ -162,6 +179,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.stopHelperErrors, prometheus.CounterValue, float64(n), helper)
 	}
 	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(len(c.src.NotReady()) == 0))
+	ch <- prometheus.MustNewConstMetric(c.reloadOK, prometheus.GaugeValue, boolValue(in.LastReloadOK))
+	if !in.LastReloadSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.reloadSuccess, prometheus.GaugeValue, float64(in.LastReloadSuccess.UnixNano())/1e9)
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/config"
+	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
 	"github.com/resreap/resreap/supervisor"
@@ -76,7 +79,9 @@ func start(t *testing.T, specs ...config.ChildSpec) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone, serveDone := make(chan error, 1), make(chan error, 1)
 	go func() { runDone <- sup.Run(ctx) }()
-	go func() { serveDone <- Serve(ctx, ln, Handler(NewRegistry(sup, scans), sup, zerolog.Nop())) }()
+	go func() {
+		serveDone <- Serve(ctx, ln, Handler(NewRegistry(sup, scans, ReadBuildInfo("test")), sup, zerolog.Nop()))
+	}()
 	t.Cleanup(func() {
 		cancel()
 		for _, ch := range []chan error{runDone, serveDone} {
@@ -274,6 +279,10 @@ func TestMetricsLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	problems = append(problems, more...)
+	if more, err = testutil.CollectAndLint(ReadBuildInfo("test").collector()); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range append(problems, more...) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
@@ -333,4 +342,90 @@ func statusOf(t *testing.T, sup *supervisor.Supervisor, name string) supervisor.
 	}
 	t.Fatalf("no child %s", name)
 	return supervisor.ChildStatus{}
+}
+
+// Every (child, reason) restart counter is there from the first scrape,
+// at 0, so that increase() sees the first restart of each; a child a
+// reload removes takes its series with it. resreap_build_info and the
+// reload metrics are there from the start.
+func TestCountersFromZero(t *testing.T) {
+	r := start(t, child("a", "sleep"), child("b", "sleep"))
+	m := r.waitMetrics(t, "both children", func(m map[string]float64) bool {
+		_, a := m[`resreap_child_up{child="a"}`]
+		_, b := m[`resreap_child_up{child="b"}`]
+		return a && b
+	})
+	for _, c := range []string{"a", "b"} {
+		for _, reason := range history.RestartReasons() {
+			key := fmt.Sprintf(`resreap_child_restarts_total{child=%q,reason=%q}`, c, reason)
+			if v, ok := m[key]; !ok || v != 0 {
+				t.Errorf("%s = %g (present %v), want 0 from the start", key, v, ok)
+			}
+		}
+	}
+	build := fmt.Sprintf(`resreap_build_info{goversion=%q,revision=`, runtime.Version())
+	found := false
+	for k, v := range m {
+		found = found || strings.HasPrefix(k, build) && strings.Contains(k, `version="test"`) && v == 1
+	}
+	if !found {
+		t.Errorf("no resreap_build_info with goversion %s and version test", runtime.Version())
+	}
+	if m["resreap_config_last_reload_successful"] != 1 {
+		t.Errorf("resreap_config_last_reload_successful %g at start, want 1", m["resreap_config_last_reload_successful"])
+	}
+	if ts := m["resreap_config_last_reload_success_timestamp_seconds"]; ts < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("resreap_config_last_reload_success_timestamp_seconds %g, want the start", ts)
+	}
+
+	cfg := &config.Config{Path: "test.toml", Supervisor: config.Supervisor{HealthReader: "auto"}, Children: []config.ChildSpec{child("a", "sleep")}}
+	if _, err := r.sup.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	m = r.scrape(t)
+	for k := range m {
+		if strings.Contains(k, `child="b"`) {
+			t.Errorf("%s still exported after b was removed", k)
+		}
+	}
+	if _, ok := m[`resreap_child_restarts_total{child="a",reason="exited"}`]; !ok {
+		t.Error("a's counters gone after a reload that kept it")
+	}
+}
+
+// status, /readyz and resreap_child_up agree about a required child with
+// a ready probe: up once ready; after an operator stops it, none says it
+// is up.
+func TestStatusReadyzAndUpAgree(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	backend := child("backend", "sleep")
+	backend.Ready = config.ReadySpec{Exec: []string{"test", "-e", ready}, Timeout: 5 * time.Second, Interval: 50 * time.Millisecond}
+	backend.StartTimeout, backend.Required = 5*time.Minute, true
+	r := start(t, backend, child("web", "sleep"))
+	agree := func(up bool) {
+		t.Helper()
+		wantCode, wantUp := http.StatusServiceUnavailable, 0.0
+		if up {
+			wantCode, wantUp = http.StatusOK, 1
+		}
+		waitStatus(t, r, "/readyz", wantCode)
+		if st := statusOf(t, r.sup, "backend"); st.Up() != up {
+			t.Errorf("status: backend %s, up %v; want up %v", st.State, st.Up(), up)
+		}
+		if v := r.scrape(t)[`resreap_child_up{child="backend"}`]; v != wantUp {
+			t.Errorf("resreap_child_up{child=\"backend\"} %g, want %g", v, wantUp)
+		}
+	}
+	agree(false) // starting: its probe has not passed
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agree(true)
+	if _, err := r.sup.StopChild(context.Background(), "backend"); err != nil {
+		t.Fatal(err)
+	}
+	agree(false)
+	if code, body := r.get(t, "/readyz"); body != "not ready: backend" {
+		t.Errorf("/readyz %d %q after the stop", code, body)
+	}
 }

@@ -109,8 +109,10 @@ func childLeaves(t *testing.T, path string) int {
 // ever runs, status lists it once, and resreap stop leaves none.
 func TestFaultStateReloadDuringStart(t *testing.T) {
 	dir := t.TempDir()
-	token := "resreap-fault-b-" + strings.ReplaceAll(t.Name(), "/", "-")
-	cfg := faultConfig(t, dir, "", helperChild("a", "idle")+`start_seconds = "2s"`+"\n"+
+	// Unique to this run: another run of the same test on the machine
+	// (another checkout, -count) must not add to the count.
+	token := "resreap-fault-b-" + filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir)
+	cfg := faultConfig(t, dir, "", helperChild("a", "idle")+`start_seconds = "5s"`+"\n"+
 		tokenChild("b", token, "idle")+`depends_on = ["a"]`+"\n")
 	// Count b's processes from the moment resreap starts.
 	stopCount := make(chan struct{})
@@ -131,13 +133,14 @@ func TestFaultStateReloadDuringStart(t *testing.T) {
 		}
 	}()
 	r := startRun(t, cfg, runOpts{})
-	// From now (the supervisor is setting up) until a has run its 2s, a
+	// From now (the supervisor is setting up) until a has run its 5s, a
 	// SIGHUP every 20ms: some land before the start-up begins, the rest
-	// while a is starting and b waits for it.
+	// while a is starting and b waits for it. (5s, not less: on a loaded
+	// machine the control socket may answer a while after a started.)
 	var aStart time.Time
 	var firstHUP, lastHUP time.Time
 	hups := 0
-	for deadline := time.Now().Add(30 * time.Second); aStart.IsZero() || time.Since(aStart) < 2*time.Second; hups++ {
+	for deadline := time.Now().Add(30 * time.Second); aStart.IsZero() || time.Since(aStart) < 5*time.Second; hups++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("a did not start within 30s")
 		}
@@ -153,7 +156,7 @@ func TestFaultStateReloadDuringStart(t *testing.T) {
 			aStart = starts[0].Time
 		}
 	}
-	if !firstHUP.Before(aStart.Add(2 * time.Second)) {
+	if !firstHUP.Before(aStart.Add(5 * time.Second)) {
 		t.Fatalf("no SIGHUP was sent while a was starting (first %s, a started %s)", firstHUP.Format(time.StampMilli), aStart.Format(time.StampMilli))
 	}
 	waitStatus(t, cfg, running("a", "b"))

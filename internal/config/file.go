@@ -18,6 +18,7 @@ type fileGroup struct {
 	Name           *string  `toml:"name"`
 	Members        []string `toml:"members"`
 	MaxUnavailable any      `toml:"max_unavailable"` // a count, or "25%"
+	MaxSurge       *int64   `toml:"max_surge"`
 }
 
 type fileSupervisor struct {
@@ -64,6 +65,10 @@ type fileChild struct {
 	CaptureDir    *string           `toml:"capture_dir"`
 	CaptureOutput *string           `toml:"capture_output"`
 	CaptureKeep   *int              `toml:"capture_keep"`
+	Listen        []fileListen      `toml:"listen"`
+	Pass          *string           `toml:"pass"`
+	RestartMode   *string           `toml:"restart_mode"`
+	PidFile       *string           `toml:"pid_file"`
 }
 
 type fileBackoff struct {

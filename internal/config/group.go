@@ -19,6 +19,10 @@ type GroupSpec struct {
 	// percentage of the members (rounded down, at least 1).
 	MaxUnavailable int
 	Percent        bool
+	// MaxSurge is how many members may surge at once (restart_mode =
+	// "surge": a new generation beside the old one); a surge does not
+	// count against MaxUnavailable.
+	MaxSurge int
 }
 
 // Budget is how many of the group's members may be unavailable at once.
@@ -79,6 +83,9 @@ func (v *validator) groups(fgs []fileGroup, children []ChildSpec) []GroupSpec {
 			}
 		}
 		v.maxUnavailable(key+".max_unavailable", fg.MaxUnavailable, &g)
+		surge := int64(1) // max_surge: 1..1000 (instances' range), default 1
+		intIn(v, key+".max_surge", fg.MaxSurge, &surge, rangeInstances)
+		g.MaxSurge = int(surge)
 		out = append(out, g)
 	}
 	return out

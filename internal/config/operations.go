@@ -24,10 +24,10 @@ import (
 // start_seconds. TCP and HTTP may hold {pid} and {generation} (TmplPID,
 // TmplGeneration), expanded for the process probed.
 type ReadySpec struct {
-	TCP      string   // "127.0.0.1:8010"
-	HTTP     string   // "http://127.0.0.1:8010/health"
-	Exec     []string // argv
-	Notify   bool     // READY=1 on NOTIFY_SOCKET (sd_notify)
+	TCP      string        // "127.0.0.1:8010"
+	HTTP     string        // "http://127.0.0.1:8010/health"
+	Exec     []string      // argv
+	Notify   bool          // READY=1 on NOTIFY_SOCKET (sd_notify)
 	Timeout  time.Duration // of one probe
 	Interval time.Duration // between probes
 }

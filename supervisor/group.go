@@ -32,7 +32,8 @@ type groups struct {
 	// correlated event was recorded for, while it lasts.
 	seen     map[string]map[string]time.Time
 	reported map[string]string
-	held     map[string]time.Time // when the members last agreed
+	held     map[string]time.Time       // when the members last agreed
+	surging  map[string]map[string]bool // members surging, by group (see admitSurge)
 }
 
 // correlationQuiet is how many correlation windows the members of a group
@@ -74,6 +75,12 @@ func (s *Supervisor) admitRestart(c *child, pid int) (ok bool, g *config.GroupSp
 	g = s.groupOf(c.name)
 	if g == nil {
 		return true, nil, ""
+	}
+	if c.spec.Surge() {
+		// A surge keeps the member up: no slot of max_unavailable, nor
+		// of a fleet budget; max_surge only.
+		ok, why := s.admitSurge(c, g)
+		return ok, g, why
 	}
 	s.groups.mu.Lock()
 	defer s.groups.mu.Unlock()

@@ -35,10 +35,11 @@ import (
 
 // followed is the successor a child follows after a hand-over.
 type followed struct {
-	pid   int
-	since time.Time
-	pidfd *os.File      // readable once the process has exited
-	exit  chan struct{} // closed when it has, or when the watch ends
+	pid    int
+	since  time.Time
+	pidfd  int           // readable once the process has exited
+	cancel [2]int        // a pipe: closing its write end ends the watch
+	exit   chan struct{} // closed when the process has exited, or the watch ended
 }
 
 // noteMainPID records MAINPID= from sender, for the exit of the current
@@ -89,19 +90,25 @@ func (c *child) successor(p *proc.Process) int {
 // reports whether there is one: the child then stays Running with the
 // successor as its main process.
 func (c *child) followSuccessor(p *proc.Process, ex proc.ExitStatus) bool {
+	c.takeNotices()
 	pid := c.successor(p)
 	c.mainPID = 0
 	if pid == 0 {
 		return false
 	}
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		c.log.Warn().Err(err).Int("mainpid", pid).Msg("cannot follow the successor")
 		return false
 	}
-	f := &followed{pid: pid, since: time.Now(), pidfd: os.NewFile(uintptr(fd), "pidfd"), exit: make(chan struct{})}
+	f := &followed{pid: pid, since: time.Now(), pidfd: fd, exit: make(chan struct{})}
 	if path, err := cgroup.ProcCgroup(pid); err != nil || path != p.Cgroup().Path() {
-		f.pidfd.Close() // gone, or not the process checked a moment ago
+		unix.Close(fd) // gone, or not the process checked a moment ago
+		return false
+	}
+	if err := unix.Pipe2(f.cancel[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(fd)
+		c.log.Warn().Err(err).Int("mainpid", pid).Msg("cannot follow the successor")
 		return false
 	}
 	go f.watch()
@@ -114,18 +121,17 @@ func (c *child) followSuccessor(p *proc.Process, ex proc.ExitStatus) bool {
 }
 
 // watch closes f.exit when the process has exited (its pidfd turns
-// readable) or the pidfd was closed.
+// readable) or the watch is cancelled (the pipe's write end closed). It
+// blocks in poll(2) on a thread of its own: one per followed child.
 func (f *followed) watch() {
 	defer close(f.exit)
-	raw, err := f.pidfd.SyscallConn()
-	if err != nil {
-		return
+	fds := []unix.PollFd{{Fd: int32(f.pidfd), Events: unix.POLLIN}, {Fd: int32(f.cancel[0]), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err != unix.EINTR {
+			return
+		}
 	}
-	raw.Read(func(fd uintptr) bool { //nolint:errcheck // a closed pidfd ends the watch too
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 0)
-		return err == nil && n > 0
-	})
 }
 
 // followExit is the channel that closes when the followed successor
@@ -139,11 +145,15 @@ func (c *child) followExit() <-chan struct{} {
 
 // unfollow ends the watch of the successor.
 func (c *child) unfollow() {
-	if c.follow != nil {
-		c.follow.pidfd.Close()
-		<-c.follow.exit
-		c.follow = nil
+	f := c.follow
+	if f == nil {
+		return
 	}
+	unix.Close(f.cancel[1])
+	<-f.exit
+	unix.Close(f.cancel[0])
+	unix.Close(f.pidfd)
+	c.follow = nil
 }
 
 // followExited handles the exit of the followed successor as the exit of

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -37,6 +39,9 @@ type notifier struct {
 	addr string
 	log  zerolog.Logger
 	done chan struct{}
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{} // barriers sent and not yet read back
 }
 
 // notice is one message of a child: the generation it is about (the
@@ -70,7 +75,7 @@ func newNotifier(log zerolog.Logger) (*notifier, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &notifier{conn: conn, addr: addr, log: log, done: make(chan struct{})}, nil
+	return &notifier{conn: conn, addr: addr, log: log, done: make(chan struct{}), waiters: map[string]chan struct{}{}}, nil
 }
 
 // address is NOTIFY_SOCKET's value; "" without a notifier.
@@ -100,7 +105,79 @@ func (n *notifier) run(deliver func(pid int, vars map[string]string)) {
 			n.log.Debug().Msg("notify message without credentials dropped")
 			continue
 		}
-		deliver(pid, parseNotice(string(buf[:nb])))
+		vars := parseNotice(string(buf[:nb]))
+		if token, ok := vars[barrierVar]; ok && pid == os.Getpid() {
+			n.mu.Lock()
+			if ch := n.waiters[token]; ch != nil {
+				close(ch)
+				delete(n.waiters, token)
+			}
+			n.mu.Unlock()
+			continue
+		}
+		deliver(pid, vars)
+	}
+}
+
+// barrierVar is the variable of a message resreap sends itself (see
+// barrier).
+const barrierVar = "RESREAP_BARRIER"
+
+// barrierWait bounds barrier: the reader is never blocked for long.
+const barrierWait = 2 * time.Second
+
+// barrier returns once every message sent to the socket before it was
+// called has been delivered: it sends one of its own and waits for it to
+// come back through the reader. A child's main process that sent
+// MAINPID= and exited has its message queued before its exit is seen,
+// but maybe not read yet.
+func (n *notifier) barrier() {
+	if n == nil {
+		return
+	}
+	var r [8]byte
+	rand.Read(r[:]) //nolint:errcheck // never fails (crypto/rand)
+	token := hex.EncodeToString(r[:])
+	ch := make(chan struct{})
+	n.mu.Lock()
+	n.waiters[token] = ch
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.waiters, token)
+		n.mu.Unlock()
+	}()
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.addr, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	_, err = conn.Write([]byte(barrierVar + "=" + token))
+	conn.Close()
+	if err != nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-time.After(barrierWait):
+	case <-n.done:
+	}
+}
+
+// takeNotices acts on the messages queued for the child now, once those
+// sent before are in (see barrier): what its exiting main process said
+// last (MAINPID=) is known before its exit is handled.
+func (c *child) takeNotices() {
+	if !c.wantsNotify() {
+		return
+	}
+	c.sup.notify.barrier()
+	for {
+		select {
+		case n := <-c.notices:
+			c.noticed(n)
+		default:
+			return
+		}
 	}
 }
 

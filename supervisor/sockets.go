@@ -196,6 +196,10 @@ func (c *child) activate(cmd *proc.Command, files []*os.File, gen int) {
 	if addr := c.sup.notify.address(); addr != "" && c.wantsNotify() {
 		env = append(env, "NOTIFY_SOCKET="+addr)
 	}
+	// A successor it may hand over to is forked into its process group:
+	// what is left at its exit is killed by the child (killRemains),
+	// unless it was handed over to.
+	cmd.KeepGroup = c.wantsNotify() || c.spec.PidFile != ""
 	cmd.ExtraEnv = append(cmd.ExtraEnv, env...)
 }
 

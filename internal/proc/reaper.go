@@ -50,10 +50,11 @@ type Reaper struct {
 }
 
 type forkRequest struct {
-	path  string
-	argv  []string
-	attr  *syscall.ProcAttr
-	reply chan forkResult
+	path      string
+	argv      []string
+	attr      *syscall.ProcAttr
+	keepGroup bool // see Command.KeepGroup
+	reply     chan forkResult
 }
 
 type forkResult struct {
@@ -119,7 +120,7 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 	if err != nil {
 		return forkResult{err: err}
 	}
-	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1)}
+	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1), keepGroup: req.keepGroup}
 	r.waiting[pid] = p
 	if !r.all {
 		go r.waitFor(p)
@@ -129,9 +130,9 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 
 // startProcess forks and execs path on the fork thread. The process's
 // exit channel receives its exit status exactly once.
-func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr) (*Process, error) {
+func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr, keepGroup bool) (*Process, error) {
 	reply := make(chan forkResult, 1)
-	r.forks <- forkRequest{path: path, argv: argv, attr: attr, reply: reply}
+	r.forks <- forkRequest{path: path, argv: argv, attr: attr, keepGroup: keepGroup, reply: reply}
 	res := <-reply
 	return res.p, res.err
 }
@@ -189,10 +190,13 @@ func (r *Reaper) waitFor(p *Process) {
 }
 
 // reap kills what is left of p's process group while p, a zombie, still
-// holds the group's ID, reaps p and hands its exit to its owner.
+// holds the group's ID (unless Command.KeepGroup), reaps p and hands its
+// exit to its owner.
 func (r *Reaper) reap(p *Process) {
 	p.mu.Lock()
-	unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
+	if !p.keepGroup {
+		unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
+	}
 	var ws unix.WaitStatus
 	_, err := unix.Wait4(p.pid, &ws, 0, nil)
 	for err == unix.EINTR {

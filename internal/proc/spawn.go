@@ -50,6 +50,12 @@ type Command struct {
 	// LISTEN_PID to its own PID, the program's, before the exec: systemd's
 	// protocol wants it, and the PID is only known after the fork.
 	ListenPID bool
+	// KeepGroup leaves the process group alone when the process exits:
+	// by default the Reaper kills what is left of it before the reap. It
+	// is for a process in a cgroup whose owner kills what it left itself,
+	// unless the process handed over to a successor (forked into its
+	// group) that must outlive it. Without Cgroup it is ignored.
+	KeepGroup bool
 }
 
 // Output says where a started program's stdout or stderr goes.
@@ -147,7 +153,7 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 		}
 		attr.Files = append(attr.Files, shimW.Fd()) // c.shimErrFD()
 	}
-	p, err := r.startProcess(path, c.Args, attr)
+	p, err := r.startProcess(path, c.Args, attr, c.KeepGroup && c.Cgroup != (cgroup.Group{}))
 	if shimW != nil {
 		shimW.Close()
 		if err == nil {

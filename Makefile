@@ -34,12 +34,13 @@ faults:
 	$(GO) test -race -count=1 -timeout 10m -run '^TestFault' -skip '$(EXCLUSIVE)' -v ./cmd/resreap/ ./supervisor/
 	$(GO) test -race -count=1 -timeout 5m -p 1 -run '^TestFault.*$(EXCLUSIVE)' -v ./cmd/resreap/ ./supervisor/
 
-## test-deps: install ss (iproute2) and ps (procps) when missing: the
-## health cross-checks and the watchdog's -p use them
+## test-deps: install ss (iproute2), ps (procps) and nginx (nginx-light)
+## when missing: the health cross-checks, the watchdog's -p and the
+## zero-downtime test of real nginx use them
 .PHONY: test-deps
 test-deps:
-	@command -v ss >/dev/null && command -v ps >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps; }
+	@command -v ss >/dev/null && command -v ps >/dev/null && command -v nginx >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps nginx-light; }
 
 ## lint: gofmt, go vet and staticcheck
 lint:

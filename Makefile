@@ -49,11 +49,14 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 ## bench: scan cost against ss, netstat and /proc, supervisor RSS/CPU and
-## latencies; writes bench/results.md and bench/scan-cost.svg (~5 minutes)
+## latencies, then restarts under load (stop-start beside surge, a Go
+## server and nginx); writes bench/results.md and bench/scan-cost.svg
+## (~12 minutes)
 bench: build bench-deps
 	$(GO) build -o bin/sockload ./bench/cmd/sockload
 	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
+	$(GO) run ./bench/cmd/zerodt -resreap $(BIN) -child bin/benchchild -out bench/results.md
 
 ## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
 .PHONY: bench-deps

@@ -163,6 +163,9 @@ func (s *Supervisor) releaseRestart(c *child) {
 	for _, waiting := range s.groups.waiting {
 		delete(waiting, c.name)
 	}
+	for _, surging := range s.groups.surging {
+		delete(surging, c.name)
+	}
 }
 
 // correlate looks at the verdicts of one scan for each group: when most

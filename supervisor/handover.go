@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
 )
@@ -176,7 +177,7 @@ func (c *child) followExited() {
 		s.ended(history.ReasonExited, "exited (status unknown)", -1)
 		s.LastFailed = true
 	})
-	if c.sup.isClosing() || c.spec.Restart == "never" {
+	if c.sup.isClosing() || c.spec.Restart == config.RestartNever {
 		c.setState(Exited)
 		c.sup.record(c.log.Info(), rec)
 		return

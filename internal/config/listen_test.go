@@ -84,6 +84,7 @@ func TestListenProblems(t *testing.T) {
 		{head + `restart_mode = "blue-green"`, `child[a].restart_mode: must be "stop-start" or "surge"`},
 		{head + "restart_mode = \"surge\"\nready = { tcp = \"127.0.0.1:80\" }", `child[a].ready: restart_mode = "surge": a tcp probe of a shared address is answered by the old generation`},
 		{head + "ready = { notify = true, exec = [\"x\"] }", `child[a].ready: give exactly one of tcp, http, exec and notify = true`},
+		{head + "ready = { notify = true }\nliveness = { failures = 3 }", `child[a].liveness: needs a ready probe to run (tcp, http or exec)`},
 		{head + "[[group]]\nname = \"g\"\nmembers = [\"a\"]\nmax_surge = 0", `group[0].max_surge: 0 is out of range`},
 	} {
 		_, err := Parse("x.toml", []byte(tc.src))

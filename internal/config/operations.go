@@ -102,8 +102,8 @@ func (v *validator) operations(key string, f *fileChild, c *ChildSpec) {
 	v.duration(key+".start_timeout", f.StartTimeout, &c.StartTimeout, rangeStartTimeout)
 	if f.Liveness != nil {
 		intIn(v, key+".liveness.failures", f.Liveness.Failures, &c.Liveness.Failures, rangeLivenessFailures)
-		if c.Liveness.Failures > 0 && f.Ready == nil {
-			v.add(key+".liveness", "needs a ready probe to run")
+		if c.Liveness.Failures > 0 && (f.Ready == nil || c.Ready.Notify) {
+			v.add(key+".liveness", "needs a ready probe to run (tcp, http or exec)")
 		}
 	}
 	c.Required = f.Required != nil && *f.Required

@@ -32,8 +32,10 @@ type groups struct {
 	// correlated event was recorded for, while it lasts.
 	seen     map[string]map[string]time.Time
 	reported map[string]string
-	held     map[string]time.Time       // when the members last agreed
-	surging  map[string]map[string]bool // members surging, by group (see admitSurge)
+	held     map[string]time.Time // when the members last agreed
+
+	// surging holds the members surging now, by group (see admitSurge).
+	surging map[string]map[string]bool
 }
 
 // correlationQuiet is how many correlation windows the members of a group

@@ -403,3 +403,75 @@ func TestSocketsHeldAndClosed(t *testing.T) {
 		t.Errorf("unix socket file after shutdown: %v", err)
 	}
 }
+
+// A successor named by pid_file (nginx's binary upgrade writes its new
+// master's PID there) is followed like one that sends MAINPID=.
+func TestHandOverByPidFile(t *testing.T) {
+	testchild.NeedRoot(t)
+	cgrouptest.Need(t)
+	addr := freePort(t)
+	pidFile := t.TempDir() + "/flip.pid"
+	spec := activationSpec("flip", "tableflip", addr, testchild.SuccessorPIDFileEnv+"="+pidFile)
+	spec.PidFile = pidFile
+	h := startConfig(t, leftoverChecked(t, cgroupConfig(t, config.CgroupAuto, spec)), Options{})
+	st := h.waitState(t, "flip", Running, 30*time.Second)
+	if err := h.sup.SignalChild(context.Background(), "flip", unix.SIGUSR2, true); err != nil {
+		t.Fatal(err)
+	}
+	testchild.WaitFor(t, "the successor as the main process", func() bool {
+		s := h.sup.Status()[0]
+		return s.PID != st.PID && s.PID != 0
+	})
+	waitGone(t, st.PID, 30*time.Second)
+	succ := h.sup.Status()[0]
+	data, _ := os.ReadFile(pidFile)
+	if succ.State != Running || strings.TrimSpace(string(data)) != strconv.Itoa(succ.PID) || !alive(succ.PID) {
+		t.Errorf("status %+v, pid file %q: want Running as the live successor it names", succ, data)
+	}
+}
+
+// A reload that moves the listener to another address binds the new one
+// for the new generation and closes the old one with the old generation.
+func TestReloadRebindsListener(t *testing.T) {
+	testchild.NeedRoot(t)
+	cgrouptest.Need(t)
+	before, after := freePort(t), freePort(t)
+	cfg := cgroupConfig(t, config.CgroupAuto, activationSpec("web", "activation", before))
+	h := startConfig(t, leftoverChecked(t, cfg), Options{})
+	h.waitState(t, "web", Running, 30*time.Second)
+	changed := *cfg
+	changed.Children = []config.ChildSpec{activationSpec("web", "activation", after)}
+	if rep, err := h.sup.Reload(context.Background(), &changed); err != nil || len(rep.Restarted) != 1 || rep.Changes["web"][0] != "listen" {
+		t.Fatalf("reload: %+v, %v", rep, err)
+	}
+	load := startLoad(t, after, 1)
+	load.waitServed(t, h.sup.Status()[0].PID, 5)
+	load.end()
+	if c, err := net.Dial("tcp", before); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts after the reload moved the listener", before)
+	}
+}
+
+// Without cgroups resreap binds the sockets itself, tells generations
+// apart by PID and process group for READY=1, and surges as with them.
+func TestSurgeWithoutCgroups(t *testing.T) {
+	addr := freePort(t)
+	h := startConfig(t, cgroupConfig(t, config.CgroupOff, activationSpec("web", "activation", addr)), Options{})
+	st := h.waitState(t, "web", Running, 30*time.Second)
+	load := startLoad(t, addr, 2)
+	load.waitServed(t, st.PID, 20)
+	for i := range 2 {
+		if _, _, err := h.sup.RestartChild(context.Background(), "web", 30*time.Second); err != nil {
+			t.Fatalf("restart %d: %v", i, err)
+		}
+		now := h.sup.Status()[0]
+		waitGone(t, st.PID, 30*time.Second)
+		load.waitServed(t, now.PID, 20)
+		st = now
+	}
+	load.end()
+	if n := load.failed.Load(); n != 0 {
+		t.Errorf("%d requests failed: %q", n, load.errs)
+	}
+}

@@ -25,6 +25,9 @@ const (
 	// "never" never does (a generation that never gets ready); unset: no
 	// message.
 	ReadyEnv = "RESREAP_TESTCHILD_READY"
+	// SuccessorPIDFileEnv: a tableflip successor writes its PID to this
+	// file (as nginx's binary upgrade does) instead of sending MAINPID=.
+	SuccessorPIDFileEnv = "RESREAP_TESTCHILD_SUCCESSOR_PIDFILE"
 	// successorEnv marks a tableflip successor: the number of listening
 	// sockets it inherits at fds 3..., followed by the pipe to its parent.
 	successorEnv = "RESREAP_TESTCHILD_SUCCESSOR"
@@ -40,8 +43,9 @@ const (
 //	            (http.Server.Shutdown) and exit 0. Prints "ready <pid>".
 //	tableflip   activation, and on USR2 hand over as tableflip does: start
 //	            a successor with the same sockets, which sends MAINPID=
-//	            and READY=1 and prints "ready <pid> successor"; then drain
-//	            and exit 0.
+//	            and READY=1 (or with SuccessorPIDFileEnv writes its PID
+//	            there) and prints "ready <pid> successor"; then drain and
+//	            exit 0.
 func serveActivated(mode string) int {
 	lns, pipe, err := inheritedListeners()
 	if err != nil {
@@ -70,7 +74,13 @@ func serveActivated(mode string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGUSR2)
 	if pipe != nil {
-		sdnotify.SdNotify(false, "MAINPID="+strconv.Itoa(os.Getpid())+"\nREADY=1") //nolint:errcheck // reported by the test
+		if path := os.Getenv(SuccessorPIDFileEnv); path != "" {
+			if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "testchild:", err)
+			}
+		} else {
+			sdnotify.SdNotify(false, "MAINPID="+strconv.Itoa(os.Getpid())+"\nREADY=1") //nolint:errcheck // reported by the test
+		}
 		fmt.Println("ready", os.Getpid(), "successor")
 		pipe.Write([]byte("ok")) //nolint:errcheck // the parent drains either way
 		pipe.Close()

@@ -241,10 +241,10 @@ func TestSharedListenerLeakAttribution(t *testing.T) {
 	if _, _, err := h.sup.RestartChild(context.Background(), "web", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	now := h.sup.Status()[0]
+	now, surged := h.sup.Status()[0], time.Now()
 	testchild.WaitFor(t, "two scans of the new generation", func() bool {
 		s := h.sup.Status()[0]
-		return !s.HealthAt.IsZero() && s.HealthAt.After(now.Started.Add(500*time.Millisecond))
+		return len(s.Health.PIDs) > 0 && s.Health.PIDs[0] == now.PID && s.HealthAt.After(surged.Add(2*spec.Health.Interval))
 	})
 	if r := h.sup.Status()[0].Health; r.CloseWaitNow != 0 || r.Verdict != nil {
 		t.Errorf("new generation's health %+v, want no CLOSE_WAIT: the old one held them", r)

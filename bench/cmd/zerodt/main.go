@@ -34,7 +34,7 @@ import (
 // restartCase is one row pair of the table.
 type restartCase struct {
 	name      string
-	how       string // "restart", "reload", "health"
+	how       string // "restart", "reload", "health"; "none": the reference run
 	rate      int
 	keepAlive bool
 	nginx     bool
@@ -59,25 +59,35 @@ func main() {
 		*p = abs
 	}
 	cases := []restartCase{
+		{"no restart (reference), 500 req/s, keep-alive", "none", 500, true, false},
 		{"`resreap restart`, 500 req/s, keep-alive", "restart", 500, true, false},
 		{"`resreap reload` (env changed), 500 req/s, keep-alive", "reload", 500, true, false},
 		{"health verdict (CLOSE_WAIT leak), 500 req/s, keep-alive", "health", 500, true, false},
+		{"no restart (reference), 100 req/s, a new connection per request", "none", 100, false, false},
 		{"`resreap restart`, 100 req/s, a new connection per request", "restart", 100, false, false},
 	}
 	if *nginx != "" {
-		cases = append(cases, restartCase{"nginx, `resreap restart`, 500 req/s, keep-alive", "restart", 500, true, true})
+		cases = append(cases, restartCase{"nginx, no restart (reference), 500 req/s, keep-alive", "none", 500, true, true},
+			restartCase{"nginx, `resreap restart`, 500 req/s, keep-alive", "restart", 500, true, true})
 	}
 	var rows []string
 	began := time.Now()
 	for _, c := range cases {
-		for _, surge := range []bool{false, true} {
+		modes := []bool{false, true}
+		if c.how == "none" {
+			modes = []bool{true} // the same server on the held socket, left alone
+		}
+		for _, surge := range modes {
 			r := bench{resreap: *resreap, child: *child, nginx: *nginx, c: c, surge: surge, duration: *duration, every: *every}
 			res, err := r.run()
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", c.name, err))
 			}
 			mode := "stop-start, the server binds"
-			if surge {
+			switch {
+			case c.how == "none":
+				mode = "none (resreap holds the socket)"
+			case surge:
 				mode = "**surge, resreap holds the socket**"
 			}
 			row := fmt.Sprintf("| %s | %s | %d | %d | %d | %s | %s | %d |", c.name, mode, res.restarts, res.sent, res.failed,
@@ -200,6 +210,9 @@ func (b *bench) run() (result, error) {
 		case <-done:
 			wait = false
 		case <-tick.C:
+			if b.c.how == "none" {
+				continue
+			}
 			restarts++
 			if err := b.restart(restarts); err != nil {
 				return result{}, fmt.Errorf("restart %d: %w\n%s", restarts, err, logs.String())

@@ -71,7 +71,7 @@ func main() {
 			restartCase{"nginx, `resreap restart`, 500 req/s, keep-alive", "restart", 500, true, true})
 	}
 	var rows []string
-	began := time.Now()
+	began, loadBefore := time.Now(), loadavg()
 	for _, c := range cases {
 		modes := []bool{false, true}
 		if c.how == "none" {
@@ -99,13 +99,13 @@ func main() {
 	table := fmt.Sprintf(`%s
 ## Restarts under load (zero downtime)
 
-Written by `+"`make bench`"+` (`+"`bench/cmd/zerodt`"+`) on %s in %s. Each run: %s of constant load from this program's open-loop client (latency from each request's due time), a restart every %s; the server (`+"`benchchild serve`"+`, Go's net/http, drains on TERM; or stock nginx %s with QUIT) is restarted by resreap as said. "stop-start" is restart_mode = "stop-start" with the server binding its own port; "surge" is restart_mode = "surge" with `+"`listen`"+` (resreap holds the socket, the new generation is ready on READY=1, or for nginx after start_seconds = 500ms, before the old one gets its stop signal). "no restart" rows are the same load on the same server with nothing restarted, the reference for p99. Refused: the milliseconds during which connections were refused (ECONNREFUSED), summed over the run. Latencies are of the requests that succeeded.
+Written by `+"`make bench`"+` (`+"`bench/cmd/zerodt`"+`) on %s in %s; load average (1, 5, 15 min) %s at start, %s at the end: the machine is shared, and latencies move with what else runs on it (failures and refusals do not). Each run: %s of constant load from this program's open-loop client (latency from each request's due time), a restart every %s; the server (`+"`benchchild serve`"+`, Go's net/http, drains on TERM; or stock nginx %s with QUIT) is restarted by resreap as said. "stop-start" is restart_mode = "stop-start" with the server binding its own port; "surge" is restart_mode = "surge" with `+"`listen`"+` (resreap holds the socket, the new generation is ready on READY=1, or for nginx after start_seconds = 500ms, before the old one gets its stop signal). "no restart" rows are the same load on the same server with nothing restarted, the reference for p99. Refused: the milliseconds during which connections were refused (ECONNREFUSED), summed over the run. Latencies are of the requests that succeeded.
 
 | case | restart | restarts | requests | failed | p99 | max | refused, ms |
 |---|---|---:|---:|---:|---:|---:|---:|
 %s
 %s
-`, beginMarker, time.Now().UTC().Format("2006-01-02 15:04 UTC"), time.Since(began).Round(time.Second), *duration, *every, nginxVersion(*nginx), strings.Join(rows, "\n"), endMarker)
+`, beginMarker, time.Now().UTC().Format("2006-01-02 15:04 UTC"), time.Since(began).Round(time.Second), loadBefore, loadavg(), *duration, *every, nginxVersion(*nginx), strings.Join(rows, "\n"), endMarker)
 	if err := writeSection(*out, table); err != nil {
 		fail(err)
 	}
@@ -356,4 +356,13 @@ http {
 		child += fmt.Sprintf("listen = [{ name = \"http\", address = %q }]\npass = \"nginx\"\nrestart_mode = \"surge\"\n", b.addr)
 	}
 	return child
+}
+
+// loadavg is the first three fields of /proc/loadavg.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }

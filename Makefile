@@ -67,14 +67,14 @@ faults:
 	$(GO) test -race -count=1 -timeout 10m -run '^TestFault' -skip '$(EXCLUSIVE)' -v ./cmd/resreap/ ./supervisor/
 	$(GO) test -race -count=1 -timeout 5m -p 1 -run '^TestFault.*$(EXCLUSIVE)' -v ./cmd/resreap/ ./supervisor/
 
-## test-deps: install ss (iproute2) and ps (procps) when missing: the
-## health cross-checks and the watchdog's -p use them; and etcd
-## (etcd-server, 3.4) for the fleet tests, which start their own on
-## loopback
+## test-deps: install ss (iproute2), ps (procps), etcd (etcd-server, 3.4)
+## and nginx (nginx-light) when missing: the health cross-checks, the
+## watchdog's -p, the fleet tests (which start their own etcd on
+## loopback) and the zero-downtime test of real nginx use them
 .PHONY: test-deps
 test-deps:
-	@command -v ss >/dev/null && command -v ps >/dev/null && command -v etcd >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps etcd-server; }
+	@command -v ss >/dev/null && command -v ps >/dev/null && command -v etcd >/dev/null && command -v nginx >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps etcd-server nginx-light; }
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -83,12 +83,15 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 ## bench: scan cost against ss, netstat and /proc, supervisor RSS/CPU and
-## latencies; writes bench/results.md and bench/scan-cost.svg (~5 minutes)
+## latencies, then restarts under load (stop-start beside surge, a Go
+## server and nginx); writes bench/results.md and bench/scan-cost.svg
+## (~12 minutes)
 bench: build bench-deps
 	$(GO) build -o bin/sockload ./bench/cmd/sockload
 	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
 	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
+	$(GO) run ./bench/cmd/zerodt -resreap $(BIN) -child bin/benchchild -out bench/results.md
 
 ## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
 .PHONY: bench-deps

@@ -55,6 +55,11 @@ func cgroupMembers(g *nsGroup) map[uint64][]*judged {
 			m = map[uint64][]*judged{}
 		}
 		m[id] = append(m[id], j)
+		for _, more := range j.t.Cgroups {
+			if more != 0 && more != id {
+				m[more] = append(m[more], j)
+			}
+		}
 	}
 	return m
 }

@@ -474,3 +474,35 @@ func TestOwnerCacheCgroupChange(t *testing.T) {
 		t.Error("positive entry of a PID no longer owned kept")
 	}
 }
+
+// A socket made in another cgroup whose id is among the target's Cgroups
+// (the cgroup its listening sockets were bound in) is the target's by id,
+// with no fd table read, CgroupOnly or not.
+func TestScanMoreCgroups(t *testing.T) {
+	addr := testchild.ClosingListener(t, "127.0.0.1:0")
+	s := newTestScanner(t, ReaderNetlink, addr)
+	g := cgrouptest.New(t)
+	pid := holdInCgroup(t, g, addr) // sockets made in the test's own cgroup
+	h, err := cgroup.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := h.OwnGroup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownID, err := own.ID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := []Target{cgroupTarget(t, "svc", pid, g)}
+	tg[0].CgroupOnly, tg[0].Cgroups = true, []uint64{ownID}
+	s.Scan(tg)
+	r := s.Scan(tg)[0]
+	if r.Verdict == nil || r.Verdict.CloseWait != 2 || r.CloseWaitNow != 2 {
+		t.Errorf("result %+v verdict %+v, want 2 sockets by the second cgroup id", r, r.Verdict)
+	}
+	if st := s.Stats(); st.FDWalks != 0 || st.ByCgroup != 4 {
+		t.Errorf("stats %+v, want no walk and 2 sockets x 2 scans by id", st)
+	}
+}

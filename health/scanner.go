@@ -51,6 +51,12 @@ type Target struct {
 	// to the fd walk of its cgroup's processes.
 	Cgroup    uint64
 	CgroupDir string
+	// Cgroups are more cgroup ids whose sockets are the target's, found
+	// by id like those of Cgroup: the cgroup a supervisor binds a
+	// child's listening sockets in, which every connection accepted on
+	// them carries whichever generation of the child holds it. Their
+	// processes are not the target's. They mean nothing without Cgroup.
+	Cgroups []uint64
 	// CgroupOnly says that the target holds no socket made outside its
 	// cgroup: a child the supervisor started in a fresh cgroup, which
 	// inherits none. A socket carrying another cgroup's id is then never

@@ -74,6 +74,22 @@ type child struct {
 	probes    chan probeResult
 	stopProbe context.CancelFunc
 	probing   sync.WaitGroup
+	// Zero-downtime restarts (sockets.go, notify.go, surge.go,
+	// handover.go): the run loop's context; the sockets held for the
+	// child; the generation of the current process and of the one being
+	// started; MAINPID= of the current one, and the successor followed
+	// after a hand-over; the notify messages for the child.
+	ctx       context.Context
+	socks     *heldSockets
+	gen       int
+	nextGen   int
+	mainPID   int
+	follow    *followed
+	notices   chan notice
+	gensMu    sync.Mutex // guards gens, overlap and socketsID
+	gens      []genRef   // the live generations, for deliverNotice
+	overlap   bool       // two generations run side by side (a surge)
+	socketsID uint64     // the sockets leaf's cgroup id; 0: none
 
 	mu      sync.Mutex // guards snap, changed, shared and live
 	snap    ChildStatus
@@ -88,6 +104,7 @@ const (
 	timerNone    timerKind = iota
 	timerRunning           // start_seconds passed: Starting -> Running
 	timerBackoff           // backoff passed: start again
+	timerNotify            // start_timeout passed without READY=1
 )
 
 type reqKind int
@@ -185,6 +202,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		reqs:     make(chan request),
 		verdicts: make(chan verdict, 1),
 		probes:   make(chan probeResult),
+		notices:  make(chan notice, noticeQueue),
 		changed:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -301,6 +319,7 @@ func (c *child) call(ctx context.Context, req request) (reply, error) {
 // stopping the process if one is still alive.
 func (c *child) run(ctx context.Context) {
 	defer close(c.done)
+	c.ctx = ctx
 	for {
 		var exitCh <-chan proc.ExitStatus
 		if c.proc != nil {
@@ -319,6 +338,7 @@ func (c *child) run(ctx context.Context) {
 			c.endLingering()
 			c.cancelTimer()
 			c.endProbe()
+			c.closeSockets()
 			return
 		case v := <-c.verdicts:
 			c.unhealthy(v)
@@ -331,6 +351,10 @@ func (c *child) run(ctx context.Context) {
 			c.exited(ex)
 		case r := <-c.probes:
 			c.probed(r)
+		case n := <-c.notices:
+			c.noticed(n)
+		case <-c.followExit():
+			c.followExited()
 		case ex := <-lingerCh:
 			c.lingerExited(lingerAt, ex)
 		case <-timerCh:
@@ -341,6 +365,8 @@ func (c *child) run(ctx context.Context) {
 				c.running("up " + c.spec.StartGrace.String())
 			case timerBackoff:
 				c.start()
+			case timerNotify:
+				c.notReady(errors.New("no READY=1 on the notify socket"))
 			}
 		}
 	}

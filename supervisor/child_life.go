@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -52,13 +53,9 @@ func (c *child) start() {
 		return
 	}
 	c.setProc(p)
-	pipes := 0
-	for _, f := range p.Outputs() {
-		if f != nil {
-			pipes++
-		}
-	}
-	c.tail = newOutputTail(pipes)
+	c.tail = tailOf(p)
+	c.gen = c.nextGen
+	c.setGens(genRef{pid: p.PID(), leaf: p.Cgroup().Path()})
 	for i, f := range p.Outputs() {
 		if f != nil {
 			c.sup.copyOutput(f, c, i == 1, c.tail)
@@ -70,6 +67,8 @@ func (c *child) start() {
 	c.setState(Starting)
 	c.sup.record(c.log.Info(), history.Record{Child: c.spec.Name, PID: p.PID(), Event: history.EventStart, Restarts: restarts})
 	switch {
+	case c.spec.Ready.Notify:
+		c.arm(timerNotify, c.spec.StartTimeout)
 	case c.spec.Ready.Enabled():
 		c.startProbe(p)
 	case c.spec.StartGrace > 0:
@@ -91,6 +90,7 @@ func (c *child) startProbe(p *proc.Process) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopProbe = cancel
 	spec := c.spec
+	spec.Ready = expandProbe(spec.Ready, p.PID(), c.gen)
 	c.probing.Go(func() { prober(ctx, &spec, p, c.sup.reaper, c.log, c.probes) })
 }
 
@@ -172,12 +172,20 @@ func (c *child) spawn() (*proc.Process, error) {
 	if err != nil {
 		return nil, &proc.SpawnError{What: "cgroup", Path: leaf.Path(), Err: err}
 	}
+	c.nextGen = c.attempts
 	if !ok {
 		leaf = cgroup.Group{}
+	} else {
+		c.nextGen = c.sup.own.lastGen(c.spec.Name)
 	}
 	cmd, err := childCommand(&c.spec, leaf)
+	var files []*os.File
+	if err == nil {
+		files, err = c.sockets()
+	}
 	var p *proc.Process
 	if err == nil {
+		c.activate(&cmd, files, c.nextGen)
 		p, err = c.sup.reaper.Spawn(cmd)
 	}
 	if err != nil && ok {
@@ -189,7 +197,11 @@ func (c *child) spawn() (*proc.Process, error) {
 // exited handles an exit resreap did not cause.
 func (c *child) exited(ex proc.ExitStatus) {
 	p := c.proc
+	if c.followSuccessor(p, ex) {
+		return
+	}
 	c.setProc(nil)
+	c.setGens()
 	c.cancelTimer()
 	if p.Cgroup() != (cgroup.Group{}) && !c.killRemains(p) {
 		c.linger(p, true)
@@ -309,15 +321,21 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 	p := c.proc
 	c.cancelTimer()
 	c.setState(Stopping)
-	rep := stopProcess(p, c.spec.Stop, c.sup.opts.DryRun, c.log)
+	var rep StopReport
+	if c.follow != nil && !c.sup.opts.DryRun {
+		rep = c.stopFollowed(p)
+	} else {
+		rep = stopProcess(p, c.spec.Stop, c.sup.opts.DryRun, c.log)
+	}
 	if rep.DryRun {
 		c.setState(Running)
 		return rep
 	}
 	c.sup.own.noteFaults(c.log, "the stop", rep.Faults)
 	c.setProc(nil)
+	c.setGens()
 	rec := history.Record{
-		Child: c.spec.Name, PID: p.PID(), Event: history.EventStop, Reason: reason,
+		Child: c.spec.Name, PID: rep.PID, Event: history.EventStop, Reason: reason,
 		Uptime: history.Duration(time.Since(p.Started())), SignalsSent: rep.SignalsSent,
 		Killed: rep.Killed, StopDuration: history.Duration(rep.Duration), Evidence: ev, Capture: c.captured,
 	}
@@ -346,6 +364,9 @@ func (c *child) stop(reason history.Reason, ev *health.Evidence) StopReport {
 // or a reload asked, after the backoff when a health verdict did (a child
 // that keeps leaking should not be restarted in a tight loop).
 func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff bool) StopReport {
+	if c.surgeWanted() {
+		return c.surge(reason, ev)
+	}
 	uptime := time.Since(c.proc.Started())
 	rep := c.stop(reason, ev)
 	if rep.DryRun {
@@ -370,7 +391,7 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 // budget is spent waits, up and judged again at each scan; the wait is
 // recorded once, as deferred.
 func (c *child) unhealthy(v verdict) {
-	if c.proc == nil || c.proc.PID() != v.pid || c.status().State != Running {
+	if c.proc == nil || c.mainPIDNow() != v.pid || c.status().State != Running {
 		return // a stale verdict, or not judged while starting, stopping or in backoff
 	}
 	if time.Now().Before(c.quietUntil) {

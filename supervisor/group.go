@@ -33,6 +33,9 @@ type groups struct {
 	seen     map[string]map[string]time.Time
 	reported map[string]string
 	held     map[string]time.Time // when the members last agreed
+
+	// surging holds the members surging now, by group (see admitSurge).
+	surging map[string]map[string]bool
 }
 
 // correlationQuiet is how many correlation windows the members of a group
@@ -81,6 +84,12 @@ func (s *Supervisor) admitRestart(c *child, pid int, reason history.Reason) (ok 
 	g = s.groupOf(c.name)
 	if g == nil {
 		return true, nil, "", nil
+	}
+	if c.spec.Surge() {
+		// A surge keeps the member up: no slot of max_unavailable, nor
+		// of a fleet budget; max_surge only.
+		ok, why := s.admitSurge(c, g)
+		return ok, g, why, nil
 	}
 	ok, why, since := s.admitLocal(c, g, pid)
 	s.mu.Lock()
@@ -182,6 +191,9 @@ func (s *Supervisor) releaseRestart(c *child) {
 	}
 	for _, waiting := range s.groups.waiting {
 		delete(waiting, c.name)
+	}
+	for _, surging := range s.groups.surging {
+		delete(surging, c.name)
 	}
 	s.groups.mu.Unlock()
 	s.mu.Lock()

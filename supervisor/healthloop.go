@@ -126,8 +126,9 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 		h.due[c.name] = now.Add(hs.Interval)
 		next = min(next, hs.Interval)
 		leaf := h.leafOf(c, pid)
+		ids, walk := c.healthIDs()
 		targets = append(targets, health.Target{Name: c.name, PID: pid, Descendants: true, Policy: hs.Policy, Interval: hs.Interval,
-			Cgroup: leaf.id, CgroupDir: leaf.dir, CgroupOnly: true})
+			Cgroup: leaf.id, CgroupDir: leaf.dir, CgroupOnly: !walk, Cgroups: ids})
 		byName[c.name] = c
 	}
 	if len(targets) == 0 {
@@ -159,16 +160,16 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 // without reading fd tables; without it (cgroup = "off", or no writable
 // hierarchy) the child is judged by its process tree and fd walks. The
 // target is CgroupOnly: the child was created in a fresh leaf and
-// inherits no socket from resreap, so every socket it holds was made in
-// its cgroup (a listening socket resreap would hand to its children
-// would change that: connections accepted on it carry resreap's cgroup).
+// inherits no socket from resreap but the listening sockets resreap
+// holds for it, made in its sockets leaf, whose id the target has too
+// (see healthIDs).
 func (h *healthLoop) leafOf(c *child, pid int) leafRef {
 	if r, ok := h.leaves[c.name]; ok && r.pid == pid {
 		return r
 	}
 	p := c.liveProcess()
 	r := leafRef{pid: pid}
-	if p == nil || p.PID() != pid {
+	if p == nil || !c.isMain(p, pid) {
 		return r // the snapshot and the process disagree for now: ask again next time
 	}
 	if p.Cgroup() != (cgroup.Group{}) && h.socketIDs {

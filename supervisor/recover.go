@@ -46,6 +46,9 @@ func (s *Supervisor) recoverOrphans(specs []config.ChildSpec) {
 			spec.Name = l.Child
 		}
 		wg.Go(func() {
+			if l.Gen == 0 {
+				s.noteSocketsLeaf(spec.Name, l)
+			}
 			if len(l.Procs) > 0 && !s.stopOrphans(&spec, l) {
 				s.own.hold(l) // the child's first start waits for it
 				return

@@ -108,6 +108,7 @@ type Supervisor struct {
 	loops    sync.WaitGroup  // child run loops
 	copiers  sync.WaitGroup  // output copy goroutines
 	own      *owner          // how children are owned, set by Run
+	notify   *notifier       // the children's notify socket, set by Run; nil: none
 	started  time.Time       // when Run began
 	rec      *recorder       // writes the history, set by Run
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
@@ -171,6 +172,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.own = own
 	s.mu.Unlock()
 	own.logMode()
+	if n, err := newNotifier(s.log); err != nil {
+		s.log.Warn().Err(err).Msg("no notify socket: READY=1 and MAINPID= cannot be had")
+	} else {
+		s.notify = n
+		go n.run(s.deliverNotice)
+		defer n.close()
+	}
 	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
 	if err != nil {
 		return err

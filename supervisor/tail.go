@@ -9,6 +9,7 @@ import (
 
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
+	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/textsafe"
 )
 
@@ -54,6 +55,18 @@ type outputTail struct {
 type tailSlot struct {
 	b   []byte
 	cut bool // the line was longer than tailLine
+}
+
+// tailOf returns the tail of process p: one copier per pipe of its
+// output.
+func tailOf(p *proc.Process) *outputTail {
+	copiers := 0
+	for _, f := range p.Outputs() {
+		if f != nil {
+			copiers++
+		}
+	}
+	return newOutputTail(copiers)
 }
 
 // newOutputTail returns the tail of a process whose output copiers

@@ -33,9 +33,23 @@ func ChildLeaf(name string, gen int) string {
 	return childLeafPrefix + name + "." + strconv.Itoa(gen)
 }
 
-// childOfLeaf is the inverse of ChildLeaf.
+// socketsSuffix ends the name of a child's sockets leaf (see
+// SocketsLeaf); no generation is a word, so it is never a generation's.
+const socketsSuffix = ".sockets"
+
+// SocketsLeaf returns the name of the leaf of the child called name that
+// holds nothing but the creator's mark of its listening sockets:
+// "child-<name>.sockets". resreap binds them there (a short-lived helper),
+// so that they and every connection accepted on them carry a cgroup id of
+// the child's through all its generations.
+func SocketsLeaf(name string) string { return childLeafPrefix + name + socketsSuffix }
+
+// childOfLeaf is the inverse of ChildLeaf, and of SocketsLeaf with gen 0.
 func childOfLeaf(leaf string) (name string, gen int, ok bool) {
 	rest, ok := strings.CutPrefix(leaf, childLeafPrefix)
+	if name, sockets := strings.CutSuffix(rest, socketsSuffix); ok && sockets && name != "" {
+		return name, 0, true
+	}
 	i := strings.LastIndexByte(rest, '.')
 	if !ok || i < 1 {
 		return "", 0, false
@@ -65,7 +79,7 @@ type Subtree struct {
 // Leaf is one child leaf found by Subtree.Leaves.
 type Leaf struct {
 	// Child is the child's name and Gen the generation, as given to
-	// ChildLeaf.
+	// ChildLeaf; Gen is 0 for the child's sockets leaf (SocketsLeaf).
 	Child string
 	Gen   int
 	// Group is the leaf cgroup.
@@ -114,6 +128,15 @@ func (s Subtree) Child(name string, gen int) (Group, error) {
 		return Group{}, fmt.Errorf("child leaf %q generation %d: want a name and a generation >= 1", name, gen)
 	}
 	return s.root.Child(ChildLeaf(name, gen))
+}
+
+// Sockets returns the sockets leaf of the child called name (see
+// SocketsLeaf). It does not create it.
+func (s Subtree) Sockets(name string) (Group, error) {
+	if name == "" {
+		return Group{}, fmt.Errorf("sockets leaf: want a child's name")
+	}
+	return s.root.Child(SocketsLeaf(name))
 }
 
 // Create makes the subtree's root and supervisor leaf; existing ones are

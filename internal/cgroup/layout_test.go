@@ -20,7 +20,14 @@ func TestChildLeaf(t *testing.T) {
 			}
 		}
 	}
-	for _, leaf := range []string{SupervisorLeaf, "child-", "child-.1", "child-a", "child-a.", "child-a.0", "child-a.01", "child-a.x", "other"} {
+	// A child's sockets leaf is its leaf of generation 0, whatever its
+	// name (one called "a.sockets" too).
+	for _, name := range []string{"fe", "a.sockets", "x.3"} {
+		if back, g, ok := childOfLeaf(SocketsLeaf(name)); !ok || back != name || g != 0 {
+			t.Errorf("childOfLeaf(SocketsLeaf(%q)) = %q, %d, %v", name, back, g, ok)
+		}
+	}
+	for _, leaf := range []string{SupervisorLeaf, "child-", "child-.sockets", "child-.1", "child-a", "child-a.", "child-a.0", "child-a.01", "child-a.x", "other"} {
 		if name, gen, ok := childOfLeaf(leaf); ok {
 			t.Errorf("childOfLeaf(%q) = %q, %d, want no child", leaf, name, gen)
 		}

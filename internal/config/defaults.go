@@ -97,6 +97,11 @@ var builtinChild = ChildSpec{
 	Stdout:  OutputSpec{Mode: OutputInherit},
 	Stderr:  OutputSpec{Mode: OutputInherit},
 	Capture: CaptureSpec{Output: 3 * time.Second, Keep: 10},
+	// listen: none. pass: systemd. restart_mode: stop-start. (The
+	// backlog and the crash backoff of a child with listen are in
+	// listen.go.)
+	Pass:        PassSystemd,
+	RestartMode: RestartStopStart,
 }
 
 // A child's output file: rotated at 100MB, 5 kept.

@@ -28,6 +28,8 @@ func TestDiff(t *testing.T) {
 		}, []string{"backoff", "health.interval"}, false},
 		{"output file owner", func(c *ChildSpec) { c.Stdout.Owner = "www" }, []string{"stdout"}, true},
 		{"output file group and mode", func(c *ChildSpec) { c.Stderr.Group, c.Stderr.FileMode = "adm", 0o600 }, []string{"stderr"}, true},
+		{"listen", func(c *ChildSpec) { c.Listen = []ListenSpec{{Name: "http", Address: "127.0.0.1:8080", Backlog: 10}} }, []string{"listen"}, true},
+		{"restart mode", func(c *ChildSpec) { c.RestartMode = RestartSurge }, []string{"restart_mode"}, false},
 		{"stop and user", func(c *ChildSpec) {
 			c.Stop.Steps = []StopStep{{Signal: 3, Wait: time.Second}}
 			c.User = "fe"
@@ -47,7 +49,7 @@ func TestDiff(t *testing.T) {
 	// Every field of ChildSpec but Name, Base and Instance (the name's
 	// parts) is compared: a new field must be added to Diff (and to this
 	// count).
-	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 27 {
+	if n := reflect.TypeFor[ChildSpec]().NumField(); n != 31 {
 		t.Errorf("ChildSpec has %d fields: add the new ones to Diff", n)
 	}
 	// stdout and stderr are compared whole with ==: a field of

@@ -20,8 +20,9 @@ type fileGroup struct {
 	Members        []string `toml:"members"`
 	MaxUnavailable any      `toml:"max_unavailable"` // a count, or "25%"
 	// Fleet makes the group's budget fleet-wide (see fleet.go).
-	Fleet               *bool `toml:"fleet"`
-	FleetMaxUnavailable any   `toml:"fleet_max_unavailable"` // a count, or "25%"
+	Fleet               *bool  `toml:"fleet"`
+	FleetMaxUnavailable any    `toml:"fleet_max_unavailable"` // a count, or "25%"
+	MaxSurge            *int64 `toml:"max_surge"`
 }
 
 type fileSupervisor struct {
@@ -68,6 +69,10 @@ type fileChild struct {
 	CaptureDir    *string           `toml:"capture_dir"`
 	CaptureOutput *string           `toml:"capture_output"`
 	CaptureKeep   *int              `toml:"capture_keep"`
+	Listen        []fileListen      `toml:"listen"`
+	Pass          *string           `toml:"pass"`
+	RestartMode   *string           `toml:"restart_mode"`
+	PidFile       *string           `toml:"pid_file"`
 }
 
 type fileBackoff struct {

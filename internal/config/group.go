@@ -27,6 +27,10 @@ type GroupSpec struct {
 	Fleet               bool
 	FleetMaxUnavailable int
 	FleetPercent        bool
+	// MaxSurge is how many members may surge at once (restart_mode =
+	// "surge": a new generation beside the old one); a surge does not
+	// count against MaxUnavailable.
+	MaxSurge int
 }
 
 // Budget is how many of the group's members may be unavailable at once.
@@ -120,6 +124,9 @@ func (v *validator) groups(fgs []fileGroup, children []ChildSpec) []GroupSpec {
 			}
 		}
 		g.MaxUnavailable, g.Percent = v.maxUnavailable(key+".max_unavailable", fg.MaxUnavailable)
+		surge := int64(1) // max_surge: 1..1000 (instances' range), default 1
+		intIn(v, key+".max_surge", fg.MaxSurge, &surge, rangeInstances)
+		g.MaxSurge = int(surge)
 		out = append(out, g)
 	}
 	return out

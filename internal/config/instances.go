@@ -53,6 +53,7 @@ func cloneSpec(c ChildSpec) ChildSpec {
 	c.Ready.Exec = slices.Clone(c.Ready.Exec)
 	c.Health.BeforeRestart.Command = slices.Clone(c.Health.BeforeRestart.Command)
 	c.Stop.Steps = slices.Clone(c.Stop.Steps)
+	c.Listen = slices.Clone(c.Listen)
 	return c
 }
 
@@ -69,6 +70,7 @@ func templateUse(c *ChildSpec, tmpl string) string {
 		{"stdout", []string{c.Stdout.File}}, {"stderr", []string{c.Stderr.File}},
 		{"ready", append([]string{c.Ready.TCP, c.Ready.HTTP}, c.Ready.Exec...)},
 		{"health.before_restart", c.Health.BeforeRestart.Command},
+		{"listen", listenAddresses(c)}, {"pid_file", []string{c.PidFile}},
 	} {
 		if has(kv.vals...) {
 			return kv.key
@@ -79,7 +81,10 @@ func templateUse(c *ChildSpec, tmpl string) string {
 
 // templated returns the strings of c that templates expand in.
 func templated(c *ChildSpec) []*string {
-	out := []*string{&c.Dir, &c.Stdout.File, &c.Stderr.File, &c.Ready.TCP, &c.Ready.HTTP}
+	out := []*string{&c.Dir, &c.Stdout.File, &c.Stderr.File, &c.Ready.TCP, &c.Ready.HTTP, &c.PidFile}
+	for i := range c.Listen {
+		out = append(out, &c.Listen[i].Address)
+	}
 	for _, argv := range [][]string{c.Command, c.Ready.Exec, c.Health.BeforeRestart.Command} {
 		for i := range argv {
 			out = append(out, &argv[i])
@@ -127,4 +132,13 @@ func expandDependencies(children []ChildSpec) {
 		}
 		children[i].DependsOn = deps
 	}
+}
+
+// listenAddresses are the addresses of c's sockets.
+func listenAddresses(c *ChildSpec) []string {
+	out := make([]string, len(c.Listen))
+	for i, l := range c.Listen {
+		out[i] = l.Address
+	}
+	return out
 }

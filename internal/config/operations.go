@@ -19,18 +19,21 @@ import (
 )
 
 // ReadySpec says when a started child is ready: a TCP connect, an HTTP GET
-// answered 2xx, or a command that exits 0. Without one a child is ready
-// once it has stayed up start_seconds.
+// answered 2xx, a command that exits 0, or READY=1 sent by the child over
+// its notify socket. Without one a child is ready once it has stayed up
+// start_seconds. TCP and HTTP may hold {pid} and {generation} (TmplPID,
+// TmplGeneration), expanded for the process probed.
 type ReadySpec struct {
 	TCP      string        // "127.0.0.1:8010"
 	HTTP     string        // "http://127.0.0.1:8010/health"
 	Exec     []string      // argv
+	Notify   bool          // READY=1 on NOTIFY_SOCKET (sd_notify)
 	Timeout  time.Duration // of one probe
 	Interval time.Duration // between probes
 }
 
 // Enabled reports whether a probe is configured.
-func (r ReadySpec) Enabled() bool { return r.TCP != "" || r.HTTP != "" || len(r.Exec) > 0 }
+func (r ReadySpec) Enabled() bool { return r.TCP != "" || r.HTTP != "" || len(r.Exec) > 0 || r.Notify }
 
 // String names the probe for logs: "tcp 127.0.0.1:8010".
 func (r ReadySpec) String() string {
@@ -41,6 +44,8 @@ func (r ReadySpec) String() string {
 		return "http " + r.HTTP
 	case len(r.Exec) > 0:
 		return "exec " + strings.Join(r.Exec, " ")
+	case r.Notify:
+		return "notify READY=1"
 	}
 	return "none"
 }
@@ -85,6 +90,7 @@ type fileReady struct {
 	TCP      *string  `toml:"tcp"`
 	HTTP     *string  `toml:"http"`
 	Exec     []string `toml:"exec"`
+	Notify   *bool    `toml:"notify"`
 	Timeout  *string  `toml:"timeout"`
 	Interval *string  `toml:"interval"`
 }
@@ -104,8 +110,8 @@ func (v *validator) operations(key string, f *fileChild, c *ChildSpec) {
 	if f.Liveness != nil {
 		intIn(v, key+".liveness.failures", f.Liveness.Failures, &c.Liveness.Failures, rangeLivenessFailures)
 		v.duration(key+".liveness.interval", f.Liveness.Interval, &c.Liveness.Interval, rangeLivenessInterval)
-		if c.Liveness.Failures > 0 && f.Ready == nil {
-			v.add(key+".liveness", "needs a ready probe to run")
+		if c.Liveness.Failures > 0 && (f.Ready == nil || c.Ready.Notify) {
+			v.add(key+".liveness", "needs a ready probe to run (tcp, http or exec)")
 		}
 	}
 	c.Required = f.Required != nil && *f.Required
@@ -141,14 +147,14 @@ func (v *validator) ready(key string, f *fileReady, r *ReadySpec) {
 	if f.TCP != nil {
 		n++
 		r.TCP = v.expand(key+".tcp", *f.TCP)
-		if _, _, err := net.SplitHostPort(r.TCP); err != nil {
+		if _, _, err := net.SplitHostPort(probeTemplates.Replace(r.TCP)); err != nil {
 			v.add(key+".tcp", "want host:port, not %q", r.TCP)
 		}
 	}
 	if f.HTTP != nil {
 		n++
 		r.HTTP = v.expand(key+".http", *f.HTTP)
-		if u, err := url.Parse(r.HTTP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if u, err := url.Parse(probeTemplates.Replace(r.HTTP)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add(key+".http", "want an http:// or https:// URL, not %q", r.HTTP)
 		}
 	}
@@ -159,8 +165,12 @@ func (v *validator) ready(key string, f *fileReady, r *ReadySpec) {
 			v.add(key+".exec", "empty command")
 		}
 	}
+	if f.Notify != nil && *f.Notify {
+		n++
+		r.Notify = true
+	}
 	if n != 1 {
-		v.add(key, "give exactly one of tcp, http and exec")
+		v.add(key, "give exactly one of tcp, http, exec and notify = true")
 	}
 	v.duration(key+".timeout", f.Timeout, &r.Timeout, rangeReadyTimeout)
 	v.duration(key+".interval", f.Interval, &r.Interval, rangeReadyInterval)
@@ -339,3 +349,7 @@ func (v *validator) lookupEnv(k string) (string, bool) {
 	}
 	return os.LookupEnv(k)
 }
+
+// probeTemplates stands a PID for {pid} and {generation}, to check a
+// probe's address as it will be once expanded.
+var probeTemplates = strings.NewReplacer(TmplPID, "1", TmplGeneration, "1")

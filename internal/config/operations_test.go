@@ -69,7 +69,7 @@ func TestOperationsProblems(t *testing.T) {
 	const head = "[[child]]\nname = \"a\"\ncommand = [\"x\"]\n"
 	for _, tc := range []struct{ src, want string }{
 		{head + "ready = { tcp = \"nope\" }\n", `x.toml:4: child[a].ready.tcp: want host:port, not "nope"`},
-		{head + "ready = { tcp = \"a:1\", http = \"http://a/\" }\n", "x.toml:4: child[a].ready: give exactly one of tcp, http and exec"},
+		{head + "ready = { tcp = \"a:1\", http = \"http://a/\" }\n", "x.toml:4: child[a].ready: give exactly one of tcp, http, exec and notify = true"},
 		{head + "ready = { http = \"ftp://a/\" }\n", `child[a].ready.http: want an http:// or https:// URL`},
 		{head + "liveness = { failures = 3 }\n", "x.toml:4: child[a].liveness: needs a ready probe to run"},
 		{head + "stdout = \"tty\"\n", `x.toml:4: child[a].stdout: must be "inherit", "null" or { file = "..." }, not "tty"`},

@@ -111,6 +111,16 @@ type ChildSpec struct {
 	Stdout   OutputSpec
 	Stderr   OutputSpec
 	Capture  CaptureSpec
+	// Listen are the sockets resreap binds for the child and passes to
+	// every generation, the way Pass says (PassSystemd or PassNginx).
+	Listen []ListenSpec
+	Pass   string
+	// RestartMode is RestartStopStart or RestartSurge.
+	RestartMode string
+	// PidFile, when set, names the new main process of a child whose
+	// main process exits after starting its successor (nginx's USR2
+	// upgrade), read when the main process exits; "" reads none.
+	PidFile string
 }
 
 // CaptureSpec saves the state of an unhealthy child before its stop
@@ -238,6 +248,11 @@ func (a ChildSpec) Diff(b ChildSpec) (keys []string, restart bool) {
 		{"health.before_restart", reflect.DeepEqual(a.Health.BeforeRestart, b.Health.BeforeRestart), false},
 		{"health.veto_cooldown", a.Health.VetoCooldown == b.Health.VetoCooldown, false},
 		{"health mode", maps.Equal(a.Health.Observe, b.Health.Observe), false},
+		// New sockets are new fds: only a new generation gets them.
+		{"listen", slices.Equal(a.Listen, b.Listen), true},
+		{"pass", a.Pass == b.Pass, true},
+		{"restart_mode", a.RestartMode == b.RestartMode, false},
+		{"pid_file", a.PidFile == b.PidFile, false},
 	} {
 		if !f.same {
 			keys = append(keys, f.key)

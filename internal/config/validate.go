@@ -79,6 +79,7 @@ func (v *validator) config(path string, fc *fileConfig) *Config {
 		mergeInto(&fch, &fc.Defaults)
 		key := "child." + strconv.Itoa(i)
 		for _, spec := range v.instances(key, &fch, v.child(key, &fch)) {
+			v.checkListen(key, &spec)
 			if spec.Name != "" {
 				if j, dup := seen[spec.Name]; dup {
 					v.add(key+".name", "duplicate name %q (also child[%d])", spec.Name, j)
@@ -157,6 +158,7 @@ func (v *validator) child(key string, f *fileChild) ChildSpec {
 		v.health(key+".health", f.Health, &c.Health)
 	}
 	v.operations(key, f, &c)
+	v.listen(key, f, &c)
 	return c
 }
 

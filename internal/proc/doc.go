@@ -36,6 +36,13 @@
 // pidfd. Hooks and exec probes run through RunHook, which kills a hook
 // that outlives its timeout and calls that a veto.
 //
+// Listening sockets a supervisor holds for its children are made by Bind:
+// in a cgroup by a short-lived helper (this binary, re-run through
+// RunExecShim) placed there by clone3, so that the sockets and every
+// connection accepted on them carry that cgroup's id; Command.ExtraFiles
+// passes them as fds 3..., and Command.ListenPID has the exec shim set
+// LISTEN_PID for socket activation.
+//
 // # Use
 //
 //	func main() {

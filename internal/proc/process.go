@@ -26,6 +26,9 @@ type Process struct {
 	exit    chan ExitStatus // buffered 1; the Reaper sends the exit once
 	outputs []*os.File      // read ends of the stdout/stderr pipes
 	leaf    cgroup.Group    // the cgroup it was started in; zero: none
+	// keepGroup: the Reaper does not kill the process group at the
+	// reap (Command.KeepGroup).
+	keepGroup bool
 
 	// mu is held by the Reaper across the reap and by kill across
 	// kill(2): a signal is only ever sent while the process is unreaped,

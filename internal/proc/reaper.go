@@ -53,11 +53,12 @@ type Reaper struct {
 }
 
 type forkRequest struct {
-	path  string
-	argv  []string
-	attr  *syscall.ProcAttr
-	leaf  cgroup.Group // the cgroup attr places it in, for the Process
-	reply chan forkResult
+	path      string
+	argv      []string
+	attr      *syscall.ProcAttr
+	leaf      cgroup.Group // the cgroup attr places it in, for the Process
+	keepGroup bool         // see Command.KeepGroup
+	reply     chan forkResult
 }
 
 type forkResult struct {
@@ -125,7 +126,7 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 	}
 	// Complete before it is registered: the reaper may reap it (and read
 	// its cgroup) before the caller has the Process.
-	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1), leaf: req.leaf}
+	p := &Process{pid: pid, started: time.Now(), exit: make(chan ExitStatus, 1), leaf: req.leaf, keepGroup: req.keepGroup}
 	r.waiting[pid] = p
 	if !r.all {
 		go r.waitFor(p)
@@ -136,9 +137,9 @@ func (r *Reaper) fork(req forkRequest) forkResult {
 // startProcess forks and execs path on the fork thread, in the cgroup
 // leaf (the zero Group: its parent's) that attr places it in. The
 // process's exit channel receives its exit status exactly once.
-func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr, leaf cgroup.Group) (*Process, error) {
+func (r *Reaper) startProcess(path string, argv []string, attr *syscall.ProcAttr, leaf cgroup.Group, keepGroup bool) (*Process, error) {
 	reply := make(chan forkResult, 1)
-	r.forks <- forkRequest{path: path, argv: argv, attr: attr, leaf: leaf, reply: reply}
+	r.forks <- forkRequest{path: path, argv: argv, attr: attr, leaf: leaf, keepGroup: keepGroup, reply: reply}
 	res := <-reply
 	return res.p, res.err
 }
@@ -196,13 +197,15 @@ func (r *Reaper) waitFor(p *Process) {
 }
 
 // reap kills what is left of p's process group while p, a zombie, still
-// holds the group's ID, reaps p and hands its exit to its owner, with
-// what else its cgroup held then (named before the kill: see
-// ExitStatus.Left).
+// holds the group's ID (unless Command.KeepGroup), reaps p and hands its
+// exit to its owner, with what else its cgroup held then (named before
+// the kill: see ExitStatus.Left).
 func (r *Reaper) reap(p *Process) {
 	p.mu.Lock()
 	left := p.left()
-	unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
+	if !p.keepGroup {
+		unix.Kill(-p.pid, unix.SIGKILL) //nolint:errcheck // ESRCH: the group is empty
+	}
 	var ws unix.WaitStatus
 	_, err := unix.Wait4(p.pid, &ws, 0, nil)
 	for err == unix.EINTR {

@@ -42,6 +42,20 @@ type Command struct {
 	// exec so that nothing the program forks can start outside; zero:
 	// resreap's own.
 	Cgroup cgroup.Group
+	// ExtraFiles are passed to the program as fds 3, 4, ... in order (the
+	// listening sockets of socket activation); the caller keeps its own
+	// copies and closes them when it likes.
+	ExtraFiles []*os.File
+	// ListenPID starts the program through the exec shim, which sets
+	// LISTEN_PID to its own PID, the program's, before the exec: systemd's
+	// protocol wants it, and the PID is only known after the fork.
+	ListenPID bool
+	// KeepGroup leaves the process group alone when the process exits:
+	// by default the Reaper kills what is left of it before the reap. It
+	// is for a process in a cgroup whose owner kills what it left itself,
+	// unless the process handed over to a successor (forked into its
+	// group) that must outlive it. Without Cgroup it is ignored.
+	KeepGroup bool
 }
 
 // Output says where a started program's stdout or stderr goes.
@@ -128,15 +142,18 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 	}
 	defer closeAll(files[:]) // the child's ends: the child has them once started
 	attr.Files = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
+	for _, f := range c.ExtraFiles {
+		attr.Files = append(attr.Files, f.Fd())
+	}
 	var shimR, shimW *os.File
-	if c.RlimitNofile > 0 {
+	if c.shimmed() {
 		if shimR, shimW, err = os.Pipe(); err != nil {
 			closeAll(outputs)
 			return nil, &SpawnError{What: "pipe", Path: "shim", Err: err}
 		}
-		attr.Files = append(attr.Files, shimW.Fd()) // shimErrFD
+		attr.Files = append(attr.Files, shimW.Fd()) // c.shimErrFD()
 	}
-	p, err := r.startProcess(path, c.Args, attr, c.Cgroup)
+	p, err := r.startProcess(path, c.Args, attr, c.Cgroup, c.KeepGroup && c.Cgroup != (cgroup.Group{}))
 	if shimW != nil {
 		shimW.Close()
 		if err == nil {
@@ -144,7 +161,7 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 			path = c.Path
 		} else {
 			shimR.Close()
-			path += " (resreap itself, to set rlimit_nofile)"
+			path += " (resreap itself, to set rlimit_nofile or LISTEN_PID)"
 		}
 	}
 	if err != nil {
@@ -155,13 +172,22 @@ func (r *Reaper) Spawn(c Command) (*Process, error) {
 	return p, nil
 }
 
-// prepare says what a start of c execs (resreap itself, as the rlimit
-// shim, when c sets RlimitNofile; else c.Path) and with which attributes.
+// shimmed reports whether c starts through the exec shim.
+func (c *Command) shimmed() bool { return c.RlimitNofile > 0 || c.ListenPID }
+
+// shimErrFD is the fd of the shim's error pipe in the started process:
+// the one after the extra files, so that these keep fds 3, 4, ... as
+// socket activation numbers them.
+func (c *Command) shimErrFD() int { return 3 + len(c.ExtraFiles) }
+
+// prepare says what a start of c execs (resreap itself, as the exec
+// shim, when c sets RlimitNofile or ListenPID; else c.Path) and with
+// which attributes.
 func (c *Command) prepare() (path string, attr *syscall.ProcAttr, err error) {
 	path = c.Path
 	env := c.environ()
-	if c.RlimitNofile > 0 {
-		path, env, err = shimCommand(c.Path, c.RlimitNofile, env)
+	if c.shimmed() {
+		path, env, err = shimCommand(c, env)
 		if err != nil {
 			return "", nil, &SpawnError{What: "exec", Path: c.Path, Err: err}
 		}

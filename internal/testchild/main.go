@@ -72,6 +72,8 @@ var held []io.Closer
 //	              then idle
 //	leave-group   ignore SIGTERM and leave its own process group for its parent's
 //	              (setpgid into getpgid(getppid())), as a careless daemon does: "ready <pid> pgid <pgid>"
+//	activation    an HTTP server on the sockets of LISTEN_FDS that drains on TERM (see serveActivated)
+//	tableflip     activation that hands over to a successor on USR2 (see serveActivated)
 //	pid-reuse     a scenario, not a helper: no ready line. As PID 1 of a PID namespace it runs the
 //	              command after "--" in os.Args, with its log on stderr: a resreap run whose
 //	              before_restart hook writes its PID to PIDFileEnv, then exits leaving a setsid
@@ -90,9 +92,12 @@ func Main() {
 }
 
 func run(mode string) int {
-	if mode == "pid-reuse" {
+	switch mode {
+	case "pid-reuse":
 		n, _ := strconv.Atoi(os.Getenv(NEnv))
 		return pidReuse(n, os.Getenv(PIDFileEnv))
+	case "activation", "tableflip":
+		return serveActivated(mode)
 	}
 	extra, err := setUp(mode)
 	if err != nil {

@@ -13,8 +13,16 @@
 //	                                      [after-min, after-max), put N sockets
 //	                                      in CLOSE_WAIT, log "leak", then wait;
 //	                                      log "term" on SIGTERM and exit 0
+//	benchchild serve [-addr A]            an HTTP server answering "ok" (GET
+//	                                      /hold keeps the connection for ever:
+//	                                      a CLOSE_WAIT leak once the client
+//	                                      leaves): on the sockets of LISTEN_FDS,
+//	                                      or bound to A; READY=1 on NOTIFY_SOCKET;
+//	                                      drains on SIGTERM and exits 0
 //
-// It uses the standard library only, so that its start-up stays short.
+// It uses the standard library only (the socket activation and sd_notify
+// of serve are a few lines, written out in serve.go), so that its
+// start-up stays short.
 package main
 
 import (
@@ -44,6 +52,7 @@ func main() {
 	afterMin := fs.Duration("after-min", 500*time.Millisecond, "leak no sooner than this after start")
 	afterMax := fs.Duration("after-max", 1500*time.Millisecond, "leak before this after start")
 	count := fs.Int("count", 1, "CLOSE_WAIT sockets to leak")
+	addr := fs.String("addr", "", "serve: bind this `address` instead of using LISTEN_FDS")
 	_ = fs.Parse(args)
 
 	switch mode {
@@ -55,6 +64,8 @@ func main() {
 		os.Exit(1)
 	case "leak":
 		os.Exit(leak(*logPath, *afterMin, *afterMax, *count))
+	case "serve":
+		os.Exit(serve(*addr))
 	default:
 		fmt.Fprintf(os.Stderr, "benchchild: unknown mode %q\n", mode)
 		os.Exit(2)

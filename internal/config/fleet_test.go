@@ -159,6 +159,7 @@ func TestGroupDiff(t *testing.T) {
 		{"percent", func(g *GroupSpec) { g.Percent = true }, []string{"max_unavailable"}},
 		{"fleet", func(g *GroupSpec) { g.Fleet = false }, []string{"fleet"}},
 		{"fleet budget", func(g *GroupSpec) { g.FleetPercent = true }, []string{"fleet_max_unavailable"}},
+		{"max_surge", func(g *GroupSpec) { g.MaxSurge = 3 }, []string{"max_surge"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := base
@@ -171,7 +172,7 @@ func TestGroupDiff(t *testing.T) {
 	}
 	// Every field but Name is compared: a new field must be added to
 	// Diff (and to this count).
-	if n := reflect.TypeFor[GroupSpec]().NumField(); n != 7 {
+	if n := reflect.TypeFor[GroupSpec]().NumField(); n != 8 {
 		t.Errorf("GroupSpec has %d fields: add the new ones to Diff", n)
 	}
 }

@@ -66,6 +66,7 @@ func (a GroupSpec) Diff(b GroupSpec) []string {
 		{"max_unavailable", a.MaxUnavailable == b.MaxUnavailable && a.Percent == b.Percent},
 		{"fleet", a.Fleet == b.Fleet},
 		{"fleet_max_unavailable", a.FleetMaxUnavailable == b.FleetMaxUnavailable && a.FleetPercent == b.FleetPercent},
+		{"max_surge", a.MaxSurge == b.MaxSurge},
 	} {
 		if !f.same {
 			keys = append(keys, f.key)

@@ -445,32 +445,3 @@ func TestCgroupPIDs(t *testing.T) {
 		t.Error("missing cgroup: no error")
 	}
 }
-
-// The negative owner cache holds for the PIDs walked: a target that gains
-// or loses its cgroup changes which PIDs a walk reads, so it voids the
-// cache like a change of PIDs does.
-func TestOwnerCacheCgroupChange(t *testing.T) {
-	c := newOwnerCache()
-	c.setOwned([]int{1, 2}, nil)
-	c.neg[100], c.pos[200] = 1, 2
-	c.setOwned([]int{2, 1, 1}, nil)
-	if len(c.neg) != 1 {
-		t.Fatal("same PIDs: negative cache voided")
-	}
-	c.setOwned([]int{1}, []int{2})
-	if len(c.neg) != 0 {
-		t.Error("target 2 got a cgroup: negative cache kept")
-	}
-	if c.pos[200] != 2 {
-		t.Error("positive entry of a PID still owned (by a target with a cgroup) dropped")
-	}
-	c.neg[100] = 1
-	c.setOwned([]int{1, 2}, nil)
-	if len(c.neg) != 0 {
-		t.Error("target 2 lost its cgroup: negative cache kept")
-	}
-	c.setOwned([]int{1}, nil)
-	if _, ok := c.pos[200]; ok {
-		t.Error("positive entry of a PID no longer owned kept")
-	}
-}

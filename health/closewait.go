@@ -95,13 +95,13 @@ func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
 	// owned PIDs voids every "not ours" (setOwned).
 	s.forgetNamespaces()
 	s.owners.prune(s.live)
-	s.owners.setOwned(s.ownedPIDs())
+	s.owners.keep(s.ownedPIDs())
 
 	for _, g := range groups {
 		if len(g.cands) == 0 {
 			continue
 		}
-		s.resolveOwners(g)
+		s.resolveOwners(g, decidedByCgroup(g))
 		for _, j := range g.members {
 			if j.canPersist {
 				j.persistent = s.appendPersistent(j.persistent, g, j, now)
@@ -196,10 +196,12 @@ type nsState struct {
 
 // seen is a CLOSE_WAIT socket of a namespace: its tuple (an inode reused
 // by a new socket has another, and starts afresh) and since when it has
-// been in every dump.
+// been in every dump, as a time and as the scan of the first of those
+// dumps (Stats.Scans then).
 type seen struct {
 	tuple Tuple
 	since time.Time
+	first uint64
 }
 
 // readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
@@ -243,7 +245,7 @@ func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
 		}
 		e, ok := st.since[so.Inode]
 		if !ok || e.tuple != so.Tuple {
-			e = seen{tuple: so.Tuple, since: now}
+			e = seen{tuple: so.Tuple, since: now, first: uint64(s.stats.Scans)}
 		}
 		next[so.Inode] = e
 		noIDs = noIDs || so.CgroupID == 0
@@ -251,7 +253,7 @@ func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
 			continue
 		}
 		if candidate(g, so.Tuple.Remote, e.since, so.CgroupID) {
-			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, uid: so.UID, cgroup: so.CgroupID})
+			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, first: e.first, uid: so.UID, cgroup: so.CgroupID})
 		}
 	}
 	st.cands = g.cands
@@ -271,8 +273,29 @@ type cand struct {
 	inode  uint64
 	tuple  Tuple
 	since  time.Time
+	first  uint64 // the scan since which it has been in CLOSE_WAIT (seen.first)
 	uid    uint32
 	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
+}
+
+// decidedByCgroup returns the members of g whose verdict the sockets of
+// their cgroup decide alone: as many persistent sockets carry their
+// cgroup id (byCgroup) as their threshold asks for. A socket they might
+// hold besides would change neither the verdict nor the action, so the
+// owner walk does not read their tables for it; nil when there is none.
+// Such a verdict names the sockets carrying the id, and counts them, in
+// CloseWait, without the ones of other cgroups the target may hold too.
+func decidedByCgroup(g *nsGroup) map[string]bool {
+	var out map[string]bool
+	for _, j := range g.members {
+		if j.canPersist && len(j.persistent) >= j.pol.CloseWait.Threshold {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[j.t.Name] = true
+		}
+	}
+	return out
 }
 
 // candidate reports whether a socket to remote, in CLOSE_WAIT since

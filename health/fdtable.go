@@ -139,31 +139,6 @@ func readDirFD(fd int, buf []byte, fn func(name []byte) bool) error {
 	}
 }
 
-// socketInodes calls fn with the inode of every socket pid holds, read from
-// the links "socket:[N]" of /proc/<pid>/fd, and returns how many links it
-// read. This is the expensive part of the CLOSE_WAIT check (one readlink
-// per fd) and only runs when a persistent CLOSE_WAIT socket has no known
-// owner.
-//
-// fn returns false to stop the walk.
-func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) (readlinks int, err error) {
-	dfd, err := unix.Open(fdDir(procRoot, pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(dfd)
-	// A socket link is under 30 bytes: the targets are read into the
-	// first 64 bytes of buf (a longer one, cut short, is no socket
-	// anyway), the directory into the rest, so a walk allocates nothing.
-	link, dents := buf[:64:64], buf[64:]
-	return fdLinks(dfd, dents, link, func(_, target []byte) bool {
-		if ino, ok := parseSocketLink(target); ok {
-			return fn(ino)
-		}
-		return true
-	})
-}
-
 // fdLinks calls fn with the name (the fd number) and the link target of
 // every entry of the open fd directory dfd, and returns how many links it
 // read. The directory is read into buf and each target into link, with
@@ -203,9 +178,9 @@ func (fd FD) Socket() (inode uint64, ok bool) {
 
 // ListFDs lists the open fds of pid with their targets, in fd order, as
 // ls -l /proc/<pid>/fd shows them; procRoot "" means /proc. It reads the
-// table the way the CLOSE_WAIT check does (fdLinks), so both see the same
-// fds; an fd closed during the walk is missing from the list. The error
-// names the directory, as an os.ReadDir of it would.
+// same links as the CLOSE_WAIT check's owner walk (fdwalk.go), listed
+// with getdents; an fd closed during the walk is missing from the list.
+// The error names the directory, as an os.ReadDir of it would.
 func ListFDs(procRoot string, pid int) ([]FD, error) {
 	if procRoot == "" {
 		procRoot = "/proc"

@@ -138,6 +138,7 @@ type Scanner struct {
 	targets map[string]*targetState
 	logged  map[string]bool // scanner-wide errors already logged
 	stats   Stats
+	walker  fdWalker // reads fd tables for the owner walk
 	dirBuf  []byte   // getdents of /proc/<pid>/fd and /task
 	fileBuf []byte   // small /proc files: limits, children
 	judging []judged // the targets of the Scan in progress, reused
@@ -204,6 +205,7 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 		dirBuf:   make([]byte, 32<<10),
 		fileBuf:  make([]byte, 4<<10),
 	}
+	s.walker = fdWalker{procRoot: root, dents: s.dirBuf}
 	s.ownNS, _ = netnsInode(root, "self")
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/resreap/resreap/internal/procfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +54,7 @@ func (w *fdWalker) top(dfd, start int, fn func(inode uint64) bool) (readlinks in
 	if _, err := unix.Seek(dfd, int64(start)+2, 0); err != nil {
 		return 0, false, err
 	}
-	err = readDirFD(dfd, w.dents, func(name []byte) bool {
+	err = procfile.DirFD(dfd, w.dents, func(name []byte) bool {
 		if len(name) >= len(w.name) {
 			return true // not an fd number
 		}

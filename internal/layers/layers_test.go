@@ -22,6 +22,7 @@ var layer = map[string]int{
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
+	"internal/procfile":  0, // raw reads of /proc and cgroup files into reused buffers
 	"health":             1,
 	"internal/proc":      1, // forks, reaps, signals, escalates: knows no config, no history
 	"internal/config":    2, // specs hold health policies

@@ -58,6 +58,22 @@ type judged struct {
 	persistent []SocketSample
 }
 
+// decided reports whether the persistent sockets the target's cgroup id
+// gave it (before any owner walk) reach its threshold: more could change
+// neither its verdict nor what is done about it.
+func (j *judged) decided() bool {
+	return j.canPersist && len(j.persistent) >= j.pol.CloseWait.Threshold
+}
+
+// persistentFor reports whether the owner-walk candidate k, once found in
+// a table of the target's, is one of its persistent sockets: in
+// CLOSE_WAIT since its limit or earlier, not ignored by it, and for a
+// CgroupOnly target without a cgroup id (the others are its own by id
+// or not at all).
+func (j *judged) persistentFor(k *cand) bool {
+	return j.canPersist && !k.since.After(j.limit) && !(j.cgroupOnly && k.cgroup != 0) && !j.pol.CloseWait.Ignore.Match(k.tuple.Remote)
+}
+
 // scanCloseWait is the CLOSE_WAIT check of one Scan, in four steps:
 //
 //  1. the targets are grouped by network namespace (groupByNetns), and
@@ -288,7 +304,7 @@ type cand struct {
 func decidedByCgroup(g *nsGroup) map[string]bool {
 	var out map[string]bool
 	for _, j := range g.members {
-		if j.canPersist && len(j.persistent) >= j.pol.CloseWait.Threshold {
+		if j.decided() {
 			if out == nil {
 				out = map[string]bool{}
 			}
@@ -346,9 +362,10 @@ func (s *Scanner) live(inode uint64) bool {
 // Age is counted up to now. A CgroupOnly target takes only the sockets
 // without a cgroup id here: the others are its own by id or not at all.
 func (s *Scanner) appendPersistent(dst []SocketSample, g *nsGroup, j *judged, now time.Time) []SocketSample {
-	for _, k := range g.cands {
+	for i := range g.cands {
+		k := &g.cands[i]
 		pid, ok := s.owners.pos[k.inode]
-		if !ok || !slices.Contains(j.res.PIDs, pid) || k.since.After(j.limit) || j.cgroupOnly && k.cgroup != 0 || j.pol.CloseWait.Ignore.Match(k.tuple.Remote) {
+		if !ok || !slices.Contains(j.res.PIDs, pid) || !j.persistentFor(k) {
 			continue
 		}
 		dst = append(dst, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(k.since))})

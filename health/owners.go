@@ -122,7 +122,7 @@ func (s *Scanner) ownedPIDs() []int {
 // namespace with no known owner, by inode, and what the walk order needs
 // of them.
 type wanted struct {
-	inodes map[uint64]struct{}
+	inodes map[uint64]*cand
 	uids   map[uint32]bool
 	// idless: some socket has no cgroup id (the reader gives none), so
 	// CgroupOnly targets may hold it. last and lastIdless are the latest
@@ -144,12 +144,13 @@ type wanted struct {
 // table first, then the rest of each (fdwalk.go).
 func (s *Scanner) resolveOwners(g *nsGroup, decided map[string]bool) {
 	scan := uint64(s.stats.Scans)
-	w := wanted{inodes: map[uint64]struct{}{}, uids: map[uint32]bool{}}
-	for _, k := range g.cands {
+	w := wanted{inodes: map[uint64]*cand{}, uids: map[uint32]bool{}}
+	for i := range g.cands {
+		k := &g.cands[i]
 		if _, ok := s.owners.pos[k.inode]; ok {
 			continue
 		}
-		w.inodes[k.inode] = struct{}{}
+		w.inodes[k.inode] = k
 		w.uids[k.uid] = true
 		w.last = max(w.last, k.first)
 		if k.cgroup == 0 {
@@ -164,72 +165,94 @@ func (s *Scanner) resolveOwners(g *nsGroup, decided map[string]bool) {
 	if len(order) == 0 {
 		return // every process that may hold them is cleared by its mark
 	}
-	live := s.nss[g.ns].since
 	start, nwanted := time.Now(), len(w.inodes)
 	s.stats.FDWalks++
-	found := func(pid int) func(uint64) bool {
-		return func(ino uint64) bool {
-			if _, ok := live[ino]; ok {
-				// Any CLOSE_WAIT socket met on the way is cached, not only
-				// the wanted ones: it may persist by the next scan.
-				s.owners.pos[ino] = pid
-				delete(w.inodes, ino)
-			}
-			return len(w.inodes) > 0
-		}
-	}
-	// The tops first, then what is below each; topFDs more than the
-	// sockets wanted, so that a leaker's newest sockets are all within
-	// its top even with a few other fds opened among them.
-	top := topFDs + len(w.inodes)
-	tables, readlinks := 0, 0
+	o := ownerWalk{s: s, scan: scan, live: s.nss[g.ns].since, want: w.inodes}
+	o.walk(order)
+	s.stats.FDTables += o.tables
+	s.stats.Readlinks += o.readlinks
+	s.log.Debug().Int("wanted", nwanted).Int("not_found", len(w.inodes)).Int("fd_tables", o.tables).
+		Int("readlinks", o.readlinks).Dur("took", time.Since(start)).Msg("owner walk")
+}
+
+// topFDs is how many fds of each table the first part of a walk reads
+// beyond the number of sockets wanted.
+const topFDs = 64
+
+// ownerWalk is one owner walk under way.
+type ownerWalk struct {
+	s    *Scanner
+	scan uint64
+	live map[uint64]seen  // the namespace's CLOSE_WAIT sockets
+	want map[uint64]*cand // the wanted sockets not found yet
+
+	tables, readlinks int
+}
+
+// walk reads the tables of order: the tops, in order, then the rest of
+// each, until every wanted socket is found. A table it read whole gets a
+// mark (ownerCache.marks). A table is never left half read for a target
+// whose verdict is already reached: its evidence counts and lists every
+// persistent socket it holds (how far the leak went), and a socket of
+// its left unread would have the tables of everyone else read for it.
+func (o *ownerWalk) walk(order []walkItem) {
+	// A leaker's newest sockets are all within its top even with a few
+	// other fds opened among them.
+	top := topFDs + len(o.want)
 	for phase := range 2 {
 		for i := range order {
 			it := &order[i]
-			if len(w.inodes) == 0 {
-				break
-			}
-			if phase == 1 && it.from == 0 {
+			switch {
+			case len(o.want) == 0:
+				return
+			case phase == 1 && it.from == 0:
 				continue // read whole already, or gone
 			}
-			dfd, err := s.walker.openFDs(it.pid)
+			dfd, err := o.s.walker.openFDs(it.pid)
 			if err != nil {
-				s.logOnce(it.target, "read fd table", it.pid, err)
+				o.s.logOnce(it.target, "read fd table", it.pid, err)
 				it.from = 0
 				continue
 			}
 			var n int
 			var stopped bool
 			if phase == 0 {
-				tables++
+				o.tables++
 				it.from = 0 // a table that cannot be counted is read whole
 				if it.fds != math.MaxInt {
 					it.from = max(0, it.fds-top)
 				}
-				n, stopped, err = s.walker.top(dfd, it.from, found(it.pid))
+				n, stopped, err = o.s.walker.top(dfd, it.from, o.take(it.pid))
 			} else {
-				n, stopped = s.walker.below(dfd, it.from, found(it.pid))
+				n, stopped = o.s.walker.below(dfd, it.from, o.take(it.pid))
 			}
 			unix.Close(dfd)
-			readlinks += n
+			o.readlinks += n
 			switch {
 			case err != nil:
-				s.logOnce(it.target, "read fd table", it.pid, err)
+				o.s.logOnce(it.target, "read fd table", it.pid, err)
 				it.from = 0
 			case !stopped && (phase == 1 || it.from == 0) && it.fds != math.MaxInt:
-				s.owners.marks[it.pid] = walkMark{scan: scan, fds: it.fds}
+				o.s.owners.marks[it.pid] = walkMark{scan: o.scan, fds: it.fds}
 			}
 		}
 	}
-	s.stats.FDTables += tables
-	s.stats.Readlinks += readlinks
-	s.log.Debug().Int("wanted", nwanted).Int("not_found", len(w.inodes)).Int("fd_tables", tables).
-		Int("readlinks", readlinks).Dur("took", time.Since(start)).Msg("owner walk")
 }
 
-// topFDs is how many fds of each table the first part of a walk reads
-// beyond the number of sockets wanted.
-const topFDs = 64
+// take returns what the walk does with each socket inode met in pid's
+// table: a socket in CLOSE_WAIT is pid's from now on, the wanted ones
+// among them found. Any CLOSE_WAIT socket is cached, not only the wanted
+// ones: it may persist by the next scan. It says to read on while some
+// socket is wanted.
+func (o *ownerWalk) take(pid int) func(inode uint64) bool {
+	return func(ino uint64) bool {
+		if _, ok := o.live[ino]; ok {
+			o.s.owners.pos[ino] = pid
+			delete(o.want, ino)
+		}
+		return len(o.want) > 0
+	}
+}
 
 // walkItem is one process of an owner walk, with what orders it.
 type walkItem struct {

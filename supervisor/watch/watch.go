@@ -99,7 +99,6 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 type watcher struct {
 	opts     Options
 	procRoot string
-	fs       procfs.FS
 	reaper   *proc.Reaper // starts the -c command
 	log      zerolog.Logger
 	sel      *selector
@@ -129,12 +128,14 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	w := &watcher{opts: o, procRoot: root, fs: pfs, log: env.Log, reaper: env.Reaper}
+	w := &watcher{opts: o, procRoot: root, log: env.Log, reaper: env.Reaper}
 	if w.reaper == nil && o.Command != "" {
 		w.reaper = proc.NewPIDReaper(env.Log)
 	}
-	w.sel = &selector{procRoot: root, fs: pfs, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
-	w.cg = newCgroups(root)
+	files := newProcFiles(root, 4096)
+	w.sel = &selector{procRoot: root, files: files, dirBuf: make([]byte, 16<<10), pattern: o.Pattern,
+		fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
+	w.cg = newCgroups(root, files)
 	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
@@ -184,6 +185,7 @@ func (w *watcher) tick(ctx context.Context) error {
 		return err
 	}
 	w.notePSError(psErr)
+	w.cg.newTick()
 	targets := make([]health.Target, len(cands))
 	for i, c := range cands {
 		targets[i] = w.target(c)

@@ -93,6 +93,7 @@ func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
 	for i := range js {
 		j := &js[i]
 		j.limit, j.canPersist = persistSince(j.pol.CloseWait, j.t.Interval, j.ts.scans)
+		j.ts.scans = trimScans(j.ts.scans, j.limit, j.canPersist, j.pol.CloseWait.Disabled)
 		if j.t.cgroupID() != 0 && !j.pol.CloseWait.Disabled {
 			j.res.CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
 		}
@@ -200,6 +201,28 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 		}
 	}
 	return time.Time{}, false
+}
+
+// trimScans drops the scan times no later scan will need: those before
+// limit, the scan persistSince settled on (it is the latest scan at or
+// before the last one less the span, and both only move forward), or
+// all but the last when the CLOSE_WAIT check is off. A target scanned
+// for hours then keeps a few times, not maxScans.
+func trimScans(scans []time.Time, limit time.Time, ok, disabled bool) []time.Time {
+	switch {
+	case disabled && len(scans) > 1:
+		return append(scans[:0], scans[len(scans)-1])
+	case !ok:
+		return scans
+	}
+	i := 0
+	for i < len(scans) && scans[i].Before(limit) {
+		i++
+	}
+	if i == 0 {
+		return scans
+	}
+	return append(scans[:0], scans[i:]...)
 }
 
 // nsState is what the Scanner knows of one network namespace's CLOSE_WAIT

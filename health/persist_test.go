@@ -190,3 +190,25 @@ func TestScanAtStampsDueTimes(t *testing.T) {
 		}
 	}
 }
+
+// A target scanned on and on keeps only the scan times persistence may
+// still need; its verdicts are those it would reach keeping them all.
+func TestScanTimesTrimmed(t *testing.T) {
+	f := newPersistFixture(t)
+	f.reader.socks = []Socket{leaked(1001)}
+	for k := range 300 {
+		r := f.scanAt(time.Duration(k)*time.Second, "server")[0]
+		if (k >= 1) != (r.Verdict != nil) {
+			t.Fatalf("scan %d: verdict %+v", k, r.Verdict)
+		}
+	}
+	if n := len(f.s.targets["server"].scans); n > 3 {
+		t.Errorf("%d scan times kept after 300 scans, want at most 3", n)
+	}
+	// Irregular scans (a restart of the schedule, a late tick) need the
+	// older ones: a scan 0.4s after the last is not a span.
+	r := f.scanAt(299*time.Second+400*ms, "server")[0]
+	if r.Verdict == nil || time.Duration(r.Verdict.Samples[0].Age) != 299*time.Second+400*ms {
+		t.Errorf("verdict %+v after a scan 0.4s later", r.Verdict)
+	}
+}

@@ -112,8 +112,9 @@ func (h *healthLoop) tick(now time.Time) time.Time {
 		due, ok := h.due[c.name]
 		if !ok {
 			// Running since the last look: first scan with the next Scan
-			// of its interval.
-			due = cadence.First(h.base, hs.Interval, now)
+			// of its interval, or with this one, when this tick is that
+			// of its interval (a tick runs a little after its due time).
+			due = cadence.First(h.base, hs.Interval, now.Add(-cadence.Slack(hs.Interval)))
 			h.due[c.name] = due
 		}
 		if now.Before(due) {

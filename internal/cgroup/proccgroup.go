@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -25,7 +24,7 @@ func ProcCgroup(pid int) (string, error) {
 func selfCgroup() (string, error) { return readProcCgroup("/proc/self/cgroup") }
 
 func readProcCgroup(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return "", err
 	}

@@ -22,8 +22,8 @@ var layer = map[string]int{
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
-	"internal/procfile":  0, // raw reads of /proc and cgroup files into reused buffers
-	"internal/cadence":   0, // fixed-rate due times for the health loop and the watchdog
+	"internal/procfile":  -1, // raw reads of /proc and cgroup files: imports nothing of ours
+	"internal/cadence":   0,  // fixed-rate due times for the health loop and the watchdog
 	"health":             1,
 	"internal/proc":      1, // forks, reaps, signals, escalates: knows no config, no history
 	"internal/config":    2, // specs hold health policies

@@ -340,8 +340,8 @@ func benchSS(b *testing.B) {
 // BenchmarkScanBigLeaker measures the scans that judge a leaker holding
 // 15,000 fds and 5 persistent CLOSE_WAIT sockets, with and without its
 // cgroup, when the owners are not known yet (a first verdict, or new
-// sockets of a leaker that keeps leaking: the new sockets sit at the end
-// of its fd table, so the walk reads all of it) and once they are. The
+// sockets of a leaker that keeps leaking: the new sockets sit at the top
+// of its fd table, which the walk reads first) and once they are. The
 // reader is the live netlink one, or "frozen": one dump replayed, which
 // leaves the Scanner's own work. RESREAP_BENCH_FDS changes the fd count.
 // cpu-ns/op is user+system CPU time of the test process, readlinks/op the

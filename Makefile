@@ -83,21 +83,47 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 ## bench: scan cost against ss, netstat and /proc, supervisor RSS/CPU and
-## latencies, then restarts under load (stop-start beside surge, a Go
-## server and nginx); writes bench/results.md and bench/scan-cost.svg
-## (~12 minutes)
-bench: build bench-deps
-	$(GO) build -o bin/sockload ./bench/cmd/sockload
-	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
-	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
+## latencies, the cost section (the watchdog, system calls, detection
+## latency, memory per child, stop and start of many) before and after,
+## then restarts under load (stop-start beside surge, a Go server and
+## nginx) and the fleet; writes bench/results.md, bench/fleet.md and
+## bench/scan-cost.svg (~35 minutes). BASELINE is the build before
+## (default: bin/resreap-base if `make bench-base` made it, or
+## $$RESREAP_BENCH_BASELINE).
+BASELINE ?= $(or $(RESREAP_BENCH_BASELINE),$(wildcard bin/resreap-base))
+bench: build bench-deps bench-tools
+	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -forkfloor bin/forkfloor \
+		-baseline "$(BASELINE)" -out bench
 	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
 	$(GO) run ./bench/cmd/zerodt -resreap $(BIN) -child bin/benchchild -out bench/results.md
 
-## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
+## bench-cost: the cost section alone (~15 minutes), into bin/bench-cost
+## (results.md there; bench/ is left as it is)
+.PHONY: bench-cost bench-tools bench-base
+bench-cost: build bench-deps bench-tools
+	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -forkfloor bin/forkfloor \
+		-baseline "$(BASELINE)" -sizes "" -quiet-at 0 -walk-at 0 -supervisor-at 0 -out bin/bench-cost
+
+bench-tools:
+	$(GO) build -o bin/sockload ./bench/cmd/sockload
+	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
+	$(GO) build -o bin/forkfloor ./bench/cmd/forkfloor
+
+## bench-base: build bin/resreap-base, the build before, from BASE (a
+## commit; default where this branch left main), for the before columns
+BASE ?= $(shell git merge-base HEAD main 2>/dev/null || echo HEAD)
+bench-base:
+	rm -rf bin/base-src && mkdir -p bin/base-src
+	git archive $(BASE) | tar -x -C bin/base-src
+	cd bin/base-src && $(GO) build -ldflags "-X main.version=$$(git -C $(CURDIR) rev-parse --short $(BASE))" -o ../resreap-base ./cmd/resreap
+	rm -rf bin/base-src
+
+## bench-deps: install ss (iproute2), netstat (net-tools), strace and etcd
+## when missing
 .PHONY: bench-deps
 bench-deps:
-	@command -v ss >/dev/null && command -v netstat >/dev/null && command -v etcd >/dev/null || \
-		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools etcd-server; }
+	@command -v ss >/dev/null && command -v netstat >/dev/null && command -v strace >/dev/null && command -v etcd >/dev/null || \
+		{ apt-get update && apt-get install -y --no-install-recommends iproute2 net-tools strace etcd-server; }
 
 clean:
 	rm -rf bin

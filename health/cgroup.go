@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/resreap/resreap/internal/procfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func cgroupPIDs(dir string, pid int, buf []byte) ([]int, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	pids := appendInts(nil, fd, buf)
+	pids := procfile.AppendInts(nil, fd, buf)
 	slices.Sort(pids)
 	if i, ok := slices.BinarySearch(pids, pid); ok {
 		copy(pids[1:i+1], pids[:i])

@@ -58,6 +58,22 @@ type judged struct {
 	persistent []SocketSample
 }
 
+// decided reports whether the persistent sockets the target's cgroup id
+// gave it (before any owner walk) reach its threshold: more could change
+// neither its verdict nor what is done about it.
+func (j *judged) decided() bool {
+	return j.canPersist && len(j.persistent) >= j.pol.CloseWait.Threshold
+}
+
+// persistentFor reports whether the owner-walk candidate k, once found in
+// a table of the target's, is one of its persistent sockets: in
+// CLOSE_WAIT since its limit or earlier, not ignored by it, and for a
+// CgroupOnly target without a cgroup id (the others are its own by id
+// or not at all).
+func (j *judged) persistentFor(k *cand) bool {
+	return j.canPersist && !k.since.After(j.limit) && !(j.cgroupOnly && k.cgroup != 0) && !j.pol.CloseWait.Ignore.Match(k.tuple.Remote)
+}
+
 // scanCloseWait is the CLOSE_WAIT check of one Scan, in four steps:
 //
 //  1. the targets are grouped by network namespace (groupByNetns), and
@@ -77,6 +93,7 @@ func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
 	for i := range js {
 		j := &js[i]
 		j.limit, j.canPersist = persistSince(j.pol.CloseWait, j.t.Interval, j.ts.scans)
+		j.ts.scans = trimScans(j.ts.scans, j.limit, j.canPersist, j.pol.CloseWait.Disabled)
 		if j.t.cgroupID() != 0 && !j.pol.CloseWait.Disabled {
 			j.res.CloseWaitNow = 0 // counted by byCgroup, in every namespace of the target
 		}
@@ -95,13 +112,13 @@ func (s *Scanner) scanCloseWait(js []judged, now time.Time) {
 	// owned PIDs voids every "not ours" (setOwned).
 	s.forgetNamespaces()
 	s.owners.prune(s.live)
-	s.owners.setOwned(s.ownedPIDs())
+	s.owners.keep(s.ownedPIDs())
 
 	for _, g := range groups {
 		if len(g.cands) == 0 {
 			continue
 		}
-		s.resolveOwners(g)
+		s.resolveOwners(g, decidedByCgroup(g))
 		for _, j := range g.members {
 			if j.canPersist {
 				j.persistent = s.appendPersistent(j.persistent, g, j, now)
@@ -186,6 +203,28 @@ func persistSince(p CloseWaitPolicy, interval time.Duration, scans []time.Time) 
 	return time.Time{}, false
 }
 
+// trimScans drops the scan times no later scan will need: those before
+// limit, the scan persistSince settled on (it is the latest scan at or
+// before the last one less the span, and both only move forward), or
+// all but the last when the CLOSE_WAIT check is off. A target scanned
+// for hours then keeps a few times, not maxScans.
+func trimScans(scans []time.Time, limit time.Time, ok, disabled bool) []time.Time {
+	switch {
+	case disabled && len(scans) > 1:
+		return append(scans[:0], scans[len(scans)-1])
+	case !ok:
+		return scans
+	}
+	i := 0
+	for i < len(scans) && scans[i].Before(limit) {
+		i++
+	}
+	if i == 0 {
+		return scans
+	}
+	return append(scans[:0], scans[i:]...)
+}
+
 // nsState is what the Scanner knows of one network namespace's CLOSE_WAIT
 // sockets between scans, by inode (socket inodes are unique on the host).
 type nsState struct {
@@ -196,10 +235,12 @@ type nsState struct {
 
 // seen is a CLOSE_WAIT socket of a namespace: its tuple (an inode reused
 // by a new socket has another, and starts afresh) and since when it has
-// been in every dump.
+// been in every dump, as a time and as the scan of the first of those
+// dumps (Stats.Scans then).
 type seen struct {
 	tuple Tuple
 	since time.Time
+	first uint64
 }
 
 // readGroup reads the CLOSE_WAIT sockets of g's namespace, records since
@@ -243,7 +284,7 @@ func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
 		}
 		e, ok := st.since[so.Inode]
 		if !ok || e.tuple != so.Tuple {
-			e = seen{tuple: so.Tuple, since: now}
+			e = seen{tuple: so.Tuple, since: now, first: uint64(s.stats.Scans)}
 		}
 		next[so.Inode] = e
 		noIDs = noIDs || so.CgroupID == 0
@@ -251,7 +292,7 @@ func (s *Scanner) readGroup(g *nsGroup, now time.Time) {
 			continue
 		}
 		if candidate(g, so.Tuple.Remote, e.since, so.CgroupID) {
-			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, uid: so.UID, cgroup: so.CgroupID})
+			g.cands = append(g.cands, cand{inode: so.Inode, tuple: so.Tuple, since: e.since, first: e.first, uid: so.UID, cgroup: so.CgroupID})
 		}
 	}
 	st.cands = g.cands
@@ -271,8 +312,29 @@ type cand struct {
 	inode  uint64
 	tuple  Tuple
 	since  time.Time
+	first  uint64 // the scan since which it has been in CLOSE_WAIT (seen.first)
 	uid    uint32
 	cgroup uint64 // 0: unknown, so any target may own it, CgroupOnly ones too
+}
+
+// decidedByCgroup returns the members of g whose verdict the sockets of
+// their cgroup decide alone: as many persistent sockets carry their
+// cgroup id (byCgroup) as their threshold asks for. A socket they might
+// hold besides would change neither the verdict nor the action, so the
+// owner walk does not read their tables for it; nil when there is none.
+// Such a verdict names the sockets carrying the id, and counts them, in
+// CloseWait, without the ones of other cgroups the target may hold too.
+func decidedByCgroup(g *nsGroup) map[string]bool {
+	var out map[string]bool
+	for _, j := range g.members {
+		if j.decided() {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[j.t.Name] = true
+		}
+	}
+	return out
 }
 
 // candidate reports whether a socket to remote, in CLOSE_WAIT since
@@ -323,9 +385,10 @@ func (s *Scanner) live(inode uint64) bool {
 // Age is counted up to now. A CgroupOnly target takes only the sockets
 // without a cgroup id here: the others are its own by id or not at all.
 func (s *Scanner) appendPersistent(dst []SocketSample, g *nsGroup, j *judged, now time.Time) []SocketSample {
-	for _, k := range g.cands {
+	for i := range g.cands {
+		k := &g.cands[i]
 		pid, ok := s.owners.pos[k.inode]
-		if !ok || !slices.Contains(j.res.PIDs, pid) || k.since.After(j.limit) || j.cgroupOnly && k.cgroup != 0 || j.pol.CloseWait.Ignore.Match(k.tuple.Remote) {
+		if !ok || !slices.Contains(j.res.PIDs, pid) || !j.persistentFor(k) {
 			continue
 		}
 		dst = append(dst, SocketSample{PID: pid, Inode: k.inode, Tuple: k.tuple, Age: Duration(now.Sub(k.since))})

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/procfs"
+	"github.com/resreap/resreap/internal/procfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func appendTaskChildren(dst []int, procRoot string, pid int, dirBuf, fileBuf []b
 	}
 	defer unix.Close(dfd)
 	var missing error
-	_ = readDirFD(dfd, dirBuf, func(tid []byte) bool {
+	_ = procfile.DirFD(dfd, dirBuf, func(tid []byte) bool {
 		fd, err := unix.Openat(dfd, string(tid)+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			var st unix.Stat_t
@@ -77,40 +78,11 @@ func appendTaskChildren(dst []int, procRoot string, pid int, dirBuf, fileBuf []b
 			}
 			return true // thread exited
 		}
-		dst = appendInts(dst, fd, fileBuf)
+		dst = procfile.AppendInts(dst, fd, fileBuf)
 		unix.Close(fd)
 		return true
 	})
 	return dst, missing
-}
-
-// appendInts appends the decimal numbers separated by spaces that fd
-// reads, read through buf (a number may straddle two reads).
-func appendInts(dst []int, fd int, buf []byte) []int {
-	n, digits := 0, false
-	for {
-		k, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || k <= 0 {
-			break
-		}
-		for _, c := range buf[:k] {
-			if c >= '0' && c <= '9' {
-				n, digits = n*10+int(c-'0'), true
-				continue
-			}
-			if digits {
-				dst = append(dst, n)
-			}
-			n, digits = 0, false
-		}
-	}
-	if digits {
-		dst = append(dst, n)
-	}
-	return dst
 }
 
 // descendantsByStat finds the descendants from the parent PID of every

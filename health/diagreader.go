@@ -15,15 +15,18 @@ import (
 // diagReader reads CLOSE_WAIT sockets with NETLINK_SOCK_DIAG. It talks to
 // the kernel through x/sys/unix rather than a netlink library so that the
 // socket and the receive buffer live across scans and a dump is decoded in
-// place: a tick costs two sendto and a few recvfrom, with no allocation per
-// socket.
+// place: a tick costs one sendto and a few recvfrom, with no allocation per
+// socket. Both families come from one request where the kernel takes it
+// (tcpDiagRequest), else from one request each.
 type diagReader struct {
 	mu       sync.Mutex
 	procRoot string
 	fd       int    // sock_diag socket of the supervisor's own namespace
 	ownNS    uint64 // inode of that namespace
 	seq      uint32
+	both     bool // TCPDIAG_GETSOCK answers for both families
 	req      [nlmsgHdrLen + inetDiagReqV2Len]byte
+	reqBoth  [nlmsgHdrLen + inetDiagReqLen]byte
 	buf      []byte
 	out      []Socket
 }
@@ -38,7 +41,14 @@ func newDiagReader(procRoot string) (*diagReader, error) {
 	// Probe with a real request: sock_diag may exist but have no inet
 	// handler (inet_diag not loaded), which only shows on the first request.
 	// Asking for no state makes the kernel skip its socket tables, so the
-	// probe costs nothing on a host with 100k connections.
+	// probe costs nothing on a host with 100k connections. The request for
+	// both families is tried first; a kernel that refuses it gets one
+	// request per family.
+	r.both = true
+	if _, err := r.dump(fd, 0); err == nil {
+		return r, nil
+	}
+	r.both = false
 	if _, err := r.dump(fd, 0); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -144,27 +154,40 @@ func (r *diagReader) CloseWait(pid int) ([]Socket, error) {
 	return r.dump(fd, stateCloseWait)
 }
 
+// dump asks for the sockets in states, of both families, with one request
+// or two (diagReader.both), and decodes the replies into r.out.
 func (r *diagReader) dump(fd int, states uint32) ([]Socket, error) {
 	r.out = r.out[:0]
+	if r.both {
+		r.seq++
+		return r.out, r.request(fd, tcpDiagRequest(&r.reqBoth, states, r.seq))
+	}
 	for _, fam := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
 		r.seq++
-		req := diagRequest(&r.req, fam, states, r.seq)
-		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return nil, fmt.Errorf("sock_diag send: %w", err)
-		}
-		for done := false; !done; {
-			n, _, err := unix.Recvfrom(fd, r.buf, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("sock_diag recv: %w", err)
-			}
-			r.out, done, err = parseDiagDump(r.buf[:n], r.seq, r.out)
-			if err != nil {
-				return nil, err
-			}
+		if err := r.request(fd, diagRequest(&r.req, fam, states, r.seq)); err != nil {
+			return nil, err
 		}
 	}
 	return r.out, nil
+}
+
+// request sends one dump request and appends its reply's sockets to r.out.
+func (r *diagReader) request(fd int, req []byte) error {
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("sock_diag send: %w", err)
+	}
+	for done := false; !done; {
+		n, _, err := unix.Recvfrom(fd, r.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sock_diag recv: %w", err)
+		}
+		r.out, done, err = parseDiagDump(r.buf[:n], r.seq, r.out)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+	"github.com/resreap/resreap/internal/procfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -113,11 +114,11 @@ func TestFDCountSelf(t *testing.T) {
 	}
 	// The directory walk (kernels before 6.2) agrees with the stat size.
 	n := 0
-	if err := readDirNames("/proc/self/fd", buf, func([]byte) bool { n++; return true }); err != nil {
+	if err := procfile.DirNames("/proc/self/fd", buf, func([]byte) bool { n++; return true }); err != nil {
 		t.Fatal(err)
 	}
 	if n < before-2 || n > before+8 {
-		t.Errorf("readDirNames counted %d, stat said about %d", n, before)
+		t.Errorf("DirNames counted %d, stat said about %d", n, before)
 	}
 }
 

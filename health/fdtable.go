@@ -3,14 +3,13 @@
 package health
 
 import (
-	"bytes"
 	"cmp"
 	"io/fs"
 	"os"
 	"slices"
 	"strconv"
-	"unsafe"
 
+	"github.com/resreap/resreap/internal/procfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +36,7 @@ func fdStat(procRoot string, pid int, buf []byte) (uid uint32, fds int, err erro
 		return st.Uid, int(st.Size), nil
 	}
 	n := 0
-	err = readDirNames(dir, buf, func([]byte) bool { n++; return true })
+	err = procfile.DirNames(dir, buf, func([]byte) bool { n++; return true })
 	return st.Uid, n, err
 }
 
@@ -57,111 +56,11 @@ func fdLimit(procRoot string, pid int, buf []byte) (uint64, error) {
 			return r.Cur, nil
 		}
 	}
-	n, err := readFile(procRoot+"/"+strconv.Itoa(pid)+"/limits", buf)
+	n, err := procfile.Read(procRoot+"/"+strconv.Itoa(pid)+"/limits", buf)
 	if err != nil {
 		return 0, err
 	}
 	return parseNofileLimit(buf[:n])
-}
-
-// readFile reads the file at path into buf and returns its length; a file
-// longer than buf is cut short. Unlike os.ReadFile it makes no os.File
-// (whose poller registration costs two more syscalls on a /proc file) and
-// no buffer: open, read to the end, close.
-func readFile(path string, buf []byte) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	n := 0
-	for n < len(buf) {
-		k, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		if k == 0 {
-			break
-		}
-		n += k
-	}
-	return n, nil
-}
-
-// readDirNames calls fn with each entry name of dir except "." and "..",
-// using buf for getdents so a large fd table costs no allocation per
-// entry. The name slice is only valid during the call. fn returns false to
-// stop early.
-func readDirNames(dir string, buf []byte, fn func(name []byte) bool) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return readDirFD(fd, buf, fn)
-}
-
-// readDirFD is readDirNames on an open directory.
-func readDirFD(fd int, buf []byte, fn func(name []byte) bool) error {
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n <= 0 {
-			return nil
-		}
-		for b := buf[:n]; len(b) > 0; {
-			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-			d := (*unix.Dirent)(unsafe.Pointer(&b[0]))
-			rec := int(d.Reclen)
-			if rec == 0 || rec > len(b) {
-				break
-			}
-			name := b[19:rec]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			b = b[rec:]
-			if string(name) == "." || string(name) == ".." {
-				continue
-			}
-			if !fn(name) {
-				return nil
-			}
-		}
-	}
-}
-
-// socketInodes calls fn with the inode of every socket pid holds, read from
-// the links "socket:[N]" of /proc/<pid>/fd, and returns how many links it
-// read. This is the expensive part of the CLOSE_WAIT check (one readlink
-// per fd) and only runs when a persistent CLOSE_WAIT socket has no known
-// owner.
-//
-// fn returns false to stop the walk.
-func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bool) (readlinks int, err error) {
-	dfd, err := unix.Open(fdDir(procRoot, pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(dfd)
-	// A socket link is under 30 bytes: the targets are read into the
-	// first 64 bytes of buf (a longer one, cut short, is no socket
-	// anyway), the directory into the rest, so a walk allocates nothing.
-	link, dents := buf[:64:64], buf[64:]
-	return fdLinks(dfd, dents, link, func(_, target []byte) bool {
-		if ino, ok := parseSocketLink(target); ok {
-			return fn(ino)
-		}
-		return true
-	})
 }
 
 // fdLinks calls fn with the name (the fd number) and the link target of
@@ -171,7 +70,7 @@ func socketInodes(procRoot string, pid int, buf []byte, fn func(inode uint64) bo
 // length (readlink(2) says nothing of it). An fd closed between the listing and its readlink is skipped.
 // Both slices are only valid during the call; fn returns false to stop.
 func fdLinks(dfd int, buf, link []byte, fn func(name, target []byte) bool) (readlinks int, err error) {
-	err = readDirFD(dfd, buf, func(name []byte) bool {
+	err = procfile.DirFD(dfd, buf, func(name []byte) bool {
 		readlinks++
 		n, err := unix.Readlinkat(dfd, string(name), link)
 		if err != nil {
@@ -203,9 +102,9 @@ func (fd FD) Socket() (inode uint64, ok bool) {
 
 // ListFDs lists the open fds of pid with their targets, in fd order, as
 // ls -l /proc/<pid>/fd shows them; procRoot "" means /proc. It reads the
-// table the way the CLOSE_WAIT check does (fdLinks), so both see the same
-// fds; an fd closed during the walk is missing from the list. The error
-// names the directory, as an os.ReadDir of it would.
+// same links as the CLOSE_WAIT check's owner walk (fdwalk.go), listed
+// with getdents; an fd closed during the walk is missing from the list.
+// The error names the directory, as an os.ReadDir of it would.
 func ListFDs(procRoot string, pid int) ([]FD, error) {
 	if procRoot == "" {
 		procRoot = "/proc"

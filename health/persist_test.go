@@ -161,3 +161,54 @@ func TestPersistenceNeverYoungerThanTheSpan(t *testing.T) {
 		}
 	}
 }
+
+// Scans due a second apart whose timer fired late the first time (real
+// times 0.004s and 1.001s) are stamped with their due times by ScanAt:
+// the second one gives the verdict. Stamped with the moments they began,
+// they fall short of the interval and the verdict waits for a third.
+func TestScanAtStampsDueTimes(t *testing.T) {
+	for _, due := range []bool{true, false} {
+		f := newPersistFixture(t)
+		f.reader.socks = []Socket{leaked(1001)}
+		pol := Policy{CloseWait: CloseWaitPolicy{Threshold: 1, Persist: 2}, FDs: FDPolicy{Disabled: true}}
+		tg := []Target{{Name: "server", PID: 100, Policy: pol, Interval: time.Second}}
+		t0 := f.now
+		scan := func(began, dueAt time.Duration) []Result {
+			f.now = t0.Add(began)
+			if due {
+				return f.s.ScanAt(tg, t0.Add(dueAt))
+			}
+			return f.s.Scan(tg)
+		}
+		scan(4*ms, 0)
+		r := scan(1001*ms, 1000*ms)[0]
+		if due != (r.Verdict != nil) {
+			t.Errorf("stamped with due times %v: verdict %+v", due, r.Verdict)
+		}
+		if due && time.Duration(r.Verdict.Samples[0].Age) != time.Second {
+			t.Errorf("age %s, want 1s between the due times", time.Duration(r.Verdict.Samples[0].Age))
+		}
+	}
+}
+
+// A target scanned on and on keeps only the scan times persistence may
+// still need; its verdicts are those it would reach keeping them all.
+func TestScanTimesTrimmed(t *testing.T) {
+	f := newPersistFixture(t)
+	f.reader.socks = []Socket{leaked(1001)}
+	for k := range 300 {
+		r := f.scanAt(time.Duration(k)*time.Second, "server")[0]
+		if (k >= 1) != (r.Verdict != nil) {
+			t.Fatalf("scan %d: verdict %+v", k, r.Verdict)
+		}
+	}
+	if n := len(f.s.targets["server"].scans); n > 3 {
+		t.Errorf("%d scan times kept after 300 scans, want at most 3", n)
+	}
+	// Irregular scans (a restart of the schedule, a late tick) need the
+	// older ones: a scan 0.4s after the last is not a span.
+	r := f.scanAt(299*time.Second+400*ms, "server")[0]
+	if r.Verdict == nil || time.Duration(r.Verdict.Samples[0].Age) != 299*time.Second+400*ms {
+		t.Errorf("verdict %+v after a scan 0.4s later", r.Verdict)
+	}
+}

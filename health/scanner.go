@@ -144,6 +144,7 @@ type Scanner struct {
 	targets map[string]*targetState
 	logged  map[string]bool // scanner-wide errors already logged
 	stats   Stats
+	walker  fdWalker // reads fd tables for the owner walk
 	dirBuf  []byte   // getdents of /proc/<pid>/fd and /task
 	fileBuf []byte   // small /proc files: limits, children
 	judging []judged // the targets of the Scan in progress, reused
@@ -210,6 +211,7 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 		dirBuf:   make([]byte, 32<<10),
 		fileBuf:  make([]byte, 4<<10),
 	}
+	s.walker = fdWalker{procRoot: root, dents: s.dirBuf}
 	s.ownNS, _ = netnsInode(root, "self")
 	return s, nil
 }
@@ -263,10 +265,29 @@ func (s *Scanner) Prune(keep []Target) {
 // unique; a target's persistence advances only at the Scans it is part
 // of, so targets may be scanned on schedules of their own.
 func (s *Scanner) Scan(targets []Target) []Result {
+	return s.scan(targets, time.Time{})
+}
+
+// ScanAt is Scan as of at: the time the scan was due, for a caller that
+// scans on a fixed schedule (internal/cadence). Persistence counts the
+// time between the scans of a target (persistSince), and scans stamped
+// with the moment each began fall short of the interval whenever a timer
+// fires a little later than the one before: the verdict then waits one
+// more scan. Stamped with their due times they are an interval apart.
+// at must not be after the present, nor before the last scan's.
+func (s *Scanner) ScanAt(targets []Target, at time.Time) []Result {
+	return s.scan(targets, at)
+}
+
+// scan is Scan as of at; the zero at means the Scanner's clock.
+func (s *Scanner) scan(targets []Target, at time.Time) []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Scans++
-	now := s.now()
+	now := at
+	if now.IsZero() {
+		now = s.now()
+	}
 
 	res := make([]Result, len(targets))
 	js := s.records(targets, res, now)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"syscall"
@@ -224,4 +225,93 @@ func TestDiagReaderCgroupID(t *testing.T) {
 	if have := closeWaitTo(t, r, 0, addr)[0].CgroupID; have != want {
 		t.Errorf("cgroup id %d, want %d (%s)", have, want, own.Dir())
 	}
+}
+
+func TestTCPDiagRequest(t *testing.T) {
+	var b [nlmsgHdrLen + inetDiagReqLen]byte
+	req := tcpDiagRequest(&b, stateCloseWait, 7)
+	ne := binary.NativeEndian
+	if ne.Uint32(req) != 76 || ne.Uint16(req[4:]) != tcpDiagGetSock || ne.Uint16(req[6:]) != nlmFRequest|nlmFDump || ne.Uint32(req[8:]) != 7 {
+		t.Errorf("header %x", req[:16])
+	}
+	if req[16] != 0 || ne.Uint32(req[16+52:]) != 1<<8 {
+		t.Errorf("body %x: want family AF_UNSPEC and the CLOSE_WAIT state bit at byte 52", req[16:])
+	}
+}
+
+// One request for both families answers as the two requests of one
+// family each do: the same sockets, IPv4 and IPv6, with their cgroup ids.
+func TestDiagReaderBothFamilies(t *testing.T) {
+	r, err := newDiagReader("/proc")
+	testchild.Need(t, fmt.Sprintf("the netlink socket reader (%v)", err), err == nil)
+	defer r.Close()
+	if !r.both {
+		t.Fatal("the kernel refused TCPDIAG_GETSOCK: one request per family")
+	}
+	var addrs []string
+	for _, a := range []string{"127.0.0.1:0", "[::1]:0"} {
+		if a == "[::1]:0" && !hasIPv6() {
+			continue
+		}
+		addr := testchild.ClosingListener(t, a)
+		addrs = append(addrs, addr)
+		for range 2 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Fatalf("want EOF from the listener, got %v", err)
+			}
+		}
+	}
+	mine := func(socks []Socket) map[Socket]bool {
+		out := map[Socket]bool{}
+		for _, s := range socks {
+			for _, a := range addrs {
+				if s.Tuple.Remote == netip.MustParseAddrPort(a) {
+					out[s] = true
+				}
+			}
+		}
+		return out
+	}
+	testchild.WaitFor(t, "the CLOSE_WAIT sockets", func() bool {
+		socks, err := r.CloseWait(0)
+		return err == nil && len(mine(socks)) == 2*len(addrs)
+	})
+	socks, err := r.CloseWait(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := mine(socks)
+	r.both = false
+	socks, err = r.CloseWait(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one := mine(socks); !maps.Equal(both, one) {
+		t.Errorf("one request: %v\ntwo requests: %v", both, one)
+	}
+	for s := range both {
+		if s.CgroupID == 0 && cgroupIDsExpected() {
+			t.Errorf("socket %v without its cgroup id", s)
+		}
+	}
+}
+
+func hasIPv6() bool {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// cgroupIDsExpected reports whether sockets carry cgroup ids here.
+func cgroupIDsExpected() bool {
+	ok, _ := cgroup.SocketIDs()
+	return ok
 }

@@ -114,7 +114,7 @@ func stopAndCheckSubtree(t *testing.T, h *harness) {
 // With cgroup = "off" a leaking child is judged by fd walks: the owner of
 // the sockets is found in its fd table, and the samples name it. (1,000
 // fds rather than 15,000: under -race, checkptr aborts the walk of a
-// table that takes more than one getdents buffer, see readDirFD.)
+// table that takes more than one getdents buffer, see procfile.DirFD.)
 func TestCgroupOffLeakerJudgedByFDWalk(t *testing.T) {
 	addr := testchild.ClosingListener(t, "127.0.0.1:0")
 	var sc scanCounter

@@ -91,11 +91,11 @@ type child struct {
 	overlap   bool       // two generations run side by side (a surge)
 	socketsID uint64     // the sockets leaf's cgroup id; 0: none
 
-	mu      sync.Mutex // guards snap, changed, shared and live
+	mu      sync.Mutex // guards snap, changed, health and live
 	snap    ChildStatus
-	changed chan struct{}    // closed and replaced at every state change
-	shared  config.ChildSpec // copy of spec for other goroutines
-	live    *proc.Process    // copy of proc, for ForceKill while run is busy
+	changed chan struct{}     // closed and replaced at every state change
+	health  config.HealthSpec // copy of spec.Health for the health loop
+	live    *proc.Process     // copy of proc, for ForceKill while run is busy
 }
 
 type timerKind int
@@ -197,7 +197,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 		sup:      s,
 		name:     spec.Name,
 		spec:     spec,
-		shared:   spec,
+		health:   spec.Health,
 		log:      s.log.With().Str("child", spec.Name).Logger(),
 		reqs:     make(chan request),
 		verdicts: make(chan verdict, 1),
@@ -217,7 +217,7 @@ func newChild(s *Supervisor, spec config.ChildSpec) *child {
 func (c *child) healthSpec() config.HealthSpec {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.shared.Health
+	return c.health
 }
 
 // status returns the current snapshot.
@@ -423,7 +423,7 @@ func (c *child) applySpec(spec config.ChildSpec) reply {
 	keys, restart := c.spec.Diff(spec)
 	c.spec = spec
 	c.mu.Lock()
-	c.shared = c.spec
+	c.health = c.spec.Health
 	c.snap.Probed = spec.Ready.Enabled()
 	c.mu.Unlock()
 	c.log = c.sup.log.With().Str("child", c.spec.Name).Logger()

@@ -9,22 +9,26 @@ import (
 	"time"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cadence"
 	"github.com/resreap/resreap/internal/cgroup"
 )
 
 // healthLoop runs the health scan for every Running child. Each child is
-// due every health.interval; all children due at the same moment are
-// judged by one Scan (one socket dump for all of them), so with the usual
-// single interval the whole host costs one dump per tick.
+// due every health.interval, at a fixed rate (internal/cadence): the due
+// times of an interval are the points of one grid, base + k×interval, so
+// a scan that starts late or takes long does not push the next, and all
+// children due at the same moment are judged by one Scan (one socket
+// dump for all of them): with the usual single interval the whole host
+// costs one dump per tick.
 //
-// For that, a child's first scan waits for the next Scan of the children
-// that have its interval (up to one interval) and is due one interval
-// after each Scan from then on, as they are: children that became Running
-// a few milliseconds apart would otherwise keep their phases, and 50
+// For that, a child's first scan waits for the next point of its
+// interval's grid (up to one interval): children that became Running a
+// few milliseconds apart would otherwise keep their phases, and 50
 // children started together were judged in two or three Scans per
 // interval, each paying for the whole dump (2 ms on an idle host, tens of
-// ms at 100k sockets). Each child's scans stay at least one interval
-// apart.
+// ms at 100k sockets). Each scan is stamped with its due time
+// (health.Scanner.ScanAt), so that a child's scans are an interval apart
+// as persistence counts them, whatever the timer's latency.
 type healthLoop struct {
 	sup     *Supervisor
 	scanner *health.Scanner
@@ -37,8 +41,8 @@ type healthLoop struct {
 	// (cgroup.SocketIDs); without it, children are judged by process tree
 	// and fd walks even in cgroups.
 	socketIDs bool
-	// next is the time of the next Scan of the children of each interval.
-	next map[time.Duration]time.Time
+	// base anchors the grids of due times (cadence.First).
+	base time.Time
 }
 
 // leafRef is the cgroup of one process of a child, as a health.Target
@@ -61,7 +65,7 @@ func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
 		s.log.Info().Str("why", why).Msg("socket cgroup ids unusable: CLOSE_WAIT owners will be found by fd walks")
 	}
 	return &healthLoop{sup: s, scanner: sc, due: map[string]time.Time{}, pids: map[string]int{},
-		leaves: map[string]leafRef{}, socketIDs: ids, next: map[time.Duration]time.Time{}}, nil
+		leaves: map[string]leafRef{}, socketIDs: ids, base: time.Now()}, nil
 }
 
 func (h *healthLoop) run(ctx context.Context) {
@@ -76,17 +80,17 @@ func (h *healthLoop) run(ctx context.Context) {
 		}
 		now := time.Now()
 		h.sup.lastTick.Store(now.UnixNano())
-		timer.Reset(h.tick(now))
+		timer.Reset(time.Until(h.tick(now)))
 	}
 }
 
-// tick scans the children that are due and returns the wait until the next
-// one is.
-func (h *healthLoop) tick(now time.Time) time.Duration {
+// tick scans the children that are due and returns when the next one is.
+func (h *healthLoop) tick(now time.Time) time.Time {
 	children := h.sup.childList()
 	var targets []health.Target
 	byName := map[string]*child{}
-	next := time.Second
+	next := now.Add(time.Second)
+	var stamp time.Time // the due time the Scan stands for (cadence.Stamp)
 	for _, c := range children {
 		state, pid := c.statePID()
 		hs := c.healthSpec()
@@ -101,30 +105,31 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 			if state == Starting {
 				// Look again soon: the first scan should follow the
 				// start grace closely, not a whole interval later.
-				next = min(next, 100*time.Millisecond)
+				next = earliest(next, now.Add(100*time.Millisecond))
 			}
 			continue
 		}
 		due, ok := h.due[c.name]
 		if !ok {
 			// Running since the last look: first scan with the next Scan
-			// of its interval, or now if none is planned.
-			due = now
-			if n := h.next[hs.Interval]; n.After(now) {
-				due = n
-			}
+			// of its interval, or with this one, when this tick is that
+			// of its interval (a tick runs a little after its due time).
+			due = cadence.First(h.base, hs.Interval, now.Add(-cadence.Slack(hs.Interval)))
 			h.due[c.name] = due
 		}
 		if now.Before(due) {
-			next = min(next, due.Sub(now))
+			next = earliest(next, due)
 			continue
 		}
 		if h.pids[c.name] != pid {
 			h.scanner.Forget(c.name)
 			h.pids[c.name] = pid
 		}
-		h.due[c.name] = now.Add(hs.Interval)
-		next = min(next, hs.Interval)
+		h.due[c.name] = cadence.Next(due, hs.Interval, now)
+		next = earliest(next, h.due[c.name])
+		if st := cadence.Stamp(due, hs.Interval, now); st.After(stamp) {
+			stamp = st
+		}
 		leaf := h.leafOf(c, pid)
 		ids, walk := c.healthIDs()
 		targets = append(targets, health.Target{Name: c.name, PID: pid, Descendants: true, Policy: hs.Policy, Interval: hs.Interval,
@@ -134,13 +139,8 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	if len(targets) == 0 {
 		return next
 	}
-	// After the loop: a child that turned Running joins this Scan whatever
-	// its place in the list.
-	for _, t := range targets {
-		h.next[t.Interval] = now.Add(t.Interval)
-	}
 	before := h.scanner.Stats()
-	results := h.scanner.Scan(targets)
+	results := h.scanner.ScanAt(targets, stamp)
 	took := time.Since(now)
 	h.report(before, took)
 	for _, r := range results {
@@ -152,6 +152,14 @@ func (h *healthLoop) tick(now time.Time) time.Duration {
 	}
 	h.sup.correlate(results, now)
 	return next
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // leafOf returns the cgroup of the child's live process pid, reading its

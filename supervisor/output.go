@@ -3,10 +3,8 @@
 package supervisor
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -153,42 +151,32 @@ func (q *lineQueue) close() bool {
 	}
 }
 
-// copyLines copies r to q line by line with prefix until EOF or until r
-// is closed, to the capture tap while one is installed, and to the
-// process's output tail (from stderr or stdout). Lines longer than the
-// buffer are split, not dropped.
+// outputLine hands one line of a child's output (without its newline) to
+// q with prefix, to the capture tap while one is installed, and to the
+// process's output tail (from stderr or stdout); esc is the buffer for
+// the escaped line, returned for reuse. The output poller (outpoll.go)
+// cuts the lines: at each newline, at 64 KiB without one, at the end of
+// the pipe.
 //
 // A line with a prefix ("NAME | ") goes to resreap's own stdout or
 // stderr, a terminal perhaps, among other children's lines and the log:
 // it is escaped (textsafe), so that a child's colors or escape sequences
 // cannot repaint or retitle the operator's terminal. A line without one
 // goes to the child's own file, and the capture tap gets it too, as the
-// child wrote it. A line split at the buffer may show the bytes of a
+// child wrote it. A line cut at 64 KiB may show the bytes of a
 // character cut in two escaped.
-func copyLines(r *os.File, prefix string, q *lineQueue, tap *tapOutput, tail *outputTail, stderr bool) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var esc []byte // the escaped line, reused: at most 4 × the buffer (a line of \xNN)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			if line[len(line)-1] == '\n' {
-				line = line[:len(line)-1]
-			}
-			if prefix != "" {
-				esc = textsafe.AppendEscape(esc[:0], line)
-				q.put(prefix, esc)
-			} else {
-				q.put(prefix, line)
-			}
-			if t := tap.Load(); t != nil {
-				t.add(line)
-			}
-			tail.add(line, stderr)
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return
-		}
+func outputLine(line []byte, prefix string, q *lineQueue, tap *tapOutput, tail *outputTail, stderr bool, esc []byte) []byte {
+	if prefix != "" {
+		esc = textsafe.AppendEscape(esc[:0], line)
+		q.put(prefix, esc)
+	} else {
+		q.put(prefix, line)
 	}
+	if t := tap.Load(); t != nil {
+		t.add(line)
+	}
+	tail.add(line, stderr)
+	return esc
 }
 
 // fileOutput is a child output file: lines go through a lineQueue, so a

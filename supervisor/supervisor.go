@@ -95,18 +95,17 @@ type Supervisor struct {
 
 	reloadMu sync.Mutex // one reload at a time
 	closing  bool       // guarded by mu: shutdown began, no more reloads
-	mu       sync.Mutex // guards cfg, children, cancel, outputs and files
+	mu       sync.Mutex // guards cfg, children, cancel and files
 	cfg      *config.Config
 	children map[string]*child
 	cancel   map[string]context.CancelFunc
-	outputs  map[*os.File]struct{}
 	files    map[fileKey]*fileOutput // child output files
+	out      *outputPoller           // copies the children's output pipes, set by Run
 
 	ctx      context.Context // the children's context, set by Run
 	runCtx   context.Context // Run's own: done when shutdown begins
 	starters sync.WaitGroup  // startAfter goroutines
 	loops    sync.WaitGroup  // child run loops
-	copiers  sync.WaitGroup  // output copy goroutines
 	own      *owner          // how children are owned, set by Run
 	notify   *notifier       // the children's notify socket, set by Run; nil: none
 	started  time.Time       // when Run began
@@ -138,7 +137,6 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		cfg:      cfg,
 		children: map[string]*child{},
 		cancel:   map[string]context.CancelFunc{},
-		outputs:  map[*os.File]struct{}{},
 		files:    map[fileKey]*fileOutput{},
 		groups:   newGroups(),
 		reload:   reloadState{ok: true, lastOK: time.Now()}, // cfg was just loaded
@@ -179,13 +177,19 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		go n.run(s.deliverNotice)
 		defer n.close()
 	}
+	out, err := newOutputPoller()
+	if err != nil {
+		return err
+	}
 	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
 	if err != nil {
+		out.close()
 		return err
 	}
 	s.recoverOrphans(cfg.Children)
 	s.mu.Lock()
 	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")
+	s.out = out
 	s.mu.Unlock()
 
 	// A reload (SIGHUP) during start-up waits until the children are
@@ -203,7 +207,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	go func() { defer close(healthDone); hl.run(healthCtx) }()
 
 	s.startFleet(cfg) // nothing without [fleet]
-	s.startAll(cfg.Children)
+	started := s.startAll(cfg.Children)
+	s.starters.Go(func() {
+		select {
+		case <-started:
+			s.log.Debug().Int("kB", releaseStartupPages()).Msg("start-up pages released")
+		case <-ctx.Done():
+		}
+	})
 	s.reloadMu.Unlock()
 	close(s.ready)
 	<-ctx.Done()
@@ -269,8 +280,12 @@ func (s *Supervisor) Alive() error {
 // it depends on is Running (for one with a ready probe: ready). Each
 // child waits in a goroutine of its own, so a dependency that never comes
 // up holds up its dependents only; a dependency that goes down later does
-// not stop them. The waits end with Run's context.
-func (s *Supervisor) startAll(specs []config.ChildSpec) {
+// not stop them. The waits end with Run's context. The channel returned
+// closes once every child of specs was started (or its wait ended).
+func (s *Supervisor) startAll(specs []config.ChildSpec) <-chan struct{} {
+	var batch sync.WaitGroup
+	done := make(chan struct{})
+	defer func() { s.starters.Go(func() { batch.Wait(); close(done) }) }()
 	added := make([]*child, len(specs))
 	for i, sp := range specs {
 		added[i] = s.addChild(sp)
@@ -282,8 +297,10 @@ func (s *Supervisor) startAll(specs []config.ChildSpec) {
 				deps = append(deps, dc)
 			}
 		}
-		s.starters.Go(func() { s.startAfter(c, deps) })
+		batch.Add(1)
+		s.starters.Go(func() { defer batch.Done(); s.startAfter(c, deps) })
 	}
+	return done
 }
 
 // startAfter starts c once every one of deps is Running.
@@ -385,19 +402,10 @@ func (s *Supervisor) child(name string) *child {
 // until the pipe ends.
 func (s *Supervisor) copyOutput(f *os.File, c *child, stderr bool, tail *outputTail) {
 	q, prefix := s.outputQueue(&c.spec, stderr)
-	s.mu.Lock()
-	s.outputs[f] = struct{}{}
-	s.mu.Unlock()
-	s.copiers.Add(1)
-	go func() {
-		defer s.copiers.Done()
-		copyLines(f, prefix, q, &c.tap, tail, stderr)
+	if err := s.out.add(f, prefix, q, &c.tap, tail, stderr); err != nil {
 		tail.copied()
-		s.mu.Lock()
-		delete(s.outputs, f)
-		s.mu.Unlock()
-		f.Close()
-	}()
+		c.log.Error().Err(err).Bool("stderr", stderr).Msg("child output not copied")
+	}
 }
 
 // outputQueue returns the queue for a child's stdout (or stderr) and the
@@ -423,19 +431,13 @@ func (s *Supervisor) outputQueue(spec *config.ChildSpec, stderr bool) (*lineQueu
 	return f.q, ""
 }
 
-// closeOutputs ends the output copiers. A pipe stays open while any
+// closeOutputs ends the output copies. A pipe stays open while any
 // process holds its write end (a grandchild that left the process group,
-// say), so after a grace period the read ends are closed. Then what is
+// say), so after a grace period the others are ended. Then what is
 // queued is written out, and the files closed.
 func (s *Supervisor) closeOutputs() {
-	if done, ok := doneWithin(2*time.Second, s.copiers.Wait); !ok {
-		s.mu.Lock()
-		for f := range s.outputs {
-			f.Close()
-		}
-		s.mu.Unlock()
-		<-done
-	}
+	s.out.drain(2 * time.Second)
+	s.out.close()
 	s.stdout.close()
 	s.stderr.close()
 	s.mu.Lock()

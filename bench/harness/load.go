@@ -27,8 +27,16 @@ type Load struct {
 // sockets are held by the largest worker, or with apart by a small worker
 // of their own.
 func StartLoad(ctx context.Context, sockload string, sockets, closeWait int, apart bool) (*Load, error) {
+	return StartLoadIn(ctx, sockload, sockets, closeWait, apart, "", "")
+}
+
+// StartLoadIn is StartLoad with the process holding the CLOSE_WAIT sockets
+// started inside the cgroup v2 directory holderCgroup, alone there, when
+// it is not "" (sockload -holder-cgroup), and the workers' command lines
+// ending with "-tag TAG" when tag is not "" (see TaggedHolder).
+func StartLoadIn(ctx context.Context, sockload string, sockets, closeWait int, apart bool, holderCgroup, tag string) (*Load, error) {
 	cmd := exec.Command(sockload, "-sockets", strconv.Itoa(sockets), "-close-wait", strconv.Itoa(closeWait),
-		"-close-wait-apart="+strconv.FormatBool(apart))
+		"-close-wait-apart="+strconv.FormatBool(apart), "-holder-cgroup", holderCgroup, "-tag", tag)
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
 	// If the harness dies, sockload sees its stdin close and goes too.

@@ -144,6 +144,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("\n")
 
+	r.writeCost(p)
 	r.writeScans(p)
 	r.writeWalks(p)
 	r.writeTick(p)

@@ -18,7 +18,7 @@ func (r *Report) writeWalks(p func(string, ...any)) {
 		"(the second scan), resreap reads fd tables, one readlink per fd, until it has found "+
 		"the owner of every persistent socket: same uid as the socket first, then processes "+
 		"already known to hold a CLOSE_WAIT socket, then fewest fds first "+
-		"(`health/closewait.go`, `compareWalk`). `resreap watch --once` without `-f` judges every "+
+		"(`health/owners.go`, `compareWalk`), the top of every table before the rest of any. `resreap watch --once` without `-f` judges every "+
 		"process on the host; `-f HOLDER` is `-f '%s'`, which selects the holder alone. `ss -tnp` reads every fd of every "+
 		"process whatever holds what. %d rounds.\n\n", sizeLabel(w0.Scan.Target), r.Config.CloseWait, HolderPattern, w0.Scan.Rounds)
 	p("| CLOSE_WAIT held by | command | readlinks | fd tables read | CPU median | × floor |\n")

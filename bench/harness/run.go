@@ -46,8 +46,13 @@ type Config struct {
 	// with that many ops per case while the SupervisorAt load is up.
 	TickOps int
 	// Baseline, when set, is another resreap binary (an earlier build)
-	// measured at rest too, health checks on, beside this one.
+	// measured at rest too, health checks on, beside this one, and in
+	// every case of the cost section.
 	Baseline string
+
+	// Cost, when Cost.At > 0, runs the cost section (cost.go): the five
+	// points of issue 23 for this build and Baseline.
+	Cost CostConfig
 
 	Chart string // file name of the chart inside OutDir ("scan-cost.svg")
 
@@ -69,6 +74,7 @@ type Report struct {
 	Tick     []TickResult
 	Restart  *RestartResult
 	Detect   *DetectResult
+	Cost     *CostResult
 	Failures []string // measurements that could not be made, and why
 }
 
@@ -152,6 +158,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			w.Scan = *res
 			rep.Walks = append(rep.Walks, w)
 		}
+	}
+
+	if cfg.Cost.At > 0 && ctx.Err() == nil {
+		rep.Cost = measureCost(ctx, cfg, logf, fail)
 	}
 
 	rep.Elapsed = time.Since(rep.Started)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,11 @@ func parseWalkLog(log []byte) (WalkCount, error) {
 // only the one holding the CLOSE_WAIT sockets: its worker command line is
 // the only one with "-close-wait N", N > 0 (bench/cmd/sockload).
 const HolderPattern = `-worker .*-close-wait [1-9]`
+
+// TaggedHolder is HolderPattern for a load started with tag (StartLoadIn):
+// it selects that load's holder alone, whatever other loads run on the
+// host (another engineer's benchmark, say).
+func TaggedHolder(tag string) string { return HolderPattern + `.* -tag ` + regexp.QuoteMeta(tag) + `$` }
 
 // WalkTools is the owner-walk comparison: the floor, `resreap watch --once`
 // over every process and over the holder alone (-f), and `ss -tnp`, which

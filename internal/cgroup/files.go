@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/resreap/resreap/internal/procfile"
 )
 
 // writeFile writes value to a cgroup interface file in one write(2). The
@@ -69,9 +71,31 @@ func parsePIDs(data []byte) ([]int, error) {
 	return pids, nil
 }
 
+// smallFile bounds the files readFile reads in one go: cgroup.events,
+// cgroup.stat, cgroup.freeze, a /proc/<pid>/cgroup, a cgroup.procs of a
+// few processes.
+const smallFile = 1024
+
+// readFile is os.ReadFile of a small cgroup or /proc file, without an
+// os.File and its growing buffer (procfile): a stop of 500 children
+// reads four such files per signal and per wait, and os.ReadFile was a
+// third of its CPU. A file that fills the buffer is read again with
+// os.ReadFile. Errors are *os.PathError, as os.ReadFile's.
+func readFile(path string) ([]byte, error) {
+	var buf [smallFile]byte
+	n, err := procfile.Read(path, buf[:])
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if n == len(buf) {
+		return os.ReadFile(path)
+	}
+	return append([]byte(nil), buf[:n]...), nil
+}
+
 // readKeyValues reads and parses a flat-keyed file, naming it in errors.
 func readKeyValues(path string) (map[string]uint64, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}

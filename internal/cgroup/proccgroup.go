@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -25,7 +24,7 @@ func ProcCgroup(pid int) (string, error) {
 func selfCgroup() (string, error) { return readProcCgroup("/proc/self/cgroup") }
 
 func readProcCgroup(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return "", err
 	}
@@ -35,6 +34,11 @@ func readProcCgroup(path string) (string, error) {
 	}
 	return p, nil
 }
+
+// ParseProcCgroup is ProcCgroup on the contents of a /proc/<pid>/cgroup
+// file its caller read: the watchdog reads one per candidate at every
+// tick, into a buffer it reuses.
+func ParseProcCgroup(data []byte) (string, error) { return parseProcCgroup(data) }
 
 // parseProcCgroup finds the cgroup2 line ("0::/path") of a /proc/<pid>/cgroup
 // file (cgroups(7)); v1 lines ("4:memory:/x", "9:name=systemd:/") are

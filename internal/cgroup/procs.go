@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -24,7 +23,7 @@ func (g Group) Procs() ([]int, error) {
 }
 
 func readProcs(file string) ([]int, error) {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup procs: %w", err)
 	}
@@ -36,8 +35,16 @@ func readProcs(file string) ([]int, error) {
 }
 
 // treeProcs returns the PIDs in the cgroup and in all its descendants.
-// Cgroups removed during the walk are skipped: they were empty.
+// Cgroups removed during the walk are skipped: they were empty. A cgroup
+// without descendants, as a child's leaf usually is, is read without
+// listing its directory of thirty-odd files: kernfs gives a directory two
+// links plus one per subdirectory, so one stat tells (a count under two
+// says nothing, and the tree is walked).
 func (g Group) treeProcs() ([]int, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(g.dir, &st); err == nil && st.Nlink == 2 {
+		return readProcs(g.file("cgroup.procs"))
+	}
 	var all []int
 	err := filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

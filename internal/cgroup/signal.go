@@ -80,11 +80,15 @@ func (g Group) signal(ctx context.Context, sig unix.Signal, cont bool) (int, err
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	seen := map[int]bool{}
+	if n, done, err := g.signalAlone(ctx, sig, cont, seen); done {
+		return n, err
+	}
 	fz, err := g.freeze(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("signal cgroup %s: %w", g.dir, err)
 	}
-	n, err := g.signalRounds(ctx, sig, cont)
+	n, err := g.signalRounds(ctx, sig, cont, seen)
 	if terr := fz.unfreeze(); terr != nil {
 		note(ctx, HelperFreeze, terr)
 		err = errors.Join(err, terr)
@@ -92,11 +96,46 @@ func (g Group) signal(ctx context.Context, sig unix.Signal, cont bool) (int, err
 	return n, err
 }
 
-// signalRounds signals every PID of the tree not seen before, until a read
-// of the tree shows no new PID. On a frozen tree that is two reads. A
+// signalAlone signals a tree of one process without freezing it, and
+// reports whether that was all (done): the tree held that process alone
+// (or none) at a read before the signal and at one after it. A process it
+// forked in between would show in the second read, inside the tree from
+// its fork on; and a PID cannot be freed and taken again inside a tree
+// whose only process is alive until the second read shows it gone. The
+// freeze, a write, a wait on cgroup.events and a thaw, is what a stop of
+// many children spent most of its time on, for the one process a child
+// usually is. A tree of several processes, or one that changed between
+// the reads, is left to the freeze and the rounds (done false), with the
+// process signalled already in seen.
+func (g Group) signalAlone(ctx context.Context, sig unix.Signal, cont bool, seen map[int]bool) (n int, done bool, err error) {
+	pids, err := g.treeProcs()
+	if err != nil || len(pids) > 1 {
+		return 0, false, nil // the rounds read it again, and say why
+	}
+	if len(pids) == 0 {
+		return 0, true, nil
+	}
+	pid := pids[0]
+	seen[pid] = true
+	ok, err := signalMember(pid, g.path, sig, cont)
+	if ok {
+		n = 1
+	}
+	if err != nil {
+		note(ctx, HelperSignal, err)
+		return n, true, fmt.Errorf("signal cgroup %s: %w", g.dir, err)
+	}
+	after, err := g.treeProcs()
+	if err == nil && (len(after) == 0 || len(after) == 1 && after[0] == pid) {
+		return n, true, nil
+	}
+	return n, false, nil
+}
+
+// signalRounds signals every PID of the tree not in seen, until a read of
+// the tree shows no new PID. On a frozen tree that is two reads. A
 // process that cannot be signalled is recorded and skipped.
-func (g Group) signalRounds(ctx context.Context, sig unix.Signal, cont bool) (int, error) {
-	seen := map[int]bool{}
+func (g Group) signalRounds(ctx context.Context, sig unix.Signal, cont bool, seen map[int]bool) (int, error) {
 	n := 0
 	var missed []error
 	for range maxSignalRounds {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,7 +117,7 @@ func TestSignalKeepsForeignFreeze(t *testing.T) {
 func TestSignalRoundsUnfrozen(t *testing.T) {
 	g := newTestGroup(t)
 	_, sleeps := startTree(t, g)
-	n, err := g.signalRounds(context.Background(), syscall.SIGTERM, false)
+	n, err := g.signalRounds(context.Background(), syscall.SIGTERM, false, map[int]bool{})
 	if err != nil || n < len(sleeps) {
 		t.Fatalf("signalRounds() = %d, %v; want at least %d", n, err, len(sleeps))
 	}
@@ -197,5 +198,57 @@ func TestSignalWithoutInotify(t *testing.T) {
 	waitEmpty(t, g)
 	if frozen, _ := os.ReadFile(g.file("cgroup.freeze")); strings.TrimSpace(string(frozen)) != "0" {
 		t.Errorf("cgroup.freeze = %q after Signal, want thawed", frozen)
+	}
+}
+
+// A tree of one process is signalled without a freeze; a tree of several
+// is left to the freeze and the rounds, nothing signalled yet.
+func TestSignalAlone(t *testing.T) {
+	g := newTestGroup(t)
+	cmd := startIn(t, g, "sleep", "600")
+	seen := map[int]bool{}
+	n, done, err := g.signalAlone(context.Background(), syscall.SIGTERM, false, seen)
+	if n != 1 || !done || err != nil || !seen[cmd.Process.Pid] {
+		t.Fatalf("signalAlone(one sleep) = %d, %v, %v; seen %v", n, done, err, seen)
+	}
+	_ = cmd.Wait()
+	waitEmpty(t, g)
+	if n, done, err := g.signalAlone(context.Background(), syscall.SIGTERM, false, seen); n != 0 || !done || err != nil {
+		t.Errorf("signalAlone(empty) = %d, %v, %v", n, done, err)
+	}
+
+	_, sleeps := startTree(t, g)
+	seen = map[int]bool{}
+	if n, done, err := g.signalAlone(context.Background(), syscall.SIGTERM, false, seen); n != 0 || done || err != nil || len(seen) != 0 {
+		t.Errorf("signalAlone(a tree) = %d, %v, %v; seen %v", n, done, err, seen)
+	}
+	for _, pid := range sleeps {
+		if !alive(pid) {
+			t.Errorf("sleep %d signalled", pid)
+		}
+	}
+}
+
+// A cgroup with a cgroup below it is read whole; one without, from its
+// own cgroup.procs.
+func TestTreeProcsLeafAndTree(t *testing.T) {
+	g := newTestGroup(t)
+	top := startIn(t, g, "sleep", "600")
+	sub, err := g.Child("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := g.treeProcs()
+	if err != nil || len(pids) != 1 || pids[0] != top.Process.Pid {
+		t.Fatalf("leaf: %v, %v", pids, err)
+	}
+	if err := sub.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(sub.Dir()) })
+	low := startIn(t, sub, "sleep", "600")
+	pids, err = g.treeProcs()
+	if err != nil || len(pids) != 2 || !slices.Contains(pids, low.Process.Pid) {
+		t.Errorf("tree: %v, %v; want the sleeps %d and %d", pids, err, top.Process.Pid, low.Process.Pid)
 	}
 }

@@ -41,6 +41,13 @@ var errGone = errors.New("cgroup removed")
 // recording either in the Faults of ctx (see WithFaults). So it never
 // returns early for want of a helper: nil always means empty.
 func (g Group) WaitEmpty(ctx context.Context) error {
+	// Read once before any watch: a stop waits here once the main process
+	// is reaped, when the cgroup is most often empty already, and an
+	// inotify instance, its watch and its place in the runtime's poller
+	// cost more than the read.
+	if ev, err := g.events(); err == nil && ev["populated"] == 0 {
+		return nil
+	}
 	err := g.waitEvents(ctx, func(ev map[string]uint64) bool { return ev["populated"] == 0 })
 	if errors.Is(err, errGone) {
 		return nil

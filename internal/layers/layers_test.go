@@ -22,6 +22,8 @@ var layer = map[string]int{
 	"internal/textsafe":  0, // escapes text for terminals; everything above prints
 	"internal/cgroup":    0,
 	"internal/safefs":    0,
+	"internal/procfile":  -1, // raw reads of /proc and cgroup files: imports nothing of ours
+	"internal/cadence":   0,  // fixed-rate due times for the health loop and the watchdog
 	// What resreap and its fleet agent say to each other: no etcd code,
 	// so that resreap links none (see internal/fleet/link).
 	"internal/fleet/link": 0,

@@ -44,7 +44,7 @@ func (w *watcher) act(ctx context.Context, c candidate, ev *health.Evidence) err
 	w.ev.emit(rec)
 	// Pin the process now, at judgement: whatever happens to the PID while
 	// the -c command runs, the signals can only reach this process.
-	p, err := openProcess(w.fs, c.PID, c.Start)
+	p, err := openProcess(w.procRoot, c.PID, c.Start)
 	if err != nil {
 		w.leftAlone(log, c, err)
 		return err

@@ -7,13 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/procfs"
+	"github.com/resreap/resreap/internal/procfile"
 )
 
 // candidate is a process the watch judges.
@@ -37,7 +36,8 @@ func (c candidate) key() string {
 // selector lists the candidates of one scan.
 type selector struct {
 	procRoot string
-	fs       procfs.FS
+	files    *procFiles
+	dirBuf   []byte         // getdents of procRoot
 	pattern  *regexp.Regexp // nil = every process
 	fds      bool           // -o given
 	psFilter []string       // -p arguments; nil = -o follows -f
@@ -52,21 +52,28 @@ type selector struct {
 // arguments) is reported in psErr, apart from the candidates, so that the
 // CLOSE_WAIT check keeps working; err means /proc cannot be listed.
 func (s *selector) list(ctx context.Context) (_ []candidate, psErr, err error) {
-	excluded := ancestors(s.fs, s.self)
+	if s.files == nil {
+		s.files, s.dirBuf = newProcFiles(s.procRoot, 4096), make([]byte, 16<<10)
+	}
+	excluded := ancestors(s.files, s.self)
 	var psPIDs map[int]bool
 	if s.psFilter != nil {
 		psPIDs, psErr = s.psSelect(ctx)
 	}
-	ents, err := os.ReadDir(s.procRoot)
+	// The PIDs first, then each process: a process read while the
+	// directory is still open would keep its getdents waiting.
+	var pids []int
+	err = procfile.DirNames(s.procRoot, s.dirBuf, func(name []byte) bool {
+		if pid, ok := procfile.Atoi(name); ok && !excluded[pid] {
+			pids = append(pids, pid)
+		}
+		return true
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list processes: %w", err)
 	}
 	var out []candidate
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || excluded[pid] {
-			continue
-		}
+	for _, pid := range pids {
 		if c, ok := s.read(pid, psPIDs); ok {
 			out = append(out, c)
 		}
@@ -77,15 +84,25 @@ func (s *selector) list(ctx context.Context) (_ []candidate, psErr, err error) {
 // read reads one process. The start time is read before the command
 // line: if the PID is reused in between, the candidate carries the old
 // start time, and the check made before any signal refuses the newcomer.
+// When the pattern alone can select the process, its command line is
+// read first, once more: a process the pattern does not match (most of
+// them, with -f) costs that one read.
 func (s *selector) read(pid int, psPIDs map[int]bool) (candidate, bool) {
-	st, err := readStat(s.fs, pid)
+	if s.pattern != nil && !psPIDs[pid] {
+		cmd, err := s.files.cmdline(pid)
+		if err != nil || !s.pattern.Match(cmd) {
+			return candidate{}, false
+		}
+	}
+	st, err := s.files.stat(pid)
 	if err != nil {
 		return candidate{}, false
 	}
-	cmd, err := readCmdline(s.fs, pid)
-	if err != nil || cmd == "" {
+	b, err := s.files.cmdline(pid)
+	if err != nil || len(b) == 0 {
 		return candidate{}, false // gone, a zombie, or a kernel thread (no fds of its own)
 	}
+	cmd := string(b)
 	c := candidate{PID: pid, Start: st.Start, Comm: st.Comm, Cmdline: cmd}
 	c.CloseWait = s.pattern == nil || s.pattern.MatchString(cmd)
 	if s.fds {
@@ -147,10 +164,10 @@ func parsePIDs(out []byte) (map[int]bool, error) {
 // PID namespace. They are never candidates: killing the shell or the
 // launcher that runs the watchdog would take it down too. The chain is read
 // each scan because a parent that exits hands the process to another.
-func ancestors(fs procfs.FS, pid int) map[int]bool {
+func ancestors(files *procFiles, pid int) map[int]bool {
 	out := map[int]bool{pid: true}
 	for pid > 1 {
-		st, err := readStat(fs, pid)
+		st, err := files.stat(pid)
 		if err != nil || st.PPID <= 0 || out[st.PPID] {
 			break
 		}

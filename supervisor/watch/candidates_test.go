@@ -29,13 +29,13 @@ func TestParsePIDs(t *testing.T) {
 }
 
 func TestAncestorsExcluded(t *testing.T) {
-	anc := ancestors(procFS(t), os.Getpid())
+	anc := ancestors(realProc(), os.Getpid())
 	if !anc[os.Getpid()] || !anc[os.Getppid()] || !anc[1] {
 		t.Errorf("ancestors = %v, want self, parent and 1", anc)
 	}
 	// The test process and its parent match any pattern, yet are never
 	// candidates.
-	s := &selector{procRoot: "/proc", fs: procFS(t), pattern: regexp.MustCompile(""), self: os.Getpid(), runPS: runPS}
+	s := &selector{procRoot: "/proc", pattern: regexp.MustCompile(""), self: os.Getpid(), runPS: runPS}
 	cands, psErr, err := s.list(context.Background())
 	if err != nil || psErr != nil {
 		t.Fatal(err, psErr)
@@ -68,7 +68,7 @@ func TestSelectorChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
-			s.procRoot, s.fs, s.self = "/proc", procFS(t), os.Getpid()
+			s.procRoot, s.self = "/proc", os.Getpid()
 			cands, _, err := s.list(context.Background())
 			if err != nil {
 				t.Fatal(err)

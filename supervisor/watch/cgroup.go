@@ -5,8 +5,11 @@ package watch
 import (
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/procfile"
 )
 
 // cgroups finds the cgroup of a candidate that is alone in it. Every
@@ -22,15 +25,33 @@ import (
 // a shell and its pipeline, anything in the root cgroup) is judged alone,
 // as before, by walking its fd table: the cgroup id cannot tell its
 // sockets from its neighbours'.
+//
+// Each cgroup's cgroup.procs is read once per tick, however many
+// candidates it holds: the root cgroup of a host where nothing else uses
+// cgroups may hold every process.
 type cgroups struct {
-	h cgroup.Hierarchy // zero: no cgroup2 hierarchy to read
+	h     cgroup.Hierarchy // zero: no cgroup2 hierarchy to read
+	files *procFiles       // reads /proc/<pid>/cgroup
+	// groups are the cgroups looked at during this tick, by path.
+	groups map[string]aloneIn
+	pids   []int  // cgroup.procs, reused
+	buf    []byte // reads cgroup.procs
+}
+
+// aloneIn is one cgroup as a tick saw it: the only process in it (0 when
+// it holds several, or none, or could not be read), and its id and
+// directory.
+type aloneIn struct {
+	pid int
+	id  uint64
+	dir string
 }
 
 // newCgroups detects the cgroup2 hierarchy when procRoot is the real
 // /proc (a candidate's cgroup is read from /proc/<pid>/cgroup); otherwise,
 // without a hierarchy, or when sockets do not carry their creator's cgroup
 // id (cgroup.SocketIDs), every candidate is judged by fd walk.
-func newCgroups(procRoot string) *cgroups {
+func newCgroups(procRoot string, files *procFiles) *cgroups {
 	if procRoot != "/proc" {
 		return &cgroups{}
 	}
@@ -38,8 +59,12 @@ func newCgroups(procRoot string) *cgroups {
 	if ok, _ := cgroup.SocketIDs(); err != nil || !ok {
 		return &cgroups{}
 	}
-	return &cgroups{h: h}
+	return &cgroups{h: h, files: files, groups: map[string]aloneIn{}, buf: make([]byte, 4096)}
 }
+
+// newTick forgets the cgroups read at the last tick: processes come and
+// go between ticks.
+func (c *cgroups) newTick() { clear(c.groups) }
 
 // alone returns the cgroup of pid (its id and directory) when pid is the
 // only process in it; ok is false otherwise, or when it cannot be told.
@@ -47,22 +72,45 @@ func (c *cgroups) alone(pid int) (id uint64, dir string, ok bool) {
 	if c.h.Mount == "" {
 		return 0, "", false
 	}
-	p, err := cgroup.ProcCgroup(pid)
+	b, err := c.files.read(pid, "cgroup")
 	if err != nil {
 		return 0, "", false
 	}
+	p, err := cgroup.ParseProcCgroup(b)
+	if err != nil {
+		return 0, "", false
+	}
+	in, seen := c.groups[p]
+	if !seen {
+		in = c.look(p)
+		c.groups[p] = in
+	}
+	if in.pid != pid {
+		return 0, "", false
+	}
+	return in.id, in.dir, true
+}
+
+// look reads the cgroup at path p: its only process, id and directory.
+func (c *cgroups) look(p string) aloneIn {
 	g, err := c.h.Group(p) // a " (deleted)" path of a zombie fails here
 	if err != nil {
-		return 0, "", false
+		return aloneIn{}
 	}
-	procs, err := g.Procs()
-	if err != nil || !slices.Equal(procs, []int{pid}) {
-		return 0, "", false
+	fd, err := unix.Open(g.Dir()+"/cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return aloneIn{}
 	}
-	if id, err = g.ID(); err != nil {
-		return 0, "", false
+	c.pids = procfile.AppendInts(c.pids[:0], fd, c.buf)
+	unix.Close(fd)
+	if len(c.pids) != 1 {
+		return aloneIn{}
 	}
-	return id, g.Dir(), true
+	id, err := g.ID()
+	if err != nil {
+		return aloneIn{}
+	}
+	return aloneIn{pid: c.pids[0], id: id, dir: g.Dir()}
 }
 
 // nameSamples puts pid in the samples of a verdict reached by cgroup id,

@@ -75,3 +75,50 @@ func TestSharedCgroupWalks(t *testing.T) {
 		t.Error("the helper died: --once without --act signals nothing")
 	}
 }
+
+// The cgroup of each candidate is read once per tick, however many
+// candidates share it; the next tick reads it again.
+func TestCgroupsReadOncePerTick(t *testing.T) {
+	c := newCgroups("/proc", realProc())
+	testchild.Need(t, "a cgroup2 hierarchy whose sockets carry cgroup ids", c.h.Mount != "")
+	g := cgrouptest.New(t)
+	f, err := g.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	one := testchild.Start(t, testchild.Spec{Mode: "idle", CgroupFD: int(f.Fd())})
+	shared := cgrouptest.New(t)
+	sf, err := shared.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	a := testchild.Start(t, testchild.Spec{Mode: "idle", CgroupFD: int(sf.Fd())})
+	b := testchild.Start(t, testchild.Spec{Mode: "idle", CgroupFD: int(sf.Fd())})
+
+	c.newTick()
+	id, dir, ok := c.alone(one.PID)
+	if want, _ := g.ID(); !ok || id != want || dir != g.Dir() {
+		t.Errorf("alone(%d) = %d %q %v, want %d %q", one.PID, id, dir, ok, want, g.Dir())
+	}
+	for _, pid := range []int{a.PID, b.PID} {
+		if _, _, ok := c.alone(pid); ok {
+			t.Errorf("pid %d alone in a cgroup of two", pid)
+		}
+	}
+	if len(c.groups) != 2 {
+		t.Errorf("cgroups read this tick: %v, want 2", c.groups)
+	}
+	// Within a tick the answer stands; the next tick reads again.
+	b.CloseStdin()
+	b.Wait(t)
+	if _, _, ok := c.alone(a.PID); ok {
+		t.Error("the answer of this tick changed within it")
+	}
+	testchild.WaitFor(t, "a alone in its cgroup", func() bool {
+		c.newTick()
+		_, _, ok := c.alone(a.PID)
+		return ok
+	})
+}

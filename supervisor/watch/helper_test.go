@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/procfs"
-
 	"github.com/resreap/resreap/internal/testchild"
 )
 
@@ -43,17 +41,10 @@ func leaker(t *testing.T, n int, env ...string) (*helper, string) {
 	return startHelper(t, "leak", env...), addr
 }
 
-// testContext is a context bounded well below the test timeout.
-// procFS is the real /proc as procfs reads it.
-func procFS(t testing.TB) procfs.FS {
-	t.Helper()
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
-}
+// realProc is the real /proc as the watch reads it.
+func realProc() *procFiles { return newProcFiles("/proc", 256) }
 
+// testContext is a context bounded well below the test timeout.
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

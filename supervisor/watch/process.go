@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/internal/proc"
@@ -42,8 +41,8 @@ type Process struct {
 	PID   int
 	Start uint64 // the judged start time, clock ticks since boot
 
-	fs procfs.FS
-	fd int // pidfd; -1 when the kernel has none
+	files *procFiles
+	fd    int // pidfd; -1 when the kernel has none
 }
 
 // OpenProcess pins the process pid that started at start (field 22 of
@@ -51,14 +50,10 @@ type Process struct {
 // ErrPIDReused if pid now names a process with another start time. Close
 // the Process when done.
 func OpenProcess(pid int, start uint64) (*Process, error) {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return nil, err
-	}
-	return openProcess(fs, pid, start)
+	return openProcess("/proc", pid, start)
 }
 
-func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
+func openProcess(procRoot string, pid int, start uint64) (*Process, error) {
 	fd, err := pidfdOpen(pid)
 	switch {
 	case errors.Is(err, syscall.ESRCH):
@@ -68,7 +63,7 @@ func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
 	case err != nil:
 		return nil, fmt.Errorf("pid %d: pidfd_open: %w", pid, err)
 	}
-	p := &Process{PID: pid, Start: start, fs: fs, fd: fd}
+	p := &Process{PID: pid, Start: start, files: newProcFiles(procRoot, 512), fd: fd}
 	// The start time is read after the pidfd is open: if it still matches,
 	// the process holding pid now is the judged one, and since a PID is
 	// held by one process from its start to its reaping, so was the one
@@ -83,7 +78,7 @@ func openProcess(fs procfs.FS, pid int, start uint64) (*Process, error) {
 // Verify checks that pid still names the judged process: proc.ErrGone if it
 // exited (or is a zombie), ErrPIDReused if another process now has pid.
 func (p *Process) Verify() error {
-	st, err := readStat(p.fs, p.PID)
+	st, err := p.files.stat(p.PID)
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
 		return fmt.Errorf("pid %d: %w", p.PID, proc.ErrGone)

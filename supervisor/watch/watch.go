@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/resreap/resreap/health"
+	"github.com/resreap/resreap/internal/cadence"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/signame"
@@ -76,18 +77,21 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 	if o.Once {
 		scans = health.DefaultPersist
 	}
+	// At a fixed rate (internal/cadence): a scan that acts on a process,
+	// waiting out its escalation, or that starts late, does not push the
+	// next one, and each is stamped with its due time.
+	sched := cadence.New(time.Now(), w.opts.Interval)
 	for i := 0; scans == 0 || i < scans; i++ {
-		if i > 0 {
-			if sleepCtx(ctx, w.opts.Interval); ctx.Err() != nil {
-				return w.summary(), nil
-			}
+		if !sched.Wait(ctx) {
+			return w.summary(), nil
 		}
-		if err := w.tick(ctx); err != nil {
+		if err := w.tick(ctx, sched.Stamp(time.Now())); err != nil {
 			return w.summary(), err
 		}
 		if ctx.Err() != nil {
 			return w.summary(), nil
 		}
+		sched.Advance(time.Now())
 	}
 	if o.Once && !o.JSON && w.sum.Verdicts == 0 {
 		fmt.Fprintf(w.ev.out, "no process to act on (%d candidates, reader %s)\n", w.sum.Candidates, w.sum.Reader)
@@ -99,7 +103,6 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 type watcher struct {
 	opts     Options
 	procRoot string
-	fs       procfs.FS
 	reaper   *proc.Reaper // starts the -c command
 	log      zerolog.Logger
 	sel      *selector
@@ -129,12 +132,14 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	w := &watcher{opts: o, procRoot: root, fs: pfs, log: env.Log, reaper: env.Reaper}
+	w := &watcher{opts: o, procRoot: root, log: env.Log, reaper: env.Reaper}
 	if w.reaper == nil && o.Command != "" {
 		w.reaper = proc.NewPIDReaper(env.Log)
 	}
-	w.sel = &selector{procRoot: root, fs: pfs, pattern: o.Pattern, fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
-	w.cg = newCgroups(root)
+	files := newProcFiles(root, 4096)
+	w.sel = &selector{procRoot: root, files: files, dirBuf: make([]byte, 16<<10), pattern: o.Pattern,
+		fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
+	w.cg = newCgroups(root, files)
 	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
@@ -174,22 +179,23 @@ func (w *watcher) summary() Summary {
 	return w.sum
 }
 
-// tick is one scan: list the candidates, judge them all at once, act on
-// the unhealthy ones concurrently (each escalation waits on its own
-// process), and return when every action is done.
-func (w *watcher) tick(ctx context.Context) error {
+// tick is one scan, due at at: list the candidates, judge them all at
+// once, act on the unhealthy ones concurrently (each escalation waits on
+// its own process), and return when every action is done.
+func (w *watcher) tick(ctx context.Context, at time.Time) error {
 	t0 := time.Now()
 	cands, psErr, err := w.sel.list(ctx)
 	if err != nil {
 		return err
 	}
 	w.notePSError(psErr)
+	w.cg.newTick()
 	targets := make([]health.Target, len(cands))
 	for i, c := range cands {
 		targets[i] = w.target(c)
 	}
 	w.scan.Prune(targets) // processes that are gone, or no longer match
-	res := w.scan.Scan(targets)
+	res := w.scan.ScanAt(targets, at)
 	for i, r := range res {
 		if targets[i].Cgroup != 0 {
 			nameSamples(r, cands[i].PID)

@@ -312,7 +312,7 @@ func TestOtherSignal(t *testing.T) {
 // on its PID: the one a recycled PID would show. Nothing is signalled.
 func TestPIDReuseNotSignalled(t *testing.T) {
 	h, _ := leaker(t, 3)
-	st, err := readStat(procFS(t), h.PID)
+	st, err := realProc().stat(h.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestPIDReuseNotSignalled(t *testing.T) {
 // whatever holds the PID next.
 func TestPidfdPinsExitedProcess(t *testing.T) {
 	h := startHelper(t, "idle")
-	st, err := readStat(procFS(t), h.PID)
+	st, err := realProc().stat(h.PID)
 	if err != nil {
 		t.Fatal(err)
 	}

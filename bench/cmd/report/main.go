@@ -43,10 +43,35 @@ func main() {
 	flag.IntVar(&cfg.Restarts, "restarts", 200, "`restarts` timed for the restart latency")
 	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency")
 	flag.StringVar(&cfg.Baseline, "baseline", os.Getenv("RESREAP_BENCH_BASELINE"),
-		"also measure this resreap `binary` (an earlier build) at rest, beside this one; default $RESREAP_BENCH_BASELINE")
+		"also measure this resreap `binary` (an earlier build) at rest and in the cost section, beside this one; default $RESREAP_BENCH_BASELINE")
+	cc := &cfg.Cost
+	var costMem string
+	flag.IntVar(&cc.At, "cost-at", 36000, "run the cost section (issue 23) with this many `sockets` on the host for the watchdog cases (0: skip)")
+	flag.IntVar(&cc.CloseWait, "cost-close-wait", 100, "CLOSE_WAIT `sockets` the leaker of the watchdog cases holds")
+	flag.IntVar(&cc.Foreign, "cost-foreign", 20, "CLOSE_WAIT `sockets` another process holds beside the leaker")
+	flag.IntVar(&cc.Rounds, "cost-rounds", 7, "measured `rounds` of the watchdog and stop/start comparisons")
+	flag.IntVar(&cc.Leaks, "cost-leaks", 100, "`leaks` timed per detection case")
+	flag.IntVar(&cc.Leakers, "cost-leakers", 10, "leaking `children` at once in a detection case")
+	flag.StringVar(&costMem, "cost-mem", "50,500", "children `counts` of the memory case, comma-separated")
+	flag.DurationVar(&cc.MemFor, "cost-mem-for", 30*time.Second, "`duration` of each memory sample run")
+	flag.IntVar(&cc.Many, "cost-many", 500, "`children` started and stopped together (0: skip)")
+	flag.StringVar(&cc.ForkFloor, "forkfloor", "bin/forkfloor", "forkfloor `binary` (bench/cmd/forkfloor), the floor of starting and stopping")
 	flag.Parse()
 
+	if cc.At > 0 {
+		for _, s := range strings.Split(costMem, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(os.Stderr, "report: bad -cost-mem %q\n", s)
+				os.Exit(2)
+			}
+			cc.Mem = append(cc.Mem, n)
+		}
+	}
 	for _, s := range strings.Split(sizes, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue // -sizes "": no scan comparison
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			fmt.Fprintf(os.Stderr, "report: bad size %q\n", s)
@@ -57,6 +82,9 @@ func main() {
 	paths := []*string{&cfg.Resreap, &cfg.Sockload, &cfg.Child}
 	if cfg.Baseline != "" {
 		paths = append(paths, &cfg.Baseline)
+	}
+	if cc.At > 0 {
+		paths = append(paths, &cc.ForkFloor)
 	}
 	for _, p := range paths {
 		if _, err := os.Stat(*p); err != nil {

@@ -15,7 +15,9 @@
 // most fds of all; with -close-wait-apart, by a worker of their own that
 // holds nothing else (a small leaker beside large healthy processes). The
 // worker command lines say which: only the holder has "-close-wait N" with
-// N > 0.
+// N > 0. With -holder-cgroup DIR the holder starts inside that cgroup v2
+// directory (clone3 CLONE_INTO_CGROUP), alone there as a systemd service
+// is: its sockets then carry that cgroup's id.
 //
 // sockload prints one line starting with "ready" when every socket is in
 // place, then waits. It stops its workers and exits on SIGTERM, SIGINT or
@@ -64,6 +66,8 @@ func mainMain(args []string) int {
 	sockets := fs.Int("sockets", 0, "target socket `count`: established sockets + CLOSE_WAIT sockets (overrides -conns)")
 	closeWait := fs.Int("close-wait", 100, "CLOSE_WAIT `sockets` to hold")
 	apart := fs.Bool("close-wait-apart", false, "hold the CLOSE_WAIT sockets in a worker of their own (default: in the first worker)")
+	holderCgroup := fs.String("holder-cgroup", "", "start the worker holding the CLOSE_WAIT sockets inside this cgroup v2 `directory`")
+	tag := fs.String("tag", "", "end every worker's command line with \"-tag TAG\", so that a pattern can tell this load's workers from another's")
 	perWorker := fs.Int("per-worker", 8500, "at most this many `connections` per worker process (2 fds each)")
 	ipv6 := fs.Bool("ipv6", true, "put part of the load on [::1] when IPv6 loopback is available")
 	watchStdin := fs.Bool("watch-stdin", true, "exit when standard input reaches end of file")
@@ -104,7 +108,11 @@ func mainMain(args []string) int {
 	var workers []*harness.ReadyProc
 	defer func() { stopWorkers(workers) }()
 	for _, p := range plan {
-		w, err := startWorker(self, p)
+		cg := ""
+		if p.closeWait > 0 {
+			cg = *holderCgroup
+		}
+		w, err := startWorker(self, p, cg, *tag)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sockload:", err)
 			return 1
@@ -204,15 +212,29 @@ func loopbackV6() bool {
 	return true
 }
 
-// startWorker starts the worker process of one share of the load.
-func startWorker(self string, p workerPlan) (*harness.ReadyProc, error) {
-	cmd := exec.Command(self, "-worker",
+// startWorker starts the worker process of one share of the load, inside
+// the cgroup directory cgroup when it is not "", its command line ending
+// with "-tag TAG" when tag is not "".
+func startWorker(self string, p workerPlan, cgroup, tag string) (*harness.ReadyProc, error) {
+	args := []string{"-worker",
 		"-addr", p.addr,
 		"-conns", strconv.Itoa(p.conns),
 		"-close-wait", strconv.Itoa(p.closeWait),
-		"-cw6="+strconv.FormatBool(p.cwAddr6))
+		"-cw6=" + strconv.FormatBool(p.cwAddr6)}
+	if tag != "" {
+		args = append(args, "-tag", tag)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cgroup != "" {
+		dir, err := os.Open(cgroup)
+		if err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		defer dir.Close() // only needed until the clone
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	}
 	w, err := harness.StartReady(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
@@ -240,6 +262,7 @@ func workerMain(args []string) int {
 	conns := fs.Int("conns", 0, "established connections")
 	closeWait := fs.Int("close-wait", 0, "CLOSE_WAIT sockets")
 	cw6 := fs.Bool("cw6", false, "put half of the CLOSE_WAIT sockets on [::1]")
+	fs.String("tag", "", "a mark on the command line, unused")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

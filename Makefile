@@ -76,6 +76,15 @@ test-deps:
 	@command -v ss >/dev/null && command -v ps >/dev/null && command -v etcd >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps etcd-server; }
 
+## generate: rebuild the BPF object of health/bpf (closewait.c) and its Go
+## binding with bpf2go; installs clang, llvm and libbpf's headers when
+## missing. The results are committed: a build needs none of these.
+.PHONY: generate
+generate:
+	@command -v clang >/dev/null && command -v llvm-strip >/dev/null && test -f /usr/include/bpf/bpf_helpers.h || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends clang llvm libbpf-dev; }
+	$(GO) generate ./health/bpf/
+
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -103,13 +103,18 @@ func entryOf(k uint64, v *closewaitCwValue) Entry {
 func valueOf(e Entry) closewaitCwValue {
 	v := closewaitCwValue{Entered: uint64(e.Entered), Cgroup: e.Cgroup, Inode: e.Inode, Netns: e.Netns,
 		Uid: e.UID, Lport: e.Local.Port(), Rport: e.Remote.Port(), Family: e.Family}
-	if e.Family == unix.AF_INET {
-		l, r := e.Local.Addr().As4(), e.Remote.Addr().As4()
-		copy(v.Local[:], l[:])
-		copy(v.Remote[:], r[:])
-	} else {
-		v.Local, v.Remote = e.Local.Addr().As16(), e.Remote.Addr().As16()
+	put := func(dst *[16]byte, a netip.Addr) {
+		if e.Family == unix.AF_INET {
+			if a = a.Unmap(); a.Is4() {
+				v4 := a.As4()
+				copy(dst[:], v4[:])
+			}
+			return
+		}
+		*dst = a.As16()
 	}
+	put(&v.Local, e.Local.Addr())
+	put(&v.Remote, e.Remote.Addr())
 	return v
 }
 

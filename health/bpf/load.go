@@ -86,6 +86,22 @@ func (p *Program) Close() error {
 	return errors.Join(err, p.objs.Close())
 }
 
+// IDs returns the kernel's ids of the program and of its map, by which
+// the kernel lists what is loaded (bpftool prog, bpftool map).
+func (p *Program) IDs() (prog, m uint32, err error) {
+	pi, err := p.objs.InetSockSetState.Info()
+	if err != nil {
+		return 0, 0, err
+	}
+	mi, err := p.objs.Closewait.Info()
+	if err != nil {
+		return 0, 0, err
+	}
+	pid, _ := pi.ID()
+	mid, _ := mi.ID()
+	return uint32(pid), uint32(mid), nil
+}
+
 // MapSize is the number of entries the map holds.
 func (p *Program) MapSize() int { return p.size }
 
@@ -100,7 +116,7 @@ func Why(err error) string {
 		return "the kernel's verifier refused the program: " + ve.Error()
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		return "not permitted: loading BPF needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (" + err.Error() + ")"
-	case errors.Is(err, btf.ErrNotSupported), errors.Is(err, btf.ErrNotFound), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, btf.ErrNotFound), errors.Is(err, os.ErrNotExist):
 		return "the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): " + err.Error()
 	case errors.Is(err, ebpf.ErrNotSupported), errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP):
 		return "the kernel is too old for the program (tp_btf, socket cookies in tracing programs: Linux 5.12): " + err.Error()

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
@@ -58,6 +59,9 @@ type Info struct {
 	// HistoryPending is how many events wait for the history now: being
 	// written, or kept in order for a retry after a failed write.
 	HistoryPending int
+	// HealthSource says where the health scan's CLOSE_WAIT sockets come
+	// from (the BPF event source or a dump) and why; zero before Run.
+	HealthSource health.SourceInfo
 }
 
 // Info returns what the supervisor says about itself.
@@ -65,7 +69,7 @@ func (s *Supervisor) Info() Info {
 	mode, detail := s.Ownership()
 	in := Info{PID: os.Getpid(), Ownership: mode, OwnershipDetail: detail, DryRun: s.opts.DryRun}
 	s.mu.Lock()
-	q1, q2, rec, own := s.stdout, s.stderr, s.rec, s.own
+	q1, q2, rec, own, scanner := s.stdout, s.stderr, s.rec, s.own, s.scanner
 	in.Started = s.started
 	for _, f := range s.files {
 		in.OutputLost += f.q.Lost()
@@ -79,6 +83,9 @@ func (s *Supervisor) Info() Info {
 	}
 	if own != nil {
 		in.StopHelperErrors = own.faultCounts()
+	}
+	if scanner != nil {
+		in.HealthSource = scanner.Source()
 	}
 	return in
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
@@ -105,6 +106,7 @@ type Supervisor struct {
 	own      *owner          // how children are owned, set by Run
 	started  time.Time       // when Run began
 	rec      *recorder       // writes the history, set by Run
+	scanner  *health.Scanner // the health loop's, set by Run: Info tells its source
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
 	fleet    *fleetLink      // guarded by mu; nil without [fleet]
@@ -160,10 +162,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.own = own
 	s.mu.Unlock()
 	own.logMode()
-	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
+	hl, err := newHealthLoop(s, cfg.Supervisor)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.scanner = hl.scanner
+	s.mu.Unlock()
 	s.recoverOrphans(cfg.Children)
 	s.mu.Lock()
 	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")

@@ -22,7 +22,7 @@ func (h adapter) Status() (Supervisor, []ChildStatus) {
 	in := h.s.Info()
 	sup := Supervisor{PID: in.PID, Started: in.Started, Ownership: in.Ownership, OwnershipDetail: in.OwnershipDetail,
 		DryRun: in.DryRun, OutputLost: in.OutputLost, HistoryDropped: in.HistoryDropped, HistoryFailed: in.HistoryFailed,
-		HistoryPending: in.HistoryPending}
+		HistoryPending: in.HistoryPending, HealthSource: in.HealthSource.Name, HealthSourceWhy: in.HealthSource.Why}
 	var out []ChildStatus
 	for _, st := range h.s.Status() {
 		cs := toControlStatus(st)

@@ -155,7 +155,7 @@ func DefaultOptions() Options {
 // error can say which flag and which value are wrong.
 type rawFlags struct {
 	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader, source, commandTimeout string
-	foreign                                                                                      []string
+	foreign                                                                                              []string
 }
 
 // Parse reads the command line of "resreap watch" (without the command

@@ -99,6 +99,16 @@ bench: build bench-deps
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench
 	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
 
+## bench-sources: only the CLOSE_WAIT sources (the health tick with the BPF
+## event source and with the dump at 1k..300k sockets, the program's cost
+## to a connection-heavy load, detection latency with both); writes
+## bench/sources.md (~5 minutes); make bench measures the same into results.md
+.PHONY: bench-sources
+bench-sources: build bench-deps
+	$(GO) build -o bin/sockload ./bench/cmd/sockload
+	$(GO) build -o bin/benchchild ./bench/cmd/benchchild
+	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench -sources-only -output sources.md
+
 ## bench-deps: install ss (iproute2) and netstat (net-tools) when missing
 .PHONY: bench-deps
 bench-deps:

@@ -41,13 +41,29 @@ type Config struct {
 	IdleChildren int
 	IdleFor      time.Duration
 	Restarts     int
-	Detections   int
+	Detections   int // per source (bpf, dump)
 	// TickOps, when > 0, runs the health-tick benchmark (MeasureTick)
 	// with that many ops per case while the SupervisorAt load is up.
 	TickOps int
 	// Baseline, when set, is another resreap binary (an earlier build)
 	// measured at rest too, health checks on, beside this one.
 	Baseline string
+
+	// SourceSizes are the socket table sizes at which a health tick with
+	// the BPF event source and with the netlink dump are compared
+	// (MeasureSourceTicks), SourceTicks ticks per source at each size;
+	// none compares nothing.
+	SourceSizes []int
+	SourceTicks int
+	// ConnRounds, when > 0, measures the BPF program's cost to a
+	// connection-heavy load (MeasureConnCost): that many rounds of
+	// ConnRound with it and as many without.
+	ConnRounds int
+	ConnRound  time.Duration
+	// SourcesOnly measures the sources alone (SourceSizes, ConnRounds
+	// and the detection latency with both) and writes OutDir/Output.
+	SourcesOnly bool
+	Output      string // the report's file name in OutDir; "" is results.md
 
 	Chart string // file name of the chart inside OutDir ("scan-cost.svg")
 
@@ -68,7 +84,11 @@ type Report struct {
 	IdleBase *IdleResult // Config.Baseline, health checks on
 	Tick     []TickResult
 	Restart  *RestartResult
-	Detect   *DetectResult
+	Detect   *DetectResult // health.source = bpf
+	// DetectDump is Detect with health.source = dump.
+	DetectDump *DetectResult
+	Sources    []SourceTick
+	Conn       *ConnCost
 	Failures []string // measurements that could not be made, and why
 }
 
@@ -119,7 +139,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		return res
 	}
-	for _, size := range cfg.Sizes {
+	sizes := cfg.Sizes
+	if cfg.SourcesOnly {
+		sizes = nil
+		cfg.QuietAt, cfg.WalkAt = 0, 0
+	}
+	for _, size := range sizes {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
@@ -154,6 +179,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
+	measureSources(ctx, cfg, rep, logf, fail)
+
 	rep.Elapsed = time.Since(rep.Started)
 	rep.Machine.LoadEnd = loadAvg()
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
@@ -164,7 +191,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			fail("chart", err)
 		}
 	}
-	f, err := os.Create(filepath.Join(cfg.OutDir, "results.md"))
+	name := cfg.Output
+	if name == "" {
+		name = "results.md"
+	}
+	f, err := os.Create(filepath.Join(cfg.OutDir, name))
 	if err != nil {
 		return rep, err
 	}
@@ -230,14 +261,66 @@ func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(s
 				r.Child.Median, r.Child.P99, r.History.Median, r.Exec.Median)
 		}
 	}
-	if cfg.Detections > 0 {
-		logf("detection latency: %d leaks", cfg.Detections)
-		if r, err := MeasureDetection(ctx, cfg.Resreap, cfg.Child, sub("detect"), cfg.Detections); err != nil {
-			fail("detection latency", err)
-		} else {
-			rep.Detect = &r
-			logf("  leak → TERM median %s, leak → restarted median %s (max %s)",
-				r.LeakToTerm.Median, r.LeakToStart.Median, r.LeakToStart.Max)
+	measureDetections(ctx, cfg, rep, sub, logf, fail)
+}
+
+// measureDetections times the detection latency with each source.
+func measureDetections(ctx context.Context, cfg Config, rep *Report, sub func(string) string, logf func(string, ...any), fail func(string, error)) {
+	if cfg.Detections <= 0 {
+		return
+	}
+	for _, src := range []string{"bpf", "dump"} {
+		logf("detection latency, health.source = %s: %d leaks", src, cfg.Detections)
+		r, err := MeasureDetection(ctx, cfg.Resreap, cfg.Child, sub("detect-"+src), src, cfg.Detections)
+		if err != nil {
+			fail("detection latency ("+src+")", err)
+			continue
 		}
+		logf("  leak → TERM median %s, leak → restarted median %s (max %s)",
+			r.LeakToTerm.Median, r.LeakToStart.Median, r.LeakToStart.Max)
+		if src == "bpf" {
+			rep.Detect = &r
+		} else {
+			rep.DetectDump = &r
+		}
+	}
+}
+
+// measureSources compares the health tick with the BPF event source and
+// with the dump at each of SourceSizes, the program's cost to a
+// connection-heavy load, and (with SourcesOnly) the detection latency with
+// both sources.
+func measureSources(ctx context.Context, cfg Config, rep *Report, logf func(string, ...any), fail func(string, error)) {
+	if len(cfg.SourceSizes) > 0 && cfg.SourceTicks > 0 && ctx.Err() == nil {
+		rep.Sources = MeasureSourceTicksAt(ctx, cfg.Sockload, cfg.SourceSizes, cfg.CloseWait, cfg.SourceTicks, 5, logf)
+		for _, s := range rep.Sources {
+			if s.Err != "" {
+				fail(fmt.Sprintf("source ticks at %d sockets", s.Target), errors.New(s.Err))
+			}
+		}
+	}
+	if cfg.ConnRounds > 0 && ctx.Err() == nil {
+		logf("connections per second with and without the BPF program: %d rounds of %s each", cfg.ConnRounds, cfg.ConnRound)
+		c, err := MeasureConnCost(ctx, cfg.ConnRounds, 8, cfg.ConnRound)
+		if err != nil {
+			fail("connection cost", err)
+		} else {
+			rep.Conn = &c
+			logf("  without %.0f/s, with %.0f/s (%d entries into CLOSE_WAIT seen)", c.Without, c.With, c.Events)
+		}
+	}
+	if cfg.SourcesOnly && ctx.Err() == nil {
+		tmp, err := os.MkdirTemp("", "resreap-bench-")
+		if err != nil {
+			fail("detection latency", err)
+			return
+		}
+		defer os.RemoveAll(tmp)
+		sub := func(name string) string {
+			d := filepath.Join(tmp, name)
+			_ = os.MkdirAll(d, 0o755)
+			return d
+		}
+		measureDetections(ctx, cfg, rep, sub, logf, fail)
 	}
 }

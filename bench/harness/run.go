@@ -89,7 +89,7 @@ type Report struct {
 	DetectDump *DetectResult
 	Sources    []SourceTick
 	Conn       *ConnCost
-	Failures []string // measurements that could not be made, and why
+	Failures   []string // measurements that could not be made, and why
 }
 
 // Run measures, writes OutDir/results.md and the chart, and returns the

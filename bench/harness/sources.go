@@ -24,7 +24,7 @@ type SourceTick struct {
 	// over a minute of 1 s ticks, what the event source's cross-check
 	// adds per tick.
 	BPF, Dump, CrossCheck time.Duration
-	Err string
+	Err                   string
 }
 
 // MeasureSourceTicks times Scans of one target (this process: its

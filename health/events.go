@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +93,14 @@ func (r *eventReader) Close() error {
 func (r *eventReader) describe() string {
 	check := "never"
 	if r.opts.CrossCheck > 0 {
-		check = "every " + r.opts.CrossCheck.String()
+		s := r.opts.CrossCheck.String() // "1m0s" says "1m"
+		if strings.HasSuffix(s, "m0s") {
+			s = s[:len(s)-2]
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = s[:len(s)-2]
+		}
+		check = "every " + s
 	}
 	return fmt.Sprintf("BPF program on inet_sock_set_state, map of %d sockets; netlink dump at start, after an overflow, and %s per network namespace as a cross-check",
 		r.prog.MapSize(), check)

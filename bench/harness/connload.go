@@ -27,6 +27,11 @@ type ConnCost struct {
 	// every round's figure, in order.
 	Without, With       float64
 	WithoutAll, WithAll []float64
+	// CPUWithout and CPUWith are the medians of this process's CPU
+	// (server and clients, user + system) per connection: less swayed
+	// than the rate by other work on the machine, and where the program's
+	// own cost shows (it runs in the kernel on behalf of these sockets).
+	CPUWithout, CPUWith time.Duration
 	// Events is how many times the program saw a socket enter CLOSE_WAIT
 	// during the rounds with it loaded: one per connection (the client's
 	// end, closed by the server first).
@@ -52,8 +57,10 @@ func MeasureConnCost(ctx context.Context, rounds, clients int, d time.Duration) 
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/"
-	round := func() float64 {
+	var cpuWithout, cpuWith []time.Duration
+	round := func(cpu *[]time.Duration) float64 {
 		var n atomic.Int64
+		before := rusageCPU()
 		rctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -78,26 +85,30 @@ func MeasureConnCost(ctx context.Context, rounds, clients int, d time.Duration) 
 		}
 		start := time.Now()
 		wg.Wait()
+		if cpu != nil && n.Load() > 0 {
+			*cpu = append(*cpu, (rusageCPU()-before)/time.Duration(n.Load()))
+		}
 		return float64(n.Load()) / time.Since(start).Seconds()
 	}
-	round() // warm up
+	round(nil) // warm up
 	for i := range 2 * rounds {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		if i%2 == 0 {
-			res.WithoutAll = append(res.WithoutAll, round())
+			res.WithoutAll = append(res.WithoutAll, round(&cpuWithout))
 			continue
 		}
 		p, err := bpf.Load(bpf.Options{})
 		if err != nil {
 			return res, fmt.Errorf("load the program: %s", bpf.Why(err))
 		}
-		res.WithAll = append(res.WithAll, round())
+		res.WithAll = append(res.WithAll, round(&cpuWith))
 		c, _ := p.Counters()
 		res.Events += c.Entered
 		p.Close()
 	}
 	res.Without, res.With = median(res.WithoutAll), median(res.WithAll)
+	res.CPUWithout, res.CPUWith = medianDur(cpuWithout), medianDur(cpuWith)
 	return res, nil
 }

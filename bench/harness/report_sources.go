@@ -46,11 +46,14 @@ func (r *Report) writeSources(p func(string, ...any)) {
 			"loaded (%d rounds each, after a warm-up round). Every connection passes CLOSE_WAIT on the "+
 			"client's side: the program added and removed %d entries in the rounds with it.\n\n",
 			c.Clients, c.RoundTime, c.Rounds, c.Events)
-		p("| | connections per second, median | every round |\n|---|---:|---|\n")
-		p("| without the program | %.0f | %s |\n", c.Without, floats(c.WithoutAll))
-		p("| with the program | %.0f | %s |\n", c.With, floats(c.WithAll))
-		if c.Without > 0 {
-			p("\nWith ÷ without: %.3f.\n\n", c.With/c.Without)
+		p("| | connections per second, median | CPU per connection, median | every round (connections per second) |\n|---|---:|---:|---|\n")
+		p("| without the program | %.0f | %s | %s |\n", c.Without, us(c.CPUWithout), floats(c.WithoutAll))
+		p("| with the program | %.0f | %s | %s |\n", c.With, us(c.CPUWith), floats(c.WithAll))
+		if c.Without > 0 && c.CPUWithout > 0 {
+			p("\nWith ÷ without: %.3f connections per second, %.3f CPU per connection. CPU is this "+
+				"process's (server and clients, user + system, getrusage), which the program's work on its "+
+				"sockets is charged to; the rate also moves with whatever else the machine runs.\n\n",
+				c.With/c.Without, float64(c.CPUWith)/float64(c.CPUWithout))
 		}
 	}
 	r.writeDetection(p)

@@ -45,8 +45,8 @@ func main() {
 	var sourceSizes string
 	flag.StringVar(&sourceSizes, "source-sizes", "1000,10000,100000,300000", "socket table `sizes` at which the BPF event source and the dump are compared (\"\": none)")
 	flag.IntVar(&cfg.SourceTicks, "source-ticks", 100, "health `ticks` per source and size")
-	flag.IntVar(&cfg.ConnRounds, "conn-rounds", 5, "`rounds` of a connection-heavy load with and without the BPF program, each (0: skip)")
-	flag.DurationVar(&cfg.ConnRound, "conn-round", 3*time.Second, "`duration` of one round of the connection-heavy load")
+	flag.IntVar(&cfg.ConnRounds, "conn-rounds", 9, "`rounds` of a connection-heavy load with and without the BPF program, each (0: skip)")
+	flag.DurationVar(&cfg.ConnRound, "conn-round", 2*time.Second, "`duration` of one round of the connection-heavy load")
 	flag.BoolVar(&cfg.SourcesOnly, "sources-only", false, "measure the CLOSE_WAIT sources alone (ticks, connection cost, detection) and write -output")
 	flag.StringVar(&cfg.Output, "output", "results.md", "report `file` name inside -out")
 	flag.StringVar(&cfg.Baseline, "baseline", os.Getenv("RESREAP_BENCH_BASELINE"),

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -70,6 +72,15 @@ func Load(opts Options) (*Program, error) {
 		p.objs.Close()
 		return nil, fmt.Errorf("%w: attach to inet_sock_set_state: %w", ErrLoad, err)
 	}
+	// The relocations read the kernel's BTF (/sys/kernel/btf/vmlinux,
+	// 5-6 MiB) through a private mapping that is unmapped only by a
+	// cleanup once the parsed spec is collected. A supervisor at rest may
+	// not collect for minutes: collect now (the cleanup runs), and again
+	// with the heap returned to the system, so that the mapping and the
+	// parse do not sit in resreap's RSS (+7 MiB without this, +2 MiB
+	// with it, on 6.18).
+	runtime.GC()
+	debug.FreeOSMemory()
 	return p, nil
 }
 

@@ -76,6 +76,15 @@ test-deps:
 	@command -v ss >/dev/null && command -v ps >/dev/null && command -v etcd >/dev/null && command -v nginx >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends iproute2 procps etcd-server nginx-light; }
 
+## generate: rebuild the BPF object of health/bpf (closewait.c) and its Go
+## binding with bpf2go; installs clang, llvm and libbpf's headers when
+## missing. The results are committed: a build needs none of these.
+.PHONY: generate
+generate:
+	@command -v clang >/dev/null && command -v llvm-strip >/dev/null && test -f /usr/include/bpf/bpf_helpers.h || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends clang llvm libbpf-dev; }
+	$(GO) generate ./health/bpf/
+
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -117,6 +126,14 @@ bench-base:
 	git archive $(BASE) | tar -x -C bin/base-src
 	cd bin/base-src && $(GO) build -ldflags "-X main.version=$$(git -C $(CURDIR) rev-parse --short $(BASE))" -o ../resreap-base ./cmd/resreap
 	rm -rf bin/base-src
+
+## bench-sources: only the CLOSE_WAIT sources (the health tick with the BPF
+## event source and with the dump at 1k..300k sockets, the program's cost
+## to a connection-heavy load, detection latency with both); writes
+## bench/sources.md (~5 minutes); make bench measures the same into results.md
+.PHONY: bench-sources
+bench-sources: build bench-deps bench-tools
+	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -out bench -sources-only -output sources.md
 
 ## bench-deps: install ss (iproute2), netstat (net-tools), strace and etcd
 ## when missing

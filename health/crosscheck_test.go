@@ -36,7 +36,10 @@ func TestReadersAgree(t *testing.T) {
 				if a[i].CgroupID == 0 {
 					t.Errorf("netlink gave no cgroup id: %+v", a[i])
 				}
-				a[i].CgroupID = 0 // the /proc reader has no such column
+				if a[i].Cookie == 0 {
+					t.Errorf("netlink gave no cookie: %+v", a[i])
+				}
+				a[i].CgroupID, a[i].Cookie = 0, 0 // the /proc reader has no such columns
 			}
 			if !slices.Equal(a, b) {
 				t.Errorf("netlink %v\nproc    %v", a, b)

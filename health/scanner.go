@@ -99,12 +99,18 @@ type Result struct {
 // ScannerOptions configures NewScanner. The zero value reads /proc with the
 // best available socket reader and logs nowhere.
 type ScannerOptions struct {
-	ProcRoot string         // "" means "/proc"
-	Reader   string         // "auto" (""), "netlink" or "proc"; see NewReader
-	Log      zerolog.Logger // the zero Logger discards
+	ProcRoot string // "" means "/proc"
+	// Source is SourceAuto (""), SourceBPF or SourceDump: the event
+	// source, or the dump of Reader (source.go). SourceInfo says which
+	// is used and why.
+	Source string
+	Events EventOptions   // the event source's settings
+	Reader string         // the dump: "auto" (""), "netlink" or "proc"; see NewReader
+	Log    zerolog.Logger // the zero Logger discards
 	// Now is the clock for fd slopes; nil means time.Now.
 	Now func() time.Time
-	// SocketReader overrides Reader when non-nil (tests, other platforms).
+	// SocketReader overrides Source and Reader when non-nil (tests,
+	// other platforms).
 	SocketReader SocketReader
 }
 
@@ -135,6 +141,7 @@ type Scanner struct {
 	mu       sync.Mutex
 	procRoot string
 	reader   SocketReader
+	source   SourceInfo
 	log      zerolog.Logger
 	now      func() time.Time
 	ownNS    uint64
@@ -189,11 +196,14 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 		return nil, fmt.Errorf("health: %w", err)
 	}
 	r := opts.SocketReader
+	var src SourceInfo
 	if r == nil {
 		var err error
-		if r, err = NewReader(opts.Reader, root, opts.Log); err != nil {
+		if r, src, err = openSource(opts, root); err != nil {
 			return nil, err
 		}
+	} else {
+		src = SourceInfo{Name: r.Name(), Why: "set by the caller"}
 	}
 	now := opts.Now
 	if now == nil {
@@ -202,6 +212,7 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 	s := &Scanner{
 		procRoot: root,
 		reader:   r,
+		source:   src,
 		log:      opts.Log,
 		now:      now,
 		nss:      map[uint64]*nsState{},
@@ -216,8 +227,18 @@ func NewScanner(opts ScannerOptions) (*Scanner, error) {
 	return s, nil
 }
 
-// Reader names the socket reader in use ("netlink" or "proc").
+// Reader names the socket reader in use ("bpf", "netlink" or "proc").
 func (s *Scanner) Reader() string { return s.reader.Name() }
+
+// Source says where the CLOSE_WAIT sockets come from and why, with the
+// event source's counters.
+func (s *Scanner) Source() SourceInfo {
+	src := s.source
+	if ev, ok := s.reader.(*eventReader); ok {
+		src.Events = ev.Stats()
+	}
+	return src
+}
 
 // Stats returns the work counters.
 func (s *Scanner) Stats() Stats {
@@ -287,6 +308,9 @@ func (s *Scanner) scan(targets []Target, at time.Time) []Result {
 	now := at
 	if now.IsZero() {
 		now = s.now()
+	}
+	if b, ok := s.reader.(interface{ beginScan() }); ok {
+		b.beginScan()
 	}
 
 	res := make([]Result, len(targets))

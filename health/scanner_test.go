@@ -17,7 +17,7 @@ import (
 	"github.com/resreap/resreap/internal/testchild"
 )
 
-var readerKinds = []string{ReaderNetlink, ReaderProc}
+var readerKinds = []string{ReaderNetlink, ReaderProc, ReaderBPF}
 
 // newTestScanner returns a Scanner with the reader of kind. With only set,
 // the scanner sees just the sockets whose foreign endpoint is one of only:

@@ -155,6 +155,8 @@ func parseInetDiagMsg(b []byte) (s Socket, ok bool) {
 	}
 	// idiag_expires, rqueue, wqueue precede uid and inode.
 	ne := binary.NativeEndian
+	// idiag_cookie: two u32 in host order, low word first.
+	s.Cookie = uint64(ne.Uint32(b[44:])) | uint64(ne.Uint32(b[48:]))<<32
 	s.UID = ne.Uint32(b[64:])
 	s.Inode = uint64(ne.Uint32(b[68:]))
 	s.Tuple = Tuple{

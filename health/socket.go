@@ -21,6 +21,11 @@ type Socket struct {
 	// internal/cgroup's Group.ID returns. 0 means unknown: the /proc
 	// reader has no such column, and an older kernel sends no attribute.
 	CgroupID uint64
+	// Cookie is the socket cookie the kernel gives each socket (sock_diag's
+	// idiag_cookie, bpf_get_socket_cookie): the event source's key, with
+	// which it compares its map to a dump. 0 means unknown (the /proc
+	// reader).
+	Cookie uint64
 }
 
 // SocketReader lists the TCP sockets in CLOSE_WAIT of one network namespace.
@@ -28,7 +33,8 @@ type SocketReader interface {
 	// CloseWait returns the CLOSE_WAIT sockets of the network namespace of
 	// pid. The slice is owned by the reader and valid until the next call.
 	CloseWait(pid int) ([]Socket, error)
-	// Name names the implementation ("netlink" or "proc") for the log.
+	// Name names the implementation ("bpf", "netlink" or "proc") for the
+	// log.
 	Name() string
 	// Close releases the kernel resources held between scans.
 	Close() error
@@ -49,7 +55,9 @@ var ErrReader = errors.New("socket reader unavailable")
 // probes NETLINK_SOCK_DIAG, which asks the kernel for the CLOSE_WAIT sockets
 // only, and falls back to parsing /proc/<pid>/net/tcp{,6} when sock_diag is
 // not available (old kernel, seccomp, missing module). The caller logs
-// Name() once so an operator knows which cost to expect.
+// Name() once so an operator knows which cost to expect. "bpf" is the
+// event source over a netlink dump (source.go); "auto" never chooses it:
+// ScannerOptions.Source does.
 func NewReader(kind, procRoot string, log zerolog.Logger) (SocketReader, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
@@ -63,6 +71,8 @@ func NewReader(kind, procRoot string, log zerolog.Logger) (SocketReader, error) 
 			return nil, fmt.Errorf("%w: netlink: %w", ErrReader, err)
 		}
 		return r, nil
+	case ReaderBPF:
+		return newBPFReader(procRoot, log)
 	case ReaderAuto, "":
 		r, err := newDiagReader(procRoot)
 		if err == nil {
@@ -71,6 +81,6 @@ func NewReader(kind, procRoot string, log zerolog.Logger) (SocketReader, error) 
 		log.Warn().Err(err).Msg("sock_diag unavailable, reading /proc/<pid>/net/tcp instead")
 		return newProcReader(procRoot), nil
 	default:
-		return nil, fmt.Errorf("%w: unknown kind %q (want auto, netlink or proc)", ErrReader, kind)
+		return nil, fmt.Errorf("%w: unknown kind %q (want auto, netlink, proc or bpf)", ErrReader, kind)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cgroup"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
@@ -69,6 +70,9 @@ type Info struct {
 	// applied: at start, or by a reload.
 	LastReloadOK      bool
 	LastReloadSuccess time.Time
+	// HealthSource says where the health scan's CLOSE_WAIT sockets come
+	// from (the BPF event source or a dump) and why; zero before Run.
+	HealthSource health.SourceInfo
 }
 
 // Info returns what the supervisor says about itself.
@@ -76,7 +80,7 @@ func (s *Supervisor) Info() Info {
 	mode, detail := s.Ownership()
 	in := Info{PID: os.Getpid(), Ownership: mode, OwnershipDetail: detail, DryRun: s.opts.DryRun}
 	s.mu.Lock()
-	q1, q2, rec, own := s.stdout, s.stderr, s.rec, s.own
+	q1, q2, rec, own, scanner := s.stdout, s.stderr, s.rec, s.own, s.scanner
 	in.Started = s.started
 	in.LastReloadOK, in.LastReloadSuccess = s.reload.ok, s.reload.lastOK
 	for _, f := range s.files {
@@ -92,6 +96,9 @@ func (s *Supervisor) Info() Info {
 	if own != nil {
 		in.StopHelperErrors = own.faultCounts()
 		in.CgroupMissing = own.missing
+	}
+	if scanner != nil {
+		in.HealthSource = scanner.Source()
 	}
 	return in
 }

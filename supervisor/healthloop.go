@@ -11,6 +11,7 @@ import (
 	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/cadence"
 	"github.com/resreap/resreap/internal/cgroup"
+	"github.com/resreap/resreap/internal/config"
 )
 
 // healthLoop runs the health scan for every Running child. Each child is
@@ -54,12 +55,14 @@ type leafRef struct {
 	dir string
 }
 
-func newHealthLoop(s *Supervisor, reader string) (*healthLoop, error) {
-	sc, err := health.NewScanner(health.ScannerOptions{Reader: reader, Log: s.log.With().Str("component", "health").Logger()})
+func newHealthLoop(s *Supervisor, sup config.Supervisor) (*healthLoop, error) {
+	sc, err := health.NewScanner(health.ScannerOptions{Source: sup.HealthSource, Reader: sup.HealthReader,
+		Log: s.log.With().Str("component", "health").Logger()})
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info().Str("reader", sc.Reader()).Msg("health scan ready")
+	src := sc.Source()
+	s.log.Info().Str("source", src.Name).Str("why", src.Why).Msg("health scan ready")
 	ids, why := cgroup.SocketIDs()
 	if !ids {
 		s.log.Info().Str("why", why).Msg("socket cgroup ids unusable: CLOSE_WAIT owners will be found by fd walks")

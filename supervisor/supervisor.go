@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/resreap/resreap/health"
 	"github.com/resreap/resreap/internal/config"
 	"github.com/resreap/resreap/internal/history"
 	"github.com/resreap/resreap/internal/proc"
@@ -110,6 +111,7 @@ type Supervisor struct {
 	notify   *notifier       // the children's notify socket, set by Run; nil: none
 	started  time.Time       // when Run began
 	rec      *recorder       // writes the history, set by Run
+	scanner  *health.Scanner // the health loop's, set by Run: Info tells its source
 	lastTick atomic.Int64    // UnixNano of the health loop's last tick
 	groups   *groups         // restart budgets and correlation of the [[group]]s
 	fleet    *fleetLink      // guarded by mu; nil without [fleet]
@@ -181,11 +183,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hl, err := newHealthLoop(s, cfg.Supervisor.HealthReader)
+	hl, err := newHealthLoop(s, cfg.Supervisor)
 	if err != nil {
 		out.close()
 		return err
 	}
+	s.mu.Lock()
+	s.scanner = hl.scanner
+	s.mu.Unlock()
 	s.recoverOrphans(cfg.Children)
 	s.mu.Lock()
 	s.stdout, s.stderr = newLineQueue(s.opts.Stdout, "stdout"), newLineQueue(s.opts.Stderr, "stderr")

@@ -190,6 +190,7 @@ func measureExec(ctx context.Context, child string, n int) (Latencies, error) {
 // DetectResult is the time from a CLOSE_WAIT leak to the restart it causes,
 // with a health check every second, persist = 2 and threshold = 1.
 type DetectResult struct {
+	Source      string // health.source: "bpf" or "dump"
 	Interval    time.Duration
 	Persist     int
 	LeakToTerm  Latencies // leak → SIGTERM received by the leaking child
@@ -197,13 +198,16 @@ type DetectResult struct {
 	LeakToStart Latencies // leak → first timestamp of the next child
 }
 
-// MeasureDetection runs `resreap run` with one child that leaks one
-// CLOSE_WAIT socket at a random moment 0.5–1.5 s after it starts, until it
-// has been restarted for it n times.
-func MeasureDetection(ctx context.Context, resreap, child, dir string, n int) (DetectResult, error) {
-	res := DetectResult{Interval: time.Second, Persist: 2}
+// MeasureDetection runs `resreap run` with health.source = source and one
+// child that leaks one CLOSE_WAIT socket at a random moment 0.5–1.5 s
+// after it starts, until it has been restarted for it n times.
+func MeasureDetection(ctx context.Context, resreap, child, dir, source string, n int) (DetectResult, error) {
+	res := DetectResult{Source: source, Interval: time.Second, Persist: 2}
 	childLog := filepath.Join(dir, "child.log")
-	conf := fmt.Sprintf(`[[child]]
+	conf := fmt.Sprintf(`[supervisor.health]
+source = %q
+
+[[child]]
 name = "leaker"
 command = [%q, "leak", "-log", %q, "-after-min", "500ms", "-after-max", "1500ms", "-count", "1"]
 restart = "always"
@@ -212,7 +216,7 @@ backoff = { initial = "0s", max = "0s", multiplier = 1.0, jitter = 0.0, reset_af
 start_limit = { burst = 1000, interval = "1m" }
 stop = { signals = ["TERM"], wait = "2s" }
 health = { interval = "1s", close_wait = { threshold = 1, persist = 2 } }
-`, child, childLog)
+`, source, child, childLog)
 	s, err := startSupervisor(resreap, dir, conf)
 	if err != nil {
 		return res, err
@@ -228,6 +232,9 @@ health = { interval = "1s", close_wait = { threshold = 1, persist = 2 } }
 	s.stop()
 	if err != nil {
 		return res, err
+	}
+	if have := logField(filepath.Join(dir, "resreap.log"), "health scan ready", "source"); source == "bpf" && have != "bpf" {
+		return res, fmt.Errorf("health.source = bpf, but resreap used %q", have)
 	}
 	evs, err := readChildLog(childLog)
 	if err != nil {

@@ -149,7 +149,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeWalks(p)
 	r.writeTick(p)
 	r.writeSupervisor(p)
+	r.writeSources(p)
 
+	if cfg.SourcesOnly {
+		r.writeFailures(p)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	p("## Method\n\n")
 	p("- The socket tables are held by `bench/cmd/sockload`: established loopback connections "+
 		"(both ends held, 2 sockets each) spread over worker processes on 127.77.0.x "+
@@ -177,14 +183,18 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		"(`bench/cmd/benchchild`), which writes nanosecond timestamps; the history file " +
 		"(millisecond timestamps) gives the cross-check.\n")
 	p("- Reproduce with `make bench` (installs `ss` and `netstat` with apt-get when missing).\n")
+	r.writeFailures(p)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r *Report) writeFailures(p func(string, ...any)) {
 	if len(r.Failures) > 0 {
 		p("\n## Not measured\n\n")
 		for _, f := range r.Failures {
 			p("- %s\n", f)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func (r *Report) writeScans(p func(string, ...any)) {

@@ -8,19 +8,13 @@ import (
 )
 
 func (r *Report) writeSupervisor(p func(string, ...any)) {
-	if r.Idle == nil && r.Restart == nil && r.Detect == nil {
+	if r.Idle == nil && r.Restart == nil {
 		return
 	}
 	p("## Supervisor\n\n")
 	p("Measured while the %s-socket load was up.\n\n", sizeLabel(r.Config.SupervisorAt))
 	r.writeIdle(p)
-	lat := func(name string, l Latencies) {
-		if l.N == 0 {
-			p("| %s | – | – | – | – | 0 |\n", name)
-			return
-		}
-		p("| %s | %s | %s | %s | %s | %d |\n", name, dur(l.Median), dur(l.P99), dur(l.Min), dur(l.Max), l.N)
-	}
+	lat := latRow(p)
 	if rs := r.Restart; rs != nil {
 		p("### Restart latency: child exit → next child running, backoff 0\n\n")
 		p("| | median | p99 | min | max | n |\n|---|---:|---:|---:|---:|---:|\n")
@@ -30,17 +24,47 @@ func (r *Report) writeSupervisor(p func(string, ...any)) {
 		p("\nThe child's timestamps are its last instruction before `exit(1)` and its first after " +
 			"Go's start-up, so the first line includes one process start-up (third line).\n\n")
 	}
-	if d := r.Detect; d != nil {
-		p("### Detection latency: CLOSE_WAIT leak → restart, interval %s, persist %d, threshold 1\n\n", d.Interval, d.Persist)
-		p("| | median | p99 | min | max | n |\n|---|---:|---:|---:|---:|---:|\n")
+}
+
+// latRow returns a writer of one row of a latency table.
+func latRow(p func(string, ...any)) func(string, Latencies) {
+	return func(name string, l Latencies) {
+		if l.N == 0 {
+			p("| %s | – | – | – | – | 0 |\n", name)
+			return
+		}
+		p("| %s | %s | %s | %s | %s | %d |\n", name, dur(l.Median), dur(l.P99), dur(l.Min), dur(l.Max), l.N)
+	}
+}
+
+// writeDetection writes the detection latency with each source measured.
+func (r *Report) writeDetection(p func(string, ...any)) {
+	var ds []*DetectResult
+	for _, d := range []*DetectResult{r.Detect, r.DetectDump} {
+		if d != nil {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return
+	}
+	d := ds[0]
+	p("### Detection latency: CLOSE_WAIT leak → restart, interval %s, persist %d, threshold 1\n\n", d.Interval, d.Persist)
+	if !r.Config.SourcesOnly && r.Config.SupervisorAt > 0 {
+		p("Measured while the %s-socket load was up.\n\n", sizeLabel(r.Config.SupervisorAt))
+	}
+	p("| health.source | | median | p99 | min | max | n |\n|---|---|---:|---:|---:|---:|---:|\n")
+	for _, d := range ds {
+		lat := latRow(func(f string, a ...any) { p("| %s "+f, append([]any{d.Source}, a...)...) })
 		lat("leak → SIGTERM received by the child", d.LeakToTerm)
 		lat("leak → stop event in the history (child reaped)", d.LeakToStop)
 		lat("leak → next child running", d.LeakToStart)
-		p("\nThe child leaks one socket at a random moment 0.5–1.5 s after it starts, so the leak "+
-			"falls anywhere between two scans. With persist %d the socket must be seen by %d "+
-			"consecutive scans: expect between %s and %s, plus the stop.\n\n",
-			d.Persist, d.Persist, time.Duration(d.Persist-1)*d.Interval, time.Duration(d.Persist)*d.Interval)
 	}
+	p("\nThe child leaks one socket at a random moment 0.5–1.5 s after it starts, so the leak "+
+		"falls anywhere between two scans. With persist %d the socket must be seen by %d "+
+		"consecutive scans: expect between %s and %s, plus the stop. The event source "+
+		"answers the same scans from its map, so it should detect neither earlier nor later.\n\n",
+		d.Persist, d.Persist, time.Duration(d.Persist-1)*d.Interval, time.Duration(d.Persist)*d.Interval)
 }
 
 func (r *Report) writeIdle(p func(string, ...any)) {

@@ -41,7 +41,7 @@ type Config struct {
 	IdleChildren int
 	IdleFor      time.Duration
 	Restarts     int
-	Detections   int
+	Detections   int // per source (bpf, dump)
 	// TickOps, when > 0, runs the health-tick benchmark (MeasureTick)
 	// with that many ops per case while the SupervisorAt load is up.
 	TickOps int
@@ -53,6 +53,22 @@ type Config struct {
 	// Cost, when Cost.At > 0, runs the cost section (cost.go): the five
 	// points of issue 23 for this build and Baseline.
 	Cost CostConfig
+
+	// SourceSizes are the socket table sizes at which a health tick with
+	// the BPF event source and with the netlink dump are compared
+	// (MeasureSourceTicks), SourceTicks ticks per source at each size;
+	// none compares nothing.
+	SourceSizes []int
+	SourceTicks int
+	// ConnRounds, when > 0, measures the BPF program's cost to a
+	// connection-heavy load (MeasureConnCost): that many rounds of
+	// ConnRound with it and as many without.
+	ConnRounds int
+	ConnRound  time.Duration
+	// SourcesOnly measures the sources alone (SourceSizes, ConnRounds
+	// and the detection latency with both) and writes OutDir/Output.
+	SourcesOnly bool
+	Output      string // the report's file name in OutDir; "" is results.md
 
 	Chart string // file name of the chart inside OutDir ("scan-cost.svg")
 
@@ -73,9 +89,13 @@ type Report struct {
 	IdleBase *IdleResult // Config.Baseline, health checks on
 	Tick     []TickResult
 	Restart  *RestartResult
-	Detect   *DetectResult
-	Cost     *CostResult
-	Failures []string // measurements that could not be made, and why
+	Detect   *DetectResult // health.source = bpf
+	// DetectDump is Detect with health.source = dump.
+	DetectDump *DetectResult
+	Sources    []SourceTick
+	Conn       *ConnCost
+	Cost       *CostResult
+	Failures   []string // measurements that could not be made, and why
 }
 
 // Run measures, writes OutDir/results.md and the chart, and returns the
@@ -125,7 +145,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		return res
 	}
-	for _, size := range cfg.Sizes {
+	sizes := cfg.Sizes
+	if cfg.SourcesOnly {
+		sizes = nil
+		cfg.QuietAt, cfg.WalkAt = 0, 0
+	}
+	for _, size := range sizes {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
@@ -163,6 +188,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Cost.At > 0 && ctx.Err() == nil {
 		rep.Cost = measureCost(ctx, cfg, logf, fail)
 	}
+	measureSources(ctx, cfg, rep, logf, fail)
 
 	rep.Elapsed = time.Since(rep.Started)
 	rep.Machine.LoadEnd = loadAvg()
@@ -174,7 +200,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			fail("chart", err)
 		}
 	}
-	f, err := os.Create(filepath.Join(cfg.OutDir, "results.md"))
+	name := cfg.Output
+	if name == "" {
+		name = "results.md"
+	}
+	f, err := os.Create(filepath.Join(cfg.OutDir, name))
 	if err != nil {
 		return rep, err
 	}
@@ -240,14 +270,66 @@ func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(s
 				r.Child.Median, r.Child.P99, r.History.Median, r.Exec.Median)
 		}
 	}
-	if cfg.Detections > 0 {
-		logf("detection latency: %d leaks", cfg.Detections)
-		if r, err := MeasureDetection(ctx, cfg.Resreap, cfg.Child, sub("detect"), cfg.Detections); err != nil {
-			fail("detection latency", err)
-		} else {
-			rep.Detect = &r
-			logf("  leak → TERM median %s, leak → restarted median %s (max %s)",
-				r.LeakToTerm.Median, r.LeakToStart.Median, r.LeakToStart.Max)
+	measureDetections(ctx, cfg, rep, sub, logf, fail)
+}
+
+// measureDetections times the detection latency with each source.
+func measureDetections(ctx context.Context, cfg Config, rep *Report, sub func(string) string, logf func(string, ...any), fail func(string, error)) {
+	if cfg.Detections <= 0 {
+		return
+	}
+	for _, src := range []string{"bpf", "dump"} {
+		logf("detection latency, health.source = %s: %d leaks", src, cfg.Detections)
+		r, err := MeasureDetection(ctx, cfg.Resreap, cfg.Child, sub("detect-"+src), src, cfg.Detections)
+		if err != nil {
+			fail("detection latency ("+src+")", err)
+			continue
 		}
+		logf("  leak → TERM median %s, leak → restarted median %s (max %s)",
+			r.LeakToTerm.Median, r.LeakToStart.Median, r.LeakToStart.Max)
+		if src == "bpf" {
+			rep.Detect = &r
+		} else {
+			rep.DetectDump = &r
+		}
+	}
+}
+
+// measureSources compares the health tick with the BPF event source and
+// with the dump at each of SourceSizes, the program's cost to a
+// connection-heavy load, and (with SourcesOnly) the detection latency with
+// both sources.
+func measureSources(ctx context.Context, cfg Config, rep *Report, logf func(string, ...any), fail func(string, error)) {
+	if len(cfg.SourceSizes) > 0 && cfg.SourceTicks > 0 && ctx.Err() == nil {
+		rep.Sources = MeasureSourceTicksAt(ctx, cfg.Sockload, cfg.SourceSizes, cfg.CloseWait, cfg.SourceTicks, 5, logf)
+		for _, s := range rep.Sources {
+			if s.Err != "" {
+				fail(fmt.Sprintf("source ticks at %d sockets", s.Target), errors.New(s.Err))
+			}
+		}
+	}
+	if cfg.ConnRounds > 0 && ctx.Err() == nil {
+		logf("connections per second with and without the BPF program: %d rounds of %s each", cfg.ConnRounds, cfg.ConnRound)
+		c, err := MeasureConnCost(ctx, cfg.ConnRounds, 8, cfg.ConnRound)
+		if err != nil {
+			fail("connection cost", err)
+		} else {
+			rep.Conn = &c
+			logf("  without %.0f/s, with %.0f/s (%d entries into CLOSE_WAIT seen)", c.Without, c.With, c.Events)
+		}
+	}
+	if cfg.SourcesOnly && ctx.Err() == nil {
+		tmp, err := os.MkdirTemp("", "resreap-bench-")
+		if err != nil {
+			fail("detection latency", err)
+			return
+		}
+		defer os.RemoveAll(tmp)
+		sub := func(name string) string {
+			d := filepath.Join(tmp, name)
+			_ = os.MkdirAll(d, 0o755)
+			return d
+		}
+		measureDetections(ctx, cfg, rep, sub, logf, fail)
 	}
 }

@@ -240,7 +240,7 @@ interval = "1s"
 	}
 	res.Events = len(recs) - countEvents(recs, history.EventStart)
 	log := filepath.Join(dir, "resreap.log")
-	res.Reader = logField(log, "health scan ready", "reader")
+	res.Reader = logField(log, "health scan ready", "source")
 	if b, err := os.ReadFile(log); err == nil {
 		from := t0.Sub(s.started)
 		res.GC = parseGCTrace(b, from, from+res.Duration)

@@ -85,8 +85,16 @@ func startDaemon(t *testing.T, cfg string) *daemon {
 // environment.
 func startDaemonEnv(t *testing.T, cfg string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{cmd: resreapCmd("run", "-c", cfg, "--log-format", "json"), done: make(chan struct{})}
-	d.cmd.Env = append(d.cmd.Env, env...)
+	cmd := resreapCmd("run", "-c", cfg, "--log-format", "json")
+	cmd.Env = append(cmd.Env, env...)
+	return runDaemon(t, cmd)
+}
+
+// runDaemon starts cmd, a `resreap run` with JSON logs (under a wrapper
+// such as setpriv, say), as startDaemon does.
+func runDaemon(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, done: make(chan struct{})}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

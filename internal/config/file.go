@@ -36,6 +36,7 @@ type fileSupervisor struct {
 	MetricsListen  *string `toml:"metrics_listen"`
 	Health         struct {
 		Reader *string `toml:"reader"`
+		Source *string `toml:"source"`
 	} `toml:"health"`
 }
 

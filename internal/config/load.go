@@ -166,6 +166,7 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 		ControlSocket:  strOr(ex("control_socket", fs.ControlSocket), DefaultControlSocket),
 		ControlGroup:   strOr(fs.ControlGroup, ""),
 		HealthReader:   strOr(fs.Health.Reader, health.ReaderAuto),
+		HealthSource:   strOr(fs.Health.Source, health.SourceAuto),
 		Cgroup:         strOr(fs.Cgroup, CgroupAuto),
 		MetricsListen:  strOr(ex("metrics_listen", fs.MetricsListen), ""),
 	}
@@ -199,6 +200,11 @@ func (v *validator) supervisorConfig(path string, fs *fileSupervisor) Supervisor
 	case health.ReaderAuto, health.ReaderNetlink, health.ReaderProc:
 	default:
 		v.add("supervisor.health.reader", "must be auto, netlink or proc, not %q", sc.HealthReader)
+	}
+	switch sc.HealthSource {
+	case health.SourceAuto, health.SourceBPF, health.SourceDump:
+	default:
+		v.add("supervisor.health.source", "must be auto, bpf or dump, not %q", sc.HealthSource)
 	}
 	return sc
 }

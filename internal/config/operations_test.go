@@ -20,6 +20,7 @@ func TestOperationsKeys(t *testing.T) {
 	src := `
 [supervisor]
 metrics_listen = "127.0.0.1:9321"
+health.source = "dump"
 
 [[child]]
 name = "fe"
@@ -37,8 +38,8 @@ stderr = { file = "logs/fe.err", owner = "www", group = "adm", mode = "0604" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Supervisor.MetricsListen != "127.0.0.1:9321" {
-		t.Errorf("metrics_listen %q", cfg.Supervisor.MetricsListen)
+	if cfg.Supervisor.MetricsListen != "127.0.0.1:9321" || cfg.Supervisor.HealthSource != "dump" {
+		t.Errorf("metrics_listen %q health.source %q", cfg.Supervisor.MetricsListen, cfg.Supervisor.HealthSource)
 	}
 	c := cfg.Children[0]
 	if strings.Join(c.Command, " ") != "/opt/fe --port=8010 --level=info $HOME" {
@@ -88,6 +89,7 @@ func TestOperationsProblems(t *testing.T) {
 		{head + "env_file = \"/nonexistent/env\"\n", "x.toml:4: child[a].env_file: /nonexistent/env: open /nonexistent: no such file or directory"},
 		{"[[child]]\nname = \"a\"\ncommand = [\"${RESREAP_SURELY_UNSET}\"]\n", "x.toml:3: child[a].command: ${RESREAP_SURELY_UNSET} is not set in resreap's environment"},
 		{"[supervisor]\nmetrics_listen = \"9321\"\n" + head, `x.toml:2: supervisor.metrics_listen: want host:port`},
+		{"[supervisor]\nhealth.source = \"ebpf\"\n" + head, `supervisor.health.source: must be auto, bpf or dump, not "ebpf"`},
 		{head + "start_timeout = \"0s\"\n", "child[a].start_timeout: 0s is out of range"},
 	} {
 		_, err := Parse("x.toml", []byte(tc.src))

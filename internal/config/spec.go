@@ -46,7 +46,11 @@ type Supervisor struct {
 	HistoryKeep    int    // rotated files kept
 	ControlSocket  string // default /run/resreap/control.sock; "" never
 	ControlGroup   string // group allowed to use the control socket
-	HealthReader   string // health.ReaderAuto, ReaderNetlink or ReaderProc
+	HealthReader   string // health.ReaderAuto, ReaderNetlink or ReaderProc: the dump
+	// HealthSource is where CLOSE_WAIT sockets come from:
+	// health.SourceAuto ("" too: the BPF event source when it loads, else
+	// the dump), SourceBPF (it, or resreap does not start) or SourceDump.
+	HealthSource string
 	// Cgroup says how children are owned: CgroupAuto (a cgroup per child
 	// when the host has a writable cgroup2 hierarchy, else process
 	// groups), CgroupOff (process groups only), or the path of the cgroup

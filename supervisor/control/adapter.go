@@ -22,7 +22,8 @@ func (h adapter) Status() (Supervisor, []ChildStatus) {
 	in := h.s.Info()
 	sup := Supervisor{PID: in.PID, Started: in.Started, Ownership: in.Ownership, OwnershipDetail: in.OwnershipDetail,
 		DryRun: in.DryRun, OutputLost: in.OutputLost, HistoryDropped: in.HistoryDropped, HistoryFailed: in.HistoryFailed,
-		HistoryPending: in.HistoryPending, CgroupMissing: in.CgroupMissing}
+		HistoryPending: in.HistoryPending, CgroupMissing: in.CgroupMissing,
+		HealthSource: in.HealthSource.Name, HealthSourceWhy: in.HealthSource.Why}
 	var out []ChildStatus
 	for _, st := range h.s.Status() {
 		cs := toControlStatus(st)

@@ -186,6 +186,12 @@ type Supervisor struct {
 	HistoryDropped int64 `json:"history_events_dropped,omitempty"`
 	HistoryFailed  int64 `json:"history_events_failed,omitempty"`
 	HistoryPending int   `json:"history_events_pending,omitempty"`
+	// HealthSource is where the health scan's CLOSE_WAIT sockets come
+	// from: "bpf" (the kernel's state changes, kept in a BPF map),
+	// "netlink" or "proc" (a dump at each tick); HealthSourceWhy says why
+	// (the reason BPF is not used, say). Empty before the scan is set up.
+	HealthSource    string `json:"health_source,omitempty"`
+	HealthSourceWhy string `json:"health_source_why,omitempty"`
 }
 
 // StopReport says how a stop went. Exactly one of ExitCode and Signal is

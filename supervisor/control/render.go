@@ -14,6 +14,17 @@ import (
 	"github.com/resreap/resreap/supervisor"
 )
 
+// sourceText names a health source for the status line.
+func sourceText(s string) string {
+	switch s {
+	case "bpf":
+		return "BPF events"
+	case "netlink", "proc":
+		return s + " dump"
+	}
+	return textsafe.Escape(s)
+}
+
 // WriteStatusTable writes a line about resreap, then st as an aligned
 // table, one child per line, with "-" for what does not apply: a stopped
 // child has no pid, uptime or figures. STATE says how long the child has
@@ -27,6 +38,9 @@ func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 		uptimeText(time.Since(sup.Started)), sup.Up, plural(sup.Children, "child", "children"), textsafe.Escape(sup.Ownership))
 	if sup.OwnershipDetail != "" {
 		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
+	}
+	if sup.HealthSource != "" {
+		line += "; CLOSE_WAIT from " + sourceText(sup.HealthSource)
 	}
 	if sup.DryRun {
 		line += "; DRY RUN"

@@ -69,6 +69,8 @@ func TestWriteStatusTableHistoryCounts(t *testing.T) {
 		want string
 	}{
 		{Supervisor{}, ""},
+		{Supervisor{HealthSource: "bpf"}, "; CLOSE_WAIT from BPF events"},
+		{Supervisor{HealthSource: "netlink", HealthSourceWhy: "not permitted"}, "; CLOSE_WAIT from netlink dump"},
 		{Supervisor{HistoryPending: 12, HistoryFailed: 3}, "; 12 history events pending; 3 history writes failed (see the log)"},
 		{Supervisor{HistoryDropped: 2, HistoryPending: 10000, HistoryFailed: 40},
 			"; 0 output lines and 2 history events dropped; 10000 history events pending; 40 history writes failed (see the log)"},

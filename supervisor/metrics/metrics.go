@@ -39,6 +39,7 @@ func NewRegistry(src Source, scans *Scans, build BuildInfo) *prometheus.Registry
 	reg.MustRegister(
 		newCollector(src),
 		build.collector(),
+		newSourceCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -218,7 +219,7 @@ func NewScans() *Scans {
 			Help: "fd tables (/proc/PID/fd) read to find the owners of sockets and count fds.",
 		}),
 	}
-	for _, r := range []string{health.ReaderNetlink, health.ReaderProc} { // zeros from the start, for rate()
+	for _, r := range []string{health.ReaderBPF, health.ReaderNetlink, health.ReaderProc} { // zeros from the start, for rate()
 		s.errors.WithLabelValues(r)
 	}
 	return s

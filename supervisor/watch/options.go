@@ -48,7 +48,9 @@ Kill processes that have enough CLOSE_WAIT socket(s)
       --act                with --once: act on the verdicts of that one judgement (-c, then the signals)
       --json               verdicts and events as JSON lines
       --history FILE       append events to a restart-history file (same format as resreap run)
-      --reader KIND        socket reader: auto (netlink, else /proc), netlink or proc (default auto)
+      --source KIND        where CLOSE_WAIT sockets come from: auto (BPF events when they load,
+                           else the dump), bpf or dump (default auto)
+      --reader KIND        the dump: auto (netlink, else /proc), netlink or proc (default auto)
   -h, --help               this help
   -v, --version            print the version
 
@@ -130,6 +132,7 @@ type Options struct {
 	Act            bool          // --act: with --once, act on that judgement's verdicts
 	JSON           bool          // --json
 	History        string        // --history; "" writes no history
+	Source         string        // --source: health.SourceAuto, SourceBPF or SourceDump
 	Reader         string        // --reader: health.ReaderAuto, ReaderNetlink or ReaderProc
 	Help           bool          // -h: the caller prints Usage
 	Version        bool          // -v: the caller prints its version
@@ -143,6 +146,7 @@ func DefaultOptions() Options {
 		Signal:         unix.SIGTERM,
 		Wait:           DefaultWait,
 		CommandTimeout: DefaultCommandTimeout,
+		Source:         health.SourceAuto,
 		Reader:         health.ReaderAuto,
 	}
 }
@@ -150,8 +154,8 @@ func DefaultOptions() Options {
 // rawFlags holds the flag values as typed, before validation, so that every
 // error can say which flag and which value are wrong.
 type rawFlags struct {
-	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader, commandTimeout string
-	foreign                                                                                      []string
+	pattern, limit, interval, signal, preSignal, wait, openMax, psFilter, reader, source, commandTimeout string
+	foreign                                                                                              []string
 }
 
 // Parse reads the command line of "resreap watch" (without the command
@@ -206,6 +210,7 @@ func flagSet(o *Options, r *rawFlags) *pflag.FlagSet {
 	fs.BoolVar(&o.Act, "act", false, "with --once: act on the verdicts")
 	fs.BoolVar(&o.JSON, "json", false, "verdicts and events as JSON lines")
 	fs.StringVar(&o.History, "history", "", "append events to a restart-history file")
+	fs.StringVar(&r.source, "source", "", "where CLOSE_WAIT sockets come from: auto, bpf or dump")
 	fs.StringVar(&r.reader, "reader", "", "socket reader: auto, netlink or proc")
 	fs.BoolVarP(&o.Help, "help", "h", false, "this help")
 	fs.BoolVarP(&o.Version, "version", "v", false, "print the version")
@@ -284,6 +289,14 @@ func (r *rawFlags) apply(fs *pflag.FlagSet, o *Options) error {
 			o.Reader = r.reader
 		default:
 			return fmt.Errorf("--reader: want auto, netlink or proc, not %q", r.reader)
+		}
+	}
+	if set("source") {
+		switch r.source {
+		case health.SourceAuto, health.SourceBPF, health.SourceDump:
+			o.Source = r.source
+		default:
+			return fmt.Errorf("--source: want auto, bpf or dump, not %q", r.source)
 		}
 	}
 	return nil

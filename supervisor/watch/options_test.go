@@ -81,6 +81,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--reader", "proc"}, func(o Options) bool { return o.Reader == health.ReaderProc }},
 		{[]string{"--reader", "netlink"}, func(o Options) bool { return o.Reader == health.ReaderNetlink }},
 		{[]string{"--reader=auto"}, func(o Options) bool { return o.Reader == health.ReaderAuto }},
+		{[]string{"--source", "dump"}, func(o Options) bool { return o.Source == health.SourceDump }},
+		{[]string{"--source=bpf"}, func(o Options) bool { return o.Source == health.SourceBPF }},
+		{nil, func(o Options) bool { return o.Source == health.SourceAuto }},
 		{[]string{"-h"}, func(o Options) bool { return o.Help }},
 		{[]string{"--help"}, func(o Options) bool { return o.Help }},
 		{[]string{"-v"}, func(o Options) bool { return o.Version }},
@@ -147,6 +150,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-o", "90%", "-p", " "}, "-p/--psfilter"}, // empty
 		{[]string{"--history", ""}, "--history"},
 		{[]string{"--reader", "fast"}, "--reader"},
+		{[]string{"--source", "ebpf"}, "--source"},
 		{[]string{"--once=maybe"}, "--once"},
 		{[]string{"--act"}, "--act"}, // without --once
 		{[]string{"--command-timeout", "0"}, "--command-timeout"},
@@ -183,7 +187,7 @@ func TestOpenMaxString(t *testing.T) {
 func TestUsageNamesEveryFlag(t *testing.T) {
 	for _, f := range []string{"-f, --pattern", "-F, --foreign", "-l, --limit", "-i, --interval", "-c, --command",
 		"-s, --signal", "-S, --pre-signal", "-w, --wait", "-o, --openmax", "-p, --psfilter", "-d, --dry-run",
-		"-D, --debug", "--once", "--act", "--json", "--history", "--reader", "-h, --help", "-v, --version"} {
+		"-D, --debug", "--once", "--act", "--json", "--history", "--source", "--reader", "-h, --help", "-v, --version"} {
 		if !strings.Contains(Usage, f) {
 			t.Errorf("Usage does not mention %q", f)
 		}

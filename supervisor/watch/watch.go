@@ -70,7 +70,8 @@ func Run(ctx context.Context, o Options, env Env) (Summary, error) {
 		return Summary{}, err
 	}
 	defer w.close()
-	w.log.Info().Str("reader", w.scan.Reader()).Str("pattern", patternText(o)).Int("limit", o.Limit).
+	src := w.scan.Source()
+	w.log.Info().Str("reader", src.Name).Str("source_why", src.Why).Str("pattern", patternText(o)).Int("limit", o.Limit).
 		Str("interval", w.opts.Interval.String()).Str("openmax", o.OpenMax.String()).Bool("dry_run", o.DryRun).Bool("check_only", w.checkOnly()).
 		Msg("watching")
 	scans := 0
@@ -140,7 +141,7 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	w.sel = &selector{procRoot: root, files: files, dirBuf: make([]byte, 16<<10), pattern: o.Pattern,
 		fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
 	w.cg = newCgroups(root, files)
-	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Reader: o.Reader, Log: env.Log})
+	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Source: o.Source, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
 	}

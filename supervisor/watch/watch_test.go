@@ -480,15 +480,25 @@ func TestTextOutput(t *testing.T) {
 	}
 }
 
+// TestReaders: the watchdog finds the leak with each source: the dumps,
+// and the BPF event source that resreap run uses (by default, as root).
 func TestReaders(t *testing.T) {
 	h, _ := leaker(t, 2)
-	for _, r := range []string{health.ReaderNetlink, health.ReaderProc} {
-		t.Run(r, func(t *testing.T) {
+	for _, tc := range []struct{ source, reader, want string }{
+		{health.SourceDump, health.ReaderNetlink, health.ReaderNetlink},
+		{health.SourceDump, health.ReaderProc, health.ReaderProc},
+		{health.SourceBPF, health.ReaderAuto, health.ReaderBPF},
+		{health.SourceAuto, health.ReaderAuto, health.ReaderBPF},
+	} {
+		t.Run(tc.source+"/"+tc.reader, func(t *testing.T) {
+			if tc.want == health.ReaderBPF {
+				testchild.NeedRoot(t)
+			}
 			o := optsFor(h)
-			o.DryRun, o.Reader = true, r
+			o.DryRun, o.Source, o.Reader = true, tc.source, tc.reader
 			sum, _ := runOnce(t, o)
-			if sum.Reader != r || sum.Verdicts != 1 {
-				t.Errorf("summary %+v, want reader %s and one verdict", sum, r)
+			if sum.Reader != tc.want || sum.Verdicts != 1 {
+				t.Errorf("summary %+v, want reader %s and one verdict", sum, tc.want)
 			}
 		})
 	}

@@ -41,7 +41,14 @@ func main() {
 	flag.DurationVar(&cfg.IdleFor, "idle-for", 60*time.Second, "`duration` of the RSS/CPU measurement")
 	flag.IntVar(&cfg.TickOps, "tick-ops", 50, "`ops` per case of the health-tick benchmark of a 15,000-fd leaker (0: skip)")
 	flag.IntVar(&cfg.Restarts, "restarts", 200, "`restarts` timed for the restart latency")
-	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency")
+	flag.IntVar(&cfg.Detections, "detections", 10, "`leaks` timed for the detection latency, with each source")
+	var sourceSizes string
+	flag.StringVar(&sourceSizes, "source-sizes", "1000,10000,100000,300000", "socket table `sizes` at which the BPF event source and the dump are compared (\"\": none)")
+	flag.IntVar(&cfg.SourceTicks, "source-ticks", 100, "health `ticks` per source and size")
+	flag.IntVar(&cfg.ConnRounds, "conn-rounds", 9, "`rounds` of a connection-heavy load with and without the BPF program, each (0: skip)")
+	flag.DurationVar(&cfg.ConnRound, "conn-round", 2*time.Second, "`duration` of one round of the connection-heavy load")
+	flag.BoolVar(&cfg.SourcesOnly, "sources-only", false, "measure the CLOSE_WAIT sources alone (ticks, connection cost, detection) and write -output")
+	flag.StringVar(&cfg.Output, "output", "results.md", "report `file` name inside -out")
 	flag.StringVar(&cfg.Baseline, "baseline", os.Getenv("RESREAP_BENCH_BASELINE"),
 		"also measure this resreap `binary` (an earlier build) at rest and in the cost section, beside this one; default $RESREAP_BENCH_BASELINE")
 	cc := &cfg.Cost
@@ -79,6 +86,17 @@ func main() {
 		}
 		cfg.Sizes = append(cfg.Sizes, n)
 	}
+	for _, s := range strings.Split(sourceSizes, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "report: bad source size %q\n", s)
+			os.Exit(2)
+		}
+		cfg.SourceSizes = append(cfg.SourceSizes, n)
+	}
 	paths := []*string{&cfg.Resreap, &cfg.Sockload, &cfg.Child}
 	if cfg.Baseline != "" {
 		paths = append(paths, &cfg.Baseline)
@@ -105,7 +123,7 @@ func main() {
 	defer stop()
 	rep, err := harness.Run(ctx, cfg)
 	if rep != nil {
-		cfg.Logf("wrote %s/results.md and %s/%s", cfg.OutDir, cfg.OutDir, cfg.Chart)
+		cfg.Logf("wrote %s/%s and %s/%s", cfg.OutDir, cfg.Output, cfg.OutDir, cfg.Chart)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)

@@ -73,12 +73,20 @@ type Info struct {
 	// HealthSource says where the health scan's CLOSE_WAIT sockets come
 	// from (the BPF event source or a dump) and why; zero before Run.
 	HealthSource health.SourceInfo
+	// Starting: Run has not added the children yet (it takes the
+	// cgroups, recovers what an earlier resreap left, opens the scan).
+	Starting bool
 }
 
 // Info returns what the supervisor says about itself.
 func (s *Supervisor) Info() Info {
 	mode, detail := s.Ownership()
 	in := Info{PID: os.Getpid(), Ownership: mode, OwnershipDetail: detail, DryRun: s.opts.DryRun}
+	select {
+	case <-s.ready:
+	default:
+		in.Starting = true
+	}
 	s.mu.Lock()
 	q1, q2, rec, own, scanner := s.stdout, s.stderr, s.rec, s.own, s.scanner
 	in.Started = s.started

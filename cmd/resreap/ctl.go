@@ -239,6 +239,9 @@ func ctlStatus(path string, names []string, asJSON bool, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "resreap status: %v\n", err)
 		return 1
 	}
+	if sup.Starting {
+		return 1 // nothing is up yet
+	}
 	for _, c := range children {
 		if !c.Up {
 			return 1

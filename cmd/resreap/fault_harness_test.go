@@ -407,6 +407,7 @@ type statusReply struct {
 		HistoryDropped  int64  `json:"history_events_dropped"`
 		HistoryFailed   int64  `json:"history_events_failed"`
 		HistoryPending  int    `json:"history_events_pending"`
+		Starting        bool   `json:"starting"`
 	} `json:"supervisor"`
 	Children []struct {
 		Name     string `json:"name"`
@@ -417,8 +418,9 @@ type statusReply struct {
 	Took time.Duration `json:"-"` // how long the command took
 }
 
-// statusOf runs `resreap status --json` once; an error means no answer.
-func statusOf(t *testing.T, cfg string) (statusReply, error) {
+// statusAnswer runs `resreap status --json` once; an error means no
+// answer.
+func statusAnswer(t *testing.T, cfg string) (statusReply, error) {
 	t.Helper()
 	start := time.Now()
 	code, out := resreap(t, "status", "--json", "-c", cfg)
@@ -433,11 +435,22 @@ func statusOf(t *testing.T, cfg string) (statusReply, error) {
 	return st, nil
 }
 
+// statusOf is the answer of resreap status once resreap has added its
+// children: while it starts, an error.
+func statusOf(t *testing.T, cfg string) (statusReply, error) {
+	t.Helper()
+	st, err := statusAnswer(t, cfg)
+	if err == nil && st.Supervisor.Starting {
+		err = errors.New("resreap is starting: no children yet")
+	}
+	return st, err
+}
+
 // mustStatus is statusOf that fails the test without an answer within
 // bound.
 func mustStatus(t *testing.T, cfg string, bound time.Duration) statusReply {
 	t.Helper()
-	st, err := statusOf(t, cfg)
+	st, err := statusAnswer(t, cfg)
 	if err != nil {
 		t.Fatalf("status after %s: %v", st.Took, err)
 	}

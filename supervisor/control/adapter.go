@@ -23,7 +23,7 @@ func (h adapter) Status() (Supervisor, []ChildStatus) {
 	sup := Supervisor{PID: in.PID, Started: in.Started, Ownership: in.Ownership, OwnershipDetail: in.OwnershipDetail,
 		DryRun: in.DryRun, OutputLost: in.OutputLost, HistoryDropped: in.HistoryDropped, HistoryFailed: in.HistoryFailed,
 		HistoryPending: in.HistoryPending, CgroupMissing: in.CgroupMissing,
-		HealthSource: in.HealthSource.Name, HealthSourceWhy: in.HealthSource.Why}
+		HealthSource: in.HealthSource.Name, HealthSourceWhy: in.HealthSource.Why, Starting: in.Starting}
 	var out []ChildStatus
 	for _, st := range h.s.Status() {
 		cs := toControlStatus(st)

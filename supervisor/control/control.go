@@ -192,6 +192,10 @@ type Supervisor struct {
 	// (the reason BPF is not used, say). Empty before the scan is set up.
 	HealthSource    string `json:"health_source,omitempty"`
 	HealthSourceWhy string `json:"health_source_why,omitempty"`
+	// Starting: resreap has not added its children yet (it is taking its
+	// cgroups and recovering what an earlier run left); Children counts
+	// none of them until then.
+	Starting bool `json:"starting,omitempty"`
 }
 
 // StopReport says how a stop went. Exactly one of ExitCode and Signal is

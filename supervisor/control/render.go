@@ -36,6 +36,10 @@ func sourceText(s string) string {
 func WriteStatusTable(w io.Writer, sup Supervisor, st []ChildStatus) error {
 	line := fmt.Sprintf("resreap pid %d, up %s: %d of %s up; owned by %s", sup.PID,
 		uptimeText(time.Since(sup.Started)), sup.Up, plural(sup.Children, "child", "children"), textsafe.Escape(sup.Ownership))
+	if sup.Starting {
+		line = fmt.Sprintf("resreap pid %d, up %s: starting, children not added yet; owned by %s", sup.PID,
+			uptimeText(time.Since(sup.Started)), textsafe.Escape(sup.Ownership))
+	}
 	if sup.OwnershipDetail != "" {
 		line += " (" + textsafe.Escape(sup.OwnershipDetail) + ")"
 	}

@@ -135,6 +135,19 @@ func TestWriteStatusTableOneChild(t *testing.T) {
 	}
 }
 
+// While resreap has not added its children, status says so instead of
+// "0 of 0 children up".
+func TestWriteStatusTableStarting(t *testing.T) {
+	var b strings.Builder
+	sup := Supervisor{PID: 9, Started: time.Now(), Ownership: "cgroup", Starting: true}
+	if err := WriteStatusTable(&b, sup, nil); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(b.String(), "\n"); first != "resreap pid 9, up 0s: starting, children not added yet; owned by cgroup" {
+		t.Errorf("first line %q", first)
+	}
+}
+
 func TestStopReportString(t *testing.T) {
 	zero, three := 0, 3
 	sent := func(sigs ...string) []history.SignalSent {

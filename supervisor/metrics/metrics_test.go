@@ -95,6 +95,7 @@ func start(t *testing.T, specs ...config.ChildSpec) *running {
 			}
 		}
 	})
+	testchild.WaitFor(t, "the supervisor's children added", func() bool { return !sup.Info().Starting })
 	return &running{sup: sup, url: "http://" + ln.Addr().String()}
 }
 

@@ -429,11 +429,15 @@ func (fz *v1Freezer) freeze(t *testing.T, pid int) {
 	})
 }
 
-// thaw thaws the freezer cgroup and returns when it did.
+// thaw thaws the freezer cgroup and returns the time it began to.
 func (fz *v1Freezer) thaw(t *testing.T) time.Time {
 	t.Helper()
+	// The time before the write: a process killed while frozen dies
+	// during it, and resreap may start the next generation before the
+	// write returns.
+	at := time.Now()
 	if err := os.WriteFile(filepath.Join(fz.dir, "freezer.state"), []byte("THAWED"), 0); err != nil {
 		t.Error(err)
 	}
-	return time.Now()
+	return at
 }

@@ -27,6 +27,7 @@ var layer = map[string]int{
 	// What resreap and its fleet agent say to each other: no etcd code,
 	// so that resreap links none (see internal/fleet/link).
 	"internal/fleet/link": 0,
+	"health/bpf":          0, // the BPF program and its loader: imports nothing of ours
 	"health":              1,
 	"internal/proc":       1, // forks, reaps, signals, escalates: knows no config, no history
 	"internal/config":     2, // specs hold health policies

@@ -46,7 +46,20 @@ func (g Group) treeProcs() ([]int, error) {
 		return readProcs(g.file("cgroup.procs"))
 	}
 	var all []int
-	err := filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
+	err := g.eachTreeFile("cgroup.procs", func(path string) error {
+		pids, err := readProcs(path)
+		all = append(all, pids...)
+		return err
+	})
+	return all, err
+}
+
+// eachTreeFile calls read with the path of file in the cgroup and in each
+// of its descendants. A cgroup removed during the walk (its directory or
+// file gone: read returned an error that is fs.ErrNotExist) is skipped,
+// the cgroup itself excepted.
+func (g Group) eachTreeFile(file string, read func(path string) error) error {
+	return filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != g.dir {
 				return nil
@@ -56,14 +69,12 @@ func (g Group) treeProcs() ([]int, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		pids, err := readProcs(filepath.Join(p, "cgroup.procs"))
+		err = read(filepath.Join(p, file))
 		if errors.Is(err, fs.ErrNotExist) && p != g.dir {
 			return nil
 		}
-		all = append(all, pids...)
 		return err
 	})
-	return all, err
 }
 
 // AddProc moves process pid (all its threads) into the cgroup by writing

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -68,20 +67,8 @@ func (g Group) Stats() (Stats, error) {
 // and its descendants (cgroups removed during the walk held none).
 func (g Group) countThreads() (uint64, error) {
 	var n uint64
-	err := filepath.WalkDir(g.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p != g.dir {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		data, err := os.ReadFile(filepath.Join(p, "cgroup.threads"))
-		if errors.Is(err, fs.ErrNotExist) && p != g.dir {
-			return nil
-		}
+	err := g.eachTreeFile("cgroup.threads", func(path string) error {
+		data, err := os.ReadFile(path)
 		n += uint64(bytes.Count(data, []byte{'\n'}))
 		return err
 	})

@@ -3,14 +3,11 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -106,24 +103,7 @@ fds = { max_ratio = 0.9, persist = 2 }
 
 // smapsRollup reads the kB fields of /proc/PID/smaps_rollup.
 func smapsRollup(pid int) (map[string]int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		if f := strings.Fields(v); len(f) > 0 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				out[k] = n
-			}
-		}
-	}
-	return out, nil
+	return procFields(pid, "smaps_rollup")
 }
 
 // freePort returns a TCP port of 127.0.0.1 free a moment ago.

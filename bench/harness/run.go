@@ -218,18 +218,29 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(string, ...any), fail func(string, error)) {
+// benchDirs makes a temporary directory for a measurement: sub returns a
+// directory of that name inside it, made if missing; cleanup removes it
+// all.
+func benchDirs() (sub func(name string) string, cleanup func(), err error) {
 	tmp, err := os.MkdirTemp("", "resreap-bench-")
 	if err != nil {
-		fail("supervisor", err)
-		return
+		return nil, nil, err
 	}
-	defer os.RemoveAll(tmp)
-	sub := func(name string) string {
+	sub = func(name string) string {
 		d := filepath.Join(tmp, name)
 		_ = os.MkdirAll(d, 0o755)
 		return d
 	}
+	return sub, func() { os.RemoveAll(tmp) }, nil
+}
+
+func measureSupervisor(ctx context.Context, cfg Config, rep *Report, logf func(string, ...any), fail func(string, error)) {
+	sub, cleanup, err := benchDirs()
+	if err != nil {
+		fail("supervisor", err)
+		return
+	}
+	defer cleanup()
 	if cfg.IdleChildren > 0 && cfg.IdleFor > 0 {
 		idle := func(what, bin, dir string, health bool) *IdleResult {
 			logf("supervisor at rest, %s: %d idle children for %s", what, cfg.IdleChildren, cfg.IdleFor)
@@ -319,17 +330,12 @@ func measureSources(ctx context.Context, cfg Config, rep *Report, logf func(stri
 		}
 	}
 	if cfg.SourcesOnly && ctx.Err() == nil {
-		tmp, err := os.MkdirTemp("", "resreap-bench-")
+		sub, cleanup, err := benchDirs()
 		if err != nil {
 			fail("detection latency", err)
 			return
 		}
-		defer os.RemoveAll(tmp)
-		sub := func(name string) string {
-			d := filepath.Join(tmp, name)
-			_ = os.MkdirAll(d, 0o755)
-			return d
-		}
+		defer cleanup()
 		measureDetections(ctx, cfg, rep, sub, logf, fail)
 	}
 }

@@ -273,7 +273,12 @@ func procCPU(pid int) (int64, error) {
 
 // procStatus returns the numeric fields of /proc/PID/status (kB for sizes).
 func procStatus(pid int) (map[string]int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return procFields(pid, "status")
+}
+
+// procFields returns the numeric fields ("Key:  123 kB") of /proc/PID/file.
+func procFields(pid int, file string) (map[string]int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return nil, err
 	}
@@ -284,12 +289,10 @@ func procStatus(pid int) (map[string]int, error) {
 		if !ok {
 			continue
 		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		if n, err := strconv.Atoi(f[0]); err == nil {
-			out[k] = n
+		if f := strings.Fields(v); len(f) > 0 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				out[k] = n
+			}
 		}
 	}
 	return out, nil

@@ -111,7 +111,7 @@ bench: build bench-deps bench-tools
 .PHONY: bench-cost bench-tools bench-base
 bench-cost: build bench-deps bench-tools
 	$(GO) run ./bench/cmd/report -resreap $(BIN) -sockload bin/sockload -child bin/benchchild -forkfloor bin/forkfloor \
-		-baseline "$(BASELINE)" -sizes "" -quiet-at 0 -walk-at 0 -supervisor-at 0 -out bin/bench-cost
+		-baseline "$(BASELINE)" -sizes "" -quiet-at 0 -walk-at 0 -supervisor-at 0 -source-sizes "" -conn-rounds 0 -out bin/bench-cost
 
 bench-tools:
 	$(GO) build -o bin/sockload ./bench/cmd/sockload

@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sizes := cfg.Sizes
 	if cfg.SourcesOnly {
 		sizes = nil
-		cfg.QuietAt, cfg.WalkAt = 0, 0
+		cfg.QuietAt, cfg.WalkAt, cfg.Cost.At = 0, 0, 0
 	}
 	for _, size := range sizes {
 		if err := ctx.Err(); err != nil {

@@ -214,3 +214,46 @@ func TestOrders(t *testing.T) {
 		t.Errorf("cancel twice: %v", err)
 	}
 }
+
+// An order is not over while a member it was written for is down: its
+// resreap gone (lease revoked, registration with it), the member neither
+// done nor failed waits, and the order is finished only once it is done.
+// (A resreap restarting during a rolling restart made the order look
+// finished, and a new order could then be written over it.)
+func TestOrderWaitsForMembersDown(t *testing.T) {
+	e := testchild.StartEtcd(t)
+	ctx := context.Background()
+	a, b := open(t, e, "a"), open(t, e, "b")
+	for _, f := range []*Fleet{a, b} {
+		if err := f.Register(ctx, "fe", link.Member{Child: "fe.0", State: "running", PID: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.PutOrder(ctx, "fe", link.Order{ID: "o1", MaxUnavailable: 1, Created: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	o, rev, _, err := a.Order(ctx, "fe")
+	if err != nil || o == nil {
+		t.Fatalf("order %+v %v", o, err)
+	}
+	if g, err := a.beginOrder(ctx, "fe", *o, rev, "fe.0", 5); err != nil || !g.OK {
+		t.Fatalf("begin: %+v %v", g, err)
+	}
+	if err := a.endOrder(ctx, "fe", "o1", "fe.0", MarkDone, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	testchild.WaitFor(t, "b's member gone from etcd", func() bool {
+		ms, err := a.Members(ctx, "fe")
+		return err == nil && len(ms) == 1
+	})
+	st, err := a.Status(ctx, "fe")
+	if err != nil || st.Finished() || st.Summary() != "1 done, 0 in progress, 1 waiting, 0 failed" {
+		t.Fatalf("status %+v %v: %s; want b/fe.0 waiting", st, err, st.Summary())
+	}
+	if err := a.PutOrder(ctx, "fe", link.Order{ID: "o2", MaxUnavailable: 1}); !errors.Is(err, ErrOrderActive) {
+		t.Errorf("an order over one still waiting for a member: %v, want ErrOrderActive", err)
+	}
+}

@@ -74,9 +74,10 @@ func (f *Fleet) Order(ctx context.Context, group string) (*link.Order, int64, ma
 	return o, rev, marks, err
 }
 
-// PutOrder writes o as group's order, unless one is in progress (some
-// registered member neither done nor failed): ErrOrderActive. A finished
-// order is replaced, its marks removed with it.
+// PutOrder writes o as group's order, for the members registered now
+// (o.Members), unless one is in progress (some member neither done nor
+// failed): ErrOrderActive. A finished order is replaced, its marks
+// removed with it.
 func (f *Fleet) PutOrder(ctx context.Context, group string, o link.Order) error {
 	st, err := f.Status(ctx, group)
 	if err != nil {
@@ -93,6 +94,10 @@ func (f *Fleet) PutOrder(ctx context.Context, group string, o link.Order) error 
 		ops = append(ops, clientv3.OpDelete(k.marks(group, st.Order.ID), clientv3.WithPrefix()))
 	} else {
 		cmp = clientv3.Compare(clientv3.CreateRevision(k.order(group)), "=", 0)
+	}
+	o.Members = o.Members[:0:0]
+	for _, m := range st.Members {
+		o.Members = append(o.Members, m.Host+"/"+m.Child)
 	}
 	data, err := json.Marshal(o)
 	if err != nil {

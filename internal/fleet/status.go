@@ -73,15 +73,26 @@ func (f *Fleet) Status(ctx context.Context, group string) (Status, error) {
 	// down) still count: done is done, and a restart begun is not over.
 	for _, id := range slices.Sorted(maps.Keys(marks)) {
 		if !seen[id] {
+			seen[id] = true
 			host, child, _ := strings.Cut(id, "/")
 			add(host, child, marks[id].State)
+		}
+	}
+	// So do the members the order was written for that are neither
+	// registered nor marked: they wait for their resreap to come back.
+	for _, id := range o.Members {
+		if !seen[id] {
+			seen[id] = true
+			host, child, _ := strings.Cut(id, "/")
+			add(host, child, "")
 		}
 	}
 	return st, nil
 }
 
-// Finished reports whether the order is over: no registered member
-// waiting or being restarted.
+// Finished reports whether the order is over: no member waiting or being
+// restarted, of those registered now and those the order was written
+// for.
 func (st Status) Finished() bool {
 	for _, p := range st.Progress {
 		if len(p.Waiting)+len(p.Restarting) > 0 {

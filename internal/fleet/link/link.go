@@ -138,6 +138,10 @@ type Order struct {
 	Reason         string    `json:"reason,omitempty"`
 	Created        time.Time `json:"created"`
 	By             string    `json:"by,omitempty"` // user@host that wrote it
+	// Members are the members ("host/child") registered when the order
+	// was written: it is not over until each is done or failed, even
+	// while its resreap is down and it is registered no more.
+	Members []string `json:"members,omitempty"`
 }
 
 // Stats is the agent's figures for metrics.

@@ -389,7 +389,7 @@ func (c *child) restart(reason history.Reason, ev *health.Evidence, useBackoff b
 // dry run, or for a check in observe mode, a verdict is recorded once per
 // process and reason, as would_restart. A member of a [[group]] whose
 // budget is spent waits, up and judged again at each scan; the wait is
-// recorded once, as deferred.
+// recorded once (again when what holds it changes), as deferred.
 func (c *child) unhealthy(v verdict) {
 	if c.proc == nil || c.mainPIDNow() != v.pid || c.status().State != Running {
 		return // a stale verdict, or not judged while starting, stopping or in backoff
@@ -414,9 +414,15 @@ func (c *child) unhealthy(v verdict) {
 	rec.Fleet = fl
 	if !ok {
 		// Held back by the group's budget: the child stays up, and the
-		// next scan judges it again.
-		if c.deferred != once {
-			c.deferred = once
+		// next scan judges it again. The wait is recorded again when
+		// what holds it changes (the fleet budget, then etcd
+		// unreachable with unreachable = "hold").
+		waitKey := once
+		if fl != nil {
+			waitKey += " fleet " + fl.Fallback
+		}
+		if c.deferred != waitKey {
+			c.deferred = waitKey
 			rec.Event, rec.Message, rec.Group = history.EventDeferred, why, group.Name
 			c.sup.record(log, rec)
 		} else {

@@ -104,9 +104,12 @@ type ScannerOptions struct {
 	// source, or the dump of Reader (source.go). SourceInfo says which
 	// is used and why.
 	Source string
-	Events EventOptions   // the event source's settings
-	Reader string         // the dump: "auto" (""), "netlink" or "proc"; see NewReader
-	Log    zerolog.Logger // the zero Logger discards
+	// SourceWhy is why the caller chose SourceDump, for SourceInfo.Why;
+	// "" says the setting did.
+	SourceWhy string
+	Events    EventOptions   // the event source's settings
+	Reader    string         // the dump: "auto" (""), "netlink" or "proc"; see NewReader
+	Log       zerolog.Logger // the zero Logger discards
 	// Now is the clock for fd slopes; nil means time.Now.
 	Now func() time.Time
 	// SocketReader overrides Source and Reader when non-nil (tests,

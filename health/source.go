@@ -103,7 +103,11 @@ func openSource(opts ScannerOptions, root string) (SocketReader, SourceInfo, err
 		return nil, SourceInfo{}, err
 	}
 	if src == SourceDump {
-		return dump, SourceInfo{Name: dump.Name(), Why: "health.source is dump"}, nil
+		why := opts.SourceWhy
+		if why == "" {
+			why = "health.source is dump"
+		}
+		return dump, SourceInfo{Name: dump.Name(), Why: why}, nil
 	}
 	diag, ok := dump.(*diagReader)
 	if !ok {

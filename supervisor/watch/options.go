@@ -49,7 +49,7 @@ Kill processes that have enough CLOSE_WAIT socket(s)
       --json               verdicts and events as JSON lines
       --history FILE       append events to a restart-history file (same format as resreap run)
       --source KIND        where CLOSE_WAIT sockets come from: auto (BPF events when they load,
-                           else the dump), bpf or dump (default auto)
+                           else the dump; the dump with --once), bpf or dump (default auto)
       --reader KIND        the dump: auto (netlink, else /proc), netlink or proc (default auto)
   -h, --help               this help
   -v, --version            print the version

@@ -141,7 +141,14 @@ func newWatcher(o Options, env Env) (*watcher, error) {
 	w.sel = &selector{procRoot: root, files: files, dirBuf: make([]byte, 16<<10), pattern: o.Pattern,
 		fds: o.OpenMax.Enabled(), psFilter: o.PSFilter, self: os.Getpid(), runPS: runPS}
 	w.cg = newCgroups(root, files)
-	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Source: o.Source, Reader: o.Reader, Log: env.Log})
+	src, why := o.Source, ""
+	if o.Once && src == health.SourceAuto {
+		// Two snapshots: loading the event source (the kernel's BTF, the
+		// program, a first dump to fill its map) costs more than the
+		// second dump it would save.
+		src, why = health.SourceDump, "--once: two snapshots, and the event source costs more to load than a dump"
+	}
+	scan, err := health.NewScanner(health.ScannerOptions{ProcRoot: root, Source: src, SourceWhy: why, Reader: o.Reader, Log: env.Log})
 	if err != nil {
 		return nil, err
 	}

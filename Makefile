@@ -96,7 +96,7 @@ lint:
 ## latency, memory per child, stop and start of many) before and after,
 ## then restarts under load (stop-start beside surge, a Go server and
 ## nginx) and the fleet; writes bench/results.md, bench/fleet.md and
-## bench/scan-cost.svg (~35 minutes). BASELINE is the build before
+## bench/scan-cost.svg (~25 minutes). BASELINE is the build before
 ## (default: bin/resreap-base if `make bench-base` made it, or
 ## $$RESREAP_BENCH_BASELINE).
 BASELINE ?= $(or $(RESREAP_BENCH_BASELINE),$(wildcard bin/resreap-base))
@@ -106,7 +106,7 @@ bench: build bench-deps bench-tools
 	$(GO) run ./bench/cmd/fleetbench -etcd $$(command -v etcd) > bench/fleet.md
 	$(GO) run ./bench/cmd/zerodt -resreap $(BIN) -child bin/benchchild -out bench/results.md
 
-## bench-cost: the cost section alone (~15 minutes), into bin/bench-cost
+## bench-cost: the cost section alone (~7 minutes), into bin/bench-cost
 ## (results.md there; bench/ is left as it is)
 .PHONY: bench-cost bench-tools bench-base
 bench-cost: build bench-deps bench-tools

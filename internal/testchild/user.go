@@ -5,9 +5,12 @@ package testchild
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os/exec"
 	"os/user"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -29,11 +32,13 @@ func NewUser(tb testing.TB) User {
 	b := make([]byte, 4)
 	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
 	name := "rrt" + hex.EncodeToString(b)
-	if out, err := exec.Command(useradd, "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil {
+	exists := func() bool { _, err := user.Lookup(name); return err == nil }
+	if out, err := exec.Command(useradd, "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil &&
+		!(reapedElsewhere(err) && exists()) {
 		tb.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
 	tb.Cleanup(func() {
-		if out, err := exec.Command(userdel, name).CombinedOutput(); err != nil {
+		if out, err := exec.Command(userdel, name).CombinedOutput(); err != nil && !(reapedElsewhere(err) && !exists()) {
 			tb.Errorf("userdel %s: %v: %s", name, err, out)
 		}
 	})
@@ -50,11 +55,29 @@ func NewUser(tb testing.TB) User {
 // the test if it fails; it returns the combined output.
 func (u User) Run(tb testing.TB, argv ...string) string {
 	tb.Helper()
-	out, err := u.Command(tb, argv...).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("as %s: %v: %v: %s", u.Name, argv, err, out)
+	// The exit status comes back in the output (exitMark), which a
+	// reaper elsewhere in the test binary cannot take (reapedElsewhere).
+	sh := NeedCommand(tb, "sh")
+	out, err := u.Command(tb, append([]string{sh, "-c", `"$@"; echo "` + exitMark + `$?"`, "sh"}, argv...)...).CombinedOutput()
+	text, code, found := strings.Cut(string(out), exitMark)
+	if err != nil && !reapedElsewhere(err) || !found || strings.TrimSpace(code) != "0" {
+		tb.Fatalf("as %s: %v: %v (exit %q): %s", u.Name, argv, err, strings.TrimSpace(code), text)
 	}
-	return string(out)
+	return text
+}
+
+// exitMark precedes the exit status of a command User.Run ran.
+const exitMark = "\nresreap-test-exit:"
+
+// reapedElsewhere reports whether a command's Wait failed because its
+// exit was reaped by someone else: a test binary that runs a
+// proc.Reaper, which reaps every child of the process (wait4(-1), as
+// resreap as PID 1 must), may reap a command before os/exec does. The
+// command ran to its end (its output is whole), but its exit status is
+// lost: callers learn what it did otherwise (NewUser: whether the user
+// exists; Run: the status the command's shell printed).
+func reapedElsewhere(err error) bool {
+	return errors.Is(err, syscall.ECHILD)
 }
 
 // Command is the command that runs argv as the user.

@@ -3,7 +3,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -16,31 +15,12 @@ import (
 	"github.com/resreap/resreap/internal/testchild"
 )
 
-// syncBuffer is a bytes.Buffer the writer goroutine of a lineQueue and
-// the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // pollerFixture is an outputPoller with one queue, whose lines land in
 // out.
 type pollerFixture struct {
 	p   *outputPoller
 	q   *lineQueue
-	out *syncBuffer
+	out *testchild.Buffer
 }
 
 func newPollerFixture(t *testing.T) *pollerFixture {
@@ -49,7 +29,7 @@ func newPollerFixture(t *testing.T) *pollerFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &pollerFixture{p: p, out: &syncBuffer{}}
+	f := &pollerFixture{p: p, out: &testchild.Buffer{}}
 	f.q = newLineQueue(f.out, "test")
 	t.Cleanup(func() {
 		p.close()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/testchild"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,7 @@ var wakers = []struct {
 
 // following follows path from its current end with w until the test ends,
 // and checks then that the follower stopped at once and without error.
-func following(t *testing.T, path string, w *waker) (out, notes *syncBuffer) {
+func following(t *testing.T, path string, w *waker) (out, notes *testchild.Buffer) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -43,7 +44,7 @@ func following(t *testing.T, path string, w *waker) (out, notes *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, notes = &syncBuffer{}, &syncBuffer{}
+	out, notes = &testchild.Buffer{}, &testchild.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- newFollower(path, f, st.Size(), out, notes).run(ctx, w) }()
@@ -201,7 +202,7 @@ name = "fe"
 command = ["/bin/true"]
 stdout = { file = %q }
 `, file))
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testchild.Buffer{}, &testchild.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- logs(ctx, []string{"-c", cfg, "-f", "fe"}, out, errOut) }()

@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/resreap/resreap/internal/testchild"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,7 +66,7 @@ stdout = { file = %q }
 	if err := os.WriteFile(file, []byte("old 1\nold 2\nold 3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testchild.Buffer{}
 	var errOut bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -103,7 +103,7 @@ command = ["/bin/true"]
 stdout = { file = %q }
 `, fifo))
 	for _, args := range [][]string{{"-c", cfg, "fe"}, {"-c", cfg, "-f", "fe"}} {
-		var out, errOut syncBuffer
+		var out, errOut testchild.Buffer
 		done := make(chan int, 1)
 		go func() { done <- logs(context.Background(), args, &out, &errOut) }()
 		select {
@@ -140,24 +140,7 @@ stderr = "null"
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitOutput(t *testing.T, b *syncBuffer, want string) {
+func waitOutput(t *testing.T, b *testchild.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for b.String() != want {

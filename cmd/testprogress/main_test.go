@@ -6,9 +6,10 @@ import (
 	"bytes"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/resreap/resreap/internal/testchild"
 )
 
 const stream = `{"Action":"start","Package":"a"}
@@ -45,7 +46,7 @@ func TestProgress(t *testing.T) {
 // A test still running is named every interval, with how long it has run.
 func TestProgressNamesWhatRuns(t *testing.T) {
 	r, w := io.Pipe()
-	var out syncBuffer
+	var out testchild.Buffer
 	done := make(chan int)
 	go func() { done <- run(r, &out, 20*time.Millisecond) }()
 	io.WriteString(w, `{"Action":"run","Package":"cmd/resreap","Test":"TestSlow"}`+"\n")
@@ -59,22 +60,4 @@ func TestProgressNamesWhatRuns(t *testing.T) {
 		!strings.HasSuffix(out.String(), "ok  \tcmd/resreap\t3.000s\n1 passed, 0 failed, 0 skipped\n") {
 		t.Errorf("exit %d:\n%s", code, out.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -4,7 +4,6 @@ package watch
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,24 +23,6 @@ import (
 	"github.com/resreap/resreap/internal/proc"
 	"github.com/resreap/resreap/internal/testchild"
 )
-
-// syncBuffer is the output of a Run that tests read while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // records parses JSON-lines output, failing the test on any bad line.
 func records(t *testing.T, out string) []history.Record {
@@ -109,7 +89,7 @@ func TestOnceIsACheck(t *testing.T) {
 // events.
 func runOnce(t *testing.T, o Options) (Summary, []history.Record) {
 	t.Helper()
-	var out syncBuffer
+	var out testchild.Buffer
 	sum, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -218,7 +198,7 @@ func TestLoopDryRun(t *testing.T) {
 	o := optsFor(h)
 	o.Once, o.DryRun = false, true
 	o.Interval = 50 * time.Millisecond
-	var out syncBuffer
+	var out testchild.Buffer
 	ctx, cancel := context.WithCancel(testContext(t))
 	done := make(chan error, 1)
 	go func() {
@@ -461,7 +441,7 @@ func TestTextOutput(t *testing.T) {
 	h, addr := leaker(t, 2)
 	o := optsFor(h)
 	o.JSON, o.DryRun = false, true
-	var out syncBuffer
+	var out testchild.Buffer
 	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper}); err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +451,7 @@ func TestTextOutput(t *testing.T) {
 	}
 
 	o.Pattern = regexp.MustCompile("^no such process$")
-	out = syncBuffer{}
+	out = testchild.Buffer{}
 	if _, err := Run(testContext(t), o, Env{Stdout: &out, Log: testLog(t), Reaper: testReaper}); err != nil {
 		t.Fatal(err)
 	}
